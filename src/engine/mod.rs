@@ -1,0 +1,148 @@
+//! One engine API over two implementations: the GPU engine (WGSL kernels through wgpu) and
+//! its CPU twin (the plain-Rust reference kernels), which is also the fallback for browsers
+//! without WebGPU. Both hold the same buffers in the same layout, so any intermediate can be
+//! compared between them.
+
+pub mod cpu;
+
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::gpu::{AdapterSummary, GpuEngine};
+use crate::model::Layout;
+use crate::reference::reduce_stats::StepSums;
+pub use cpu::CpuEngine;
+use serde::{Deserialize, Serialize};
+
+/// Which engine to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// The GPU if one can be opened, else the CPU (the reason is kept in [`BackendInfo`]).
+    #[default]
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+impl BackendChoice {
+    pub fn parse(s: &str) -> Result<BackendChoice> {
+        match s {
+            "auto" => Ok(BackendChoice::Auto),
+            "gpu" => Ok(BackendChoice::Gpu),
+            "cpu" => Ok(BackendChoice::Cpu),
+            _ => crate::error::config(format!("unknown backend '{s}': use auto, gpu or cpu")),
+        }
+    }
+}
+
+/// What runs the kernels, as shown to users.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendInfo {
+    /// "gpu" or "cpu".
+    pub kind: String,
+    pub adapter: Option<AdapterSummary>,
+    /// Why the CPU is used when the GPU was wanted (Auto).
+    pub fallback_reason: Option<String>,
+    pub dispatches_per_step: usize,
+}
+
+/// Sums over the test split.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EvalSums {
+    pub loss_sum: f64,
+    pub correct: f64,
+    pub n: usize,
+}
+
+/// Every intermediate buffer after a training step (first `m` rows of each), for tests and probes.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub labels: Vec<u32>,
+    /// acts[0]: batch input; acts[l + 1]: output of layer l (last: logits).
+    pub acts: Vec<Vec<f32>>,
+    /// deltas[l]: per-example error at the output of layer l.
+    pub deltas: Vec<Vec<f32>>,
+    pub grads: Vec<f32>,
+    /// Parameters *after* the update.
+    pub params: Vec<f32>,
+    pub losses: Vec<f32>,
+    pub correct: Vec<f32>,
+    /// One row per parameter tensor (w0, b0, w1, b1, …) of m per-example squared norms.
+    pub norms: Vec<Vec<f32>>,
+    pub partials: Vec<f32>,
+}
+
+pub enum Engine {
+    Gpu(Box<GpuEngine>),
+    Cpu(Box<CpuEngine>),
+}
+
+impl Engine {
+    /// Build the engine with the given initial parameters.
+    pub async fn new(choice: BackendChoice, layout: Layout, data: &Dataset, m_max: u32, params: &[f32]) -> Result<(Engine, BackendInfo)> {
+        let cpu = |reason: Option<String>| {
+            let e = CpuEngine::new(layout.clone(), data, m_max, params);
+            let info = BackendInfo { kind: "cpu".into(), adapter: None, fallback_reason: reason, dispatches_per_step: 0 };
+            (Engine::Cpu(Box::new(e)), info)
+        };
+        match choice {
+            BackendChoice::Cpu => Ok(cpu(None)),
+            BackendChoice::Gpu | BackendChoice::Auto => match GpuEngine::new(layout.clone(), data, m_max, params).await {
+                Ok(g) => {
+                    let info = BackendInfo {
+                        kind: "gpu".into(),
+                        adapter: Some(g.adapter().clone()),
+                        fallback_reason: None,
+                        dispatches_per_step: g.dispatches_per_step(),
+                    };
+                    Ok((Engine::Gpu(Box::new(g)), info))
+                }
+                Err(e) if choice == BackendChoice::Auto => Ok(cpu(Some(e.to_string()))),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    pub fn set_permutation(&mut self, perm: &[u32]) {
+        match self {
+            Engine::Gpu(g) => g.set_permutation(perm),
+            Engine::Cpu(c) => c.set_permutation(perm),
+        }
+    }
+
+    pub fn set_params(&mut self, params: &[f32]) -> Result<()> {
+        match self {
+            Engine::Gpu(g) => g.set_params(params),
+            Engine::Cpu(c) => c.set_params(params),
+        }
+    }
+
+    pub async fn train_step(&mut self, offset: u32, m: u32, lr: f32, with_stats: bool) -> Result<StepSums> {
+        match self {
+            Engine::Gpu(g) => g.train_step(offset, m, lr, with_stats).await,
+            Engine::Cpu(c) => Ok(c.train_step(offset, m, lr, with_stats)),
+        }
+    }
+
+    pub async fn evaluate(&mut self) -> Result<EvalSums> {
+        match self {
+            Engine::Gpu(g) => g.evaluate().await,
+            Engine::Cpu(c) => Ok(c.evaluate()),
+        }
+    }
+
+    pub async fn params(&self) -> Result<Vec<f32>> {
+        match self {
+            Engine::Gpu(g) => g.params().await,
+            Engine::Cpu(c) => Ok(c.params().to_vec()),
+        }
+    }
+
+    pub async fn snapshot(&self, m: u32) -> Result<Snapshot> {
+        match self {
+            Engine::Gpu(g) => g.snapshot(m).await,
+            Engine::Cpu(c) => Ok(c.snapshot(m)),
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! The GPU training engine: owns every buffer (sized once for `m_max`), every bind group (built
+//! once) and the encoding of a training step as one submission of 5L+3 dispatches for an L-layer
+//! network, with one 16-byte readback. The batch size changes through the step uniform only.
+
+use super::context::{GpuContext, Requirements};
+use super::kernels::{GatherParams, Kernel, Kernels, MatmulParams, Params4, StepUniform, STEP_STRIDE};
+use crate::data::{Dataset, Split};
+use crate::engine::{EvalSums, Snapshot};
+use crate::error::{CabsError, Result};
+use crate::model::Layout;
+use crate::reference::matmul::{activation_flag, derivative_flag, ADD_BIAS, SCALE_INV_M};
+use crate::reference::reduce_stats::StepSums;
+use wgpu::util::DeviceExt;
+
+const COPY: wgpu::BufferUsages = wgpu::BufferUsages::COPY_SRC.union(wgpu::BufferUsages::COPY_DST);
+
+/// One pre-built dispatch: pipeline, group-0 bind group, and how to size the grid.
+struct Dispatch {
+    kernel: fn(&Kernels) -> &Kernel,
+    group: wgpu::BindGroup,
+    grid: Grid,
+}
+
+/// Workgroup counts as a function of the batch size m.
+#[derive(Clone, Copy)]
+enum Grid {
+    /// (ceil(x / wx), ceil(m / wy)) — kernels over a batch of rows.
+    Rows { x: u32, wx: u32, wy: u32 },
+    /// (ceil(x / wx), ceil(y / wy)) — independent of m.
+    Fixed { x: u32, wx: u32, y: u32, wy: u32 },
+    /// (ceil(m / w), 1) — one thread per example.
+    Examples { w: u32 },
+}
+
+impl Grid {
+    fn size(self, m: u32) -> (u32, u32) {
+        match self {
+            Grid::Rows { x, wx, wy } => (x.div_ceil(wx), m.div_ceil(wy)),
+            Grid::Fixed { x, wx, y, wy } => (x.div_ceil(wx), y.div_ceil(wy)),
+            Grid::Examples { w } => (m.div_ceil(w), 1),
+        }
+    }
+}
+
+struct Bufs {
+    params: wgpu::Buffer,
+    grads: wgpu::Buffer,
+    /// acts[0] is the batch input, acts[l + 1] the output of layer l (the last: logits).
+    acts: Vec<wgpu::Buffer>,
+    /// deltas[l]: per-example error at the output of layer l.
+    deltas: Vec<wgpu::Buffer>,
+    labels: wgpu::Buffer,
+    losses: wgpu::Buffer,
+    correct: wgpu::Buffer,
+    norms: wgpu::Buffer,
+    partials: wgpu::Buffer,
+    stats: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    step: wgpu::Buffer,
+    perm: wgpu::Buffer,
+}
+
+pub struct GpuEngine {
+    ctx: GpuContext,
+    kernels: Kernels,
+    layout: Layout,
+    m_max: u32,
+    n_test: u32,
+    n_partials: u32,
+    bufs: Bufs,
+    step_group: wgpu::BindGroup,
+    /// gather (training data), forward…, loss: shared by training and evaluation.
+    train_gather: Dispatch,
+    eval_gather: Dispatch,
+    forward: Vec<Dispatch>,
+    loss: Dispatch,
+    /// backward δ…, weight gradients…, bias gradients…
+    backward: Vec<Dispatch>,
+    norms: Vec<Dispatch>,
+    update: Dispatch,
+    reduce: Dispatch,
+}
+
+fn storage(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(16).next_multiple_of(4),
+        usage: wgpu::BufferUsages::STORAGE | COPY,
+        mapped_at_creation: false,
+    })
+}
+
+fn storage_init(device: &wgpu::Device, label: &str, words: &[u32]) -> wgpu::Buffer {
+    let data: &[u32] = if words.is_empty() { &[0; 4] } else { words };
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytemuck::cast_slice(data),
+        usage: wgpu::BufferUsages::STORAGE | COPY,
+    })
+}
+
+fn uniform<T: bytemuck::Pod>(device: &wgpu::Device, label: &str, value: &T) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytemuck::bytes_of(value),
+        usage: wgpu::BufferUsages::UNIFORM,
+    })
+}
+
+impl GpuEngine {
+    /// The largest buffer this configuration needs, for [`Requirements`].
+    pub fn requirements(layout: &Layout, data: &Dataset, m_max: u32) -> Requirements {
+        let widest = layout.layers.iter().map(|l| l.d_in.max(l.d_out)).max().unwrap_or(1) as u64;
+        let feature_bytes = |s: &Split| s.gpu_words().len() as u64 * 4;
+        let biggest = [
+            layout.param_count as u64 * 4,
+            m_max as u64 * widest * 4,
+            feature_bytes(&data.train),
+            feature_bytes(&data.test),
+            2 * layout.layers.len() as u64 * m_max as u64 * 4,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+        let workgroups = [layout.param_count.div_ceil(256), data.dim.div_ceil(64), m_max.div_ceil(16)];
+        Requirements { max_binding_bytes: biggest, max_buffer_bytes: biggest, max_workgroups: workgroups.into_iter().max().unwrap_or(1) }
+    }
+
+    pub async fn new(layout: Layout, data: &Dataset, m_max: u32, params: &[f32]) -> Result<GpuEngine> {
+        let ctx = GpuContext::new(Self::requirements(&layout, data, m_max)).await?;
+        let device = &ctx.device;
+        let kernels = Kernels::new(device);
+        let n_layers = layout.layers.len();
+        let n_test = data.test.len() as u32;
+        let eval_chunks = n_test.div_ceil(m_max).max(1);
+        let n_partials = layout.param_count.div_ceil(256);
+        let f = 4u64;
+        let mm = m_max as u64;
+
+        let mut acts = vec![storage(device, "acts 0 (batch input)", mm * layout.input_dim() as u64 * f)];
+        let mut deltas = Vec::new();
+        for (l, d) in layout.layers.iter().enumerate() {
+            acts.push(storage(device, &format!("acts {}", l + 1), mm * d.d_out as u64 * f));
+            deltas.push(storage(device, &format!("deltas {l}"), mm * d.d_out as u64 * f));
+        }
+        let stats_bytes = (1 + eval_chunks as u64) * 4 * f;
+        let bufs = Bufs {
+            params: storage_init(device, "params", bytemuck::cast_slice(params)),
+            grads: storage(device, "grads", layout.param_count as u64 * f),
+            acts,
+            deltas,
+            labels: storage(device, "batch labels", mm * f),
+            losses: storage(device, "per-example losses", mm * f),
+            correct: storage(device, "per-example correct", mm * f),
+            norms: storage(device, "per-example squared norms", 2 * n_layers as u64 * mm * f),
+            partials: storage(device, "sum of squared gradient partials", n_partials as u64 * f),
+            stats: storage(device, "stats", stats_bytes),
+            staging: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("stats readback"),
+                size: stats_bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+            step: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("step uniform"),
+                size: STEP_STRIDE * (1 + eval_chunks as u64),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+            perm: storage(device, "permutation", data.train.len() as u64 * f),
+        };
+        let step_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("step uniform"),
+            layout: &kernels.step_layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &bufs.step,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(std::mem::size_of::<StepUniform>() as u64),
+                }),
+            }],
+        });
+
+        let b = &bufs;
+        let d0 = layout.input_dim();
+        let gather = |split: &Split, name: &str| {
+            let (format, scale) = split.gpu_format();
+            let data_buf = storage_init(device, &format!("{name} features"), &split.gpu_words());
+            let label_buf = storage_init(device, &format!("{name} labels"), &split.labels);
+            let params = uniform(device, "gather params", &GatherParams { dim: d0, format, scale, _pad: 0 });
+            Dispatch {
+                kernel: |k| &k.gather_batch,
+                group: kernels.gather_batch.bind(device, &[&params, &data_buf, &label_buf, &b.perm, &b.acts[0], &b.labels]),
+                grid: Grid::Rows { x: d0, wx: 64, wy: 1 },
+            }
+        };
+        let train_gather = gather(&data.train, "training");
+        let eval_gather = gather(&data.test, "test");
+
+        let matmul = |p: MatmulParams, a: &wgpu::Buffer, bb: &wgpu::Buffer, aux: &wgpu::Buffer, out: &wgpu::Buffer, grid: Grid| {
+            let params = uniform(device, "matmul params", &p);
+            Dispatch { kernel: |k| &k.matmul, group: kernels.matmul.bind(device, &[&params, a, bb, aux, out]), grid }
+        };
+        let small = |kernel: fn(&Kernels) -> &Kernel, p: [u32; 4], buffers: &[&wgpu::Buffer], grid: Grid| {
+            let params = uniform(device, "kernel params", &Params4(p));
+            let mut all = vec![&params];
+            all.extend_from_slice(buffers);
+            Dispatch { kernel, group: kernel(&kernels).bind(device, &all), grid }
+        };
+
+        let act = layout.activation;
+        let forward = layout
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, d)| {
+                let flags = ADD_BIAS | if d.activated { activation_flag(act) } else { 0 };
+                let p = MatmulParams {
+                    n: d.d_out,
+                    k: d.d_in,
+                    batch_dim: 1,
+                    flags,
+                    trans_b: 1,
+                    b_off: d.w_offset,
+                    bias_off: d.b_offset,
+                    ..Default::default()
+                };
+                matmul(p, &b.acts[l], &b.params, &b.acts[l], &b.acts[l + 1], Grid::Rows { x: d.d_out, wx: 16, wy: 16 })
+            })
+            .collect();
+        let classes = layout.classes();
+        let loss = small(
+            |k| &k.softmax_xent,
+            [classes, 0, 0, 0],
+            &[&b.acts[n_layers], &b.labels, &b.deltas[n_layers - 1], &b.losses, &b.correct],
+            Grid::Examples { w: 64 },
+        );
+        let mut backward = Vec::new();
+        for l in (1..n_layers).rev() {
+            let d = layout.layers[l];
+            let p =
+                MatmulParams { n: d.d_in, k: d.d_out, batch_dim: 1, flags: derivative_flag(act), b_off: d.w_offset, ..Default::default() };
+            backward.push(matmul(p, &b.deltas[l], &b.params, &b.acts[l], &b.deltas[l - 1], Grid::Rows { x: d.d_in, wx: 16, wy: 16 }));
+        }
+        for (l, d) in layout.layers.iter().enumerate() {
+            let p = MatmulParams {
+                m: d.d_out,
+                n: d.d_in,
+                batch_dim: 2,
+                flags: SCALE_INV_M,
+                trans_a: 1,
+                out_off: d.w_offset,
+                ..Default::default()
+            };
+            backward.push(matmul(p, &b.deltas[l], &b.acts[l], &b.acts[l], &b.grads, Grid::Fixed { x: d.d_in, wx: 16, y: d.d_out, wy: 16 }));
+        }
+        for (l, d) in layout.layers.iter().enumerate() {
+            backward.push(small(
+                |k| &k.bias_grad,
+                [d.d_out, d.b_offset, 0, 0],
+                &[&b.deltas[l], &b.grads],
+                Grid::Fixed { x: d.d_out, wx: 64, y: 1, wy: 1 },
+            ));
+        }
+        let norms = layout
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, d)| {
+                small(
+                    |k| &k.per_example_norms,
+                    [d.d_in, d.d_out, 2 * l as u32, m_max],
+                    &[&b.acts[l], &b.deltas[l], &b.norms],
+                    Grid::Examples { w: 64 },
+                )
+            })
+            .collect();
+        let update = small(
+            |k| &k.sgd_update,
+            [layout.param_count, 0, 0, 0],
+            &[&b.grads, &b.params, &b.partials],
+            Grid::Fixed { x: layout.param_count, wx: 256, y: 1, wy: 1 },
+        );
+        let reduce = small(
+            |k| &k.reduce_stats,
+            [2 * n_layers as u32, m_max, n_partials, 0],
+            &[&b.losses, &b.correct, &b.norms, &b.partials, &b.stats],
+            Grid::Fixed { x: 1, wx: 1, y: 1, wy: 1 },
+        );
+        ctx.check()?;
+        Ok(GpuEngine {
+            ctx,
+            kernels,
+            layout,
+            m_max,
+            n_test,
+            n_partials,
+            bufs,
+            step_group,
+            train_gather,
+            eval_gather,
+            forward,
+            loss,
+            backward,
+            norms,
+            update,
+            reduce,
+        })
+    }
+
+    pub fn adapter(&self) -> &super::AdapterSummary {
+        &self.ctx.adapter
+    }
+
+    /// Kernel dispatches in one training step (with statistics), for reports.
+    pub fn dispatches_per_step(&self) -> usize {
+        1 + self.forward.len() + 1 + self.backward.len() + self.norms.len() + 2
+    }
+
+    pub fn set_permutation(&mut self, perm: &[u32]) {
+        self.ctx.queue.write_buffer(&self.bufs.perm, 0, bytemuck::cast_slice(perm));
+    }
+
+    pub fn set_params(&mut self, params: &[f32]) -> Result<()> {
+        if params.len() != self.layout.param_count as usize {
+            return Err(CabsError::Config(format!("expected {} parameters, got {}", self.layout.param_count, params.len())));
+        }
+        self.ctx.queue.write_buffer(&self.bufs.params, 0, bytemuck::cast_slice(params));
+        Ok(())
+    }
+
+    fn encode(&self, pass: &mut wgpu::ComputePass<'_>, d: &Dispatch, m: u32, slot: u32) {
+        let (x, y) = d.grid.size(m);
+        pass.set_pipeline(&(d.kernel)(&self.kernels).pipeline);
+        pass.set_bind_group(0, &d.group, &[]);
+        pass.set_bind_group(1, &self.step_group, &[slot * STEP_STRIDE as u32]);
+        pass.dispatch_workgroups(x, y, 1);
+    }
+
+    fn write_step(&self, slot: u32, s: StepUniform) {
+        self.ctx.queue.write_buffer(&self.bufs.step, slot as u64 * STEP_STRIDE, bytemuck::bytes_of(&s));
+    }
+
+    /// One SGD step on the batch `perm[offset .. offset + m]`; returns the step's sums.
+    pub async fn train_step(&mut self, offset: u32, m: u32, lr: f32, with_stats: bool) -> Result<StepSums> {
+        debug_assert!(m >= 1 && m <= self.m_max);
+        self.write_step(
+            0,
+            StepUniform { m, offset, lr, inv_m: 1.0 / m as f32, use_perm: 1, stats_slot: 0, with_norms: with_stats as u32, _pad: 0 },
+        );
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("training step") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("training step"), timestamp_writes: None });
+            self.encode(&mut pass, &self.train_gather, m, 0);
+            for d in self.forward.iter().chain([&self.loss]).chain(&self.backward) {
+                self.encode(&mut pass, d, m, 0);
+            }
+            if with_stats {
+                for d in &self.norms {
+                    self.encode(&mut pass, d, m, 0);
+                }
+            }
+            self.encode(&mut pass, &self.update, m, 0);
+            self.encode(&mut pass, &self.reduce, m, 0);
+        }
+        enc.copy_buffer_to_buffer(&self.bufs.stats, 0, &self.bufs.staging, 0, 16);
+        self.ctx.queue.submit([enc.finish()]);
+        let s = self.ctx.read_f32(&self.bufs.staging, 16).await?;
+        Ok(StepSums { loss_sum: s[0], correct: s[1], sq_norm_sum: s[2], mean_grad_sq: s[3] })
+    }
+
+    /// Loss and accuracy over the whole test split: all chunks in one submission, one readback.
+    pub async fn evaluate(&mut self) -> Result<EvalSums> {
+        if self.n_test == 0 {
+            return Ok(EvalSums::default());
+        }
+        let chunks = self.n_test.div_ceil(self.m_max);
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("evaluation") });
+        for c in 0..chunks {
+            let slot = c + 1;
+            let offset = c * self.m_max;
+            let m = (self.n_test - offset).min(self.m_max);
+            self.write_step(
+                slot,
+                StepUniform { m, offset, lr: 0.0, inv_m: 1.0 / m as f32, use_perm: 0, stats_slot: slot, with_norms: 0, _pad: 0 },
+            );
+            // One pass per chunk: chunks reuse the same activation buffers.
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("evaluation chunk"), timestamp_writes: None });
+            self.encode(&mut pass, &self.eval_gather, m, slot);
+            for d in self.forward.iter().chain([&self.loss, &self.reduce]) {
+                self.encode(&mut pass, d, m, slot);
+            }
+        }
+        let bytes = (1 + chunks as u64) * 16;
+        enc.copy_buffer_to_buffer(&self.bufs.stats, 0, &self.bufs.staging, 0, bytes);
+        self.ctx.queue.submit([enc.finish()]);
+        let s = self.ctx.read_f32(&self.bufs.staging, bytes).await?;
+        let mut out = EvalSums { n: self.n_test as usize, ..Default::default() };
+        for c in 1..=chunks as usize {
+            out.loss_sum += s[4 * c] as f64;
+            out.correct += s[4 * c + 1] as f64;
+        }
+        Ok(out)
+    }
+
+    /// Copy the first `len` f32s of each buffer to the CPU (tests, probes; not per step).
+    async fn read_many(&self, what: &[(&wgpu::Buffer, u64)]) -> Result<Vec<Vec<f32>>> {
+        let total: u64 = what.iter().map(|(_, n)| n * 4).sum();
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("debug readback"),
+            size: total.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("debug readback") });
+        let mut at = 0;
+        for (buf, n) in what {
+            if *n > 0 {
+                enc.copy_buffer_to_buffer(buf, 0, &staging, at, n * 4);
+            }
+            at += n * 4;
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        let all = self.ctx.read_f32(&staging, total.max(4)).await?;
+        let mut out = Vec::new();
+        let mut at = 0usize;
+        for (_, n) in what {
+            out.push(all[at..at + *n as usize].to_vec());
+            at += *n as usize;
+        }
+        Ok(out)
+    }
+
+    pub async fn params(&self) -> Result<Vec<f32>> {
+        Ok(self.read_many(&[(&self.bufs.params, self.layout.param_count as u64)]).await?.remove(0))
+    }
+
+    /// Every intermediate buffer of the last training step of batch size `m`.
+    pub async fn snapshot(&self, m: u32) -> Result<Snapshot> {
+        let m = m as u64;
+        let n_layers = self.layout.layers.len();
+        let mut what: Vec<(&wgpu::Buffer, u64)> = vec![
+            (&self.bufs.labels, m),
+            (&self.bufs.losses, m),
+            (&self.bufs.correct, m),
+            (&self.bufs.grads, self.layout.param_count as u64),
+            (&self.bufs.params, self.layout.param_count as u64),
+            (&self.bufs.partials, self.n_partials as u64),
+            (&self.bufs.norms, 2 * n_layers as u64 * self.m_max as u64),
+        ];
+        what.push((&self.bufs.acts[0], m * self.layout.input_dim() as u64));
+        for (l, d) in self.layout.layers.iter().enumerate() {
+            what.push((&self.bufs.acts[l + 1], m * d.d_out as u64));
+            what.push((&self.bufs.deltas[l], m * d.d_out as u64));
+        }
+        let mut r = self.read_many(&what).await?.into_iter();
+        let mut next = || r.next().unwrap_or_default();
+        let labels = next().into_iter().map(f32::to_bits).collect();
+        let (losses, correct, grads, params, partials, norms_flat) = (next(), next(), next(), next(), next(), next());
+        let mut acts = vec![next()];
+        let mut deltas = Vec::new();
+        for _ in 0..n_layers {
+            acts.push(next());
+            deltas.push(next());
+        }
+        let norms = norms_flat.chunks(self.m_max as usize).map(|row| row[..m as usize].to_vec()).collect();
+        Ok(Snapshot { labels, acts, deltas, grads, params, losses, correct, norms, partials })
+    }
+}

@@ -1,0 +1,164 @@
+//! One compute pipeline per WGSL kernel in `shaders/`, compiled once. Each kernel's group 0
+//! holds its own parameters and buffers; group 1 is the shared per-step uniform
+//! (`shaders/step.wgsl`), bound with a dynamic offset so that several batches (evaluation
+//! chunks) can be encoded into one submission.
+
+use bytemuck::{Pod, Zeroable};
+use std::borrow::Cow;
+
+/// Byte stride of the per-step uniform slots (the WebGPU minimum uniform offset alignment).
+pub const STEP_STRIDE: u64 = 256;
+
+/// Mirror of `struct Step` in `shaders/step.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct StepUniform {
+    pub m: u32,
+    pub offset: u32,
+    pub lr: f32,
+    pub inv_m: f32,
+    pub use_perm: u32,
+    pub stats_slot: u32,
+    pub with_norms: u32,
+    pub _pad: u32,
+}
+
+/// Mirror of `Params` in `shaders/gather_batch.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct GatherParams {
+    pub dim: u32,
+    pub format: u32,
+    pub scale: f32,
+    pub _pad: u32,
+}
+
+/// Mirror of `Params` in `shaders/matmul.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct MatmulParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    /// 0: none, 1: M is the batch size, 2: K is the batch size.
+    pub batch_dim: u32,
+    pub flags: u32,
+    pub trans_a: u32,
+    pub trans_b: u32,
+    pub a_off: u32,
+    pub b_off: u32,
+    pub bias_off: u32,
+    pub aux_off: u32,
+    pub out_off: u32,
+}
+
+/// The `Params` of the small 1-D kernels: four u32s whose meaning each shader's header gives.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct Params4(pub [u32; 4]);
+
+/// What one group-0 binding is.
+#[derive(Clone, Copy)]
+enum Slot {
+    Uniform,
+    Read,
+    Write,
+}
+
+pub struct Kernel {
+    pub pipeline: wgpu::ComputePipeline,
+    pub group0: wgpu::BindGroupLayout,
+    label: &'static str,
+}
+
+impl Kernel {
+    fn new(device: &wgpu::Device, step_layout: &wgpu::BindGroupLayout, label: &'static str, body: &str, slots: &[Slot]) -> Kernel {
+        let source = format!("{}\n{}", include_str!("../../shaders/step.wgsl"), body);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)),
+        });
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match s {
+                        Slot::Uniform => wgpu::BufferBindingType::Uniform,
+                        Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        Slot::Write => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let group0 = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(label), entries: &entries });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(label),
+            bind_group_layouts: &[Some(&group0), Some(step_layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(label),
+            layout: Some(&layout),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        Kernel { pipeline, group0, label }
+    }
+
+    /// A bind group for this kernel's group 0, buffers in binding order.
+    pub fn bind(&self, device: &wgpu::Device, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> =
+            buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
+        device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(self.label), layout: &self.group0, entries: &entries })
+    }
+}
+
+/// All kernels and the shared step-uniform layout.
+pub struct Kernels {
+    pub step_layout: wgpu::BindGroupLayout,
+    pub gather_batch: Kernel,
+    pub matmul: Kernel,
+    pub softmax_xent: Kernel,
+    pub per_example_norms: Kernel,
+    pub bias_grad: Kernel,
+    pub sgd_update: Kernel,
+    pub reduce_stats: Kernel,
+}
+
+impl Kernels {
+    pub fn new(device: &wgpu::Device) -> Kernels {
+        use Slot::*;
+        let step_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("step uniform"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<StepUniform>() as u64),
+                },
+                count: None,
+            }],
+        });
+        let k = |label, body, slots: &[Slot]| Kernel::new(device, &step_layout, label, body, slots);
+        Kernels {
+            gather_batch: k("gather_batch", include_str!("../../shaders/gather_batch.wgsl"), &[Uniform, Read, Read, Read, Write, Write]),
+            matmul: k("matmul", include_str!("../../shaders/matmul.wgsl"), &[Uniform, Read, Read, Read, Write]),
+            softmax_xent: k("softmax_xent", include_str!("../../shaders/softmax_xent.wgsl"), &[Uniform, Read, Read, Write, Write, Write]),
+            per_example_norms: k("per_example_norms", include_str!("../../shaders/per_example_norms.wgsl"), &[Uniform, Read, Read, Write]),
+            bias_grad: k("bias_grad", include_str!("../../shaders/bias_grad.wgsl"), &[Uniform, Read, Write]),
+            sgd_update: k("sgd_update", include_str!("../../shaders/sgd_update.wgsl"), &[Uniform, Read, Write, Write]),
+            reduce_stats: k("reduce_stats", include_str!("../../shaders/reduce_stats.wgsl"), &[Uniform, Read, Read, Read, Read, Write]),
+            step_layout,
+        }
+    }
+}

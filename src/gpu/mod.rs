@@ -1,0 +1,10 @@
+//! Everything that touches `wgpu`: adapter and device set-up ([`context`]), one pipeline per
+//! WGSL kernel ([`kernels`]), and the training engine that owns all GPU buffers ([`engine`]).
+//! The same code runs natively (Vulkan, Metal, DX12, GL) and in the browser (WebGPU).
+
+pub mod context;
+pub mod engine;
+pub mod kernels;
+
+pub use context::{AdapterSummary, GpuContext, Requirements};
+pub use engine::GpuEngine;

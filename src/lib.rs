@@ -1,0 +1,30 @@
+//! CABS — Coupling Adaptive Batch Sizes with Learning Rates (Balles, Romero, Hennig, UAI 2017),
+//! trained for real on the GPU through WGSL compute shaders and `wgpu`, natively and in the
+//! browser (WebGPU), with a plain-Rust CPU twin of every kernel.
+//!
+//! Layers of the crate, from the bottom up:
+//! - [`rng`], [`model`], [`data`]: seeded randomness, network shapes and parameter layout, data sets.
+//! - [`reference`]: the CPU twin of every WGSL kernel (plain loops, same memory layout).
+//! - [`gpu`]: adapter/device set-up, one pipeline per WGSL kernel, the GPU training engine.
+//! - [`engine`]: one enum over the GPU engine and the CPU engine, with the same async API.
+//! - [`cabs`]: the batch-size rule and the baselines (pure arithmetic, no GPU).
+//! - [`trainer`]: sampling, the rule and the engine put together; what users call.
+//! - [`probe`], [`csv`]: export formats shared by the native runner and the page.
+//! - `wasm` (wasm32 only): the JavaScript exports.
+
+pub mod cabs;
+pub mod csv;
+pub mod data;
+pub mod engine;
+pub mod error;
+pub mod gpu;
+pub mod model;
+pub mod probe;
+pub mod reference;
+pub mod rng;
+pub mod settings;
+pub mod trainer;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use error::{CabsError, Result};

@@ -1,0 +1,86 @@
+//! Twin of `shaders/matmul.wgsl`: `out = epilogue(A·B)` with optional transposes.
+//!
+//! `A` is logically `M×K` (stored `M×K`, or `K×M` when `trans_a`), `B` is `K×N` (stored `K×N`,
+//! or `N×K` when `trans_b`), `out` is `M×N` row-major. The epilogue flags are shared with the
+//! shader (same bit values), so one description drives both.
+
+use crate::model::Activation;
+
+pub const ADD_BIAS: u32 = 1;
+pub const RELU: u32 = 2;
+pub const TANH: u32 = 4;
+pub const MUL_RELU_DERIV: u32 = 8;
+pub const MUL_TANH_DERIV: u32 = 16;
+pub const SCALE_INV_M: u32 = 32;
+
+/// Shapes, transposes and epilogue of one matrix product.
+#[derive(Clone, Copy, Debug)]
+pub struct MatmulSpec {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub trans_a: bool,
+    pub trans_b: bool,
+    pub flags: u32,
+}
+
+pub fn activation_flag(a: Activation) -> u32 {
+    match a {
+        Activation::Relu => RELU,
+        Activation::Tanh => TANH,
+    }
+}
+
+pub fn derivative_flag(a: Activation) -> u32 {
+    match a {
+        Activation::Relu => MUL_RELU_DERIV,
+        Activation::Tanh => MUL_TANH_DERIV,
+    }
+}
+
+/// tanh with its argument clamped to ±15, as the shader does: some GPU `tanh`s return NaN for
+/// large arguments (exp overflow), and tanh(±15) is already ±1 in f32.
+pub fn safe_tanh(x: f32) -> f32 {
+    x.clamp(-15.0, 15.0).tanh()
+}
+
+/// `bias` is indexed by output column, `aux` (the activations whose derivative multiplies the
+/// result) like `out`; `inv_m` is used by `SCALE_INV_M`.
+pub fn matmul(s: MatmulSpec, a: &[f32], b: &[f32], bias: &[f32], aux: &[f32], inv_m: f32, out: &mut [f32]) {
+    for r in 0..s.m {
+        for c in 0..s.n {
+            let mut acc = 0.0f32;
+            for k in 0..s.k {
+                let av = if s.trans_a { a[k * s.m + r] } else { a[r * s.k + k] };
+                let bv = if s.trans_b { b[c * s.k + k] } else { b[k * s.n + c] };
+                acc += av * bv;
+            }
+            out[r * s.n + c] =
+                epilogue(s.flags, acc, bias.get(c).copied().unwrap_or(0.0), aux.get(r * s.n + c).copied().unwrap_or(0.0), inv_m);
+        }
+    }
+}
+
+/// The epilogue in the shader's order: scale, bias, activation, derivative.
+pub fn epilogue(flags: u32, acc: f32, bias: f32, aux: f32, inv_m: f32) -> f32 {
+    let mut v = acc;
+    if flags & SCALE_INV_M != 0 {
+        v *= inv_m;
+    }
+    if flags & ADD_BIAS != 0 {
+        v += bias;
+    }
+    if flags & RELU != 0 {
+        v = v.max(0.0);
+    }
+    if flags & TANH != 0 {
+        v = safe_tanh(v);
+    }
+    if flags & MUL_RELU_DERIV != 0 && aux <= 0.0 {
+        v = 0.0;
+    }
+    if flags & MUL_TANH_DERIV != 0 {
+        v *= 1.0 - aux * aux;
+    }
+    v
+}

@@ -1,0 +1,93 @@
+//! User-facing settings (command-line flags, URL keys, the page's controls) and their
+//! translation into a [`TrainerConfig`]. One place, so that every front end accepts the same
+//! values and reports the same errors.
+
+use crate::cabs::{parse_rule, CabsConfig, Rule};
+use crate::data::{bundle, DataName, Dataset};
+use crate::engine::BackendChoice;
+use crate::error::{config, Result};
+use crate::model::ModelSpec;
+use crate::trainer::TrainerConfig;
+use serde::{Deserialize, Serialize};
+
+/// Defaults chosen so that the CABS effect is visible within a few hundred steps on the bundled
+/// MNIST with a small MLP: at the paper's α = 0.1 the batch of a 784-256-10 MLP hardly leaves 16
+/// (see README), so the default α is 0.5.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Settings {
+    pub data: String,
+    pub model: String,
+    pub rule: String,
+    pub lr: f64,
+    pub mmin: u32,
+    pub mmax: u32,
+    pub mu: f64,
+    pub c: f64,
+    pub eps: f64,
+    pub unbiased: bool,
+    pub bias_correction: bool,
+    pub seed: u64,
+    pub backend: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let c = CabsConfig::default();
+        Settings {
+            data: "mnist".into(),
+            model: "mlp:256".into(),
+            rule: "cabs".into(),
+            lr: 0.5,
+            mmin: c.m_min,
+            mmax: c.m_max,
+            mu: c.mu,
+            c: c.c,
+            eps: c.eps,
+            unbiased: c.unbiased,
+            bias_correction: c.bias_correction,
+            seed: 1,
+            backend: "auto".into(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn cabs_config(&self) -> CabsConfig {
+        CabsConfig {
+            mu: self.mu,
+            c: self.c,
+            eps: self.eps,
+            m_min: self.mmin,
+            m_max: self.mmax,
+            unbiased: self.unbiased,
+            bias_correction: self.bias_correction,
+        }
+    }
+
+    pub fn rule(&self) -> Result<Rule> {
+        parse_rule(&self.rule, self.cabs_config())
+    }
+
+    pub fn trainer_config(&self) -> Result<TrainerConfig> {
+        Ok(TrainerConfig {
+            model: ModelSpec::parse(&self.model)?,
+            rule: self.rule()?,
+            lr: self.lr,
+            seed: self.seed,
+            backend: BackendChoice::parse(&self.backend)?,
+            with_stats: true,
+        })
+    }
+
+    /// The data set: generated from the seed, or parsed from the MNIST bundle's bytes.
+    pub fn dataset(&self, mnist_bundle: Option<&[u8]>) -> Result<Dataset> {
+        match DataName::parse(&self.data)? {
+            DataName::Mnist => match mnist_bundle {
+                Some(b) => bundle::parse(b),
+                None => config("data 'mnist' needs the bundle file www/data/mnist.bin (made by scripts/setup.sh)"),
+            },
+            other => other.generate(self.seed),
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The training loop users call: sampling, the engine and the batch-size rule put together.
+//! One `step()` = one SGD step on a batch of the current size, then the rule picks the next
+//! size from the step's loss and ξ. Works the same on the GPU and the CPU engine.
+
+use crate::cabs::{xi_from_sums, CabsConfig, CabsState, Decision, Rule};
+use crate::data::sampler::{BatchSlot, EpochSampler};
+use crate::data::Dataset;
+use crate::engine::{BackendChoice, BackendInfo, Engine, Snapshot};
+use crate::error::{config, CabsError, Result};
+use crate::model::{Layout, ModelSpec};
+use crate::reference::reduce_stats::StepSums;
+use serde::{Deserialize, Serialize};
+
+/// Everything that defines a run (with the data set and the seed: reproducible).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainerConfig {
+    pub model: ModelSpec,
+    pub rule: Rule,
+    /// Base learning rate α.
+    pub lr: f64,
+    pub seed: u64,
+    pub backend: BackendChoice,
+    /// Compute per-example norms and ξ (off only for measuring their cost).
+    pub with_stats: bool,
+}
+
+/// What one step did and decided. Field names are the CSV columns (camelCase in JavaScript).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepStats {
+    /// 1-based index of this step.
+    pub step: u64,
+    /// Training examples processed so far, this step included.
+    pub examples_seen: u64,
+    pub epoch: u64,
+    /// Size of this step's batch.
+    pub batch_size: u32,
+    /// Size the rule chose for the next batch.
+    pub next_batch_size: u32,
+    /// The rule's size before rounding and clipping (constant rules: the constant).
+    pub m_raw: f64,
+    /// Mean loss of this batch at the pre-update weights.
+    pub loss: f64,
+    /// Running average ℒ̄ used by the rule.
+    pub loss_avg: f64,
+    /// ξ of this batch (biased, or unbiased if so configured).
+    pub xi: f64,
+    pub xi_avg: f64,
+    /// ‖ḡ‖² of the mean gradient.
+    pub grad_norm_sq: f64,
+    /// Gradient noise scale B_simple = ξ / ‖ḡ‖² (McCandlish et al. 2018).
+    pub noise_scale: f64,
+    /// α used for this step's update.
+    pub lr: f64,
+    /// Fraction of this batch classified correctly before the update.
+    pub batch_accuracy: f64,
+    /// Σ_i ‖g_i‖² over the batch.
+    pub sum_sq_norms: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvalStats {
+    pub step: u64,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+}
+
+/// The data and engine-side numbers of one step, for probe files.
+pub struct StepDetail {
+    pub stats: StepStats,
+    pub params_before: Vec<f32>,
+    pub indices: Vec<u32>,
+    pub sums: StepSums,
+    pub snapshot: Snapshot,
+}
+
+pub struct Trainer {
+    cfg: TrainerConfig,
+    layout: Layout,
+    data: Dataset,
+    engine: Engine,
+    info: BackendInfo,
+    sampler: EpochSampler,
+    /// The rule's state; for constant rules it only tracks the averages for display.
+    averages: CabsState,
+    lr: f64,
+    batch: u32,
+    step: u64,
+    examples: u64,
+    failed: Option<CabsError>,
+}
+
+impl Trainer {
+    pub async fn new(cfg: TrainerConfig, data: Dataset) -> Result<Trainer> {
+        cfg.rule.validate()?;
+        data.validate()?;
+        if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
+            return config(format!("the learning rate α must be a positive number, got {}", cfg.lr));
+        }
+        let layout = Layout::new(&cfg.model, data.dim, data.classes)?;
+        let m_max = cfg.rule.max_batch();
+        if m_max as usize > data.train.len() {
+            return config(format!(
+                "the largest batch ({m_max}) exceeds the {} training examples of '{}'; lower m_max",
+                data.train.len(),
+                data.name
+            ));
+        }
+        let params = layout.init_params(cfg.seed);
+        let (engine, info) = Engine::new(cfg.backend, layout.clone(), &data, m_max, &params).await?;
+        let averages = CabsState::new(match &cfg.rule {
+            Rule::Cabs(c) => c.clone(),
+            Rule::Constant { .. } => CabsConfig::default(),
+        });
+        Ok(Trainer {
+            sampler: EpochSampler::new(data.train.len(), cfg.seed),
+            batch: cfg.rule.initial_batch(),
+            lr: cfg.lr,
+            cfg,
+            layout,
+            data,
+            engine,
+            info,
+            averages,
+            step: 0,
+            examples: 0,
+            failed: None,
+        })
+    }
+
+    pub fn backend(&self) -> &BackendInfo {
+        &self.info
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    pub fn config(&self) -> &TrainerConfig {
+        &self.cfg
+    }
+
+    pub fn data(&self) -> &Dataset {
+        &self.data
+    }
+
+    pub fn steps_done(&self) -> u64 {
+        self.step
+    }
+
+    pub fn examples_seen(&self) -> u64 {
+        self.examples
+    }
+
+    /// Size of the next batch.
+    pub fn next_batch_size(&self) -> u32 {
+        self.batch
+    }
+
+    /// Change α; training continues from where it is (no reset).
+    pub fn set_lr(&mut self, lr: f64) -> Result<()> {
+        if !(lr.is_finite() && lr > 0.0) {
+            return config(format!("the learning rate α must be a positive number, got {lr}"));
+        }
+        self.lr = lr;
+        Ok(())
+    }
+
+    pub fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    /// One SGD step; see [`StepStats`].
+    pub async fn step(&mut self) -> Result<StepStats> {
+        Ok(self.run_step().await?.0)
+    }
+
+    async fn run_step(&mut self) -> Result<(StepStats, BatchSlot, StepSums)> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let m = self.batch;
+        let slot = self.sampler.next_batch(m);
+        if slot.new_epoch {
+            self.engine.set_permutation(self.sampler.permutation());
+        }
+        let lr = match &self.cfg.rule {
+            Rule::Cabs(_) => self.lr,
+            Rule::Constant { schedule, .. } => schedule.lr_at(self.lr, self.step),
+        };
+        let sums = match self.engine.train_step(slot.offset, m, lr as f32, self.cfg.with_stats).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.failed = Some(e.clone());
+                return Err(e);
+            }
+        };
+        let loss = sums.loss_sum as f64 / m as f64;
+        let mean_grad_sq = sums.mean_grad_sq as f64;
+        let xi = xi_from_sums(sums.sq_norm_sum as f64, mean_grad_sq, m, self.cfg.rule.unbiased());
+        for (what, v) in [("the loss", loss), ("ξ", xi), ("‖ḡ‖²", mean_grad_sq)] {
+            if !v.is_finite() {
+                let e = CabsError::Diverged { step: self.step + 1, what: format!("{what} is {v}") };
+                self.failed = Some(e.clone());
+                return Err(e);
+            }
+        }
+        let d: Decision = self.averages.update(loss, xi, lr);
+        let (m_raw, m_next) = match &self.cfg.rule {
+            Rule::Cabs(_) => (d.m_raw, d.m_next),
+            Rule::Constant { m, .. } => (*m as f64, *m),
+        };
+        self.step += 1;
+        self.examples += m as u64;
+        self.batch = m_next;
+        let stats = StepStats {
+            step: self.step,
+            examples_seen: self.examples,
+            epoch: self.sampler.epoch(),
+            batch_size: m,
+            next_batch_size: m_next,
+            m_raw,
+            loss,
+            loss_avg: d.loss_avg,
+            xi,
+            xi_avg: d.xi_avg,
+            grad_norm_sq: mean_grad_sq,
+            noise_scale: if mean_grad_sq > 0.0 { xi / mean_grad_sq } else { f64::NAN },
+            lr,
+            batch_accuracy: sums.correct as f64 / m as f64,
+            sum_sq_norms: sums.sq_norm_sum as f64,
+        };
+        Ok((stats, slot, sums))
+    }
+
+    /// One step, keeping everything a probe file needs (parameters before the step, the batch,
+    /// every intermediate buffer).
+    pub async fn step_with_detail(&mut self) -> Result<StepDetail> {
+        let params_before = self.engine.params().await?;
+        let (stats, slot, sums) = self.run_step().await?;
+        let indices = self.sampler.indices(slot).to_vec();
+        let snapshot = self.engine.snapshot(stats.batch_size).await?;
+        Ok(StepDetail { stats, params_before, indices, sums, snapshot })
+    }
+
+    /// Test loss and accuracy at the current weights.
+    pub async fn evaluate(&mut self) -> Result<EvalStats> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let s = self.engine.evaluate().await?;
+        let n = s.n.max(1) as f64;
+        Ok(EvalStats { step: self.step, test_loss: s.loss_sum / n, test_accuracy: s.correct / n })
+    }
+
+    /// The current parameters (flat layout, see [`crate::model`]).
+    pub async fn params(&self) -> Result<Vec<f32>> {
+        self.engine.params().await
+    }
+}

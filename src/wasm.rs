@@ -1,0 +1,106 @@
+//! The JavaScript API (wasm32 only): the one place with `#[wasm_bindgen]` exports.
+//! Every export returns a `Result` (a rejected promise or a thrown `Error` in JavaScript);
+//! nothing panics across the boundary, because a wasm module that panicked is unusable.
+
+use crate::settings::Settings;
+use crate::trainer::{EvalStats, StepStats, Trainer as Engine};
+use js_sys::{Promise, Uint8Array};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    // Last resort only: a panic is a bug, but if one happens the console should say where.
+    console_error_panic_hook::set_once();
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsError::new(&e.to_string()))
+}
+
+fn err(e: impl std::fmt::Display) -> JsValue {
+    JsError::new(&e.to_string()).into()
+}
+
+/// A training run. Create with `await Trainer.create(settings, mnistBytes?)`.
+#[wasm_bindgen]
+pub struct Trainer {
+    inner: Rc<RefCell<Engine>>,
+}
+
+#[wasm_bindgen]
+impl Trainer {
+    /// `settings`: an object with any of the keys `data, model, rule, lr, mmin, mmax, mu, c,
+    /// eps, unbiased, biasCorrection, seed, backend` (missing keys take the defaults);
+    /// `mnist`: the bytes of `data/mnist.bin`, needed when `data` is `"mnist"`.
+    pub async fn create(settings: JsValue, mnist: Option<Uint8Array>) -> Result<Trainer, JsError> {
+        let s: Settings = if settings.is_undefined() || settings.is_null() {
+            Settings::default()
+        } else {
+            serde_wasm_bindgen::from_value(settings).map_err(|e| JsError::new(&format!("invalid settings: {e}")))?
+        };
+        let bytes = mnist.map(|a| a.to_vec());
+        let data = s.dataset(bytes.as_deref()).map_err(|e| JsError::new(&e.to_string()))?;
+        let cfg = s.trainer_config().map_err(|e| JsError::new(&e.to_string()))?;
+        let t = Engine::new(cfg, data).await.map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(Trainer { inner: Rc::new(RefCell::new(t)) })
+    }
+
+    /// One SGD step; resolves to the step's statistics (see the README's field list).
+    pub fn step(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut t = inner.try_borrow_mut().map_err(|_| err("a step or evaluation is already running"))?;
+            let s: StepStats = t.step().await.map_err(err)?;
+            to_js(&s).map_err(Into::into)
+        })
+    }
+
+    /// Test loss and accuracy at the current weights: `{step, testLoss, testAccuracy}`.
+    pub fn evaluate(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut t = inner.try_borrow_mut().map_err(|_| err("a step or evaluation is already running"))?;
+            let e: EvalStats = t.evaluate().await.map_err(err)?;
+            to_js(&e).map_err(Into::into)
+        })
+    }
+
+    /// Change α without resetting.
+    #[wasm_bindgen(js_name = setLearningRate)]
+    pub fn set_learning_rate(&self, lr: f64) -> Result<(), JsError> {
+        let mut t = self.inner.try_borrow_mut().map_err(|_| JsError::new("a step is running; try again after it"))?;
+        t.set_lr(lr).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// `{kind: "gpu"|"cpu", adapter, fallbackReason, dispatchesPerStep}`.
+    pub fn backend(&self) -> Result<JsValue, JsError> {
+        let t = self.inner.try_borrow().map_err(|_| JsError::new("a step is running"))?;
+        to_js(t.backend())
+    }
+
+    /// Steps done so far.
+    #[wasm_bindgen(js_name = stepsDone)]
+    pub fn steps_done(&self) -> Result<f64, JsError> {
+        let t = self.inner.try_borrow().map_err(|_| JsError::new("a step is running"))?;
+        Ok(t.steps_done() as f64)
+    }
+}
+
+/// The CSV header shared with the native runner.
+#[wasm_bindgen(js_name = csvHeader)]
+pub fn csv_header() -> String {
+    crate::csv::HEADER.to_string()
+}
+
+/// The settings the engine would use for `settings` (defaults filled in), or an error naming
+/// the first invalid value. Lets the page validate URL state without building a trainer.
+#[wasm_bindgen(js_name = checkSettings)]
+pub fn check_settings(settings: JsValue) -> Result<JsValue, JsError> {
+    let s: Settings = serde_wasm_bindgen::from_value(settings).map_err(|e| JsError::new(&format!("invalid settings: {e}")))?;
+    s.trainer_config().map_err(|e| JsError::new(&e.to_string()))?;
+    to_js(&s)
+}
