@@ -254,6 +254,17 @@ impl Trainer {
         Ok(EvalStats { step: self.step, test_loss: s.loss_sum / n, test_accuracy: s.correct / n })
     }
 
+    /// Class probabilities at the current weights for `points` (row-major, `dim` values each),
+    /// computed by the CPU twin from the engine's weights: for decision-boundary maps.
+    pub async fn predict(&self, points: &[f32]) -> Result<Vec<f32>> {
+        let dim = self.layout.input_dim() as usize;
+        if points.len() % dim != 0 {
+            return config(format!("predict needs a multiple of {dim} values, got {}", points.len()));
+        }
+        let params = self.engine.params().await?;
+        Ok(crate::reference::predict::predict(&self.layout, &params, points))
+    }
+
     /// The current parameters (flat layout, see [`crate::model`]).
     pub async fn params(&self) -> Result<Vec<f32>> {
         self.engine.params().await

@@ -82,6 +82,33 @@ impl Trainer {
         to_js(t.backend())
     }
 
+    /// Class probabilities for `points` (Float32Array, `dim` values per point, e.g. x,y pairs for
+    /// the 2-D sets): resolves to a Float32Array with `classes` values per point.
+    pub fn predict(&self, points: js_sys::Float32Array) -> Promise {
+        let inner = self.inner.clone();
+        let pts = points.to_vec();
+        future_to_promise(async move {
+            let t = inner.try_borrow().map_err(|_| err("a step is running"))?;
+            let p = t.predict(&pts).await.map_err(err)?;
+            Ok(js_sys::Float32Array::from(p.as_slice()).into())
+        })
+    }
+
+    /// `{inputDim, classes, paramCount, dataset, trainSize, testSize}`.
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        let t = self.inner.try_borrow().map_err(|_| JsError::new("a step is running"))?;
+        let l = t.layout();
+        let d = t.data();
+        to_js(&records::Info {
+            input_dim: l.input_dim(),
+            classes: l.classes(),
+            param_count: l.param_count,
+            dataset: d.name.clone(),
+            train_size: d.train.len() as u32,
+            test_size: d.test.len() as u32,
+        })
+    }
+
     /// Steps done so far.
     #[wasm_bindgen(js_name = stepsDone)]
     pub fn steps_done(&self) -> Result<f64, JsError> {
@@ -103,4 +130,18 @@ pub fn check_settings(settings: JsValue) -> Result<JsValue, JsError> {
     let s: Settings = serde_wasm_bindgen::from_value(settings).map_err(|e| JsError::new(&format!("invalid settings: {e}")))?;
     s.trainer_config().map_err(|e| JsError::new(&e.to_string()))?;
     to_js(&s)
+}
+
+mod records {
+    //! Plain records returned to JavaScript.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Info {
+        pub input_dim: u32,
+        pub classes: u32,
+        pub param_count: u32,
+        pub dataset: String,
+        pub train_size: u32,
+        pub test_size: u32,
+    }
 }

@@ -7,6 +7,7 @@ pub mod bias_grad;
 pub mod gather;
 pub mod matmul;
 pub mod per_example_norms;
+pub mod predict;
 pub mod reduce_stats;
 pub mod sgd_update;
 pub mod softmax_xent;

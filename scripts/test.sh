@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run every test: install what is missing, then
+#   1. native tests (cargo test): CPU twins vs brute force, GPU (lavapipe or a real GPU) vs CPU,
+#      the CABS rule, the command-line runner, end-to-end MNIST training;
+#   2. browser tests (wasm-pack test --headless --chrome): the engine on WebGPU in Chromium;
+#   3. page tests (node --test tests/page): the demo page end to end in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/cabs-xdg}
+mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+step "native tests (cargo test)"
+cargo test --all-targets
+
+step "browser tests (wasm-pack test --headless --chrome)"
+CHROMEDRIVER=$(command -v chromedriver) wasm-pack test --headless --chrome
+
+if ls tests/page/*.test.mjs >/dev/null 2>&1; then
+  step "page tests (node --test tests/page)"
+  bash scripts/build-wasm.sh
+  node --test --test-concurrency=1 tests/page/
+fi
