@@ -1,0 +1,137 @@
+//! Command-line parsing (with `lexopt`, so that every error is ours to phrase in one line)
+//! and dispatch to the subcommands.
+
+use cabs::settings::Settings;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+pub const HELP: &str = "\
+cabs — CABS (adaptive batch sizes coupled to the learning rate) on the GPU
+
+USAGE:
+  cabs train [OPTIONS]     train and log every step
+  cabs bench [OPTIONS]     cost of the CABS statistics: step time with ξ / without
+  cabs gpu                 show the GPU adapter wgpu finds
+
+RUN OPTIONS (train and bench):
+  --data NAME          mnist | spirals | moons | blobs                  [mnist]
+  --mnist-bundle PATH  the MNIST bundle file                  [www/data/mnist.bin]
+  --model SPEC         logreg | mlp:H1[,H2…][:tanh]                     [mlp:256]
+  --rule RULE          cabs | const:M | const:M:step:EVERY:FACTOR | const:M:invtime:K  [cabs]
+  --lr ALPHA           learning rate α                                  [0.5]
+  --m-min N, --m-max N batch-size bounds of the CABS rule               [16, 2048]
+  --mu MU              decay of the running averages                    [0.95]
+  --c C, --eps EPS     m = c·α·ξ̄/(ℒ̄+ε)                                  [1, 0]
+  --unbiased           use ξ·m/(m−1) instead of the biased ξ
+  --bias-correction    bias-corrected running averages (both start at 0)
+  --seed N             initial weights, data order, generated data      [1]
+  --backend KIND       gpu | cpu | auto                                 [gpu]
+
+TRAIN OPTIONS:
+  --steps N            number of SGD steps                              [500]
+  --examples N         stop after N training examples instead
+  --eval-every K       test loss/accuracy every K steps (and at the end)  [0: end only]
+  --csv PATH           one row per step (header: see README)
+  --dump-step N        write a JSON probe of step N …
+  --dump PATH          … to PATH
+  --quiet              no progress bar
+
+BENCH OPTIONS:
+  --batch M            batch size                                       [256]
+  --steps N            timed steps per variant                          [100]
+";
+
+/// Everything the subcommands need.
+pub struct Args {
+    pub settings: Settings,
+    pub mnist_bundle: PathBuf,
+    pub steps: Option<u64>,
+    pub examples: Option<u64>,
+    pub eval_every: u64,
+    pub csv: Option<PathBuf>,
+    pub dump_step: Option<u64>,
+    pub dump: Option<PathBuf>,
+    pub quiet: bool,
+    pub batch: u32,
+}
+
+fn value<T: std::str::FromStr>(p: &mut lexopt::Parser, flag: &str) -> Result<T, String> {
+    let v = p.value().map_err(|_| format!("usage: {flag} needs a value"))?;
+    let s = v.to_str().ok_or_else(|| format!("usage: the value of {flag} is not valid UTF-8"))?.to_string();
+    s.parse().map_err(|_| format!("usage: invalid value '{s}' for {flag}"))
+}
+
+fn parse(args: Vec<OsString>) -> Result<(String, Args), String> {
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_args(args);
+    let mut a = Args {
+        settings: Settings { backend: "gpu".into(), ..Settings::default() },
+        mnist_bundle: PathBuf::from("www/data/mnist.bin"),
+        steps: None,
+        examples: None,
+        eval_every: 0,
+        csv: None,
+        dump_step: None,
+        dump: None,
+        quiet: false,
+        batch: 256,
+    };
+    let mut command = None;
+    while let Some(arg) = p.next().map_err(|e| format!("usage: {e}"))? {
+        let s = &mut a.settings;
+        match arg {
+            Long("data") => s.data = value(&mut p, "--data")?,
+            Long("mnist-bundle") => a.mnist_bundle = value(&mut p, "--mnist-bundle")?,
+            Long("model") => s.model = value(&mut p, "--model")?,
+            Long("rule") => s.rule = value(&mut p, "--rule")?,
+            Long("lr") => s.lr = value(&mut p, "--lr")?,
+            Long("m-min") => s.mmin = value(&mut p, "--m-min")?,
+            Long("m-max") => s.mmax = value(&mut p, "--m-max")?,
+            Long("mu") => s.mu = value(&mut p, "--mu")?,
+            Long("c") => s.c = value(&mut p, "--c")?,
+            Long("eps") => s.eps = value(&mut p, "--eps")?,
+            Long("unbiased") => s.unbiased = true,
+            Long("bias-correction") => s.bias_correction = true,
+            Long("seed") => s.seed = value(&mut p, "--seed")?,
+            Long("backend") => s.backend = value(&mut p, "--backend")?,
+            Long("steps") => a.steps = Some(value(&mut p, "--steps")?),
+            Long("examples") => a.examples = Some(value(&mut p, "--examples")?),
+            Long("eval-every") => a.eval_every = value(&mut p, "--eval-every")?,
+            Long("csv") => a.csv = Some(value(&mut p, "--csv")?),
+            Long("dump-step") => a.dump_step = Some(value(&mut p, "--dump-step")?),
+            Long("dump") => a.dump = Some(value(&mut p, "--dump")?),
+            Long("quiet") => a.quiet = true,
+            Long("batch") => a.batch = value(&mut p, "--batch")?,
+            Short('h') | Long("help") => command = Some("help".to_string()),
+            Value(v) if command.is_none() => command = Some(v.to_string_lossy().into_owned()),
+            other => return Err(format!("usage: {} (see cabs --help)", other.unexpected())),
+        }
+    }
+    Ok((command.unwrap_or_else(|| "help".into()), a))
+}
+
+pub fn run(args: Vec<OsString>) -> Result<(), String> {
+    let (command, a) = parse(args)?;
+    match command.as_str() {
+        "help" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        "train" => crate::train::train(a),
+        "bench" => crate::bench::bench(a),
+        "gpu" => crate::bench::show_gpu(a),
+        other => Err(format!("usage: unknown command '{other}' (use train, bench or gpu; see cabs --help)")),
+    }
+}
+
+/// Read the MNIST bundle only when the data set needs it.
+pub fn dataset(a: &Args) -> Result<cabs::data::Dataset, String> {
+    let bytes = if a.settings.data == "mnist" {
+        Some(std::fs::read(&a.mnist_bundle).map_err(|e| {
+            format!("cannot read the MNIST bundle {}: {e} (run `bash scripts/setup.sh` to create it)", a.mnist_bundle.display())
+        })?)
+    } else {
+        None
+    };
+    a.settings.dataset(bytes.as_deref()).map_err(|e| e.to_string())
+}

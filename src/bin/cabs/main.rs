@@ -1,0 +1,21 @@
+//! `cabs` — the native command-line runner: the same engine as the page, headless, on any
+//! machine with a GPU (or lavapipe, or `--backend cpu`). Subcommands: `train`, `bench`, `gpu`.
+//! Every failure is one line on stderr and a non-zero exit; nothing panics on bad input.
+
+#[cfg(not(target_arch = "wasm32"))]
+mod bench;
+#[cfg(not(target_arch = "wasm32"))]
+mod cli;
+#[cfg(not(target_arch = "wasm32"))]
+mod train;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    if let Err(msg) = cli::run(std::env::args_os().skip(1).collect()) {
+        eprintln!("cabs: error: {msg}");
+        std::process::exit(if msg.starts_with("usage") { 2 } else { 1 });
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}

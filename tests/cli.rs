@@ -1,0 +1,135 @@
+//! The command-line runner as a user drives it: one-line errors and non-zero exits on bad input,
+//! the documented CSV header, the step and example budgets, divergence that keeps the log, and a
+//! probe file whose statistics an independent f64 implementation reproduces.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+use cabs::model::{Layout, ModelSpec};
+use common::*;
+use std::process::Command;
+
+fn cabs(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cabs")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cabs-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn bad_flags_and_files_give_one_line_and_a_nonzero_exit() {
+    let bad_bundle = tmp("bad.bin");
+    std::fs::write(&bad_bundle, b"CABSMNIST\0\0\0 definitely not a bundle").unwrap();
+    let bad_bundle = bad_bundle.to_str().unwrap().to_string();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["train", "--bogus"],
+        vec!["train", "--lr"],
+        vec!["train", "--lr", "abc"],
+        vec!["train", "--lr", "-1", "--data", "moons"],
+        vec!["train", "--model", "mlp:x", "--data", "moons"],
+        vec!["train", "--model", "cnn", "--data", "moons"],
+        vec!["train", "--data", "imagenet"],
+        vec!["train", "--rule", "const:0", "--data", "moons"],
+        vec!["train", "--rule", "adam", "--data", "moons"],
+        vec!["train", "--mu", "1.5", "--data", "moons"],
+        vec!["train", "--m-min", "64", "--m-max", "32", "--data", "moons"],
+        vec!["train", "--m-max", "9999", "--data", "moons"],
+        vec!["train", "--steps", "5", "--examples", "10", "--data", "moons"],
+        vec!["train", "--dump-step", "3", "--data", "moons"],
+        vec!["train", "--mnist-bundle", "/nonexistent/mnist.bin"],
+        vec!["train", "--mnist-bundle", &bad_bundle],
+        vec!["train", "--data", "moons", "--csv", "/nonexistent/dir/run.csv"],
+        vec!["frobnicate"],
+    ];
+    for args in cases {
+        let (code, _out, err) = cabs(&args);
+        assert!(code == 1 || code == 2, "{args:?}: exit code {code}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: expected one line, got:\n{err}");
+        assert!(err.starts_with("cabs: error: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn train_writes_the_documented_csv_and_honours_budgets() {
+    let csv = tmp("run.csv");
+    let (code, out, err) =
+        cabs(&["train", "--data", "spirals", "--model", "mlp:16,16", "--steps", "30", "--eval-every", "10", "--quiet", "--csv", csv.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("step 30 "), "{out}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms"
+    );
+    assert_eq!(lines.len(), 31);
+    for (i, line) in lines[1..].iter().enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 15, "{line}");
+        assert_eq!(f[0], (i + 1).to_string());
+        let evaluated = (i + 1) % 10 == 0;
+        assert_eq!(!f[12].is_empty(), evaluated, "row {}: test columns {line}", i + 1);
+        assert!(f[5].parse::<f64>().unwrap().is_finite());
+    }
+    // Budget in examples: stop at the first step that reaches it.
+    let (code, out, err) = cabs(&["train", "--data", "moons", "--model", "logreg", "--rule", "const:50", "--examples", "1020", "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("examples 1050 "), "{out}");
+}
+
+#[test]
+fn divergence_is_an_error_that_keeps_the_rows_so_far() {
+    let csv = tmp("diverge.csv");
+    let (code, _, err) = cabs(&["train", "--data", "blobs", "--model", "mlp:8", "--lr", "1e30", "--steps", "50", "--quiet", "--csv", csv.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("diverged at step"), "{err}");
+    let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
+    assert!(rows >= 2, "the header and the finite steps are kept ({rows} lines)");
+}
+
+#[test]
+fn the_probe_file_lets_an_independent_implementation_reproduce_the_statistics() {
+    let probe = tmp("probe.json");
+    let (code, _, err) = cabs(&["train", "--data", "moons", "--model", "mlp:7,5:tanh", "--steps", "4", "--dump-step", "3", "--dump", probe.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&probe).unwrap()).unwrap();
+    assert_eq!(p["step"], 3);
+    let layout = Layout::new(&ModelSpec::parse(p["model"].as_str().unwrap()).unwrap(), 2, 2).unwrap();
+    // Rebuild the flat parameter vector from the named tensors.
+    let mut params = vec![0.0f32; layout.param_count as usize];
+    for (t, info) in p["parameters"].as_array().unwrap().iter().zip(layout.tensors()) {
+        assert_eq!(t["name"], info.name.as_str());
+        let shape: Vec<u32> = t["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        assert_eq!(shape, info.shape);
+        for (i, v) in t["data"].as_array().unwrap().iter().enumerate() {
+            params[info.offset as usize + i] = v.as_f64().unwrap() as f32;
+        }
+    }
+    let m = p["labels"].as_array().unwrap().len();
+    assert_eq!(m, 16, "CABS starts at m_min = 16");
+    let inputs: Vec<f64> = p["inputs"]["data"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let mut grads = Vec::new();
+    let mut loss = 0.0;
+    for i in 0..m {
+        let y = p["labels"][i].as_u64().unwrap() as usize;
+        let (l, g) = brute_example(&layout, &params, &inputs[2 * i..2 * i + 2], y);
+        assert_close(&format!("loss of example {i}"), p["per_example_losses"][i].as_f64().unwrap(), l, 1e-4, 1e-6);
+        loss += l / m as f64;
+        grads.push(g);
+    }
+    let n = params.len();
+    let mean: Vec<f64> = (0..n).map(|j| grads.iter().map(|g| g[j]).sum::<f64>() / m as f64).collect();
+    let mean_sq: f64 = mean.iter().map(|v| v * v).sum();
+    let sum_sq: f64 = grads.iter().map(|g| g.iter().map(|v| v * v).sum::<f64>()).sum();
+    let xi = sum_sq / m as f64 - mean_sq;
+    let f = |k: &str| p[k].as_f64().unwrap();
+    assert_close("loss", f("loss"), loss, 1e-5, 1e-7);
+    assert_close("‖ḡ‖²", f("grad_norm_sq"), mean_sq, 1e-3, 1e-8);
+    assert_close("Σ‖g_i‖²", f("sum_sq_norms"), sum_sq, 1e-4, 1e-8);
+    assert_close("biased ξ", f("xi_biased"), xi, 1e-3, 1e-6);
+    assert_close("unbiased ξ", f("xi_unbiased"), xi * m as f64 / (m as f64 - 1.0), 1e-3, 1e-6);
+}

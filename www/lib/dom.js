@@ -1,0 +1,40 @@
+// DOM helpers: build elements from tag, properties and children. Text always goes in through
+// textContent / text nodes, never through innerHTML, so no data can become markup.
+
+/** el("button", {class: "x", onclick: f, "aria-label": "…"}, "text", child, …) */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.startsWith("on") && typeof v === "function") node.addEventListener(k.slice(2), v);
+    else if (k in node && typeof v !== "string") node[k] = v;
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+/** Replace all children of `node`. */
+export function setChildren(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+}
+
+/** Format a number for display: compact, fixed significant digits, "–" for missing. */
+export function fmt(v, digits = 3) {
+  if (v === undefined || v === null || !Number.isFinite(v)) return "–";
+  if (Number.isInteger(v) && Math.abs(v) < 1e6) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(digits - 1);
+  return String(Number(v.toPrecision(digits)));
+}
