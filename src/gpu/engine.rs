@@ -122,7 +122,7 @@ impl GpuEngine {
         .into_iter()
         .max()
         .unwrap_or(0);
-        let workgroups = [layout.param_count.div_ceil(256), data.dim.div_ceil(64), m_max.div_ceil(16)];
+        let workgroups = [layout.param_count.div_ceil(256), data.dim.div_ceil(64), m_max.div_ceil(64)];
         Requirements { max_binding_bytes: biggest, max_buffer_bytes: biggest, max_workgroups: workgroups.into_iter().max().unwrap_or(1) }
     }
 
@@ -226,7 +226,7 @@ impl GpuEngine {
                     bias_off: d.b_offset,
                     ..Default::default()
                 };
-                matmul(p, &b.acts[l], &b.params, &b.acts[l], &b.acts[l + 1], Grid::Rows { x: d.d_out, wx: 16, wy: 16 })
+                matmul(p, &b.acts[l], &b.params, &b.acts[l], &b.acts[l + 1], Grid::Rows { x: d.d_out, wx: 64, wy: 64 })
             })
             .collect();
         let classes = layout.classes();
@@ -241,7 +241,7 @@ impl GpuEngine {
             let d = layout.layers[l];
             let p =
                 MatmulParams { n: d.d_in, k: d.d_out, batch_dim: 1, flags: derivative_flag(act), b_off: d.w_offset, ..Default::default() };
-            backward.push(matmul(p, &b.deltas[l], &b.params, &b.acts[l], &b.deltas[l - 1], Grid::Rows { x: d.d_in, wx: 16, wy: 16 }));
+            backward.push(matmul(p, &b.deltas[l], &b.params, &b.acts[l], &b.deltas[l - 1], Grid::Rows { x: d.d_in, wx: 64, wy: 64 }));
         }
         for (l, d) in layout.layers.iter().enumerate() {
             let p = MatmulParams {
@@ -253,7 +253,7 @@ impl GpuEngine {
                 out_off: d.w_offset,
                 ..Default::default()
             };
-            backward.push(matmul(p, &b.deltas[l], &b.acts[l], &b.acts[l], &b.grads, Grid::Fixed { x: d.d_in, wx: 16, y: d.d_out, wy: 16 }));
+            backward.push(matmul(p, &b.deltas[l], &b.acts[l], &b.acts[l], &b.grads, Grid::Fixed { x: d.d_in, wx: 64, y: d.d_out, wy: 64 }));
         }
         for (l, d) in layout.layers.iter().enumerate() {
             backward.push(small(
