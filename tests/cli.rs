@@ -56,8 +56,20 @@ fn bad_flags_and_files_give_one_line_and_a_nonzero_exit() {
 #[test]
 fn train_writes_the_documented_csv_and_honours_budgets() {
     let csv = tmp("run.csv");
-    let (code, out, err) =
-        cabs(&["train", "--data", "spirals", "--model", "mlp:16,16", "--steps", "30", "--eval-every", "10", "--quiet", "--csv", csv.to_str().unwrap()]);
+    let (code, out, err) = cabs(&[
+        "train",
+        "--data",
+        "spirals",
+        "--model",
+        "mlp:16,16",
+        "--steps",
+        "30",
+        "--eval-every",
+        "10",
+        "--quiet",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("step 30 "), "{out}");
     let text = std::fs::read_to_string(&csv).unwrap();
@@ -84,7 +96,8 @@ fn train_writes_the_documented_csv_and_honours_budgets() {
 #[test]
 fn divergence_is_an_error_that_keeps_the_rows_so_far() {
     let csv = tmp("diverge.csv");
-    let (code, _, err) = cabs(&["train", "--data", "blobs", "--model", "mlp:8", "--lr", "1e30", "--steps", "50", "--quiet", "--csv", csv.to_str().unwrap()]);
+    let (code, _, err) =
+        cabs(&["train", "--data", "blobs", "--model", "mlp:8", "--lr", "1e30", "--steps", "50", "--quiet", "--csv", csv.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("diverged at step"), "{err}");
     let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
@@ -94,7 +107,20 @@ fn divergence_is_an_error_that_keeps_the_rows_so_far() {
 #[test]
 fn the_probe_file_lets_an_independent_implementation_reproduce_the_statistics() {
     let probe = tmp("probe.json");
-    let (code, _, err) = cabs(&["train", "--data", "moons", "--model", "mlp:7,5:tanh", "--steps", "4", "--dump-step", "3", "--dump", probe.to_str().unwrap(), "--quiet"]);
+    let (code, _, err) = cabs(&[
+        "train",
+        "--data",
+        "moons",
+        "--model",
+        "mlp:7,5:tanh",
+        "--steps",
+        "4",
+        "--dump-step",
+        "3",
+        "--dump",
+        probe.to_str().unwrap(),
+        "--quiet",
+    ]);
     assert_eq!(code, 0, "{err}");
     let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&probe).unwrap()).unwrap();
     assert_eq!(p["step"], 3);
@@ -132,4 +158,35 @@ fn the_probe_file_lets_an_independent_implementation_reproduce_the_statistics() 
     assert_close("Σ‖g_i‖²", f("sum_sq_norms"), sum_sq, 1e-4, 1e-8);
     assert_close("biased ξ", f("xi_biased"), xi, 1e-3, 1e-6);
     assert_close("unbiased ξ", f("xi_unbiased"), xi * m as f64 / (m as f64 - 1.0), 1e-3, 1e-6);
+}
+
+fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend(data);
+    v
+}
+
+#[test]
+fn trains_on_idx_files_and_rejects_broken_ones_in_one_line() {
+    let n = 60u32;
+    let images: Vec<u8> = (0..n * 16).map(|i| ((i * 37) % 251) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
+    let (img, lab, trunc) = (tmp("img.idx"), tmp("lab.idx"), tmp("trunc.idx"));
+    std::fs::write(&img, idx(&[n, 4, 4], &images)).unwrap();
+    std::fs::write(&lab, idx(&[n], &labels)).unwrap();
+    std::fs::write(&trunc, &idx(&[n, 4, 4], &images)[..100]).unwrap();
+    let spec = format!("idx:{},{}", img.display(), lab.display());
+    let (code, out, err) = cabs(&["train", "--data", &spec, "--model", "logreg", "--rule", "const:10", "--steps", "5", "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("step 5 "), "{out}");
+    let broken = format!("idx:{},{}", trunc.display(), lab.display());
+    let mismatched = format!("idx:{},{}", img.display(), img.display());
+    for spec in [broken.as_str(), mismatched.as_str(), "idx:/nonexistent,/nonexistent", "idx:onlyone", "cifar10:/nonexistent"] {
+        let (code, _, err) = cabs(&["train", "--data", spec, "--model", "logreg", "--rule", "const:4", "--steps", "1"]);
+        assert!(code == 1 || code == 2, "{spec}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{spec}: {err}");
+    }
 }

@@ -76,10 +76,9 @@ mod tests {
         for v in [1u32, 2, 1, 2, 2, 10] {
             b.extend(v.to_le_bytes());
         }
-        b.extend([0, 255, 128, 1, 3, 9]); // two training images of 4 pixels… (2·4 = 8 bytes)
-        b.extend([7, 7]);
-        b.extend([5]); // labels: 2 train
-        b.extend([1, 2, 3, 4, 9]); // one test image + label
+        b.extend([0, 255, 128, 1, 3, 9, 7, 7]); // two training images of 4 pixels
+        b.extend([7, 5]); // their labels
+        b.extend([1, 2, 3, 4, 9]); // one test image and its label
         let crc = crc32fast::hash(&b);
         b.extend(crc.to_le_bytes());
         b

@@ -2,6 +2,8 @@
 //! URLs, and how it is packed for the GPU. Pure Rust, no wgpu.
 
 pub mod bundle;
+pub mod cifar;
+pub mod idx;
 pub mod sampler;
 pub mod synthetic;
 

@@ -15,6 +15,8 @@ USAGE:
 
 RUN OPTIONS (train and bench):
   --data NAME          mnist | spirals | moons | blobs                  [mnist]
+                       | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (raw or .gz)
+                       | cifar10:DIR (data_batch_1…5.bin, test_batch.bin)
   --mnist-bundle PATH  the MNIST bundle file                  [www/data/mnist.bin]
   --model SPEC         logreg | mlp:H1[,H2…][:tanh]                     [mlp:256]
   --rule RULE          cabs | const:M | const:M:step:EVERY:FACTOR | const:M:invtime:K  [cabs]
@@ -124,8 +126,29 @@ pub fn run(args: Vec<OsString>) -> Result<(), String> {
     }
 }
 
-/// Read the MNIST bundle only when the data set needs it.
+fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The data set named by `--data`: a built-in one, IDX files or a CIFAR-10 folder.
 pub fn dataset(a: &Args) -> Result<cabs::data::Dataset, String> {
+    let data = a.settings.data.as_str();
+    if let Some(list) = data.strip_prefix("idx:") {
+        let paths: Vec<&str> = list.split(',').collect();
+        if paths.len() != 2 && paths.len() != 4 {
+            return Err("usage: --data idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]".into());
+        }
+        let files = paths.iter().map(|p| read(p.as_ref())).collect::<Result<Vec<_>, _>>()?;
+        let test = (files.len() == 4).then(|| (files[2].as_slice(), files[3].as_slice()));
+        return cabs::data::idx::dataset(&files[0], &files[1], test).map_err(|e| e.to_string());
+    }
+    if let Some(dir) = data.strip_prefix("cifar10:") {
+        let dir = std::path::Path::new(dir);
+        let train = cabs::data::cifar::TRAIN_FILES.iter().map(|f| Ok((*f, read(&dir.join(f))?))).collect::<Result<Vec<_>, String>>()?;
+        let test = read(&dir.join(cabs::data::cifar::TEST_FILE))?;
+        let named: Vec<(&str, &[u8])> = train.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        return cabs::data::cifar::dataset(&named, (cabs::data::cifar::TEST_FILE, &test)).map_err(|e| e.to_string());
+    }
     let bytes = if a.settings.data == "mnist" {
         Some(std::fs::read(&a.mnist_bundle).map_err(|e| {
             format!("cannot read the MNIST bundle {}: {e} (run `bash scripts/setup.sh` to create it)", a.mnist_bundle.display())
