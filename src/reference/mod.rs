@@ -4,8 +4,10 @@
 //! and as the thing that brute-force tests check against finite differences.
 
 pub mod bias_grad;
+pub mod conv2d;
 pub mod gather;
 pub mod matmul;
+pub mod max_pool;
 pub mod per_example_norms;
 pub mod predict;
 pub mod reduce_stats;

@@ -1,0 +1,256 @@
+//! 2-D convolution on the CPU: forward, the two backward products, and the squared norm of each
+//! example's filter gradient — exactly (two routes) and as the reference TensorFlow code
+//! approximates it. The CPU twin of the convolution kernels, and the oracle for their tests.
+//!
+//! Layouts (row-major): activations `[m, C, H, W]`; filters `[C_out, C_in, K_h, K_w]` (PyTorch's
+//! convention); bias `[C_out]`. Padding follows TensorFlow: `Same` gives `ceil(in / stride)`
+//! outputs with the extra padding row/column at the bottom/right, `Valid` gives
+//! `floor((in − k) / stride) + 1`.
+//!
+//! The per-example filter gradient is `G_i = Σ_p δ_{i,p} x_{i,p}ᵀ` over output positions p, with
+//! x_{i,p} the input patch under the filter at p and δ_{i,p} the back-propagated error there.
+//! - [`norms_per_example`] forms each `G_i` (one example at a time) and squares it:
+//!   O(P·C_in·K²·C_out) per example.
+//! - [`norms_gram`] uses `‖G_i‖² = Σ_{p,q} (x_pᵀx_q)(δ_pᵀδ_q)`: O(P²·(C_in·K² + C_out)), cheaper
+//!   when there are few positions and many channels.
+//! - [`norms_reference_approx`] is what the reference code computes by squaring inputs and errors
+//!   before the filter-gradient op: `Σ_p ‖x_p‖²‖δ_p‖²`, dropping all cross terms p ≠ q. By
+//!   Cauchy–Schwarz `exact ≤ P · approx`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Padding {
+    Same,
+    Valid,
+}
+
+/// Shape of one convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dSpec {
+    pub in_c: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub out_c: usize,
+    pub k_h: usize,
+    pub k_w: usize,
+    pub stride: usize,
+    pub padding: Padding,
+}
+
+impl Conv2dSpec {
+    fn out_and_pad(input: usize, k: usize, stride: usize, padding: Padding) -> (usize, usize) {
+        match padding {
+            Padding::Same => {
+                let out = input.div_ceil(stride);
+                let total = ((out - 1) * stride + k).saturating_sub(input);
+                (out, total / 2)
+            }
+            Padding::Valid => ((input - k) / stride + 1, 0),
+        }
+    }
+
+    /// (out_h, out_w, pad_top, pad_left).
+    pub fn output(&self) -> (usize, usize, usize, usize) {
+        let (oh, pt) = Self::out_and_pad(self.in_h, self.k_h, self.stride, self.padding);
+        let (ow, pl) = Self::out_and_pad(self.in_w, self.k_w, self.stride, self.padding);
+        (oh, ow, pt, pl)
+    }
+
+    pub fn in_len(&self) -> usize {
+        self.in_c * self.in_h * self.in_w
+    }
+
+    pub fn out_len(&self) -> usize {
+        let (oh, ow, _, _) = self.output();
+        self.out_c * oh * ow
+    }
+
+    /// Output positions P.
+    pub fn positions(&self) -> usize {
+        let (oh, ow, _, _) = self.output();
+        oh * ow
+    }
+
+    /// Length of one input patch, C_in·K_h·K_w.
+    pub fn patch_len(&self) -> usize {
+        self.in_c * self.k_h * self.k_w
+    }
+
+    pub fn filter_len(&self) -> usize {
+        self.out_c * self.patch_len()
+    }
+
+    /// Input index under filter tap (c, u, v) at output position (y, x), or None in the padding.
+    fn tap(&self, c: usize, y: usize, x: usize, u: usize, v: usize) -> Option<usize> {
+        let (_, _, pt, pl) = self.output();
+        let iy = (y * self.stride + u).checked_sub(pt)?;
+        let ix = (x * self.stride + v).checked_sub(pl)?;
+        (iy < self.in_h && ix < self.in_w).then(|| (c * self.in_h + iy) * self.in_w + ix)
+    }
+
+    /// The input patch at output position p of one example (zeros in the padding).
+    pub fn patch(&self, x: &[f32], p: usize, out: &mut [f32]) {
+        let (_, ow, _, _) = self.output();
+        let (y, xx) = (p / ow, p % ow);
+        let mut j = 0;
+        for c in 0..self.in_c {
+            for u in 0..self.k_h {
+                for v in 0..self.k_w {
+                    out[j] = self.tap(c, y, xx, u, v).map_or(0.0, |i| x[i]);
+                    j += 1;
+                }
+            }
+        }
+    }
+}
+
+/// `out[i] = conv(x[i], w) + b`, for `m` examples.
+pub fn forward(s: &Conv2dSpec, x: &[f32], w: &[f32], b: &[f32], m: usize, out: &mut [f32]) {
+    let p_count = s.positions();
+    let mut patch = vec![0.0; s.patch_len()];
+    for i in 0..m {
+        let xi = &x[i * s.in_len()..(i + 1) * s.in_len()];
+        for p in 0..p_count {
+            s.patch(xi, p, &mut patch);
+            for o in 0..s.out_c {
+                let wo = &w[o * s.patch_len()..(o + 1) * s.patch_len()];
+                let acc: f32 = wo.iter().zip(&patch).map(|(a, b)| a * b).sum();
+                out[i * s.out_len() + o * p_count + p] = acc + b[o];
+            }
+        }
+    }
+}
+
+/// Gradient with respect to the input: `dx[i] = convᵀ(dy[i], w)`.
+pub fn backward_input(s: &Conv2dSpec, dy: &[f32], w: &[f32], m: usize, dx: &mut [f32]) {
+    let (_, ow, _, _) = s.output();
+    let p_count = s.positions();
+    dx[..m * s.in_len()].fill(0.0);
+    for i in 0..m {
+        for p in 0..p_count {
+            let (y, xx) = (p / ow, p % ow);
+            for o in 0..s.out_c {
+                let d = dy[i * s.out_len() + o * p_count + p];
+                let mut j = 0;
+                for c in 0..s.in_c {
+                    for u in 0..s.k_h {
+                        for v in 0..s.k_w {
+                            if let Some(t) = s.tap(c, y, xx, u, v) {
+                                dx[i * s.in_len() + t] += d * w[o * s.patch_len() + j];
+                            }
+                            j += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One example's filter and bias gradient `G_i = Σ_p δ_p x_pᵀ`, `g_b = Σ_p δ_p`, added to `gw`, `gb`.
+pub fn add_example_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], scale: f32, gw: &mut [f32], gb: &mut [f32]) {
+    let p_count = s.positions();
+    let mut patch = vec![0.0; s.patch_len()];
+    for p in 0..p_count {
+        s.patch(x, p, &mut patch);
+        for o in 0..s.out_c {
+            let d = dy[o * p_count + p] * scale;
+            gb[o] += d;
+            for (g, a) in gw[o * s.patch_len()..(o + 1) * s.patch_len()].iter_mut().zip(&patch) {
+                *g += d * a;
+            }
+        }
+    }
+}
+
+/// Mean filter and bias gradient over the batch.
+pub fn filter_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize, gw: &mut [f32], gb: &mut [f32]) {
+    gw.fill(0.0);
+    gb.fill(0.0);
+    for i in 0..m {
+        add_example_grad(s, &x[i * s.in_len()..(i + 1) * s.in_len()], &dy[i * s.out_len()..(i + 1) * s.out_len()], 1.0 / m as f32, gw, gb);
+    }
+}
+
+/// Per-example (‖∂ℓ_i/∂W‖², ‖∂ℓ_i/∂b‖²), exact, forming each G_i.
+pub fn norms_per_example(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize) -> Vec<(f32, f32)> {
+    let mut gw = vec![0.0; s.filter_len()];
+    let mut gb = vec![0.0; s.out_c];
+    (0..m)
+        .map(|i| {
+            gw.fill(0.0);
+            gb.fill(0.0);
+            add_example_grad(
+                s,
+                &x[i * s.in_len()..(i + 1) * s.in_len()],
+                &dy[i * s.out_len()..(i + 1) * s.out_len()],
+                1.0,
+                &mut gw,
+                &mut gb,
+            );
+            (gw.iter().map(|v| v * v).sum(), gb.iter().map(|v| v * v).sum())
+        })
+        .collect()
+}
+
+/// Per-example squared norms, exact, by the Gram form over output positions.
+pub fn norms_gram(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize) -> Vec<(f32, f32)> {
+    let p_count = s.positions();
+    let mut patches = vec![0.0; p_count * s.patch_len()];
+    (0..m)
+        .map(|i| {
+            let xi = &x[i * s.in_len()..(i + 1) * s.in_len()];
+            let di = &dy[i * s.out_len()..(i + 1) * s.out_len()];
+            for p in 0..p_count {
+                s.patch(xi, p, &mut patches[p * s.patch_len()..(p + 1) * s.patch_len()]);
+            }
+            let patch = |p: usize| &patches[p * s.patch_len()..(p + 1) * s.patch_len()];
+            let delta_dot = |p: usize, q: usize| (0..s.out_c).map(|o| di[o * p_count + p] * di[o * p_count + q]).sum::<f32>();
+            let mut w = 0.0;
+            for p in 0..p_count {
+                for q in 0..p_count {
+                    let xx: f32 = patch(p).iter().zip(patch(q)).map(|(a, b)| a * b).sum();
+                    w += xx * delta_dot(p, q);
+                }
+            }
+            let b: f32 = (0..s.out_c).map(|o| (0..p_count).map(|p| di[o * p_count + p]).sum::<f32>().powi(2)).sum();
+            (w, b)
+        })
+        .collect()
+}
+
+/// The exact route that costs fewer multiply-adds for this shape.
+pub fn norms_exact(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize) -> Vec<(f32, f32)> {
+    let p = s.positions();
+    let per_example_cost = p * s.patch_len() * s.out_c;
+    let gram_cost = p * p * (s.patch_len() + s.out_c);
+    if gram_cost < per_example_cost {
+        norms_gram(s, x, dy, m)
+    } else {
+        norms_per_example(s, x, dy, m)
+    }
+}
+
+/// The reference TensorFlow code's approximation: `Σ_p ‖x_p‖²‖δ_p‖²` (weights) and `Σ_p ‖δ_p‖²`
+/// (bias): cross terms between positions dropped.
+pub fn norms_reference_approx(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize) -> Vec<(f32, f32)> {
+    let p_count = s.positions();
+    let mut patch = vec![0.0; s.patch_len()];
+    (0..m)
+        .map(|i| {
+            let xi = &x[i * s.in_len()..(i + 1) * s.in_len()];
+            let di = &dy[i * s.out_len()..(i + 1) * s.out_len()];
+            let (mut w, mut b) = (0.0, 0.0);
+            for p in 0..p_count {
+                s.patch(xi, p, &mut patch);
+                let xx: f32 = patch.iter().map(|v| v * v).sum();
+                let dd: f32 = (0..s.out_c).map(|o| di[o * p_count + p].powi(2)).sum();
+                w += xx * dd;
+                b += dd;
+            }
+            (w, b)
+        })
+        .collect()
+}
