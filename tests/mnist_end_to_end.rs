@@ -22,9 +22,7 @@ fn cabs_on_bundled_mnist_grows_the_batch_and_learns() {
     let (first, last) = (mean(&stats[..20]), mean(&stats[280..]));
     eprintln!(
         "batch {} → {}, loss {first:.3} → {last:.3}, test accuracy {:.4}",
-        stats[0].batch_size,
-        stats[299].next_batch_size,
-        eval.test_accuracy
+        stats[0].batch_size, stats[299].next_batch_size, eval.test_accuracy
     );
     assert_eq!(stats[0].batch_size, 16);
     assert!(stats[299].batch_size >= 32, "the batch should have grown: {}", stats[299].batch_size);

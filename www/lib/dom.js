@@ -24,12 +24,6 @@ function append(node, children) {
   }
 }
 
-/** Replace all children of `node`. */
-export function setChildren(node, ...children) {
-  node.replaceChildren();
-  append(node, children);
-}
-
 /** Format a number for display: compact, fixed significant digits, "–" for missing. */
 export function fmt(v, digits = 3) {
   if (v === undefined || v === null || !Number.isFinite(v)) return "–";

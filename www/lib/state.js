@@ -97,7 +97,7 @@ export function parseHash(hash) {
     return { state, problems: ["the link's settings could not be read; using the defaults"] };
   }
   for (const [key, raw] of params) {
-    if (!(key in PARSERS)) {
+    if (!Object.hasOwn(PARSERS, key)) {
       problems.push(`unknown key '${show(key)}' ignored`);
       continue;
     }
@@ -154,3 +154,9 @@ export const PRESETS = [
   { label: "Moons · tanh MLP", state: { data: "moons", model: "mlp:16,16:tanh", lr: 2, mu: 0.9, baselines: "const:16" } },
   { label: "Spirals · MLP 32,32 (hard)", state: { data: "spirals", model: "mlp:32,32:tanh", lr: 1, mu: 0.95, baselines: "const:16" } },
 ];
+
+/** Validate one control's text the way the hash is validated: value, or undefined. */
+export function parseValue(key, raw) {
+  return Object.hasOwn(PARSERS, key) ? PARSERS[key](String(raw).trim()) : undefined;
+}
+export const explain = (key) => RULES_TEXT[key];

@@ -1,0 +1,119 @@
+// The URL hash is the page's state: a link with settings reproduces them in the controls;
+// invalid and hostile values fall back to defaults with a visible notice and never become
+// markup; embed=1 hides the chrome (screenshot docs/screenshots/embed.png); hide= removes
+// parts; the Share dialog and the <cabs-demo> element produce working embeds.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startServer, launch, openPage, ready, screenshotDir } from "./harness.mjs";
+
+let server, browser;
+before(async () => {
+  server = await startServer();
+  browser = await launch({ webgpu: true });
+});
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+const value = (page, key) => page.inputValue(`#ctl-${key}`);
+
+test("a URL with settings reproduces them in the controls and the runs", async () => {
+  const hash = "#data=moons&model=mlp:16,16:tanh&rule=cabs&lr=2&mmin=8&mmax=512&mu=0.9&seed=7&baselines=const:32,const:64:step:100:0.5&backend=cpu&x=step";
+  const page = await openPage(browser, server.url + hash);
+  const snap = await ready(page);
+  const want = { data: "moons", model: "mlp:16,16:tanh", rule: "cabs", lr: "2", mmin: "8", mmax: "512", mu: "0.9", seed: "7", baselines: "const:32,const:64:step:100:0.5", backend: "cpu" };
+  for (const [k, v] of Object.entries(want)) assert.equal(await value(page, k), v, k);
+  assert.equal(await page.inputValue("#x-axis"), "step");
+  assert.deepEqual(snap.runs.map((r) => r.rule), ["cabs", "const:32", "const:64:step:100:0.5"]);
+  assert.equal(snap.backend.kind, "cpu");
+  assert.equal(await page.isHidden("#notice"), true, "no notice for a valid link");
+  const settings = await page.evaluate(() => window.cabsDemo.settings());
+  assert.equal(settings.seed, 7);
+  assert.equal(settings.mmax, 512);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test("invalid and hostile values fall back to defaults with a visible notice", async () => {
+  const hostile = encodeURIComponent('<img src=x onerror="window.pwned=1">');
+  const page = await openPage(browser, `${server.url}#data=${hostile}&lr=abc&mmin=-3&model=mlp:99999999&seed=1&evil=${hostile}&rule=eval(1)`);
+  await ready(page);
+  const notice = page.locator("#notice");
+  assert.equal(await notice.isVisible(), true);
+  const text = await notice.textContent();
+  for (const k of ["data=", "lr=", "mmin=", "model=", "rule=", "unknown key 'evil'"]) assert.ok(text.includes(k), `notice names ${k}: ${text}`);
+  assert.ok(text.includes("<img"), "the hostile text is shown as text");
+  assert.equal(await page.locator("img").count(), 0, "no element was created from the URL");
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.equal(await value(page, "data"), "mnist");
+  assert.equal(await value(page, "lr"), "0.5");
+  assert.equal(await value(page, "mmin"), "16");
+  assert.equal(await value(page, "model"), "mlp:256");
+  const hash = await page.evaluate(() => location.hash);
+  assert.ok(hash.startsWith("#data=mnist&model=mlp:256&rule=cabs&lr=0.5&mmin=16&mmax=2048"), `the hash is rewritten: ${hash}`);
+  await page.context().close();
+});
+
+test("inconsistent bounds and settings the engine refuses fall back with a notice", async () => {
+  const page = await openPage(browser, `${server.url}#data=blobs&mmin=900&mmax=100&backend=cpu`);
+  await ready(page);
+  assert.match(await page.textContent("#notice"), /mmin=900 is above mmax=100/);
+  assert.equal(await value(page, "mmin"), "16");
+  // Well-formed for the URL parser, refused by the engine's checkSettings (decay every 0 steps).
+  await page.evaluate(() => { location.hash = "#data=blobs&backend=cpu&baselines=const:64:step:0:0.5"; });
+  await page.waitForFunction(() => document.getElementById("notice").textContent.includes("engine refused"));
+  assert.match(await page.textContent("#notice"), /step decay needs every ≥ 1/);
+  const snap = await ready(page);
+  assert.deepEqual(snap.runs.map((r) => r.rule), ["cabs", "const:16"]);
+  assert.equal(await value(page, "baselines"), "const:16");
+  await page.context().close();
+});
+
+test("embed=1 shows only the charts and a minimal bar; hide= removes parts", async () => {
+  const page = await openPage(browser, `${server.url}#data=blobs&model=mlp:16&lr=4&mu=0.9&backend=cpu&embed=1&x=step`, { width: 900, height: 760 });
+  await ready(page);
+  for (const sel of ["#header", "#controls", "#stats", "#notes", "#share", "#export-csv"]) assert.equal(await page.isHidden(sel), true, `${sel} hidden`);
+  for (const sel of ["#play", "#step", "#reset", "#charts", "#boundary"]) assert.equal(await page.isVisible(sel), true, `${sel} visible`);
+  assert.equal(await page.isVisible("#open-full"), true);
+  await page.keyboard.press("Space");
+  await page.waitForFunction(() => { const c = window.cabsDemo.snapshot().runs[0]; return c.batchSize > 24 && c.step >= 150; }, null, { timeout: 30_000 });
+  await page.keyboard.press("Space");
+  await page.waitForFunction(() => !window.cabsDemo.snapshot().running);
+  await page.waitForTimeout(300); // the last redraw
+  await page.screenshot({ path: join(screenshotDir(), "embed.png") });
+
+  await page.evaluate(() => { location.hash = "#data=blobs&backend=cpu&embed=1&hide=bar,boundary,noise,terms"; });
+  await ready(page);
+  await page.waitForFunction(() => document.querySelectorAll(".chart").length === 3);
+  for (const sel of ["#bar", "#boundary"]) assert.equal(await page.isHidden(sel), true, `${sel} hidden by hide=`);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test("Share gives a link and embed snippets; <cabs-demo> works after one script tag", async () => {
+  const page = await openPage(browser, `${server.url}#data=blobs&model=mlp:16&lr=3&backend=cpu&seed=5`);
+  await ready(page);
+  await page.click("#share");
+  const [link, iframe, element] = await page.locator("dialog.share textarea").evaluateAll((ts) => ts.map((t) => t.value));
+  assert.ok(link.includes("#data=blobs&model=mlp:16&rule=cabs&lr=3") && link.includes("seed=5"), link);
+  assert.match(iframe, /^<iframe src="http:\/\/127\.0\.0\.1:\d+\/#data=blobs.*embed=1.*"/);
+  assert.match(element, /<script type="module" src="http:\/\/127\.0\.0\.1:\d+\/cabs-demo\.js"><\/script>\n<cabs-demo data="blobs" model="mlp:16"/);
+  await page.keyboard.press("Escape");
+
+  // A blog post on the same origin with just the snippet.
+  const host = `${server.url}blog-post.html`;
+  await page.route(host, (route) => route.fulfill({ contentType: "text/html", body: `<!doctype html><h1>My post</h1>\n${element.replace('model="mlp:16"', 'model="mlp:16" play="1"')}` }));
+  await page.goto(host);
+  const frame = page.locator("cabs-demo iframe");
+  assert.equal(await frame.count(), 1);
+  const src = await frame.getAttribute("src");
+  assert.match(src, /index\.html#data=blobs&model=mlp:16&.*embed=1/);
+  const progress = await page.evaluate(() => new Promise((resolve) => document.querySelector("cabs-demo").addEventListener("cabs-progress", function on(e) {
+    if (e.detail.runs[0].step > 0) resolve(e.detail);
+  })));
+  assert.equal(progress.backend.kind, "cpu");
+  assert.equal(progress.runs[0].rule, "cabs");
+  await page.context().close();
+});

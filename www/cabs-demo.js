@@ -1,0 +1,47 @@
+// <cabs-demo> custom element: one <script type="module" src=".../cabs-demo.js"> tag, then
+// <cabs-demo data="moons" lr="2" baselines="const:16"></cabs-demo>. Attributes mirror the
+// URL-hash keys of index.html (embed defaults to 1); the element shows the page in an iframe
+// next to this file and re-dispatches its `cabs-progress` events on itself.
+const KEYS = ["data", "model", "rule", "lr", "mmin", "mmax", "mu", "seed", "baselines", "backend", "eval", "x", "embed", "hide", "play"];
+
+class CabsDemo extends HTMLElement {
+  static get observedAttributes() { return [...KEYS, "height"]; }
+
+  connectedCallback() {
+    if (!this.frame) {
+      this.frame = document.createElement("iframe");
+      this.frame.title = this.getAttribute("title") || "CABS: adaptive batch size demo";
+      this.frame.loading = "lazy";
+      this.frame.style.cssText = "border:0;width:100%;display:block";
+      this.frame.addEventListener("load", () => this.listen());
+      this.append(this.frame);
+    }
+    this.render();
+  }
+
+  attributeChangedCallback() { if (this.frame) this.render(); }
+
+  render() {
+    const params = new URLSearchParams();
+    for (const k of KEYS) if (this.hasAttribute(k)) params.set(k, this.getAttribute(k));
+    if (!params.has("embed")) params.set("embed", "1");
+    const url = new URL("index.html", import.meta.url);
+    url.hash = params.toString().replace(/%3A/gi, ":").replace(/%2C/gi, ",");
+    const h = Number.parseInt(this.getAttribute("height") || "", 10);
+    this.frame.style.height = `${Number.isFinite(h) && h > 100 ? h : 720}px`;
+    if (this.frame.src !== url.href) this.frame.src = url.href;
+  }
+
+  /** Same-origin frames: forward progress events and expose the hook as element.cabsDemo. */
+  listen() {
+    let win;
+    try { win = this.frame.contentWindow; win.addEventListener("cabs-progress", (e) => this.dispatchEvent(new CustomEvent("cabs-progress", { detail: e.detail }))); }
+    catch { return; } // another origin: the iframe still works, without the hook
+  }
+
+  get cabsDemo() {
+    try { return this.frame?.contentWindow?.cabsDemo; } catch { return undefined; }
+  }
+}
+
+if (!customElements.get("cabs-demo")) customElements.define("cabs-demo", CabsDemo);

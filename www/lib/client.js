@@ -1,0 +1,35 @@
+// The page's side of the worker protocol (see worker.js): starts a fresh worker per run set,
+// forwards commands, and hands every message to one callback. Reset = terminate + new worker,
+// which also aborts a step that is still running.
+
+export class WorkerClient {
+  constructor(onMessage) {
+    this.onMessage = onMessage;
+    this.worker = null;
+  }
+
+  /** runs: [{id, settings}]; mnist: ArrayBuffer or null (copied, the page keeps its own). */
+  start({ runs, evalEvery, mnist, gridSize }) {
+    this.stop();
+    const w = new Worker(new URL("../worker.js", import.meta.url), { type: "module" });
+    this.worker = w;
+    w.onmessage = (e) => { if (this.worker === w) this.onMessage(e.data); };
+    w.onerror = (e) => {
+      e.preventDefault();
+      if (this.worker === w) this.onMessage({ type: "error", message: `the training worker failed: ${e.message || "it could not load (is the page served over http?)"}` });
+    };
+    w.onmessageerror = () => this.onMessage({ type: "error", message: "a message from the training worker could not be read" });
+    w.postMessage({ type: "init", runs, evalEvery, mnist, gridSize });
+  }
+
+  send(msg) { this.worker?.postMessage(msg); }
+  play() { this.send({ type: "play" }); }
+  pause() { this.send({ type: "pause" }); }
+  step() { this.send({ type: "step" }); }
+  setLr(lr) { this.send({ type: "setLr", lr }); }
+
+  stop() {
+    this.worker?.terminate();
+    this.worker = null;
+  }
+}

@@ -1,0 +1,54 @@
+// The "Share / embed" dialog: the link to this exact run, an <iframe> snippet, and the
+// <cabs-demo> custom-element snippet, each with a copy button.
+import { el } from "./dom.js";
+import { toHash } from "./state.js";
+
+export function pageUrl(state, extra = {}) {
+  const url = new URL(location.href);
+  url.hash = toHash({ ...state, ...extra });
+  return url.href;
+}
+
+function attrs(state) {
+  const hash = new URLSearchParams(toHash(state));
+  return [...hash].map(([k, v]) => ` ${k}="${v.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`)}"`).join("");
+}
+
+export function snippets(state) {
+  const link = pageUrl(state, { embed: false });
+  const embedUrl = pageUrl(state, { embed: true });
+  const iframe = `<iframe src="${embedUrl.replace(/"/g, "&quot;")}" title="CABS: adaptive batch size demo" width="100%" height="720" style="border:0" loading="lazy"></iframe>`;
+  const script = new URL("../cabs-demo.js", import.meta.url).href;
+  const element = `<script type="module" src="${script}"></script>\n<cabs-demo${attrs({ ...state, embed: false })}></cabs-demo>`;
+  return { link, iframe, element };
+}
+
+export class ShareDialog {
+  constructor(host) {
+    this.dialog = el("dialog", { class: "share", "aria-labelledby": "share-title" });
+    host.append(this.dialog);
+  }
+
+  open(state) {
+    const s = snippets(state);
+    const block = (label, text, rows) => {
+      const id = `share-${label.replace(/\W+/g, "-").toLowerCase()}`;
+      const area = el("textarea", { id, readOnly: true, rows, spellcheck: "false" });
+      area.value = text;
+      const status = el("span", { class: "note", "aria-live": "polite" });
+      const copy = el("button", { type: "button", text: "Copy", onclick: async () => {
+        area.select();
+        try { await navigator.clipboard.writeText(text); status.textContent = "copied"; } catch { status.textContent = "press Ctrl+C to copy"; }
+      } });
+      return el("div", { class: "field" }, el("label", { for: id, text: label }), area, el("div", {}, copy, " ", status));
+    };
+    this.dialog.replaceChildren(
+      el("h2", { id: "share-title", text: "Share / embed this run" }),
+      block("Link (reproduces these settings)", s.link, 2),
+      block("Embed with an iframe", s.iframe, 3),
+      block("Or with the custom element", s.element, 3),
+      el("form", { method: "dialog" }, el("button", { text: "Close", value: "close" })),
+    );
+    this.dialog.showModal();
+  }
+}

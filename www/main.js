@@ -1,0 +1,304 @@
+// The page: reads the settings from the URL hash, starts the training worker, and draws what
+// it reports (charts, current values, decision boundaries, backend). All training happens in
+// worker.js; this module only wires the parts (lib/*.js) together and never touches innerHTML.
+import { el } from "./lib/dom.js";
+import { DEFAULTS, parseHash, toHash, engineSettings, runRules, evalEvery, HIDEABLE } from "./lib/state.js";
+import { Run } from "./lib/store.js";
+import { Charts, PALETTE } from "./lib/charts.js";
+import { WorkerClient } from "./lib/client.js";
+import { Controls } from "./lib/controls.js";
+import { StatsTable } from "./lib/stats.js";
+import { BoundaryMaps } from "./lib/boundary.js";
+import { ShareDialog } from "./lib/share.js";
+import { downloadCsv, downloadJson, importJson } from "./lib/exporter.js";
+import { installHook } from "./lib/hook.js";
+
+const $ = (id) => document.getElementById(id);
+const darkQuery = matchMedia("(prefers-color-scheme: dark)");
+const calmQuery = matchMedia("(prefers-reduced-motion: reduce)");
+const theme = () => (darkQuery.matches ? "dark" : "light");
+
+let state = { ...DEFAULTS };
+let runs = []; // live runs (this worker)
+let imported = []; // runs loaded from JSON files
+let running = false; // what the user asked for (the Play button)
+let workerRunning = false; // what the worker reports (the hook's `running`)
+let backend = null;
+let csvHeader = null;
+let mnist = null; // ArrayBuffer of data/mnist.bin, fetched once
+let timing = { readyMs: null, firstStepMs: null, playMs: null }; // ms since navigation start
+let playWhenReady = false; // Play pressed before the worker was ready
+let hashTimer = 0; // debounces address updates while α is dragged
+
+const client = new WorkerClient(onWorker);
+const charts = new Charts($("charts"), { hidden: new Set(), theme: theme() });
+const stats = new StatsTable($("stats"));
+const maps = new BoundaryMaps($("boundary"));
+const share = new ShareDialog(document.body);
+const controls = new Controls($("controls"), { onChange: changeSetting, onPreset: (p) => applyState({ ...state, ...p }) });
+const hook = installHook({
+  backend: () => backend && { kind: backend.kind, adapter: backend.adapter, browserAdapter: backend.browserAdapter ?? null, fallbackReason: backend.fallbackReason },
+  running: () => workerRunning, liveRuns: () => runs, timing: () => ({ ...timing }), settings: () => ({ ...state }),
+  play, pause, step, reset,
+});
+
+// ---- settings ⇄ hash ----------------------------------------------------------------------
+
+function loadHash() {
+  const { state: s, problems } = parseHash(location.hash);
+  state = s;
+  notice(problems.length ? `Some settings in the link were not valid and fell back to defaults: ${problems.join("; ")}.` : "");
+  writeHash();
+}
+
+function writeHash() {
+  const hash = `#${toHash(state)}`;
+  if (location.hash !== hash) history.replaceState(null, "", hash);
+}
+
+function applyState(next) {
+  state = next;
+  writeHash();
+  applyLayout();
+  controls.show(state);
+  reset();
+}
+
+function changeSetting(key, value) {
+  if (state[key] === value) return;
+  if (key === "lr") { // α changes live: no reset
+    state = { ...state, lr: value };
+    client.setLr(value);
+    clearTimeout(hashTimer); // a dragged slider fires often; write the address once it rests
+    hashTimer = setTimeout(writeHash, 200);
+    return;
+  }
+  applyState({ ...state, [key]: value });
+}
+
+function notice(text) {
+  $("notice").hidden = !text;
+  $("notice").textContent = text;
+}
+
+function showError(text) {
+  $("error").hidden = !text;
+  $("error").textContent = text ? `Something went wrong: ${text}` : "";
+}
+
+// ---- layout: embed mode and hide= ---------------------------------------------------------
+
+function applyLayout() {
+  const hidden = new Set(state.hide ? state.hide.split(",") : []);
+  if (state.embed) for (const part of ["header", "controls", "stats", "notes"]) hidden.add(part);
+  document.body.classList.toggle("embed", state.embed);
+  for (const part of HIDEABLE) document.body.classList.toggle(`hide-${part}`, hidden.has(part));
+  const chartHidden = new Set([...hidden].filter((p) => ["loss", "accuracy", "batch", "terms", "noise"].includes(p)));
+  const changed = [...chartHidden].join() !== [...charts.opts.hidden].join();
+  charts.opts.hidden = chartHidden;
+  $("x-axis").value = state.x;
+  $("open-full").href = `${location.pathname}#${toHash({ ...state, embed: false, hide: "" })}`;
+  return changed;
+}
+
+// ---- runs ---------------------------------------------------------------------------------
+
+async function reset() {
+  running = false;
+  workerRunning = false;
+  playWhenReady = false;
+  backend = null;
+  csvHeader = null;
+  showError("");
+  setRunning(false);
+  $("backend").replaceChildren(el("span", { class: "badge", text: "starting…" }));
+  $("backend-note").textContent = "";
+  const rules = runRules(state);
+  runs = rules.map((rule, id) => new Run({ id, rule }));
+  rebuildCharts();
+  maps.setRuns([]);
+  client.stop();
+  try {
+    if (state.data === "mnist" && !mnist) {
+      $("backend-note").textContent = "loading the MNIST digits (6 MB)…";
+      const res = await fetch(new URL("data/mnist.bin", import.meta.url));
+      if (!res.ok) throw new Error(`the MNIST bundle data/mnist.bin could not be loaded (HTTP ${res.status}); run scripts/setup.sh`);
+      mnist = await res.arrayBuffer();
+      $("backend-note").textContent = "";
+    }
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  client.start({
+    runs: rules.map((rule, id) => ({ id, settings: engineSettings(state, rule) })),
+    evalEvery: evalEvery(state), mnist: state.data === "mnist" ? mnist : null, gridSize: hidden("boundary") ? 0 : 48,
+  });
+}
+
+const hidden = (part) => document.body.classList.contains(`hide-${part}`);
+
+function onWorker(msg) {
+  switch (msg.type) {
+    case "ready":
+      backend = msg.backend;
+      csvHeader = msg.csvHeader;
+      timing.readyMs = Math.round(performance.now());
+      showBackend(msg.backend, msg.info);
+      if (msg.info.inputDim === 2) maps.setRuns(runs);
+      if (state.play || playWhenReady) play();
+      playWhenReady = false;
+      break;
+    case "steps":
+      for (const rec of msg.records) runs[rec.run]?.push(rec);
+      if (timing.firstStepMs === null) timing.firstStepMs = Math.round(performance.now());
+      scheduleDraw();
+      hook.emit();
+      break;
+    case "boundary":
+      maps.draw(msg);
+      break;
+    case "state":
+      workerRunning = msg.running;
+      if (!msg.running) { setRunning(false); draw(); } // paused, or every run stopped by itself
+      hook.emit();
+      break;
+    case "note":
+      $("backend-note").textContent = msg.message;
+      break;
+    case "invalid": {
+      const { embed, hide, x, play: autoplay } = state;
+      notice(`The engine refused the link's settings (${msg.message}); using the defaults instead.`);
+      state = { ...DEFAULTS, embed, hide, x, play: autoplay };
+      writeHash();
+      controls.show(state);
+      reset();
+      break;
+    }
+    case "error":
+      running = false;
+      setRunning(false);
+      showError(state.backend === "gpu" && /WebGPU/.test(msg.message) ? `${msg.message} (or set Backend to auto to use it)` : msg.message);
+      break;
+  }
+}
+
+function showBackend(b, info) {
+  const gpu = b.kind === "gpu";
+  const a = b.adapter;
+  const badge = el("span", { class: `badge ${gpu ? "gpu" : "cpu"}`, text: gpu ? "WebGPU" : "CPU" });
+  let line;
+  if (gpu) {
+    const w = b.browserAdapter;
+    const name = [w?.description, w?.vendor, w?.architecture].filter(Boolean).join(" ");
+    const parts = [name || a?.name, a?.deviceType && `device type ${a.deviceType}`, a?.driver].filter(Boolean);
+    line = `WebGPU adapter: ${parts.join(" · ") || "unnamed"} · ${b.dispatchesPerStep} dispatches per step`;
+    if (a?.deviceType === "Cpu" || w?.isFallbackAdapter) line += " · a software GPU (slow): for speed set Backend to cpu";
+  } else {
+    line = b.fallbackReason
+      ? `WebGPU is not available here (${shortReason(b.fallbackReason)}), so the same training runs on the engine's CPU twin`
+      : "The CPU engine was chosen (backend=cpu): the same maths as the GPU kernels";
+  }
+  $("backend").replaceChildren(badge);
+  $("backend").title = b.fallbackReason || line;
+  $("backend-note").textContent = `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters, ${info.trainSize.toLocaleString("en")} training examples.`;
+}
+
+/** The first sentence of the engine's fallback reason (the full text is in the badge's tooltip). */
+const shortReason = (r) => r.replace(/^GPU:\s*/, "").split(/\.\s/)[0].replace(/[.\s]+$/, "");
+
+// ---- play / pause / step ------------------------------------------------------------------
+
+function play() {
+  if (!backend) { playWhenReady = true; setRunning(true); return; } // starts when the worker is ready
+  if (timing.playMs === null) timing.playMs = Math.round(performance.now());
+  running = true;
+  setRunning(true);
+  client.play();
+}
+function pause() { running = false; setRunning(false); client.pause(); }
+function step() { if (backend) client.step(); }
+function toggle() { (running ? pause : play)(); }
+
+function setRunning(on) {
+  running = on;
+  const b = $("play");
+  b.textContent = on ? "❚❚ Pause" : "▶ Play";
+  b.setAttribute("aria-pressed", String(on));
+  b.setAttribute("aria-label", on ? "pause training" : "start training");
+}
+
+// ---- drawing ------------------------------------------------------------------------------
+
+const allRuns = () => runs.concat(imported);
+
+function rebuildCharts() {
+  charts.opts.theme = theme();
+  charts.rebuild(allRuns(), state.x, state.rule === "cabs" ? { mmin: state.mmin, mmax: state.mmax } : null);
+  draw();
+}
+
+let drawPending = false;
+let lastDraw = 0;
+function scheduleDraw() {
+  if (drawPending) return;
+  drawPending = true;
+  const wait = Math.max(0, lastDraw + (calmQuery.matches ? 1000 : 200) - performance.now());
+  setTimeout(() => requestAnimationFrame(() => { drawPending = false; lastDraw = performance.now(); draw(); }), wait);
+}
+
+function draw() {
+  charts.update();
+  stats.update(allRuns(), PALETTE[theme()]);
+}
+
+// ---- the bar: buttons, export, import -----------------------------------------------------
+
+function buildBar() {
+  $("play").addEventListener("click", toggle);
+  $("step").addEventListener("click", step);
+  $("reset").addEventListener("click", reset);
+  $("x-axis").addEventListener("change", (e) => { state = { ...state, x: e.target.value }; writeHash(); rebuildCharts(); });
+  $("share").addEventListener("click", () => share.open(state));
+  $("export-csv").addEventListener("click", () => {
+    if (!csvHeader) return;
+    for (const r of runs.filter((r) => r.length)) downloadCsv(r, csvHeader, state);
+  });
+  $("export-json").addEventListener("click", () => downloadJson(allRuns(), engineSettings(state, state.rule), backend));
+  $("import").addEventListener("change", async (e) => {
+    const file = e.target.files?.[0];
+    e.target.value = "";
+    if (!file) return;
+    try {
+      const loaded = await importJson(file, 100 + imported.length * 10);
+      imported = imported.concat(loaded);
+      notice(`Loaded ${loaded.length} run(s) from ${file.name}; they are drawn dotted next to the live runs.`);
+      rebuildCharts();
+    } catch (err) {
+      notice(`Could not load ${file.name}: ${err.message}.`);
+    }
+  });
+}
+
+function keyboard(e) {
+  if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.target.closest?.("input, select, textarea, dialog, [contenteditable]")) return; // typing
+  if (e.key === " ") {
+    if (e.target.closest?.("button, a, label")) return; // Space activates the focused control itself
+    e.preventDefault();
+    toggle();
+  }
+  else if (e.key === "ArrowRight") { e.preventDefault(); step(); }
+  else if (e.key === "r" || e.key === "R") { e.preventDefault(); reset(); }
+}
+
+// ---- start --------------------------------------------------------------------------------
+
+buildBar();
+document.addEventListener("keydown", keyboard);
+window.addEventListener("hashchange", () => { loadHash(); applyLayout(); controls.show(state); reset(); });
+darkQuery.addEventListener("change", rebuildCharts);
+loadHash();
+applyLayout();
+controls.show(state);
+reset();

@@ -1,0 +1,185 @@
+// The training worker: owns the wasm engine and the training loop, so the page only draws.
+// It trains every run of the comparison (CABS + baselines) in lock step, one step each per
+// round, and talks to the page with typed messages:
+//   page → worker  {type:"init", runs:[{id, settings}], evalEvery, mnist, grid}
+//                  {type:"play"} {type:"pause"} {type:"step"} {type:"setLr", lr}
+//   worker → page  {type:"ready", backend, info, csvHeader, runs, createMs}
+//                  {type:"steps", records:[{run, …step stats, wallMs, testLoss?, testAccuracy?}]}
+//                  {type:"boundary", n, classes, maps:[{run, probs}]}
+//                  {type:"state", running} {type:"note", message}
+//                  {type:"invalid", message} (settings the engine refuses) {type:"error", message}
+// A reset is a new worker (the page terminates this one), which also aborts a long step.
+import init, { Trainer, csvHeader, checkSettings } from "./pkg/cabs.js";
+
+const MAX_ROUNDS_PER_SECOND = 120; // keeps tiny 2-D models watchable instead of a blur
+const FLUSH_MS = 50; // batch step records into one message at most this often
+const BOUNDARY_MS = 250; // how often the decision-boundary maps are recomputed while training
+
+let runs = []; // {id, rule, trainer, wallMs, stopped}
+let evalEvery = 50;
+let grid = null; // {n, lo, hi, points: Float32Array} for 2-D data sets
+let running = false;
+let looping = false;
+let pendingSteps = 0;
+let pendingLr = null;
+let buffer = [];
+let lastFlush = 0;
+let lastBoundary = 0;
+
+// The engine allows one call at a time (a step, an evaluation or a prediction); every use goes
+// through this queue so that messages arriving mid-step never collide with it.
+let queue = Promise.resolve();
+function exclusive(fn) {
+  const run = queue.then(fn);
+  queue = run.catch(() => {});
+  return run;
+}
+
+const post = (msg, transfer) => self.postMessage(msg, transfer || []);
+const message = (e) => (e instanceof Error ? e.message : String(e));
+
+self.onmessage = (e) => {
+  const msg = e.data || {};
+  const handle = {
+    init: () => start(msg),
+    play: () => { running = true; loop(); },
+    pause: () => { running = false; },
+    step: () => { pendingSteps++; loop(); },
+    setLr: () => { pendingLr = Number(msg.lr); if (!looping) return exclusive(applyLr); },
+  }[msg.type];
+  if (!handle) return post({ type: "error", message: `the worker got an unknown message '${String(msg.type)}'` });
+  Promise.resolve(handle()).catch((err) => post({ type: "error", message: message(err) }));
+};
+
+async function start({ runs: specs, evalEvery: every, mnist, gridSize }) {
+  const t0 = performance.now();
+  try {
+    await init();
+  } catch (err) {
+    throw new Error(`the training engine (pkg/cabs_bg.wasm) could not be loaded: ${message(err)}. Build it with scripts/build-wasm.sh`);
+  }
+  for (const spec of specs) {
+    try {
+      checkSettings(spec.settings);
+    } catch (err) {
+      post({ type: "invalid", message: message(err) });
+      return;
+    }
+  }
+  const adapterInfo = describeAdapter(); // in parallel with building the trainers
+  evalEvery = Math.max(1, every | 0);
+  const bytes = mnist ? new Uint8Array(mnist) : undefined;
+  for (const spec of specs) {
+    const trainer = await Trainer.create(spec.settings, bytes);
+    runs.push({ id: spec.id, rule: spec.settings.rule, trainer, wallMs: 0, stopped: false });
+  }
+  const info = runs[0].trainer.info();
+  if (info.inputDim === 2 && gridSize > 0) grid = makeGrid(gridSize, -1.6, 1.6);
+  const backend = runs[0].trainer.backend();
+  backend.browserAdapter = backend.kind === "gpu" ? await adapterInfo : null;
+  post({
+    type: "ready", backend, info, csvHeader: csvHeader(),
+    runs: runs.map((r) => ({ id: r.id, rule: r.rule })), createMs: performance.now() - t0,
+  });
+  await exclusive(boundary);
+}
+
+/** What the browser says about its WebGPU adapter (wgpu leaves the name empty on the web). */
+async function describeAdapter() {
+  try {
+    const adapter = await navigator.gpu?.requestAdapter();
+    const i = adapter?.info;
+    if (!i) return null;
+    return { vendor: i.vendor || "", architecture: i.architecture || "", description: i.description || "",
+      isFallbackAdapter: Boolean(i.isFallbackAdapter ?? adapter.isFallbackAdapter) };
+  } catch {
+    return null; // only a nicer label is lost
+  }
+}
+
+/** Grid of n×n points (x, y), row 0 at the top (largest y), for the heat map. */
+function makeGrid(n, lo, hi) {
+  const points = new Float32Array(2 * n * n);
+  for (let row = 0; row < n; row++)
+    for (let col = 0; col < n; col++) {
+      const i = 2 * (row * n + col);
+      points[i] = lo + ((col + 0.5) / n) * (hi - lo);
+      points[i + 1] = hi - ((row + 0.5) / n) * (hi - lo);
+    }
+  return { n, lo, hi, points };
+}
+
+function applyLr() {
+  if (pendingLr === null) return;
+  const lr = pendingLr;
+  pendingLr = null;
+  for (const r of runs) r.trainer.setLearningRate(lr);
+}
+
+const tick = () => new Promise((resolve) => { const ch = new MessageChannel(); ch.port1.onmessage = () => resolve(); ch.port2.postMessage(0); });
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function loop() {
+  if (looping || runs.length === 0) return;
+  looping = true;
+  post({ type: "state", running: true });
+  try {
+    while ((running || pendingSteps > 0) && runs.some((r) => !r.stopped)) {
+      const t0 = performance.now();
+      await exclusive(async () => { applyLr(); await round(); });
+      if (pendingSteps > 0) pendingSteps--;
+      const now = performance.now();
+      if (now - lastFlush >= FLUSH_MS) flush();
+      if (grid && now - lastBoundary >= BOUNDARY_MS) await exclusive(boundary);
+      const rest = 1000 / MAX_ROUNDS_PER_SECOND - (performance.now() - t0);
+      await (rest > 1 ? sleep(rest) : tick()); // let pause/step/setLr messages in
+    }
+  } catch (err) {
+    running = false;
+    post({ type: "error", message: message(err) });
+  } finally {
+    flush();
+    if (grid) await exclusive(boundary).catch(() => {});
+    looping = false;
+    if (!runs.some((r) => !r.stopped)) running = false;
+    pendingSteps = 0;
+    post({ type: "state", running });
+  }
+}
+
+async function round() {
+  for (const r of runs) {
+    if (r.stopped) continue;
+    const t0 = performance.now();
+    const s = await r.trainer.step();
+    r.wallMs += performance.now() - t0; // the run's own compute time, not its neighbours'
+    const rec = { run: r.id, ...s, wallMs: r.wallMs };
+    if (!Number.isFinite(s.loss)) {
+      r.stopped = true;
+      post({ type: "note", message: `${r.rule} diverged at step ${s.step} (the loss is not a number); it stopped. Try a smaller α.` });
+    } else if (s.step % evalEvery === 0) {
+      const ev = await r.trainer.evaluate();
+      rec.testLoss = ev.testLoss;
+      rec.testAccuracy = ev.testAccuracy;
+    }
+    buffer.push(rec);
+  }
+}
+
+function flush() {
+  lastFlush = performance.now();
+  if (buffer.length === 0) return;
+  post({ type: "steps", records: buffer });
+  buffer = [];
+}
+
+async function boundary() {
+  if (!grid) return;
+  lastBoundary = performance.now();
+  const maps = [];
+  for (const r of runs) {
+    const probs = await r.trainer.predict(grid.points);
+    maps.push({ run: r.id, probs });
+  }
+  post({ type: "boundary", n: grid.n, lo: grid.lo, hi: grid.hi, classes: runs[0].trainer.info().classes, maps }, maps.map((m) => m.probs.buffer));
+}
