@@ -12,7 +12,7 @@ mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
 step "native tests (cargo test)"
-cargo test --all-targets
+cargo test --all-targets --no-fail-fast
 
 step "browser tests (wasm-pack test --headless --chrome)"
 CHROMEDRIVER=$(command -v chromedriver) wasm-pack test --headless --chrome
