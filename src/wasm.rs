@@ -94,6 +94,26 @@ impl Trainer {
         })
     }
 
+    /// Up to `max` test points of a 2-D data set as `[Float32Array of x,y pairs, Uint8Array of
+    /// labels]`, for drawing the data over decision-boundary maps. Errors for image data.
+    #[wasm_bindgen(js_name = testPoints)]
+    pub fn test_points(&self, max: u32) -> Result<js_sys::Array, JsError> {
+        let t = self.inner.try_borrow().map_err(|_| JsError::new("a step is running"))?;
+        let d = t.data();
+        let crate::data::Features::F32(xy) = &d.test.features else {
+            return Err(JsError::new("test points exist only for the 2-D data sets"));
+        };
+        if d.dim != 2 {
+            return Err(JsError::new("test points exist only for the 2-D data sets"));
+        }
+        let n = d.test.len().min(max as usize);
+        let labels: Vec<u8> = d.test.labels[..n].iter().map(|&y| y as u8).collect();
+        let out = js_sys::Array::new();
+        out.push(&js_sys::Float32Array::from(&xy[..2 * n]).into());
+        out.push(&js_sys::Uint8Array::from(labels.as_slice()).into());
+        Ok(out)
+    }
+
     /// `{inputDim, classes, paramCount, dataset, trainSize, testSize}`.
     pub fn info(&self) -> Result<JsValue, JsError> {
         let t = self.inner.try_borrow().map_err(|_| JsError::new("a step is running"))?;

@@ -5,7 +5,7 @@
 //                  {type:"play"} {type:"pause"} {type:"step"} {type:"setLr", lr}
 //   worker → page  {type:"ready", backend, info, csvHeader, runs, createMs}
 //                  {type:"steps", records:[{run, …step stats, wallMs, testLoss?, testAccuracy?}]}
-//                  {type:"boundary", n, classes, maps:[{run, probs}]}
+//                  {type:"boundary", n, lo, hi, classes, maps:[{run, probs}], points?:{xy, labels}}
 //                  {type:"state", running} {type:"note", message}
 //                  {type:"invalid", message} (settings the engine refuses) {type:"error", message}
 // A reset is a new worker (the page terminates this one), which also aborts a long step.
@@ -181,5 +181,12 @@ async function boundary() {
     const probs = await r.trainer.predict(grid.points);
     maps.push({ run: r.id, probs });
   }
-  post({ type: "boundary", n: grid.n, lo: grid.lo, hi: grid.hi, classes: runs[0].trainer.info().classes, maps }, maps.map((m) => m.probs.buffer));
+  if (!grid.sent) {
+    // The test points go with the first map only; the page keeps them.
+    const [xy, labels] = runs[0].trainer.testPoints(400);
+    grid.sent = { xy, labels };
+  }
+  const points = grid.sent.posted ? null : grid.sent;
+  grid.sent.posted = true;
+  post({ type: "boundary", n: grid.n, lo: grid.lo, hi: grid.hi, classes: runs[0].trainer.info().classes, maps, points }, maps.map((m) => m.probs.buffer));
 }
