@@ -258,7 +258,7 @@ impl Trainer {
     /// computed by the CPU twin from the engine's weights: for decision-boundary maps.
     pub async fn predict(&self, points: &[f32]) -> Result<Vec<f32>> {
         let dim = self.layout.input_dim() as usize;
-        if points.len() % dim != 0 {
+        if !points.len().is_multiple_of(dim) {
             return config(format!("predict needs a multiple of {dim} values, got {}", points.len()));
         }
         let params = self.engine.params().await?;

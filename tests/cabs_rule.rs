@@ -15,18 +15,14 @@ fn rounds_half_to_even_and_clips() {
 
 #[test]
 fn warm_up_follows_the_closed_form() {
-    let (alpha, xi, loss, mu) = (0.1, 30.0, 0.7, 0.95);
+    let (alpha, xi, loss, mu): (f64, f64, f64, f64) = (0.1, 30.0, 0.7, 0.95);
     let mut s = CabsState::new(CabsConfig::default());
     for t in 1..=200 {
         let d = s.update(loss, xi, alpha);
-        let mt = mu_pow(mu, t);
+        let mt = mu.powi(t);
         let want = alpha * (1.0 - mt) * xi / (mt + (1.0 - mt) * loss);
         assert!((d.m_raw - want).abs() <= 1e-9 * want.abs().max(1.0), "t = {t}: {} vs {want}", d.m_raw);
     }
-}
-
-fn mu_pow(mu: f64, t: i32) -> f64 {
-    mu.powi(t)
 }
 
 fn run(cfg: CabsConfig, alpha: f64, series: &[(f64, f64)]) -> Vec<f64> {

@@ -83,8 +83,8 @@ fn check_statistics(model: &str, dim: u32, classes: u32, m: u32, bytes: bool) {
     }
     let n = params.len();
     let mean: Vec<f64> = (0..n).map(|p| per_example.iter().map(|g| g[p]).sum::<f64>() / m as f64).collect();
-    for p in 0..n {
-        assert_close(&format!("{ctx}: ḡ[{p}]"), snap.grads[p] as f64, mean[p], 1e-4, 1e-7);
+    for (p, (&got, &want)) in snap.grads.iter().zip(&mean).enumerate() {
+        assert_close(&format!("{ctx}: ḡ[{p}]"), got as f64, want, 1e-4, 1e-7);
     }
     let mean_sq: f64 = mean.iter().map(|v| v * v).sum();
     assert_close(&format!("{ctx}: ‖ḡ‖²"), sums.mean_grad_sq as f64, mean_sq, 1e-4, 1e-9);

@@ -11,7 +11,7 @@ pub const TEST_FILE: &str = "test_batch.bin";
 
 /// Append the records of one batch file to a split.
 fn read_batch(name: &str, bytes: &[u8], px: &mut Vec<u8>, labels: &mut Vec<u32>) -> Result<()> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(CabsError::Data(format!(
             "{name}: {} bytes is not a whole number of {RECORD}-byte CIFAR-10 records (truncated, or not a CIFAR-10 binary batch)",
             bytes.len()

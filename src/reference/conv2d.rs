@@ -39,22 +39,24 @@ pub struct Conv2dSpec {
     pub padding: Padding,
 }
 
-impl Conv2dSpec {
-    fn out_and_pad(input: usize, k: usize, stride: usize, padding: Padding) -> (usize, usize) {
-        match padding {
-            Padding::Same => {
-                let out = input.div_ceil(stride);
-                let total = ((out - 1) * stride + k).saturating_sub(input);
-                (out, total / 2)
-            }
-            Padding::Valid => ((input - k) / stride + 1, 0),
+/// Output size along one axis and the padding before the first input (TensorFlow's rule; shared
+/// by convolution and pooling).
+pub fn out_and_pad(input: usize, k: usize, stride: usize, padding: Padding) -> (usize, usize) {
+    match padding {
+        Padding::Same => {
+            let out = input.div_ceil(stride);
+            let total = ((out - 1) * stride + k).saturating_sub(input);
+            (out, total / 2)
         }
+        Padding::Valid => ((input - k) / stride + 1, 0),
     }
+}
 
+impl Conv2dSpec {
     /// (out_h, out_w, pad_top, pad_left).
     pub fn output(&self) -> (usize, usize, usize, usize) {
-        let (oh, pt) = Self::out_and_pad(self.in_h, self.k_h, self.stride, self.padding);
-        let (ow, pl) = Self::out_and_pad(self.in_w, self.k_w, self.stride, self.padding);
+        let (oh, pt) = out_and_pad(self.in_h, self.k_h, self.stride, self.padding);
+        let (ow, pl) = out_and_pad(self.in_w, self.k_w, self.stride, self.padding);
         (oh, ow, pt, pl)
     }
 

@@ -2,7 +2,7 @@
 //! error goes to the arg-max). Layout `[m, C, H, W]`; padding as in TensorFlow (padded cells
 //! never win). Ties go to the first maximum in row-major window order.
 
-use super::conv2d::Padding;
+use super::conv2d::{out_and_pad, Padding};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolSpec {
@@ -15,20 +15,10 @@ pub struct PoolSpec {
 }
 
 impl PoolSpec {
-    fn dim(input: usize, k: usize, stride: usize, padding: Padding) -> (usize, usize) {
-        match padding {
-            Padding::Same => {
-                let out = input.div_ceil(stride);
-                (out, ((out - 1) * stride + k).saturating_sub(input) / 2)
-            }
-            Padding::Valid => ((input - k) / stride + 1, 0),
-        }
-    }
-
     /// (out_h, out_w, pad_top, pad_left).
     pub fn output(&self) -> (usize, usize, usize, usize) {
-        let (oh, pt) = Self::dim(self.in_h, self.window, self.stride, self.padding);
-        let (ow, pl) = Self::dim(self.in_w, self.window, self.stride, self.padding);
+        let (oh, pt) = out_and_pad(self.in_h, self.window, self.stride, self.padding);
+        let (ow, pl) = out_and_pad(self.in_w, self.window, self.stride, self.padding);
         (oh, ow, pt, pl)
     }
 
