@@ -9,6 +9,7 @@ use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 #[wasm_bindgen(start)]
@@ -44,6 +45,30 @@ impl Trainer {
         };
         let bytes = mnist.map(|a| a.to_vec());
         let data = s.dataset(bytes.as_deref()).map_err(|e| JsError::new(&e.to_string()))?;
+        let cfg = s.trainer_config().map_err(|e| JsError::new(&e.to_string()))?;
+        let t = Engine::new(cfg, data).await.map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(Trainer { inner: Rc::new(RefCell::new(t)) })
+    }
+
+    /// Like `create`, on the user's own files: `files` is an array of `{name, bytes: Uint8Array}`
+    /// holding IDX image/label files (MNIST, Fashion-MNIST; raw or gzip) or CIFAR-10 binary
+    /// batches. The format is recognised from names and contents; `settings.data` is ignored.
+    /// The files never leave the browser.
+    #[wasm_bindgen(js_name = createWithFiles)]
+    pub async fn create_with_files(settings: JsValue, files: js_sys::Array) -> Result<Trainer, JsError> {
+        let s: Settings = if settings.is_undefined() || settings.is_null() {
+            Settings::default()
+        } else {
+            serde_wasm_bindgen::from_value(settings).map_err(|e| JsError::new(&format!("invalid settings: {e}")))?
+        };
+        let mut named = Vec::new();
+        for f in files.iter() {
+            let name = js_sys::Reflect::get(&f, &"name".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+            let bytes = js_sys::Reflect::get(&f, &"bytes".into()).map_err(|_| JsError::new("each file needs {name, bytes}"))?;
+            let bytes: Uint8Array = bytes.dyn_into().map_err(|_| JsError::new(&format!("{name}: bytes must be a Uint8Array")))?;
+            named.push((name, bytes.to_vec()));
+        }
+        let data = crate::data::files::from_named_files(&named).map_err(|e| JsError::new(&e.to_string()))?;
         let cfg = s.trainer_config().map_err(|e| JsError::new(&e.to_string()))?;
         let t = Engine::new(cfg, data).await.map_err(|e| JsError::new(&e.to_string()))?;
         Ok(Trainer { inner: Rc::new(RefCell::new(t)) })

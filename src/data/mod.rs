@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod cifar;
+pub mod files;
 pub mod idx;
 pub mod sampler;
 pub mod synthetic;
