@@ -244,6 +244,16 @@ impl Trainer {
         Ok(StepDetail { stats, params_before, indices, sums, snapshot })
     }
 
+    /// Per-kernel GPU times (ms) of one step of the current batch size on the first examples of
+    /// the current epoch, at α = 0: a measurement that leaves the run unchanged. None on the CPU
+    /// engine or on adapters without timestamp queries.
+    pub async fn profile_step(&mut self) -> Result<Option<Vec<(&'static str, f64)>>> {
+        if self.sampler.permutation().is_empty() {
+            return Ok(None); // no epoch drawn yet: take a step first
+        }
+        self.engine.profile_step(0, self.batch).await
+    }
+
     /// Test loss and accuracy at the current weights.
     pub async fn evaluate(&mut self) -> Result<EvalStats> {
         if let Some(e) = &self.failed {

@@ -125,6 +125,14 @@ impl Engine {
         }
     }
 
+    /// Per-kernel GPU times (ms) of one step at α = 0; None on the CPU or without timestamps.
+    pub async fn profile_step(&mut self, offset: u32, m: u32) -> Result<Option<Vec<(&'static str, f64)>>> {
+        match self {
+            Engine::Gpu(g) => g.profile_step(offset, m).await,
+            Engine::Cpu(_) => Ok(None),
+        }
+    }
+
     pub async fn evaluate(&mut self) -> Result<EvalSums> {
         match self {
             Engine::Gpu(g) => g.evaluate().await,

@@ -31,6 +31,8 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub adapter: AdapterSummary,
+    /// Whether the device can time passes (used by `cabs bench` for per-kernel times).
+    pub timestamps: bool,
     /// Errors reported by the device outside any error scope, and the lost-device reason.
     failures: Arc<Mutex<Vec<String>>>,
 }
@@ -84,7 +86,7 @@ impl GpuContext {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("cabs device"),
-                required_features: wgpu::Features::empty(),
+                required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
                 required_limits: limits,
                 ..Default::default()
             })
@@ -105,7 +107,8 @@ impl GpuContext {
                 f.push(format!("the GPU device was lost ({reason:?}: {msg}); reload the page or restart the run"));
             }
         });
-        Ok(GpuContext { device, queue, adapter: summary, failures })
+        let timestamps = device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        Ok(GpuContext { device, queue, adapter: summary, timestamps, failures })
     }
 
     /// The first failure the device has reported since it was created, if any.
@@ -120,6 +123,11 @@ impl GpuContext {
     /// One code path for native and web: natively we poll the device; in the browser the
     /// browser drives the callback and we only await it.
     pub async fn read_f32(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<f32>> {
+        Ok(bytemuck::pod_collect_to_vec(&self.read_bytes(staging, bytes).await?))
+    }
+
+    /// Copy `bytes` bytes of `staging` (a MAP_READ buffer) to the CPU.
+    pub async fn read_bytes(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
         let slice = staging.slice(0..bytes);
         let (tx, rx) = futures_channel::oneshot::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -134,7 +142,7 @@ impl GpuContext {
             .map_err(|e| CabsError::Gpu(format!("reading results from the GPU failed: {e}")))?;
         let out = {
             let view = slice.get_mapped_range().map_err(|e| CabsError::Gpu(format!("mapping GPU results failed: {e}")))?;
-            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+            view.to_vec()
         };
         staging.unmap();
         Ok(out)

@@ -16,6 +16,8 @@ const COPY: wgpu::BufferUsages = wgpu::BufferUsages::COPY_SRC.union(wgpu::Buffer
 
 /// One pre-built dispatch: pipeline, group-0 bind group, and how to size the grid.
 struct Dispatch {
+    /// For per-kernel timings.
+    name: &'static str,
     kernel: fn(&Kernels) -> &Kernel,
     group: wgpu::BindGroup,
     grid: Grid,
@@ -190,6 +192,7 @@ impl GpuEngine {
             let label_buf = storage_init(device, &format!("{name} labels"), &split.labels);
             let params = uniform(device, "gather params", &GatherParams { dim: d0, format, scale, _pad: 0 });
             Dispatch {
+                name: "gather_batch",
                 kernel: |k| &k.gather_batch,
                 group: kernels.gather_batch.bind(device, &[&params, &data_buf, &label_buf, &b.perm, &b.acts[0], &b.labels]),
                 grid: Grid::Rows { x: d0, wx: 64, wy: 1 },
@@ -198,15 +201,15 @@ impl GpuEngine {
         let train_gather = gather(&data.train, "training");
         let eval_gather = gather(&data.test, "test");
 
-        let matmul = |p: MatmulParams, a: &wgpu::Buffer, bb: &wgpu::Buffer, aux: &wgpu::Buffer, out: &wgpu::Buffer, grid: Grid| {
+        let matmul = |name, p: MatmulParams, a: &wgpu::Buffer, bb: &wgpu::Buffer, aux: &wgpu::Buffer, out: &wgpu::Buffer, grid: Grid| {
             let params = uniform(device, "matmul params", &p);
-            Dispatch { kernel: |k| &k.matmul, group: kernels.matmul.bind(device, &[&params, a, bb, aux, out]), grid }
+            Dispatch { name, kernel: |k| &k.matmul, group: kernels.matmul.bind(device, &[&params, a, bb, aux, out]), grid }
         };
-        let small = |kernel: fn(&Kernels) -> &Kernel, p: [u32; 4], buffers: &[&wgpu::Buffer], grid: Grid| {
+        let small = |name, kernel: fn(&Kernels) -> &Kernel, p: [u32; 4], buffers: &[&wgpu::Buffer], grid: Grid| {
             let params = uniform(device, "kernel params", &Params4(p));
             let mut all = vec![&params];
             all.extend_from_slice(buffers);
-            Dispatch { kernel, group: kernel(&kernels).bind(device, &all), grid }
+            Dispatch { name, kernel, group: kernel(&kernels).bind(device, &all), grid }
         };
 
         let act = layout.activation;
@@ -226,11 +229,12 @@ impl GpuEngine {
                     bias_off: d.b_offset,
                     ..Default::default()
                 };
-                matmul(p, &b.acts[l], &b.params, &b.acts[l], &b.acts[l + 1], Grid::Rows { x: d.d_out, wx: 64, wy: 64 })
+                matmul("matmul (forward)", p, &b.acts[l], &b.params, &b.acts[l], &b.acts[l + 1], Grid::Rows { x: d.d_out, wx: 64, wy: 64 })
             })
             .collect();
         let classes = layout.classes();
         let loss = small(
+            "softmax_xent",
             |k| &k.softmax_xent,
             [classes, 0, 0, 0],
             &[&b.acts[n_layers], &b.labels, &b.deltas[n_layers - 1], &b.losses, &b.correct],
@@ -241,7 +245,15 @@ impl GpuEngine {
             let d = layout.layers[l];
             let p =
                 MatmulParams { n: d.d_in, k: d.d_out, batch_dim: 1, flags: derivative_flag(act), b_off: d.w_offset, ..Default::default() };
-            backward.push(matmul(p, &b.deltas[l], &b.params, &b.acts[l], &b.deltas[l - 1], Grid::Rows { x: d.d_in, wx: 64, wy: 64 }));
+            backward.push(matmul(
+                "matmul (backward δ)",
+                p,
+                &b.deltas[l],
+                &b.params,
+                &b.acts[l],
+                &b.deltas[l - 1],
+                Grid::Rows { x: d.d_in, wx: 64, wy: 64 },
+            ));
         }
         for (l, d) in layout.layers.iter().enumerate() {
             let p = MatmulParams {
@@ -253,10 +265,19 @@ impl GpuEngine {
                 out_off: d.w_offset,
                 ..Default::default()
             };
-            backward.push(matmul(p, &b.deltas[l], &b.acts[l], &b.acts[l], &b.grads, Grid::Fixed { x: d.d_in, wx: 64, y: d.d_out, wy: 64 }));
+            backward.push(matmul(
+                "matmul (weight gradient)",
+                p,
+                &b.deltas[l],
+                &b.acts[l],
+                &b.acts[l],
+                &b.grads,
+                Grid::Fixed { x: d.d_in, wx: 64, y: d.d_out, wy: 64 },
+            ));
         }
         for (l, d) in layout.layers.iter().enumerate() {
             backward.push(small(
+                "bias_grad",
                 |k| &k.bias_grad,
                 [d.d_out, d.b_offset, 0, 0],
                 &[&b.deltas[l], &b.grads],
@@ -269,6 +290,7 @@ impl GpuEngine {
             .enumerate()
             .map(|(l, d)| {
                 small(
+                    "per_example_norms",
                     |k| &k.per_example_norms,
                     [d.d_in, d.d_out, 2 * l as u32, m_max],
                     &[&b.acts[l], &b.deltas[l], &b.norms],
@@ -277,12 +299,14 @@ impl GpuEngine {
             })
             .collect();
         let update = small(
+            "sgd_update",
             |k| &k.sgd_update,
             [layout.param_count, 0, 0, 0],
             &[&b.grads, &b.params, &b.partials],
             Grid::Fixed { x: layout.param_count, wx: 256, y: 1, wy: 1 },
         );
         let reduce = small(
+            "reduce_stats",
             |k| &k.reduce_stats,
             [2 * n_layers as u32, m_max, n_partials, 0],
             &[&b.losses, &b.correct, &b.norms, &b.partials, &b.stats],
@@ -368,6 +392,60 @@ impl GpuEngine {
         self.ctx.queue.submit([enc.finish()]);
         let s = self.ctx.read_f32(&self.bufs.staging, 16).await?;
         Ok(StepSums { loss_sum: s[0], correct: s[1], sq_norm_sum: s[2], mean_grad_sq: s[3] })
+    }
+
+    /// GPU time of each dispatch of one training step with statistics (each in its own timed
+    /// pass), in milliseconds, on the batch `perm[offset .. offset + m]` with α = 0 (the weights
+    /// do not change). None when the adapter cannot time passes.
+    pub async fn profile_step(&mut self, offset: u32, m: u32) -> Result<Option<Vec<(&'static str, f64)>>> {
+        if !self.ctx.timestamps {
+            return Ok(None);
+        }
+        self.write_step(0, StepUniform { m, offset, lr: 0.0, inv_m: 1.0 / m as f32, use_perm: 1, stats_slot: 0, with_norms: 1, _pad: 0 });
+        let list: Vec<&Dispatch> = [&self.train_gather]
+            .into_iter()
+            .chain(&self.forward)
+            .chain([&self.loss])
+            .chain(&self.backward)
+            .chain(&self.norms)
+            .chain([&self.update, &self.reduce])
+            .collect();
+        let n = list.len() as u32;
+        let device = &self.ctx.device;
+        let queries = device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("kernel timings"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2 * n,
+        });
+        let bytes = 2 * n as u64 * 8;
+        let resolved = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("kernel timings"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("kernel timings readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profiled step") });
+        for (i, d) in list.iter().enumerate() {
+            let writes = wgpu::ComputePassTimestampWrites {
+                query_set: &queries,
+                beginning_of_pass_write_index: Some(2 * i as u32),
+                end_of_pass_write_index: Some(2 * i as u32 + 1),
+            };
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(d.name), timestamp_writes: Some(writes) });
+            self.encode(&mut pass, d, m, 0);
+        }
+        enc.resolve_query_set(&queries, 0..2 * n, &resolved, 0);
+        enc.copy_buffer_to_buffer(&resolved, 0, &staging, 0, bytes);
+        self.ctx.queue.submit([enc.finish()]);
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&self.ctx.read_bytes(&staging, bytes).await?);
+        let period_ms = self.ctx.queue.get_timestamp_period() as f64 * 1e-6;
+        Ok(Some(list.iter().enumerate().map(|(i, d)| (d.name, ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * period_ms)).collect()))
     }
 
     /// Loss and accuracy over the whole test split: all chunks in one submission, one readback.

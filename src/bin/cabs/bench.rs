@@ -53,6 +53,37 @@ pub fn bench(a: Args) -> Result<(), String> {
             info.dispatches_per_step - with.layout().layers.len()
         );
         println!("GPU→CPU readbacks per step: 1 (16 bytes: Σℓ_i, Σcorrect, Σ‖g_i‖², ‖ḡ‖²)");
+        // GPU time per kernel, the median of several profiled steps (steadier than wall time).
+        let mut runs = Vec::new();
+        for _ in 0..7 {
+            match pollster::block_on(with.profile_step()).map_err(|e| e.to_string())? {
+                Some(p) => runs.push(p),
+                None => break,
+            }
+        }
+        if let Some(first) = runs.first() {
+            println!("GPU time per kernel (median of {} profiled steps, each dispatch in its own timed pass):", runs.len());
+            let mut total = 0.0;
+            let mut stats = 0.0;
+            for (i, (name, _)) in first.iter().enumerate() {
+                let mut t: Vec<f64> = runs.iter().map(|r| r[i].1).collect();
+                t.sort_by(f64::total_cmp);
+                let med = t[t.len() / 2];
+                total += med;
+                if *name == "per_example_norms" {
+                    stats += med;
+                }
+                println!("  {name:<28} {med:>9.3} ms");
+            }
+            println!("  {:<28} {total:>9.3} ms", "total");
+            println!(
+                "share of the per-example norm kernels in GPU time: {:.1} % (GPU-time ratio with / without ≈ {:.3})",
+                100.0 * stats / total,
+                total / (total - stats)
+            );
+        } else {
+            println!("(this adapter has no timestamp queries: no per-kernel times)");
+        }
     }
     Ok(())
 }
