@@ -12,6 +12,7 @@ import { BoundaryMaps } from "./lib/boundary.js";
 import { ShareDialog } from "./lib/share.js";
 import { downloadCsv, downloadJson, importJson } from "./lib/exporter.js";
 import { installHook } from "./lib/hook.js";
+import { UserData, datasetLine } from "./lib/userdata.js";
 
 const $ = (id) => document.getElementById(id);
 const darkQuery = matchMedia("(prefers-color-scheme: dark)");
@@ -29,16 +30,20 @@ let mnist = null; // ArrayBuffer of data/mnist.bin, fetched once
 let timing = { readyMs: null, firstStepMs: null, playMs: null }; // ms since navigation start
 let playWhenReady = false; // Play pressed before the worker was ready
 let hashTimer = 0; // debounces address updates while α is dragged
+let resetGen = 0; // the latest reset; an older one still reading data must not start its worker
+let dataInfo = null; // trainer.info() of the current run set
 
 const client = new WorkerClient(onWorker);
 const charts = new Charts($("charts"), { hidden: new Set(), theme: theme() });
 const stats = new StatsTable($("stats"));
 const maps = new BoundaryMaps($("boundary"));
 const share = new ShareDialog(document.body);
-const controls = new Controls($("controls"), { onChange: changeSetting, onPreset: (p) => applyState({ ...state, ...p }) });
+const controls = new Controls($("controls"), { onChange: changeSetting, onPreset: (p) => { if (p.data) userData.clear(false); applyState({ ...state, ...p }); } });
+const userData = new UserData({ onChange: userFilesChanged });
 const hook = installHook({
   backend: () => backend && { kind: backend.kind, adapter: backend.adapter, browserAdapter: backend.browserAdapter ?? null, fallbackReason: backend.fallbackReason },
   running: () => workerRunning, liveRuns: () => runs, timing: () => ({ ...timing }), settings: () => ({ ...state }),
+  data: () => dataInfo && { ...dataInfo, files: userData.loaded ? userData.files.map((f) => f.name) : null },
   play, pause, step, reset,
 });
 
@@ -60,11 +65,17 @@ function applyState(next) {
   state = next;
   writeHash();
   applyLayout();
-  controls.show(state);
+  showControls();
   reset();
 }
 
 function changeSetting(key, value) {
+  if (key === "data" && userData.loaded) { // a built-in data set chosen instead of the user's files
+    state = { ...state, data: value };
+    writeHash();
+    userData.clear();
+    return;
+  }
   if (state[key] === value) return;
   if (key === "lr") { // α changes live: no reset
     state = { ...state, lr: value };
@@ -74,6 +85,17 @@ function changeSetting(key, value) {
     return;
   }
   applyState({ ...state, [key]: value });
+}
+
+/** The user's files were chosen, replaced or dropped: the settings stay, the runs start again. */
+function userFilesChanged() {
+  showControls();
+  reset();
+}
+
+function showControls() {
+  controls.showUserData(userData.loaded);
+  controls.show(state);
 }
 
 function notice(text) {
@@ -104,11 +126,13 @@ function applyLayout() {
 // ---- runs ---------------------------------------------------------------------------------
 
 async function reset() {
+  const gen = ++resetGen;
   running = false;
   workerRunning = false;
   playWhenReady = false;
   backend = null;
   csvHeader = null;
+  dataInfo = null;
   showError("");
   setRunning(false);
   $("backend").replaceChildren(el("span", { class: "badge", text: "starting…" }));
@@ -118,8 +142,13 @@ async function reset() {
   rebuildCharts();
   maps.setRuns([]);
   client.stop();
+  userData.refresh();
+  let files = null;
   try {
-    if (state.data === "mnist" && !mnist) {
+    if (userData.loaded) {
+      $("backend-note").textContent = "reading your files…";
+      files = await userData.read(); // fresh buffers: the last worker took the previous ones along
+    } else if (state.data === "mnist" && !mnist) {
       $("backend-note").textContent = "loading the MNIST digits (6 MB)…";
       const res = await fetch(new URL("data/mnist.bin", import.meta.url));
       if (!res.ok) throw new Error(`the MNIST bundle data/mnist.bin could not be loaded (HTTP ${res.status}); run scripts/setup.sh`);
@@ -127,12 +156,14 @@ async function reset() {
       $("backend-note").textContent = "";
     }
   } catch (err) {
-    showError(err.message);
+    if (gen === resetGen) showError(err.message);
     return;
   }
+  if (gen !== resetGen) return; // a newer reset (or other files) took over meanwhile
   client.start({
     runs: rules.map((rule, id) => ({ id, settings: engineSettings(state, rule) })),
-    evalEvery: evalEvery(state), mnist: state.data === "mnist" ? mnist : null, gridSize: hidden("boundary") ? 0 : 48,
+    evalEvery: files ? (state.eval > 0 ? state.eval : 50) : evalEvery(state), // user files are images
+    mnist: !files && state.data === "mnist" ? mnist : null, files, gridSize: hidden("boundary") ? 0 : 48,
   });
 }
 
@@ -144,7 +175,9 @@ function onWorker(msg) {
       backend = msg.backend;
       csvHeader = msg.csvHeader;
       timing.readyMs = Math.round(performance.now());
+      dataInfo = msg.info;
       showBackend(msg.backend, msg.info);
+      userData.refresh(msg.info);
       if (msg.info.inputDim === 2) maps.setRuns(runs);
       if (state.play || playWhenReady) play();
       playWhenReady = false;
@@ -171,7 +204,7 @@ function onWorker(msg) {
       notice(`The engine refused the link's settings (${msg.message}); using the defaults instead.`);
       state = { ...DEFAULTS, embed, hide, x, play: autoplay };
       writeHash();
-      controls.show(state);
+      showControls();
       reset();
       break;
     }
@@ -201,7 +234,9 @@ function showBackend(b, info) {
   }
   $("backend").replaceChildren(badge);
   $("backend").title = b.fallbackReason || line;
-  $("backend-note").textContent = `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters, ${info.trainSize.toLocaleString("en")} training examples.`;
+  $("backend-note").textContent = userData.loaded
+    ? `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters. Your data, ${datasetLine(info)}.`
+    : `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters, ${info.trainSize.toLocaleString("en")} training examples.`;
 }
 
 /** The first sentence of the engine's fallback reason (the full text is in the badge's tooltip). */
@@ -259,12 +294,16 @@ function buildBar() {
   $("step").addEventListener("click", step);
   $("reset").addEventListener("click", reset);
   $("x-axis").addEventListener("change", (e) => { state = { ...state, x: e.target.value }; writeHash(); rebuildCharts(); });
-  $("share").addEventListener("click", () => share.open(state));
+  $("share").addEventListener("click", () => share.open(state, userData.loaded ? "A link cannot carry your files: it reproduces these settings on the built-in data set." : ""));
   $("export-csv").addEventListener("click", () => {
     if (!csvHeader) return;
-    for (const r of runs.filter((r) => r.length)) downloadCsv(r, csvHeader, state);
+    for (const r of runs.filter((r) => r.length)) downloadCsv(r, csvHeader, userData.loaded ? { ...state, data: "files" } : state);
   });
-  $("export-json").addEventListener("click", () => downloadJson(allRuns(), engineSettings(state, state.rule), backend));
+  $("export-json").addEventListener("click", () => {
+    const settings = engineSettings(state, state.rule);
+    if (userData.loaded) Object.assign(settings, { data: "files", files: userData.files.map((f) => f.name) });
+    downloadJson(allRuns(), settings, backend);
+  });
   $("import").addEventListener("change", async (e) => {
     const file = e.target.files?.[0];
     e.target.value = "";
@@ -295,10 +334,19 @@ function keyboard(e) {
 // ---- start --------------------------------------------------------------------------------
 
 buildBar();
+controls.showUserData(false, userData.node);
+userData.listen(document, () => !hidden("controls"));
 document.addEventListener("keydown", keyboard);
-window.addEventListener("hashchange", () => { loadHash(); applyLayout(); controls.show(state); reset(); });
+window.addEventListener("hashchange", () => {
+  const data = state.data;
+  loadHash();
+  if (state.data !== data) userData.clear(false); // a link naming another data set: that set, not the files
+  applyLayout();
+  showControls();
+  reset();
+});
 darkQuery.addEventListener("change", rebuildCharts);
 loadHash();
 applyLayout();
-controls.show(state);
+showControls();
 reset();

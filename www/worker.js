@@ -1,7 +1,8 @@
 // The training worker: owns the wasm engine and the training loop, so the page only draws.
 // It trains every run of the comparison (CABS + baselines) in lock step, one step each per
 // round, and talks to the page with typed messages:
-//   page → worker  {type:"init", runs:[{id, settings}], evalEvery, mnist, grid}
+//   page → worker  {type:"init", runs:[{id, settings}], evalEvery, mnist, files, gridSize}
+//                  (files: null, or the user's own [{name, bytes: ArrayBuffer}], transferred)
 //                  {type:"play"} {type:"pause"} {type:"step"} {type:"setLr", lr}
 //   worker → page  {type:"ready", backend, info, csvHeader, runs, createMs}
 //                  {type:"steps", records:[{run, …step stats, wallMs, testLoss?, testAccuracy?}]}
@@ -51,7 +52,7 @@ self.onmessage = (e) => {
   Promise.resolve(handle()).catch((err) => post({ type: "error", message: message(err) }));
 };
 
-async function start({ runs: specs, evalEvery: every, mnist, gridSize }) {
+async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) {
   const t0 = performance.now();
   try {
     await init();
@@ -69,8 +70,10 @@ async function start({ runs: specs, evalEvery: every, mnist, gridSize }) {
   const adapterInfo = describeAdapter(); // in parallel with building the trainers
   evalEvery = Math.max(1, every | 0);
   const bytes = mnist ? new Uint8Array(mnist) : undefined;
+  // The user's files: views on the transferred buffers, no copies (the engine reads them per run).
+  const userFiles = files ? files.map((f) => ({ name: String(f.name), bytes: new Uint8Array(f.bytes) })) : null;
   for (const spec of specs) {
-    const trainer = await Trainer.create(spec.settings, bytes);
+    const trainer = userFiles ? await createWithFiles(spec.settings, userFiles) : await Trainer.create(spec.settings, bytes);
     runs.push({ id: spec.id, rule: spec.settings.rule, trainer, wallMs: 0, stopped: false });
   }
   const info = runs[0].trainer.info();
@@ -82,6 +85,17 @@ async function start({ runs: specs, evalEvery: every, mnist, gridSize }) {
     runs: runs.map((r) => ({ id: r.id, rule: r.rule })), createMs: performance.now() - t0,
   });
   await exclusive(boundary);
+}
+
+/** A trainer on the user's files; a refusal names the files, since the page shows it as is. */
+async function createWithFiles(settings, files) {
+  try {
+    return await Trainer.createWithFiles(settings, files);
+  } catch (err) {
+    const msg = message(err);
+    if (/^bad data: /.test(msg)) throw new Error(`your files could not be used as a data set: ${msg.replace(/^bad data: /, "")}`);
+    throw err instanceof Error ? err : new Error(msg);
+  }
 }
 
 /** What the browser says about its WebGPU adapter (wgpu leaves the name empty on the web). */

@@ -8,8 +8,11 @@ export class WorkerClient {
     this.worker = null;
   }
 
-  /** runs: [{id, settings}]; mnist: ArrayBuffer or null (copied, the page keeps its own). */
-  start({ runs, evalEvery, mnist, gridSize }) {
+  /**
+   * runs: [{id, settings}]; mnist: ArrayBuffer or null (copied, the page keeps its own);
+   * files: the user's [{name, bytes: ArrayBuffer}] or null (transferred: the page must not reuse them).
+   */
+  start({ runs, evalEvery, mnist, files = null, gridSize }) {
     this.stop();
     const w = new Worker(new URL("../worker.js", import.meta.url), { type: "module" });
     this.worker = w;
@@ -19,7 +22,7 @@ export class WorkerClient {
       if (this.worker === w) this.onMessage({ type: "error", message: `the training worker failed: ${e.message || "it could not load (is the page served over http?)"}` });
     };
     w.onmessageerror = () => this.onMessage({ type: "error", message: "a message from the training worker could not be read" });
-    w.postMessage({ type: "init", runs, evalEvery, mnist, gridSize });
+    w.postMessage({ type: "init", runs, evalEvery, mnist, files, gridSize }, files ? files.map((f) => f.bytes) : []);
   }
 
   send(msg) { this.worker?.postMessage(msg); }

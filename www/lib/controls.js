@@ -18,6 +18,9 @@ const FIELDS = [
   { key: "eval", label: "Evaluate every", type: "number", step: "1", min: "0", help: "steps between test evaluations (0 = automatic)" },
 ];
 
+/** The data set select's value while the user's own files are loaded (never in the URL). */
+const FILES = "files";
+
 export class Controls {
   /** onChange(key, value) for one setting; onPreset(partialState) */
   constructor(host, { onChange, onPreset }) {
@@ -36,6 +39,7 @@ export class Controls {
       const msg = el("span", { class: "field-error", id: `${id}-error`, "aria-live": "polite" });
       input.setAttribute("aria-describedby", `${id}-help ${id}-error`);
       const commit = () => {
+        if (f.key === "data" && input.value === FILES) return; // the user's files: chosen in "Your data"
         const v = parseValue(f.key, input.value);
         if (v === undefined) {
           input.setAttribute("aria-invalid", "true");
@@ -78,6 +82,21 @@ export class Controls {
       input.removeAttribute("aria-invalid");
     }
     this.syncSlider(state.lr);
+    this.showUserData(this.userData);
+  }
+
+  /**
+   * While the user's files are loaded, the data set select shows "your files" (choosing a
+   * built-in set from it goes back to that set); `node` (the "Your data" field) goes below it.
+   */
+  showUserData(on, node) {
+    const select = this.inputs.get("data");
+    if (node && !node.isConnected) select.closest(".field").after(node);
+    this.userData = on;
+    let option = select.querySelector(`option[value="${FILES}"]`);
+    if (on && !option) select.prepend(option = el("option", { value: FILES, text: "your files" }));
+    if (!on) option?.remove();
+    if (on) select.value = FILES;
   }
 
   syncSlider(lr) {

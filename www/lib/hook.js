@@ -15,6 +15,7 @@ export function installHook(app) {
       testAccuracy: r.lastEval()?.testAccuracy ?? null,
     })),
     timing: app.timing(),
+    data: app.data?.() ?? null, // {dataset, trainSize, testSize, inputDim, classes, paramCount, files}
   });
   window.cabsDemo = Object.freeze({
     snapshot, settings: () => app.settings(),

@@ -29,7 +29,8 @@ export class ShareDialog {
     host.append(this.dialog);
   }
 
-  open(state) {
+  /** note: a warning shown above the snippets (e.g. that a link cannot carry the user's files). */
+  open(state, note = "") {
     const s = snippets(state);
     const block = (label, text, rows) => {
       const id = `share-${label.replace(/\W+/g, "-").toLowerCase()}`;
@@ -44,6 +45,7 @@ export class ShareDialog {
     };
     this.dialog.replaceChildren(
       el("h2", { id: "share-title", text: "Share / embed this run" }),
+      note ? el("p", { class: "notice", text: note }) : null,
       block("Link (reproduces these settings)", s.link, 2),
       block("Embed with an iframe", s.iframe, 3),
       block("Or with the custom element", s.element, 3),
