@@ -168,3 +168,18 @@ fn the_same_seed_gives_identical_gpu_runs() {
     assert_eq!(a, b);
     assert_eq!(ae, be);
 }
+
+#[test]
+fn a_lost_device_is_an_error_not_a_panic() {
+    let data = random_dataset(64, 8, 5, 3, false, 3);
+    let layout = Layout::new(&ModelSpec::parse("mlp:4").unwrap(), 5, 3).unwrap();
+    let p0 = layout.init_params(1);
+    let (mut engine, _) = require_gpu(pollster::block_on(Engine::new(BackendChoice::Gpu, layout, &data, 16, &p0)));
+    engine.set_permutation(&(0..64).collect::<Vec<_>>());
+    pollster::block_on(engine.train_step(0, 16, 0.1, true)).unwrap();
+    let Engine::Gpu(g) = &engine else { panic!("expected the GPU engine") };
+    g.lose_device_for_testing();
+    let err = pollster::block_on(engine.train_step(0, 16, 0.1, true)).unwrap_err().to_string();
+    assert!(err.starts_with("GPU: "), "{err}");
+    eprintln!("after the device was destroyed: {err}");
+}

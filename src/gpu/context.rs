@@ -104,7 +104,8 @@ impl GpuContext {
         let sink = failures.clone();
         device.set_device_lost_callback(move |reason, msg| {
             if let Ok(mut f) = sink.lock() {
-                f.push(format!("the GPU device was lost ({reason:?}: {msg}); reload the page or restart the run"));
+                let detail = if msg.is_empty() { format!("{reason:?}") } else { format!("{reason:?}: {msg}") };
+                f.push(format!("the GPU device was lost ({detail}); reload the page or restart the run"));
             }
         });
         let timestamps = device.features().contains(wgpu::Features::TIMESTAMP_QUERY);

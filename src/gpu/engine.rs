@@ -342,6 +342,12 @@ impl GpuEngine {
         1 + self.forward.len() + 1 + self.backward.len() + self.norms.len() + 2
     }
 
+    /// Destroy the device, as a driver reset or a browser tab losing its GPU would: for testing
+    /// that the loss becomes an error, not a panic or a hang.
+    pub fn lose_device_for_testing(&self) {
+        self.ctx.device.destroy();
+    }
+
     pub fn set_permutation(&mut self, perm: &[u32]) {
         self.ctx.queue.write_buffer(&self.bufs.perm, 0, bytemuck::cast_slice(perm));
     }
