@@ -148,6 +148,7 @@ async function reset() {
     if (userData.loaded) {
       $("backend-note").textContent = "reading your files…";
       files = await userData.read(); // fresh buffers: the last worker took the previous ones along
+      $("backend-note").textContent = "";
     } else if (state.data === "mnist" && !mnist) {
       $("backend-note").textContent = "loading the MNIST digits (6 MB)…";
       const res = await fetch(new URL("data/mnist.bin", import.meta.url));
