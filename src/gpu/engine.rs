@@ -313,7 +313,7 @@ impl GpuEngine {
             Grid::Fixed { x: 1, wx: 1, y: 1, wy: 1 },
         );
         ctx.check()?;
-        Ok(GpuEngine {
+        let mut engine = GpuEngine {
             ctx,
             kernels,
             layout,
@@ -330,7 +330,12 @@ impl GpuEngine {
             norms,
             update,
             reduce,
-        })
+        };
+        // Browsers compile pipelines lazily, at first use (up to seconds on software GPUs).
+        // One step of one example at α = 0 uses every pipeline and changes no weight, so the
+        // wait happens here rather than when the user presses Play.
+        engine.train_step(0, 1, 0.0, true).await?;
+        Ok(engine)
     }
 
     pub fn adapter(&self) -> &super::AdapterSummary {
