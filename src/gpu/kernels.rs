@@ -59,7 +59,7 @@ pub struct Params4(pub [u32; 4]);
 
 /// What one group-0 binding is.
 #[derive(Clone, Copy)]
-enum Slot {
+pub(crate) enum Slot {
     Uniform,
     Read,
     Write,
@@ -72,7 +72,13 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    fn new(device: &wgpu::Device, step_layout: &wgpu::BindGroupLayout, label: &'static str, body: &str, slots: &[Slot]) -> Kernel {
+    pub(crate) fn new(
+        device: &wgpu::Device,
+        step_layout: &wgpu::BindGroupLayout,
+        label: &'static str,
+        body: &str,
+        slots: &[Slot],
+    ) -> Kernel {
         let source = format!("{}\n{}", include_str!("../../shaders/step.wgsl"), body);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
@@ -133,22 +139,27 @@ pub struct Kernels {
     pub reduce_stats: Kernel,
 }
 
+/// The layout of group 1, the per-step uniform with a dynamic offset, shared by all kernels.
+pub fn step_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("step uniform"),
+        entries: &[wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: true,
+                min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<StepUniform>() as u64),
+            },
+            count: None,
+        }],
+    })
+}
+
 impl Kernels {
     pub fn new(device: &wgpu::Device) -> Kernels {
         use Slot::*;
-        let step_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("step uniform"),
-            entries: &[wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: true,
-                    min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<StepUniform>() as u64),
-                },
-                count: None,
-            }],
-        });
+        let step_layout = step_layout(device);
         let k = |label, body, slots: &[Slot]| Kernel::new(device, &step_layout, label, body, slots);
         Kernels {
             gather_batch: k("gather_batch", include_str!("../../shaders/gather_batch.wgsl"), &[Uniform, Read, Read, Read, Write, Write]),

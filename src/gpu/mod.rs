@@ -3,6 +3,7 @@
 //! The same code runs natively (Vulkan, Metal, DX12, GL) and in the browser (WebGPU).
 
 pub mod context;
+pub mod conv;
 pub mod engine;
 pub mod kernels;
 

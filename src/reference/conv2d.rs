@@ -167,13 +167,16 @@ pub fn add_example_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], scale: f32, gw: &
     }
 }
 
-/// Mean filter and bias gradient over the batch.
+/// Mean filter and bias gradient over the batch: summed over examples and positions in
+/// ascending order, then scaled by 1/m once (the order of `conv2d_filter_grad.wgsl`).
 pub fn filter_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize, gw: &mut [f32], gb: &mut [f32]) {
     gw.fill(0.0);
     gb.fill(0.0);
     for i in 0..m {
-        add_example_grad(s, &x[i * s.in_len()..(i + 1) * s.in_len()], &dy[i * s.out_len()..(i + 1) * s.out_len()], 1.0 / m as f32, gw, gb);
+        add_example_grad(s, &x[i * s.in_len()..(i + 1) * s.in_len()], &dy[i * s.out_len()..(i + 1) * s.out_len()], 1.0, gw, gb);
     }
+    let inv_m = 1.0 / m as f32;
+    gw.iter_mut().chain(gb.iter_mut()).for_each(|g| *g *= inv_m);
 }
 
 /// Per-example (‖∂ℓ_i/∂W‖², ‖∂ℓ_i/∂b‖²), exact, forming each G_i.
