@@ -82,7 +82,8 @@ mod tests {
         assert_eq!((ds.train.len(), ds.test.len()), (4, 2));
         assert_eq!(ds.test.labels, vec![3, 3]);
         let pair = vec![("a".to_string(), train_lab), ("b".to_string(), train_img)];
-        assert_eq!(from_named_files(&pair).unwrap().train.len(), 4 - 4 / 6);
+        // One pair only: the last 1/6 (here ⌊4/6⌋ = 0) is held out.
+        assert_eq!(from_named_files(&pair).unwrap().train.len(), 4);
     }
 
     #[test]
