@@ -1,6 +1,8 @@
 // The settings panel: preset, data set, model, rule, α, m_min, m_max, μ, seed, baselines,
 // backend, evaluation interval. Each field validates like the URL does and reports a
-// change as (key, value); the page decides whether that means a reset (all but α).
+// change as (key, value); the page decides whether that means a reset (all but α). The
+// "Your data" field (lib/userdata.js) sits below the data set select, which shows "your files"
+// while the user's own files are loaded.
 import { el } from "./dom.js";
 import { DATASETS, BACKENDS, PRESETS, parseValue, explain } from "./state.js";
 
