@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Build the engine for the browser into www/pkg (release, ES module for `--target web`).
+# Build the engine for the browser into www/pkg (release, ES module for `--target web`), then
+# shrink it with wasm-opt -Oz from the npm package binaryen (installed by scripts/setup.sh;
+# Debian's older binaryen breaks wasm-bindgen output, so it is never used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --lib --target wasm32-unknown-unknown
 wasm-bindgen --target web --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/release/cabs.wasm
-echo "[build] www/pkg: $(du -h www/pkg/cabs_bg.wasm | cut -f1) of wasm" >&2
+if [ -x node_modules/.bin/wasm-opt ]; then
+  node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals www/pkg/cabs_bg.wasm -o www/pkg/cabs_bg.opt.wasm
+  mv www/pkg/cabs_bg.opt.wasm www/pkg/cabs_bg.wasm
+fi
+echo "[build] www/pkg: $(du -h www/pkg/cabs_bg.wasm | cut -f1) of wasm ($(gzip -9c www/pkg/cabs_bg.wasm | wc -c) bytes gzipped)" >&2
