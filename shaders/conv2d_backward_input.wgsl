@@ -2,21 +2,14 @@
 // derivative of the activation that produced this layer's input).
 // CPU twin: reference::conv2d::backward_input (it scatters; this gathers: one thread per input
 // value visits every (o, u, v) whose filter tap lands on it).
+// Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 dy (m × C_out·P), 2 weights, 3 aux (m × C_in·H·W), 4 dx.
 // Dispatch: (ceil(C_in·H·W / 64), m, 1).
-struct Conv {
-    in_c: u32, in_h: u32, in_w: u32, out_c: u32,
-    k_h: u32, k_w: u32, stride: u32, pad_top: u32,
-    pad_left: u32, out_h: u32, out_w: u32, flags: u32,
-    w_off: u32, b_off: u32, w_row: u32, m_max: u32,
-}
 @group(0) @binding(0) var<uniform> p: Conv;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> weights: array<f32>;
 @group(0) @binding(3) var<storage, read> aux: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
-
-const MUL_RELU_DERIV: u32 = 8u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {

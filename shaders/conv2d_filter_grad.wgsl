@@ -2,14 +2,9 @@
 // (1/m)·Σ_i Σ_p δ_{i,p}; one thread per filter weight (then one per bias), summing examples
 // and positions in ascending order.
 // CPU twin: reference::conv2d::filter_grad.
+// Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 x (m × C_in·H·W), 2 dy (m × C_out·P), 3 grads (flat layout).
 // Dispatch: (ceil((C_out·C_in·K_h·K_w + C_out) / 64), 1, 1).
-struct Conv {
-    in_c: u32, in_h: u32, in_w: u32, out_c: u32,
-    k_h: u32, k_w: u32, stride: u32, pad_top: u32,
-    pad_left: u32, out_h: u32, out_w: u32, flags: u32,
-    w_off: u32, b_off: u32, w_row: u32, m_max: u32,
-}
 @group(0) @binding(0) var<uniform> p: Conv;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;

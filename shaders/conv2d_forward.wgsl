@@ -2,21 +2,14 @@
 // padding (the host passes out_h, out_w and the top/left padding).
 // CPU twin: reference::conv2d::forward (ReLU as in reference::matmul::epilogue).
 // One thread per output value; sums the C_in·K_h·K_w products in (c, u, v) order as the twin.
+// Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 x (m × C_in·H·W), 2 weights (flat parameters: W at w_off as
 // [C_out, C_in, K_h, K_w], b at b_off), 3 out (m × C_out·out_h·out_w).
 // Dispatch: (ceil(C_out·out_h·out_w / 64), m, 1).
-struct Conv {
-    in_c: u32, in_h: u32, in_w: u32, out_c: u32,
-    k_h: u32, k_w: u32, stride: u32, pad_top: u32,
-    pad_left: u32, out_h: u32, out_w: u32, flags: u32,
-    w_off: u32, b_off: u32, w_row: u32, m_max: u32,
-}
 @group(0) @binding(0) var<uniform> p: Conv;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weights: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-const RELU: u32 = 2u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {

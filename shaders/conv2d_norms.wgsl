@@ -4,20 +4,14 @@
 // Approximate (flags bit 0 set), as the reference TensorFlow code: Σ_p ‖x_p‖²‖δ_p‖² and
 // Σ_p ‖δ_p‖², cross terms between positions dropped.
 // CPU twins: reference::conv2d::norms_per_example (exact) and norms_reference_approx.
+// Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 x, 2 dy, 3 norms (rows w_row, w_row + 1 of m_max each).
 // Dispatch: (m, 1, 1).
-struct Conv {
-    in_c: u32, in_h: u32, in_w: u32, out_c: u32,
-    k_h: u32, k_w: u32, stride: u32, pad_top: u32,
-    pad_left: u32, out_h: u32, out_w: u32, flags: u32,
-    w_off: u32, b_off: u32, w_row: u32, m_max: u32,
-}
 @group(0) @binding(0) var<uniform> p: Conv;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> norms: array<f32>;
 
-const APPROX: u32 = 1u;
 var<workgroup> sums: array<vec2f, 256>;
 
 /// Input value under filter tap (c, u, v) at output position q of example i (0 in the padding).

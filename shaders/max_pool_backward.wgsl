@@ -2,21 +2,15 @@
 // thread per input value gathers from the (possibly overlapping) windows that contain it, so no
 // float atomics are needed; optionally ⊙ relu'(aux) of the activation that fed the pool.
 // CPU twin: reference::max_pool::backward.
+// Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 dy (m × C·out_h·out_w), 2 arg (u32, same shape), 3 aux
 // (m × C·H·W), 4 dx (m × C·H·W).
 // Dispatch: (ceil(C·H·W / 64), m, 1).
-struct Pool {
-    c: u32, in_h: u32, in_w: u32, window: u32,
-    stride: u32, pad_top: u32, pad_left: u32, out_h: u32,
-    out_w: u32, flags: u32, _p1: u32, _p2: u32,
-}
 @group(0) @binding(0) var<uniform> p: Pool;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> arg: array<u32>;
 @group(0) @binding(3) var<storage, read> aux: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
-
-const MUL_RELU_DERIV: u32 = 8u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {

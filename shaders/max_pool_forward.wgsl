@@ -1,14 +1,10 @@
 // max_pool_forward.wgsl — max over each window (padded cells never win; ties go to the first
 // maximum in row-major window order), remembering the arg-max for the backward pass.
 // CPU twin: reference::max_pool::forward.
+// Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 x (m × C·H·W), 2 out (m × C·out_h·out_w), 3 arg (same, u32:
 // index of the winner within the example).
 // Dispatch: (ceil(C·out_h·out_w / 64), m, 1).
-struct Pool {
-    c: u32, in_h: u32, in_w: u32, window: u32,
-    stride: u32, pad_top: u32, pad_left: u32, out_h: u32,
-    out_w: u32, flags: u32, _p1: u32, _p2: u32,
-}
 @group(0) @binding(0) var<uniform> p: Pool;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;

@@ -12,13 +12,13 @@ use crate::reference::max_pool::PoolSpec;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-/// Flag bits shared with the shaders (same values as the matmul epilogue's).
+/// Flag bits shared with the shaders (`shaders/conv_params.wgsl`).
 pub const RELU: u32 = 2;
 pub const MUL_RELU_DERIV: u32 = 8;
 /// `conv2d_norms`: the reference code's approximation instead of the exact norms.
 pub const APPROX: u32 = 1;
 
-/// Mirror of `struct Conv` in the conv2d shaders.
+/// Mirror of `struct Conv` in `shaders/conv_params.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct ConvParams {
@@ -66,7 +66,7 @@ impl ConvParams {
     }
 }
 
-/// Mirror of `struct Pool` in the max-pool shaders.
+/// Mirror of `struct Pool` in `shaders/conv_params.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct PoolParams {
@@ -115,7 +115,8 @@ pub struct ConvKernels {
 impl ConvKernels {
     pub fn new(device: &wgpu::Device, step_layout: &wgpu::BindGroupLayout) -> ConvKernels {
         use Slot::*;
-        let k = |label, body, slots: &[Slot]| Kernel::new(device, step_layout, label, body, slots);
+        let prelude = include_str!("../../shaders/conv_params.wgsl");
+        let k = |label, body: &str, slots: &[Slot]| Kernel::new(device, step_layout, label, &format!("{prelude}\n{body}"), slots);
         ConvKernels {
             forward: k("conv2d_forward", include_str!("../../shaders/conv2d_forward.wgsl"), &[Uniform, Read, Read, Write]),
             backward_input: k(
