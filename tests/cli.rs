@@ -160,14 +160,7 @@ fn the_probe_file_lets_an_independent_implementation_reproduce_the_statistics() 
     assert_close("unbiased ξ", f("xi_unbiased"), xi * m as f64 / (m as f64 - 1.0), 1e-3, 1e-6);
 }
 
-fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut v = vec![0, 0, 8, dims.len() as u8];
-    for d in dims {
-        v.extend(d.to_be_bytes());
-    }
-    v.extend(data);
-    v
-}
+use cabs::data::idx::encode as idx;
 
 #[test]
 fn trains_on_idx_files_and_rejects_broken_ones_in_one_line() {

@@ -57,14 +57,7 @@ pub fn from_named_files(files: &[(String, Vec<u8>)]) -> Result<Dataset> {
 mod tests {
     use super::*;
 
-    fn idx_file(dims: &[u32], data: &[u8]) -> Vec<u8> {
-        let mut v = vec![0, 0, 8, dims.len() as u8];
-        for d in dims {
-            v.extend(d.to_be_bytes());
-        }
-        v.extend(data);
-        v
-    }
+    use crate::data::idx::encode as idx_file;
 
     #[test]
     fn recognises_idx_pairs_in_any_order() {

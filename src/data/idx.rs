@@ -30,6 +30,17 @@ pub fn decompress<'a>(what: &str, bytes: &'a [u8]) -> Result<std::borrow::Cow<'a
     }
 }
 
+/// Write an IDX file of unsigned bytes (the inverse of [`parse_idx`]), e.g. to export a data
+/// set or to make test files.
+pub fn encode(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend(data);
+    v
+}
+
 /// Parse one IDX file of unsigned bytes: its dimensions and its data.
 pub fn parse_idx<'a>(what: &str, bytes: &'a [u8]) -> Result<(Vec<usize>, &'a [u8])> {
     if bytes.len() < 4 {
@@ -115,14 +126,7 @@ pub fn dataset(train_images: &[u8], train_labels: &[u8], test: Option<(&[u8], &[
 mod tests {
     use super::*;
 
-    pub fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
-        let mut v = vec![0, 0, 8, dims.len() as u8];
-        for d in dims {
-            v.extend(d.to_be_bytes());
-        }
-        v.extend(data);
-        v
-    }
+    use super::encode as idx;
 
     fn gzip(b: &[u8]) -> Vec<u8> {
         use std::io::Write;
