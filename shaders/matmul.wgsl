@@ -74,7 +74,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     let cols = p.n;
     let row0 = wid.y * TILE;
     let col0 = wid.x * TILE;
-    var acc = array<vec4f, 4>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+    // Four named accumulators rather than an array: dynamically indexed private arrays spill to
+    // memory on software GPUs (SwiftShader, lavapipe).
+    var acc0 = vec4f(0.0);
+    var acc1 = vec4f(0.0);
+    var acc2 = vec4f(0.0);
+    var acc3 = vec4f(0.0);
     for (var k0 = 0u; k0 < depth; k0 += SLICE) {
         // 1024 values of each tile, 4 per thread. The index order follows the storage order
         // of the operand, so neighbouring threads read neighbouring addresses.
@@ -94,20 +99,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
         workgroupBarrier();
         for (var kk = 0u; kk < SLICE; kk++) {
             let bv = vec4f(tile_b[kk][lid.x], tile_b[kk][lid.x + 16u], tile_b[kk][lid.x + 32u], tile_b[kk][lid.x + 48u]);
-            for (var i = 0u; i < 4u; i++) {
-                acc[i] += tile_a[lid.y + 16u * i][kk] * bv;
-            }
+            acc0 += tile_a[lid.y][kk] * bv;
+            acc1 += tile_a[lid.y + 16u][kk] * bv;
+            acc2 += tile_a[lid.y + 32u][kk] * bv;
+            acc3 += tile_a[lid.y + 48u][kk] * bv;
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < 4u; i++) {
-        let r = row0 + lid.y + 16u * i;
-        if (r >= rows) { continue; }
-        for (var j = 0u; j < 4u; j++) {
-            let c = col0 + lid.x + 16u * j;
-            if (c < cols) {
-                out[p.out_off + r * cols + c] = epilogue(acc[i][j], r, c, cols);
-            }
+    store_row(row0 + lid.y, col0 + lid.x, acc0, rows, cols);
+    store_row(row0 + lid.y + 16u, col0 + lid.x, acc1, rows, cols);
+    store_row(row0 + lid.y + 32u, col0 + lid.x, acc2, rows, cols);
+    store_row(row0 + lid.y + 48u, col0 + lid.x, acc3, rows, cols);
+}
+
+/// Write one thread's four outputs of row r (columns c, c+16, c+32, c+48) through the epilogue.
+fn store_row(r: u32, c: u32, acc: vec4f, rows: u32, cols: u32) {
+    if (r >= rows) { return; }
+    for (var j = 0u; j < 4u; j++) {
+        let cj = c + 16u * j;
+        if (cj < cols) {
+            out[p.out_off + r * cols + cj] = epilogue(acc[j], r, cj, cols);
         }
     }
 }

@@ -154,6 +154,21 @@ impl Trainer {
         })
     }
 
+    /// GPU time of each kernel of one step at the current batch size (α = 0, so the run is
+    /// unchanged): resolves to `[{kernel, ms}]`, or `null` on the CPU engine or when the adapter
+    /// has no timestamp queries. Take one step first.
+    #[wasm_bindgen(js_name = profileStep)]
+    pub fn profile_step(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut t = inner.try_borrow_mut().map_err(|_| err("a step or evaluation is already running"))?;
+            let times = t.profile_step().await.map_err(err)?;
+            let rows: Option<Vec<records::KernelTime>> =
+                times.map(|v| v.into_iter().map(|(kernel, ms)| records::KernelTime { kernel: kernel.to_string(), ms }).collect());
+            to_js(&rows).map_err(Into::into)
+        })
+    }
+
     /// Steps done so far.
     #[wasm_bindgen(js_name = stepsDone)]
     pub fn steps_done(&self) -> Result<f64, JsError> {
@@ -179,6 +194,12 @@ pub fn check_settings(settings: JsValue) -> Result<JsValue, JsError> {
 
 mod records {
     //! Plain records returned to JavaScript.
+    #[derive(serde::Serialize)]
+    pub struct KernelTime {
+        pub kernel: String,
+        pub ms: f64,
+    }
+
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     pub struct Info {

@@ -124,7 +124,7 @@ impl GpuEngine {
         .into_iter()
         .max()
         .unwrap_or(0);
-        let workgroups = [layout.param_count.div_ceil(256), data.dim.div_ceil(64), m_max.div_ceil(64)];
+        let workgroups = [widest.div_ceil(64) as u32, data.dim.div_ceil(64), m_max];
         Requirements { max_binding_bytes: biggest, max_buffer_bytes: biggest, max_workgroups: workgroups.into_iter().max().unwrap_or(1) }
     }
 
@@ -135,7 +135,7 @@ impl GpuEngine {
         let n_layers = layout.layers.len();
         let n_test = data.test.len() as u32;
         let eval_chunks = n_test.div_ceil(m_max).max(1);
-        let n_partials = layout.param_count.div_ceil(256);
+        let n_partials = crate::reference::sgd_update::groups(layout.param_count as usize) as u32;
         let f = 4u64;
         let mm = m_max as u64;
 
@@ -301,9 +301,9 @@ impl GpuEngine {
         let update = small(
             "sgd_update",
             |k| &k.sgd_update,
-            [layout.param_count, 0, 0, 0],
+            [layout.param_count, n_partials, 0, 0],
             &[&b.grads, &b.params, &b.partials],
-            Grid::Fixed { x: layout.param_count, wx: 256, y: 1, wy: 1 },
+            Grid::Fixed { x: n_partials, wx: 1, y: 1, wy: 1 },
         );
         let reduce = small(
             "reduce_stats",
