@@ -4,7 +4,7 @@
 
 use crate::cabs::{parse_rule, CabsConfig, Rule};
 use crate::data::{bundle, DataName, Dataset};
-use crate::engine::BackendChoice;
+use crate::engine::{BackendChoice, ConvNorms};
 use crate::error::{config, Result};
 use crate::model::ModelSpec;
 use crate::trainer::TrainerConfig;
@@ -29,6 +29,8 @@ pub struct Settings {
     pub bias_correction: bool,
     pub seed: u64,
     pub backend: String,
+    /// exact | both | reference (see [`ConvNorms`]).
+    pub conv_norms: String,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             bias_correction: c.bias_correction,
             seed: 1,
             backend: "auto".into(),
+            conv_norms: "exact".into(),
         }
     }
 }
@@ -77,6 +80,7 @@ impl Settings {
             seed: self.seed,
             backend: BackendChoice::parse(&self.backend)?,
             with_stats: true,
+            conv_norms: ConvNorms::parse(&self.conv_norms)?,
         })
     }
 

@@ -5,7 +5,7 @@
 use crate::cabs::{xi_from_sums, CabsConfig, CabsState, Decision, Rule};
 use crate::data::sampler::{BatchSlot, EpochSampler};
 use crate::data::Dataset;
-use crate::engine::{BackendChoice, BackendInfo, Engine, Snapshot};
+use crate::engine::{BackendChoice, BackendInfo, ConvNorms, Engine, Snapshot};
 use crate::error::{config, CabsError, Result};
 use crate::model::{Layout, ModelSpec};
 use crate::reference::reduce_stats::StepSums;
@@ -22,6 +22,9 @@ pub struct TrainerConfig {
     pub backend: BackendChoice,
     /// Compute per-example norms and ξ (off only for measuring their cost).
     pub with_stats: bool,
+    /// Exact conv-filter norms, the reference code's approximation, or both.
+    #[serde(default)]
+    pub conv_norms: ConvNorms,
 }
 
 /// What one step did and decided. Field names are the CSV columns (camelCase in JavaScript).
@@ -98,7 +101,7 @@ impl Trainer {
         if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
             return config(format!("the learning rate α must be a positive number, got {}", cfg.lr));
         }
-        let layout = Layout::new(&cfg.model, data.dim, data.classes)?;
+        let layout = Layout::for_input(&cfg.model, data.dim, data.image, data.classes)?;
         let m_max = cfg.rule.max_batch();
         if m_max as usize > data.train.len() {
             return config(format!(
@@ -108,7 +111,7 @@ impl Trainer {
             ));
         }
         let params = layout.init_params(cfg.seed);
-        let (engine, info) = Engine::new(cfg.backend, layout.clone(), &data, m_max, &params).await?;
+        let (engine, info) = Engine::new(cfg.backend, layout.clone(), &data, m_max, &params, cfg.conv_norms).await?;
         let averages = CabsState::new(match &cfg.rule {
             Rule::Cabs(c) => c.clone(),
             Rule::Constant { .. } => CabsConfig::default(),

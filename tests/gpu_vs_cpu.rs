@@ -6,7 +6,7 @@
 mod common;
 use cabs::cabs::{CabsConfig, LrSchedule, Rule};
 use cabs::data::{synthetic, Dataset};
-use cabs::engine::{BackendChoice, Engine, Snapshot};
+use cabs::engine::{BackendChoice, ConvNorms, Engine, Snapshot};
 use cabs::model::{Layout, ModelSpec};
 use cabs::reference::gather::gather_batch;
 use cabs::reference::matmul::{activation_flag, derivative_flag, matmul, MatmulSpec, ADD_BIAS, SCALE_INV_M};
@@ -26,8 +26,8 @@ fn check_kernels(data: &Dataset, model: &str, batch_sizes: &[u32], m_max: u32) {
     let layout = Layout::new(&ModelSpec::parse(model).unwrap(), data.dim, data.classes).unwrap();
     let p0 = layout.init_params(11);
     let perm = Rng::new(5).permutation(data.train.len());
-    let (mut gpu, _) = require_gpu(pollster::block_on(Engine::new(BackendChoice::Gpu, layout.clone(), data, m_max, &p0)));
-    let (mut cpu, _) = pollster::block_on(Engine::new(BackendChoice::Cpu, layout.clone(), data, m_max, &p0)).unwrap();
+    let (mut gpu, _) = require_gpu(pollster::block_on(Engine::new(BackendChoice::Gpu, layout.clone(), data, m_max, &p0, ConvNorms::Exact)));
+    let (mut cpu, _) = pollster::block_on(Engine::new(BackendChoice::Cpu, layout.clone(), data, m_max, &p0, ConvNorms::Exact)).unwrap();
     gpu.set_permutation(&perm);
     cpu.set_permutation(&perm);
     let lr = 0.3f32;
@@ -139,7 +139,15 @@ fn kernels_should_match_reference_for_tanh_and_logreg_on_float_features() {
 }
 
 fn run(backend: BackendChoice, rule: Rule, steps: usize) -> (Vec<cabs::trainer::StepStats>, cabs::trainer::EvalStats) {
-    let cfg = TrainerConfig { model: ModelSpec::parse("mlp:16,16").unwrap(), rule, lr: 0.5, seed: 3, backend, with_stats: true };
+    let cfg = TrainerConfig {
+        model: ModelSpec::parse("mlp:16,16").unwrap(),
+        rule,
+        lr: 0.5,
+        seed: 3,
+        backend,
+        with_stats: true,
+        conv_norms: ConvNorms::Exact,
+    };
     let mut t = require_gpu(pollster::block_on(Trainer::new(cfg, synthetic::spirals(3))));
     let stats = (0..steps).map(|_| pollster::block_on(t.step()).unwrap()).collect();
     (stats, pollster::block_on(t.evaluate()).unwrap())
@@ -174,7 +182,7 @@ fn a_lost_device_is_an_error_not_a_panic() {
     let data = random_dataset(64, 8, 5, 3, false, 3);
     let layout = Layout::new(&ModelSpec::parse("mlp:4").unwrap(), 5, 3).unwrap();
     let p0 = layout.init_params(1);
-    let (mut engine, _) = require_gpu(pollster::block_on(Engine::new(BackendChoice::Gpu, layout, &data, 16, &p0)));
+    let (mut engine, _) = require_gpu(pollster::block_on(Engine::new(BackendChoice::Gpu, layout, &data, 16, &p0, ConvNorms::Exact)));
     engine.set_permutation(&(0..64).collect::<Vec<_>>());
     pollster::block_on(engine.train_step(0, 16, 0.1, true)).unwrap();
     let Engine::Gpu(g) = &engine else { panic!("expected the GPU engine") };

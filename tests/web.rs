@@ -5,7 +5,7 @@
 
 use cabs::cabs::{CabsConfig, Rule};
 use cabs::data::synthetic;
-use cabs::engine::{BackendChoice, Engine};
+use cabs::engine::{BackendChoice, ConvNorms, Engine};
 use cabs::model::{Layout, ModelSpec};
 use cabs::rng::Rng;
 use cabs::trainer::{Trainer, TrainerConfig};
@@ -30,9 +30,9 @@ async fn a_webgpu_training_step_matches_the_cpu_twin() {
     let layout = Layout::new(&ModelSpec::parse("mlp:24,12").unwrap(), data.dim, data.classes).unwrap();
     let p0 = layout.init_params(2);
     let perm = Rng::new(9).permutation(data.train.len());
-    let (mut gpu, info) = gpu_or_explain(Engine::new(BackendChoice::Gpu, layout.clone(), &data, 512, &p0).await);
+    let (mut gpu, info) = gpu_or_explain(Engine::new(BackendChoice::Gpu, layout.clone(), &data, 512, &p0, ConvNorms::Exact).await);
     assert_eq!(info.kind, "gpu");
-    let (mut cpu, _) = Engine::new(BackendChoice::Cpu, layout.clone(), &data, 512, &p0).await.unwrap();
+    let (mut cpu, _) = Engine::new(BackendChoice::Cpu, layout.clone(), &data, 512, &p0, ConvNorms::Exact).await.unwrap();
     gpu.set_permutation(&perm);
     cpu.set_permutation(&perm);
     for m in [1u32, 37, 512] {
@@ -67,6 +67,7 @@ async fn a_short_cabs_run_on_webgpu_learns_and_grows_the_batch() {
         seed: 1,
         backend: BackendChoice::Gpu,
         with_stats: true,
+        conv_norms: Default::default(),
     };
     let mut t = gpu_or_explain(Trainer::new(cfg, synthetic::moons(1)).await);
     let first = t.evaluate().await.unwrap();

@@ -8,7 +8,7 @@
 //! Split: the digits in file order 0.json … 9.json; example k is a test example iff k mod 5 = 4,
 //! giving 8,000 training and 2,000 test digits. Pixels are grey levels 0…255 (value / 255).
 
-use super::{Dataset, Features, Split};
+use super::{Dataset, Features, ImageShape, Split};
 use crate::error::{CabsError, Result};
 
 pub const MAGIC: &[u8; 12] = b"CABSMNIST\0\0\0";
@@ -62,7 +62,7 @@ pub fn parse(bytes: &[u8]) -> Result<Dataset> {
     };
     let train = split(n_train);
     let test = split(n_test);
-    let ds = Dataset { name: "mnist".into(), dim: dim as u32, classes, train, test };
+    let ds = Dataset { name: "mnist".into(), dim: dim as u32, image: Some(ImageShape { c: 1, h: rows, w: cols }), classes, train, test };
     ds.validate()?;
     Ok(ds)
 }

@@ -2,7 +2,7 @@
 //! green, then blue, each 32×32 row-major), 10,000 records per file. Features keep that
 //! channel-major (CHW) order. Every file is checked before anything is kept.
 
-use super::{Dataset, Features, Split};
+use super::{Dataset, Features, ImageShape, Split};
 use crate::error::{CabsError, Result};
 
 pub const RECORD: usize = 1 + 3 * 32 * 32;
@@ -41,7 +41,14 @@ pub fn dataset(train: &[(&str, &[u8])], test: (&str, &[u8])) -> Result<Dataset> 
     let (mut tpx, mut ty) = (Vec::new(), Vec::new());
     read_batch(test.0, test.1, &mut tpx, &mut ty)?;
     let split = |bytes, labels| Split { features: Features::U8 { bytes, scale: 1.0 / 255.0 }, labels };
-    let ds = Dataset { name: "cifar10".into(), dim: (RECORD - 1) as u32, classes: 10, train: split(px, y), test: split(tpx, ty) };
+    let ds = Dataset {
+        name: "cifar10".into(),
+        dim: (RECORD - 1) as u32,
+        image: Some(ImageShape { c: 3, h: 32, w: 32 }),
+        classes: 10,
+        train: split(px, y),
+        test: split(tpx, ty),
+    };
     ds.validate()?;
     Ok(ds)
 }

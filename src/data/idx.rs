@@ -2,7 +2,7 @@
 //! `ndims` big-endian u32 sizes, then the unsigned bytes. Images must have 3 dimensions
 //! (n, rows, cols), labels 1 (n). Everything is checked before anything is kept.
 
-use super::{Dataset, Features, Split};
+use super::{Dataset, Features, ImageShape, Split};
 use crate::error::{CabsError, Result};
 use std::io::Read;
 
@@ -73,7 +73,7 @@ pub fn parse_idx<'a>(what: &str, bytes: &'a [u8]) -> Result<(Vec<usize>, &'a [u8
     Ok((dims, body))
 }
 
-fn images_and_labels(images: &[u8], labels: &[u8], name: &str) -> Result<(Split, usize)> {
+fn images_and_labels(images: &[u8], labels: &[u8], name: &str) -> Result<(Split, ImageShape)> {
     let img_name = format!("{name} images");
     let lab_name = format!("{name} labels");
     let images = decompress(&img_name, images)?;
@@ -94,18 +94,22 @@ fn images_and_labels(images: &[u8], labels: &[u8], name: &str) -> Result<(Split,
     }
     let split =
         Split { features: Features::U8 { bytes: ibody.to_vec(), scale: 1.0 / 255.0 }, labels: lbody.iter().map(|&y| y as u32).collect() };
-    Ok((split, idims[1] * idims[2]))
+    Ok((split, ImageShape { c: 1, h: idims[1] as u32, w: idims[2] as u32 }))
 }
 
 /// A data set from IDX image and label files. Without test files, the last 1/6 of the training
 /// files (rounded down) is held out as the test split.
 pub fn dataset(train_images: &[u8], train_labels: &[u8], test: Option<(&[u8], &[u8])>) -> Result<Dataset> {
-    let (mut train, dim) = images_and_labels(train_images, train_labels, "training")?;
+    let (mut train, image) = images_and_labels(train_images, train_labels, "training")?;
+    let dim = image.len() as usize;
     let test = match test {
         Some((i, l)) => {
-            let (t, test_dim) = images_and_labels(i, l, "test")?;
-            if test_dim != dim {
-                return Err(CabsError::Data(format!("test images have {test_dim} pixels, training images {dim}")));
+            let (t, test_image) = images_and_labels(i, l, "test")?;
+            if test_image != image {
+                return Err(CabsError::Data(format!(
+                    "test images are {}×{}, training images {}×{}",
+                    test_image.h, test_image.w, image.h, image.w
+                )));
             }
             t
         }
@@ -117,7 +121,7 @@ pub fn dataset(train_images: &[u8], train_labels: &[u8], test: Option<(&[u8], &[
         }
     };
     let classes = train.labels.iter().chain(&test.labels).max().map_or(2, |&m| (m + 1).max(2));
-    let ds = Dataset { name: "idx".into(), dim: dim as u32, classes, train, test };
+    let ds = Dataset { name: "idx".into(), dim: dim as u32, image: Some(image), classes, train, test };
     ds.validate()?;
     Ok(ds)
 }

@@ -9,6 +9,7 @@ pub mod sampler;
 pub mod synthetic;
 
 use crate::error::{config, CabsError, Result};
+use serde::Serialize;
 
 /// Feature storage. Images stay as bytes (4× smaller on the GPU, where a full-size data set
 /// must fit in one storage binding); generated 2-D points are `f32`.
@@ -71,11 +72,31 @@ impl Split {
     }
 }
 
+/// The shape of an image example, stored channel-major (`[C, H, W]`, row-major): `dim = c·h·w`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ImageShape {
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+}
+
+impl ImageShape {
+    pub fn len(&self) -> u32 {
+        self.c * self.h * self.w
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A named data set with both splits.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     pub name: String,
     pub dim: u32,
+    /// How the `dim` features form an image (None for points such as the 2-D sets).
+    pub image: Option<ImageShape>,
     pub classes: u32,
     pub train: Split,
     pub test: Split,
@@ -84,6 +105,11 @@ pub struct Dataset {
 impl Dataset {
     /// Check sizes and labels once, so that kernels can index without checks.
     pub fn validate(&self) -> Result<()> {
+        if let Some(img) = self.image {
+            if img.len() != self.dim {
+                return Err(CabsError::Data(format!("'{}': image shape {img:?} does not hold {} features", self.name, self.dim)));
+            }
+        }
         for (what, s) in [("training", &self.train), ("test", &self.test)] {
             let n_feat = match &s.features {
                 Features::U8 { bytes, .. } => bytes.len(),

@@ -24,7 +24,7 @@ fn build(name: &str, classes: u32, seed: u64, mut point: impl FnMut(&mut Rng, u3
     };
     let train = split(TRAIN);
     let test = split(TEST);
-    Dataset { name: name.into(), dim: 2, classes, train, test }
+    Dataset { name: name.into(), dim: 2, image: None, classes, train, test }
 }
 
 /// Two interleaved spirals, 1.75 turns each, with Gaussian noise 0.08 (inputs in ≈ [−1, 1]²).

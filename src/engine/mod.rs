@@ -55,11 +55,62 @@ pub struct EvalSums {
     pub n: usize,
 }
 
+/// How the per-example squared norms of convolution filters are computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConvNorms {
+    /// Exact (the default): ξ is the true trace of the gradient covariance.
+    #[default]
+    Exact,
+    /// Exact for ξ, and the reference code's approximation as well, in extra rows after the
+    /// exact ones (for side-by-side comparison on the same batches).
+    Both,
+    /// The reference TensorFlow code's approximation drives ξ (cross terms between positions
+    /// dropped), to reproduce its behaviour.
+    Reference,
+}
+
+impl ConvNorms {
+    pub fn parse(s: &str) -> Result<ConvNorms> {
+        match s {
+            "exact" => Ok(ConvNorms::Exact),
+            "both" => Ok(ConvNorms::Both),
+            "reference" => Ok(ConvNorms::Reference),
+            _ => crate::error::config(format!("unknown conv-norms '{s}': use exact, both or reference")),
+        }
+    }
+
+    /// Rows of per-example norms the engine keeps for a layout.
+    pub fn rows(self, layout: &Layout) -> usize {
+        layout.n_tensors() + if self == ConvNorms::Both { 2 * layout.convs.len() } else { 0 }
+    }
+}
+
+/// One convolution stage's buffers after a step (first `m` examples).
+#[derive(Clone, Debug, Default)]
+pub struct ConvSnapshot {
+    /// ReLU(conv(x) + b).
+    pub conv_out: Vec<f32>,
+    /// Max-pool output and the arg-max indices (empty without a pool).
+    pub pool_out: Vec<f32>,
+    pub arg: Vec<u32>,
+    /// Error at the pool output (empty without a pool).
+    pub d_pool: Vec<f32>,
+    /// Error at the convolution's pre-activation.
+    pub d_conv: Vec<f32>,
+}
+
 /// Every intermediate buffer after a training step (first `m` rows of each), for tests and probes.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub labels: Vec<u32>,
-    /// acts[0]: batch input; acts[l + 1]: output of layer l (last: logits).
+    /// The batch as gathered from the data set.
+    pub input: Vec<f32>,
+    /// After the input transform (empty without one).
+    pub prepped: Vec<f32>,
+    pub convs: Vec<ConvSnapshot>,
+    /// acts[0]: input of the first dense layer (the batch, or the flattened last convolution
+    /// stage); acts[l + 1]: output of dense layer l (last: logits).
     pub acts: Vec<Vec<f32>>,
     /// deltas[l]: per-example error at the output of layer l.
     pub deltas: Vec<Vec<f32>>,
@@ -68,7 +119,8 @@ pub struct Snapshot {
     pub params: Vec<f32>,
     pub losses: Vec<f32>,
     pub correct: Vec<f32>,
-    /// One row per parameter tensor (w0, b0, w1, b1, …) of m per-example squared norms.
+    /// One row per parameter tensor (in [`Layout::tensors`] order) of m per-example squared
+    /// norms; with [`ConvNorms::Both`], then the approximate rows of each conv (w, b).
     pub norms: Vec<Vec<f32>>,
     pub partials: Vec<f32>,
 }
@@ -80,15 +132,22 @@ pub enum Engine {
 
 impl Engine {
     /// Build the engine with the given initial parameters.
-    pub async fn new(choice: BackendChoice, layout: Layout, data: &Dataset, m_max: u32, params: &[f32]) -> Result<(Engine, BackendInfo)> {
+    pub async fn new(
+        choice: BackendChoice,
+        layout: Layout,
+        data: &Dataset,
+        m_max: u32,
+        params: &[f32],
+        conv_norms: ConvNorms,
+    ) -> Result<(Engine, BackendInfo)> {
         let cpu = |reason: Option<String>| {
-            let e = CpuEngine::new(layout.clone(), data, m_max, params);
+            let e = CpuEngine::new(layout.clone(), data, m_max, params, conv_norms);
             let info = BackendInfo { kind: "cpu".into(), adapter: None, fallback_reason: reason, dispatches_per_step: 0 };
             (Engine::Cpu(Box::new(e)), info)
         };
         match choice {
             BackendChoice::Cpu => Ok(cpu(None)),
-            BackendChoice::Gpu | BackendChoice::Auto => match GpuEngine::new(layout.clone(), data, m_max, params).await {
+            BackendChoice::Gpu | BackendChoice::Auto => match GpuEngine::new(layout.clone(), data, m_max, params, conv_norms).await {
                 Ok(g) => {
                     let info = BackendInfo {
                         kind: "gpu".into(),

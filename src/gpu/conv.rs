@@ -1,8 +1,8 @@
-//! Convolution and max-pooling on the GPU: one pipeline per kernel (`shaders/conv2d_*.wgsl`,
-//! `shaders/max_pool_*.wgsl`) and [`run_conv`] / [`run_pool`], which execute them on given
-//! inputs and read every result back. This is the GPU half of the groundwork for convolutional
-//! nets, tested against the CPU twins in `reference::{conv2d, max_pool}`; the training engine
-//! does not dispatch these kernels yet (it trains MLPs).
+//! Convolution, max-pooling and the image input transform on the GPU: one pipeline per kernel
+//! (`shaders/conv2d_*.wgsl`, `shaders/max_pool_*.wgsl`, `shaders/crop_standardize.wgsl`), their
+//! parameter structs, and [`run_conv`] / [`run_pool`], a small harness that runs single layers
+//! on given inputs for the kernel-level tests against `reference::{conv2d, max_pool}`. The
+//! training engine (`gpu::engine`) builds these pipelines only for convolutional models.
 
 use super::context::{GpuContext, Requirements};
 use super::kernels::{step_layout, Kernel, Slot, StepUniform};
@@ -103,7 +103,42 @@ impl PoolParams {
     }
 }
 
+/// Mirror of `struct Prep` in `shaders/crop_standardize.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct PrepParams {
+    pub in_c: u32,
+    pub in_h: u32,
+    pub in_w: u32,
+    pub out_h: u32,
+    pub out_w: u32,
+    pub top: u32,
+    pub left: u32,
+    pub standardize: u32,
+    pub floor: f32,
+    pub _pad: [u32; 3],
+}
+
+impl PrepParams {
+    pub fn new(p: &crate::model::Prep, floor: f32) -> PrepParams {
+        let (top, left) = p.offset();
+        PrepParams {
+            in_c: p.input.c,
+            in_h: p.input.h,
+            in_w: p.input.w,
+            out_h: p.output.h,
+            out_w: p.output.w,
+            top,
+            left,
+            standardize: p.standardize as u32,
+            floor,
+            _pad: [0; 3],
+        }
+    }
+}
+
 pub struct ConvKernels {
+    pub crop_standardize: Kernel,
     pub forward: Kernel,
     pub backward_input: Kernel,
     pub filter_grad: Kernel,
@@ -118,6 +153,13 @@ impl ConvKernels {
         let prelude = include_str!("../../shaders/conv_params.wgsl");
         let k = |label, body: &str, slots: &[Slot]| Kernel::new(device, step_layout, label, &format!("{prelude}\n{body}"), slots);
         ConvKernels {
+            crop_standardize: Kernel::new(
+                device,
+                step_layout,
+                "crop_standardize",
+                include_str!("../../shaders/crop_standardize.wgsl"),
+                &[Uniform, Read, Write],
+            ),
             forward: k("conv2d_forward", include_str!("../../shaders/conv2d_forward.wgsl"), &[Uniform, Read, Read, Write]),
             backward_input: k(
                 "conv2d_backward_input",

@@ -1,11 +1,13 @@
 //! The GPU training engine: owns every buffer (sized once for `m_max`), every bind group (built
-//! once) and the encoding of a training step as one submission of 5L+3 dispatches for an L-layer
-//! network, with one 16-byte readback. The batch size changes through the step uniform only.
+//! once) and the encoding of a training step as one submission (5L+3 dispatches for an L-layer
+//! MLP; each convolution stage adds forward, pool, backward, filter-gradient and norm
+//! dispatches), with one 16-byte readback. The batch size changes through the step uniform only.
 
 use super::context::{GpuContext, Requirements};
+use super::conv::{ConvKernels, ConvParams, PoolParams, PrepParams, APPROX, MUL_RELU_DERIV, RELU};
 use super::kernels::{GatherParams, Kernel, Kernels, MatmulParams, Params4, StepUniform, STEP_STRIDE};
 use crate::data::{Dataset, Split};
-use crate::engine::{EvalSums, Snapshot};
+use crate::engine::{ConvNorms, ConvSnapshot, EvalSums, Snapshot};
 use crate::error::{CabsError, Result};
 use crate::model::Layout;
 use crate::reference::matmul::{activation_flag, derivative_flag, ADD_BIAS, SCALE_INV_M};
@@ -18,7 +20,7 @@ const COPY: wgpu::BufferUsages = wgpu::BufferUsages::COPY_SRC.union(wgpu::Buffer
 struct Dispatch {
     /// For per-kernel timings.
     name: &'static str,
-    kernel: fn(&Kernels) -> &Kernel,
+    pipeline: wgpu::ComputePipeline,
     group: wgpu::BindGroup,
     grid: Grid,
 }
@@ -44,10 +46,26 @@ impl Grid {
     }
 }
 
+/// One convolution stage's buffers (see [`ConvSnapshot`]); without a pool, `pool_out`, `arg`
+/// and `d_pool` are placeholders.
+struct StageBufs {
+    conv_out: wgpu::Buffer,
+    pool_out: wgpu::Buffer,
+    arg: wgpu::Buffer,
+    d_pool: wgpu::Buffer,
+    d_conv: wgpu::Buffer,
+}
+
 struct Bufs {
     params: wgpu::Buffer,
     grads: wgpu::Buffer,
-    /// acts[0] is the batch input, acts[l + 1] the output of layer l (the last: logits).
+    /// The batch as gathered (the same buffer as acts[0] for dense models).
+    input: wgpu::Buffer,
+    /// After the input transform (a placeholder without one).
+    prepped: wgpu::Buffer,
+    stages: Vec<StageBufs>,
+    /// acts[0] is the first dense layer's input (for convolutional models the same buffer as the
+    /// last stage's output), acts[l + 1] the output of layer l (the last: logits).
     acts: Vec<wgpu::Buffer>,
     /// deltas[l]: per-example error at the output of layer l.
     deltas: Vec<wgpu::Buffer>,
@@ -64,19 +82,20 @@ struct Bufs {
 
 pub struct GpuEngine {
     ctx: GpuContext,
-    kernels: Kernels,
     layout: Layout,
     m_max: u32,
+    norm_rows: usize,
     n_test: u32,
     n_partials: u32,
     bufs: Bufs,
     step_group: wgpu::BindGroup,
-    /// gather (training data), forward…, loss: shared by training and evaluation.
+    /// gather (training data), input transform, convolution stages and dense layers forward,
+    /// loss: shared by training and evaluation.
     train_gather: Dispatch,
     eval_gather: Dispatch,
     forward: Vec<Dispatch>,
     loss: Dispatch,
-    /// backward δ…, weight gradients…, bias gradients…
+    /// backward δ…, weight gradients…, bias gradients…, filter gradients…
     backward: Vec<Dispatch>,
     norms: Vec<Dispatch>,
     update: Dispatch,
@@ -109,52 +128,111 @@ fn uniform<T: bytemuck::Pod>(device: &wgpu::Device, label: &str, value: &T) -> w
     })
 }
 
+/// Values per example of every per-example buffer of a layout (for sizing and limits).
+fn per_example_lens(layout: &Layout, dim: u32) -> Vec<u64> {
+    let mut v = vec![dim as u64];
+    v.extend(layout.prep.map(|p| p.output.len() as u64));
+    for c in &layout.convs {
+        v.push(c.conv.out_len() as u64);
+        v.extend(c.pool.map(|p| p.out_len() as u64));
+    }
+    v.extend(layout.layers.iter().map(|d| d.d_in.max(d.d_out) as u64));
+    v
+}
+
+/// What stage `s` passes on: its pool's output, or its ReLU'd convolution without a pool.
+fn stage_out<'a>(layout: &Layout, stages: &'a [StageBufs], s: usize) -> &'a wgpu::Buffer {
+    if layout.convs[s].pool.is_some() {
+        &stages[s].pool_out
+    } else {
+        &stages[s].conv_out
+    }
+}
+
 impl GpuEngine {
     /// The largest buffer this configuration needs, for [`Requirements`].
-    pub fn requirements(layout: &Layout, data: &Dataset, m_max: u32) -> Requirements {
-        let widest = layout.layers.iter().map(|l| l.d_in.max(l.d_out)).max().unwrap_or(1) as u64;
+    pub fn requirements(layout: &Layout, data: &Dataset, m_max: u32, conv_norms: ConvNorms) -> Requirements {
+        let widest = per_example_lens(layout, data.dim).into_iter().max().unwrap_or(1);
         let feature_bytes = |s: &Split| s.gpu_words().len() as u64 * 4;
         let biggest = [
             layout.param_count as u64 * 4,
             m_max as u64 * widest * 4,
             feature_bytes(&data.train),
             feature_bytes(&data.test),
-            2 * layout.layers.len() as u64 * m_max as u64 * 4,
+            conv_norms.rows(layout) as u64 * m_max as u64 * 4,
         ]
         .into_iter()
         .max()
         .unwrap_or(0);
-        let workgroups = [widest.div_ceil(64) as u32, data.dim.div_ceil(64), m_max];
-        Requirements { max_binding_bytes: biggest, max_buffer_bytes: biggest, max_workgroups: workgroups.into_iter().max().unwrap_or(1) }
+        let filter_groups = layout.convs.iter().map(|c| (c.conv.filter_len() + c.conv.out_c).div_ceil(64) as u64).max().unwrap_or(1);
+        let workgroups = [widest.div_ceil(64), filter_groups, m_max as u64];
+        Requirements {
+            max_binding_bytes: biggest,
+            max_buffer_bytes: biggest,
+            max_workgroups: workgroups.into_iter().max().unwrap_or(1).min(u32::MAX as u64) as u32,
+        }
     }
 
-    pub async fn new(layout: Layout, data: &Dataset, m_max: u32, params: &[f32]) -> Result<GpuEngine> {
-        let ctx = GpuContext::new(Self::requirements(&layout, data, m_max)).await?;
+    pub async fn new(layout: Layout, data: &Dataset, m_max: u32, params: &[f32], conv_norms: ConvNorms) -> Result<GpuEngine> {
+        let ctx = GpuContext::new(Self::requirements(&layout, data, m_max, conv_norms)).await?;
         let device = &ctx.device;
         let kernels = Kernels::new(device);
+        // Convolution pipelines only for models that use them (browsers compile each one).
+        let conv_kernels = (!layout.convs.is_empty() || layout.prep.is_some()).then(|| ConvKernels::new(device, &kernels.step_layout));
         let n_layers = layout.layers.len();
+        let n_convs = layout.convs.len();
+        let norm_rows = conv_norms.rows(&layout);
         let n_test = data.test.len() as u32;
         let eval_chunks = n_test.div_ceil(m_max).max(1);
         let n_partials = crate::reference::sgd_update::groups(layout.param_count as usize) as u32;
         let f = 4u64;
         let mm = m_max as u64;
+        let per_example = |label: &str, len: usize| storage(device, label, mm * len as u64 * f);
 
-        let mut acts = vec![storage(device, "acts 0 (batch input)", mm * layout.input_dim() as u64 * f)];
+        let stages: Vec<StageBufs> = layout
+            .convs
+            .iter()
+            .enumerate()
+            .map(|(s, c)| {
+                let pooled = c.pool.map_or(0, |p| p.out_len());
+                StageBufs {
+                    conv_out: per_example(&format!("conv {s} output"), c.conv.out_len()),
+                    pool_out: per_example(&format!("pool {s} output"), pooled),
+                    arg: per_example(&format!("pool {s} arg-max"), pooled),
+                    d_pool: per_example(&format!("pool {s} error"), pooled),
+                    d_conv: per_example(&format!("conv {s} error"), c.conv.out_len()),
+                }
+            })
+            .collect();
+        let input = if n_convs == 0 && layout.prep.is_none() {
+            per_example("acts 0 (batch input)", layout.input_dim() as usize)
+        } else {
+            per_example("batch input", layout.input_dim() as usize)
+        };
+        let prepped = per_example("transformed input", layout.prep.map_or(0, |p| p.output.len() as usize));
+        let mut acts = vec![match n_convs {
+            0 if layout.prep.is_none() => input.clone(),
+            0 => prepped.clone(),
+            _ => stage_out(&layout, &stages, n_convs - 1).clone(),
+        }];
         let mut deltas = Vec::new();
         for (l, d) in layout.layers.iter().enumerate() {
-            acts.push(storage(device, &format!("acts {}", l + 1), mm * d.d_out as u64 * f));
-            deltas.push(storage(device, &format!("deltas {l}"), mm * d.d_out as u64 * f));
+            acts.push(per_example(&format!("acts {}", l + 1), d.d_out as usize));
+            deltas.push(per_example(&format!("deltas {l}"), d.d_out as usize));
         }
         let stats_bytes = (1 + eval_chunks as u64) * 4 * f;
         let bufs = Bufs {
             params: storage_init(device, "params", bytemuck::cast_slice(params)),
             grads: storage(device, "grads", layout.param_count as u64 * f),
+            input,
+            prepped,
+            stages,
             acts,
             deltas,
             labels: storage(device, "batch labels", mm * f),
             losses: storage(device, "per-example losses", mm * f),
             correct: storage(device, "per-example correct", mm * f),
-            norms: storage(device, "per-example squared norms", 2 * n_layers as u64 * mm * f),
+            norms: storage(device, "per-example squared norms", norm_rows as u64 * mm * f),
             partials: storage(device, "sum of squared gradient partials", n_partials as u64 * f),
             stats: storage(device, "stats", stats_bytes),
             staging: device.create_buffer(&wgpu::BufferDescriptor {
@@ -185,57 +263,155 @@ impl GpuEngine {
         });
 
         let b = &bufs;
-        let d0 = layout.input_dim();
+        let stage_out = |s: usize| stage_out(&layout, &b.stages, s);
+        let stage_d_out = |s: usize| if layout.convs[s].pool.is_some() { &b.stages[s].d_pool } else { &b.stages[s].d_conv };
+        let dim = layout.input_dim();
+        let dispatch = |name, kernel: &Kernel, params: &wgpu::Buffer, buffers: &[&wgpu::Buffer], grid: Grid| {
+            let mut all = vec![params];
+            all.extend_from_slice(buffers);
+            Dispatch { name, pipeline: kernel.pipeline.clone(), group: kernel.bind(device, &all), grid }
+        };
         let gather = |split: &Split, name: &str| {
             let (format, scale) = split.gpu_format();
             let data_buf = storage_init(device, &format!("{name} features"), &split.gpu_words());
             let label_buf = storage_init(device, &format!("{name} labels"), &split.labels);
-            let params = uniform(device, "gather params", &GatherParams { dim: d0, format, scale, _pad: 0 });
-            Dispatch {
-                name: "gather_batch",
-                kernel: |k| &k.gather_batch,
-                group: kernels.gather_batch.bind(device, &[&params, &data_buf, &label_buf, &b.perm, &b.acts[0], &b.labels]),
-                grid: Grid::Rows { x: d0, wx: 64, wy: 1 },
-            }
+            let params = uniform(device, "gather params", &GatherParams { dim, format, scale, _pad: 0 });
+            dispatch(
+                "gather_batch",
+                &kernels.gather_batch,
+                &params,
+                &[&data_buf, &label_buf, &b.perm, &b.input, &b.labels],
+                Grid::Rows { x: dim, wx: 64, wy: 1 },
+            )
         };
         let train_gather = gather(&data.train, "training");
         let eval_gather = gather(&data.test, "test");
 
         let matmul = |name, p: MatmulParams, a: &wgpu::Buffer, bb: &wgpu::Buffer, aux: &wgpu::Buffer, out: &wgpu::Buffer, grid: Grid| {
-            let params = uniform(device, "matmul params", &p);
-            Dispatch { name, kernel: |k| &k.matmul, group: kernels.matmul.bind(device, &[&params, a, bb, aux, out]), grid }
+            dispatch(name, &kernels.matmul, &uniform(device, "matmul params", &p), &[a, bb, aux, out], grid)
         };
-        let small = |name, kernel: fn(&Kernels) -> &Kernel, p: [u32; 4], buffers: &[&wgpu::Buffer], grid: Grid| {
-            let params = uniform(device, "kernel params", &Params4(p));
-            let mut all = vec![&params];
-            all.extend_from_slice(buffers);
-            Dispatch { name, kernel, group: kernel(&kernels).bind(device, &all), grid }
+        let small = |name, kernel: &Kernel, p: [u32; 4], buffers: &[&wgpu::Buffer], grid: Grid| {
+            dispatch(name, kernel, &uniform(device, "kernel params", &Params4(p)), buffers, grid)
         };
 
-        let act = layout.activation;
-        let forward = layout
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(l, d)| {
-                let flags = ADD_BIAS | if d.activated { activation_flag(act) } else { 0 };
-                let p = MatmulParams {
-                    n: d.d_out,
-                    k: d.d_in,
-                    batch_dim: 1,
-                    flags,
-                    trans_b: 1,
-                    b_off: d.w_offset,
-                    bias_off: d.b_offset,
-                    ..Default::default()
+        // Convolution stages: forward (with the input transform), backward, gradients, norms.
+        let mut conv_forward = Vec::new();
+        let mut conv_backward = Vec::new();
+        let mut conv_grads = Vec::new();
+        let mut conv_norms_list = Vec::new();
+        if let Some(ck) = &conv_kernels {
+            let byte_scale = data.train.gpu_format().1;
+            let stage_in = |s: usize| match s {
+                0 if layout.prep.is_some() => &b.prepped,
+                0 => &b.input,
+                _ => stage_out(s - 1),
+            };
+            if let Some(p) = layout.prep {
+                let floor = byte_scale / (p.output.len() as f32).sqrt();
+                let params = uniform(device, "crop params", &PrepParams::new(&p, floor));
+                conv_forward.push(dispatch(
+                    "crop_standardize",
+                    &ck.crop_standardize,
+                    &params,
+                    &[&b.input, &b.prepped],
+                    Grid::Examples { w: 1 },
+                ));
+            }
+            for (s, c) in layout.convs.iter().enumerate() {
+                let (w_off, b_off) = (c.w_offset, c.b_offset);
+                let cp =
+                    |flags, row: usize| uniform(device, "conv params", &ConvParams::new(&c.conv, flags, w_off, b_off, row as u32, m_max));
+                let st = &b.stages[s];
+                let (out_len, in_len) = (c.conv.out_len() as u32, c.conv.in_len() as u32);
+                conv_forward.push(dispatch(
+                    "conv2d_forward",
+                    &ck.forward,
+                    &cp(RELU, 0),
+                    &[stage_in(s), &b.params, &st.conv_out],
+                    Grid::Rows { x: out_len, wx: 64, wy: 1 },
+                ));
+                if let Some(pool) = c.pool {
+                    let pp = uniform(device, "pool params", &PoolParams::new(&pool, 0));
+                    conv_forward.push(dispatch(
+                        "max_pool_forward",
+                        &ck.pool_forward,
+                        &pp,
+                        &[&st.conv_out, &st.pool_out, &st.arg],
+                        Grid::Rows { x: pool.out_len() as u32, wx: 64, wy: 1 },
+                    ));
+                    let pb = uniform(device, "pool params", &PoolParams::new(&pool, MUL_RELU_DERIV));
+                    conv_backward.push((
+                        s,
+                        dispatch(
+                            "max_pool_backward",
+                            &ck.pool_backward,
+                            &pb,
+                            &[&st.d_pool, &st.arg, &st.conv_out, &st.d_conv],
+                            Grid::Rows { x: out_len, wx: 64, wy: 1 },
+                        ),
+                    ));
+                }
+                if s > 0 {
+                    // Without a pool in between, the previous stage's ReLU derivative is applied here.
+                    let flags = if layout.convs[s - 1].pool.is_some() { 0 } else { MUL_RELU_DERIV };
+                    conv_backward.push((
+                        s,
+                        dispatch(
+                            "conv2d_backward_input",
+                            &ck.backward_input,
+                            &cp(flags, 0),
+                            &[&st.d_conv, &b.params, stage_out(s - 1), stage_d_out(s - 1)],
+                            Grid::Rows { x: in_len, wx: 64, wy: 1 },
+                        ),
+                    ));
+                }
+                conv_grads.push(dispatch(
+                    "conv2d_filter_grad",
+                    &ck.filter_grad,
+                    &cp(0, 0),
+                    &[stage_in(s), &st.d_conv, &b.grads],
+                    Grid::Fixed { x: (c.conv.filter_len() + c.conv.out_c) as u32, wx: 64, y: 1, wy: 1 },
+                ));
+                let mut norm = |name, flags, row| {
+                    conv_norms_list.push(dispatch(
+                        name,
+                        &ck.norms,
+                        &cp(flags, row),
+                        &[stage_in(s), &st.d_conv, &b.norms],
+                        Grid::Examples { w: 1 },
+                    ))
                 };
-                matmul("matmul (forward)", p, &b.acts[l], &b.params, &b.acts[l], &b.acts[l + 1], Grid::Rows { x: d.d_out, wx: 64, wy: 64 })
-            })
-            .collect();
+                match conv_norms {
+                    ConvNorms::Exact => norm("conv2d_norms (exact)", 0, 2 * s),
+                    ConvNorms::Both => {
+                        norm("conv2d_norms (exact)", 0, 2 * s);
+                        norm("conv2d_norms (approximate)", APPROX, layout.n_tensors() + 2 * s);
+                    }
+                    ConvNorms::Reference => norm("conv2d_norms (approximate)", APPROX, 2 * s),
+                }
+            }
+        }
+
+        let act = layout.activation;
+        let mut forward = conv_forward;
+        forward.extend(layout.layers.iter().enumerate().map(|(l, d)| {
+            let flags = ADD_BIAS | if d.activated { activation_flag(act) } else { 0 };
+            let p = MatmulParams {
+                n: d.d_out,
+                k: d.d_in,
+                batch_dim: 1,
+                flags,
+                trans_b: 1,
+                b_off: d.w_offset,
+                bias_off: d.b_offset,
+                ..Default::default()
+            };
+            matmul("matmul (forward)", p, &b.acts[l], &b.params, &b.acts[l], &b.acts[l + 1], Grid::Rows { x: d.d_out, wx: 64, wy: 64 })
+        }));
         let classes = layout.classes();
         let loss = small(
             "softmax_xent",
-            |k| &k.softmax_xent,
+            &kernels.softmax_xent,
             [classes, 0, 0, 0],
             &[&b.acts[n_layers], &b.labels, &b.deltas[n_layers - 1], &b.losses, &b.correct],
             Grid::Examples { w: 64 },
@@ -254,6 +430,23 @@ impl GpuEngine {
                 &b.deltas[l - 1],
                 Grid::Rows { x: d.d_in, wx: 64, wy: 64 },
             ));
+        }
+        if let Some(last) = layout.convs.last() {
+            // Into the last stage's output error; its ReLU derivative here only without a pool.
+            let d = layout.layers[0];
+            let flags = if last.pool.is_some() { 0 } else { MUL_RELU_DERIV };
+            let p = MatmulParams { n: d.d_in, k: d.d_out, batch_dim: 1, flags, b_off: d.w_offset, ..Default::default() };
+            backward.push(matmul(
+                "matmul (backward δ)",
+                p,
+                &b.deltas[0],
+                &b.params,
+                &b.acts[0],
+                stage_d_out(n_convs - 1),
+                Grid::Rows { x: d.d_in, wx: 64, wy: 64 },
+            ));
+            conv_backward.sort_by_key(|(s, _)| std::cmp::Reverse(*s));
+            backward.extend(conv_backward.into_iter().map(|(_, d)| d));
         }
         for (l, d) in layout.layers.iter().enumerate() {
             let p = MatmulParams {
@@ -278,46 +471,48 @@ impl GpuEngine {
         for (l, d) in layout.layers.iter().enumerate() {
             backward.push(small(
                 "bias_grad",
-                |k| &k.bias_grad,
+                &kernels.bias_grad,
                 [d.d_out, d.b_offset, 0, 0],
                 &[&b.deltas[l], &b.grads],
                 Grid::Fixed { x: d.d_out, wx: 64, y: 1, wy: 1 },
             ));
         }
-        let norms = layout
+        backward.extend(conv_grads);
+        let mut norms: Vec<Dispatch> = layout
             .layers
             .iter()
             .enumerate()
             .map(|(l, d)| {
                 small(
                     "per_example_norms",
-                    |k| &k.per_example_norms,
-                    [d.d_in, d.d_out, 2 * l as u32, m_max],
+                    &kernels.per_example_norms,
+                    [d.d_in, d.d_out, (2 * n_convs + 2 * l) as u32, m_max],
                     &[&b.acts[l], &b.deltas[l], &b.norms],
                     Grid::Examples { w: 64 },
                 )
             })
             .collect();
+        norms.extend(conv_norms_list);
         let update = small(
             "sgd_update",
-            |k| &k.sgd_update,
+            &kernels.sgd_update,
             [layout.param_count, n_partials, 0, 0],
             &[&b.grads, &b.params, &b.partials],
             Grid::Fixed { x: n_partials, wx: 1, y: 1, wy: 1 },
         );
         let reduce = small(
             "reduce_stats",
-            |k| &k.reduce_stats,
-            [2 * n_layers as u32, m_max, n_partials, 0],
+            &kernels.reduce_stats,
+            [layout.n_tensors() as u32, m_max, n_partials, 0],
             &[&b.losses, &b.correct, &b.norms, &b.partials, &b.stats],
             Grid::Fixed { x: 1, wx: 1, y: 1, wy: 1 },
         );
         ctx.check()?;
         let mut engine = GpuEngine {
             ctx,
-            kernels,
             layout,
             m_max,
+            norm_rows,
             n_test,
             n_partials,
             bufs,
@@ -367,7 +562,7 @@ impl GpuEngine {
 
     fn encode(&self, pass: &mut wgpu::ComputePass<'_>, d: &Dispatch, m: u32, slot: u32) {
         let (x, y) = d.grid.size(m);
-        pass.set_pipeline(&(d.kernel)(&self.kernels).pipeline);
+        pass.set_pipeline(&d.pipeline);
         pass.set_bind_group(0, &d.group, &[]);
         pass.set_bind_group(1, &self.step_group, &[slot * STEP_STRIDE as u32]);
         pass.dispatch_workgroups(x, y, 1);
@@ -528,18 +723,24 @@ impl GpuEngine {
     /// Every intermediate buffer of the last training step of batch size `m`.
     pub async fn snapshot(&self, m: u32) -> Result<Snapshot> {
         let m = m as u64;
-        let n_layers = self.layout.layers.len();
+        let lay = &self.layout;
         let mut what: Vec<(&wgpu::Buffer, u64)> = vec![
             (&self.bufs.labels, m),
             (&self.bufs.losses, m),
             (&self.bufs.correct, m),
-            (&self.bufs.grads, self.layout.param_count as u64),
-            (&self.bufs.params, self.layout.param_count as u64),
+            (&self.bufs.grads, lay.param_count as u64),
+            (&self.bufs.params, lay.param_count as u64),
             (&self.bufs.partials, self.n_partials as u64),
-            (&self.bufs.norms, 2 * n_layers as u64 * self.m_max as u64),
+            (&self.bufs.norms, self.norm_rows as u64 * self.m_max as u64),
+            (&self.bufs.input, m * lay.input_dim() as u64),
+            (&self.bufs.prepped, m * lay.prep.map_or(0, |p| p.output.len() as u64)),
         ];
-        what.push((&self.bufs.acts[0], m * self.layout.input_dim() as u64));
-        for (l, d) in self.layout.layers.iter().enumerate() {
+        for (c, st) in lay.convs.iter().zip(&self.bufs.stages) {
+            let (conv, pooled) = (m * c.conv.out_len() as u64, m * c.pool.map_or(0, |p| p.out_len() as u64));
+            what.extend([(&st.conv_out, conv), (&st.pool_out, pooled), (&st.arg, pooled), (&st.d_pool, pooled), (&st.d_conv, conv)]);
+        }
+        what.push((&self.bufs.acts[0], m * lay.layers[0].d_in as u64));
+        for (l, d) in lay.layers.iter().enumerate() {
             what.push((&self.bufs.acts[l + 1], m * d.d_out as u64));
             what.push((&self.bufs.deltas[l], m * d.d_out as u64));
         }
@@ -547,13 +748,25 @@ impl GpuEngine {
         let mut next = || r.next().unwrap_or_default();
         let labels = next().into_iter().map(f32::to_bits).collect();
         let (losses, correct, grads, params, partials, norms_flat) = (next(), next(), next(), next(), next(), next());
+        let (input, prepped) = (next(), next());
+        let convs = lay
+            .convs
+            .iter()
+            .map(|_| ConvSnapshot {
+                conv_out: next(),
+                pool_out: next(),
+                arg: next().into_iter().map(f32::to_bits).collect(),
+                d_pool: next(),
+                d_conv: next(),
+            })
+            .collect();
         let mut acts = vec![next()];
         let mut deltas = Vec::new();
-        for _ in 0..n_layers {
+        for _ in 0..lay.layers.len() {
             acts.push(next());
             deltas.push(next());
         }
         let norms = norms_flat.chunks(self.m_max as usize).map(|row| row[..m as usize].to_vec()).collect();
-        Ok(Snapshot { labels, acts, deltas, grads, params, losses, correct, norms, partials })
+        Ok(Snapshot { labels, input, prepped, convs, acts, deltas, grads, params, losses, correct, norms, partials })
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod bias_grad;
 pub mod conv2d;
+pub mod crop_standardize;
 pub mod gather;
 pub mod matmul;
 pub mod max_pool;

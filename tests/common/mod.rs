@@ -33,7 +33,7 @@ pub fn random_dataset(n: usize, n_test: usize, dim: u32, classes: u32, bytes: bo
     };
     let train = split(n);
     let test = split(n_test);
-    Dataset { name: "random".into(), dim, classes, train, test }
+    Dataset { name: "random".into(), dim, image: None, classes, train, test }
 }
 
 /// Forward and backward of one example in f64. Returns (loss, full gradient vector).

@@ -97,6 +97,7 @@ pub fn show_gpu(_a: Args) -> Result<(), String> {
         seed: 1,
         backend: cabs::engine::BackendChoice::Gpu,
         with_stats: true,
+        conv_norms: Default::default(),
     };
     let t = pollster::block_on(Trainer::new(cfg, data)).map_err(|e| e.to_string())?;
     let a = t.backend().adapter.clone().ok_or("no adapter")?;
