@@ -3,7 +3,7 @@
 
 use crate::trainer::{EvalStats, StepStats};
 
-pub const HEADER: &str = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms";
+pub const HEADER: &str = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx";
 
 fn num(v: f64) -> String {
     if v.is_finite() {
@@ -13,11 +13,12 @@ fn num(v: f64) -> String {
     }
 }
 
-/// One row; the test columns are empty on steps without evaluation.
+/// One row; the test columns are empty on steps without evaluation, the conv-ξ columns unless
+/// both conv norms were computed (`--conv-norms both`).
 pub fn row(s: &StepStats, eval: Option<&EvalStats>, wall_ms: f64) -> String {
     let (tl, ta) = eval.map(|e| (num(e.test_loss), num(e.test_accuracy))).unwrap_or_default();
     format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3}",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{},{}",
         s.step,
         s.examples_seen,
         s.batch_size,
@@ -32,6 +33,8 @@ pub fn row(s: &StepStats, eval: Option<&EvalStats>, wall_ms: f64) -> String {
         num(s.lr),
         tl,
         ta,
-        wall_ms
+        wall_ms,
+        s.conv_xi_exact.map(num).unwrap_or_default(),
+        s.conv_xi_approx.map(num).unwrap_or_default(),
     )
 }

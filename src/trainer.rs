@@ -59,6 +59,10 @@ pub struct StepStats {
     pub batch_accuracy: f64,
     /// Σ_i ‖g_i‖² over the batch.
     pub sum_sq_norms: f64,
+    /// The convolution filters' and biases' share of ξ, exact and by the reference code's
+    /// approximation, on this same batch (only with [`ConvNorms::Both`]).
+    pub conv_xi_exact: Option<f64>,
+    pub conv_xi_approx: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -233,8 +237,28 @@ impl Trainer {
             lr,
             batch_accuracy: sums.correct as f64 / m as f64,
             sum_sq_norms: sums.sq_norm_sum as f64,
+            conv_xi_exact: None,
+            conv_xi_approx: None,
         };
+        let mut stats = stats;
+        if self.cfg.with_stats && self.cfg.conv_norms == ConvNorms::Both && !self.layout.convs.is_empty() {
+            let (exact, approx) = self.conv_xi(m).await?;
+            (stats.conv_xi_exact, stats.conv_xi_approx) = (Some(exact), Some(approx));
+        }
         Ok((stats, slot, sums))
+    }
+
+    /// The convolution tensors' part of ξ for the last batch, (exact, approximate): both from the
+    /// same per-example rows the engine kept, and ‖ḡ‖² of the conv tensors from the gradient.
+    async fn conv_xi(&self, m: u32) -> Result<(f64, f64)> {
+        let convs = &self.layout.convs;
+        let conv_params = convs.last().map_or(0, |c| c.b_offset as usize + c.conv.out_c);
+        let (rows, grads) = self.engine.norm_rows_and_grads(m, conv_params).await?;
+        let grad_sq: f64 = grads.iter().map(|&g| (g as f64).powi(2)).sum();
+        let (n_t, k) = (self.layout.n_tensors(), 2 * convs.len());
+        let total = |r: std::ops::Range<usize>| rows[r].iter().flatten().map(|&v| v as f64).sum::<f64>();
+        let unbiased = self.cfg.rule.unbiased();
+        Ok((xi_from_sums(total(0..k), grad_sq, m, unbiased), xi_from_sums(total(n_t..n_t + k), grad_sq, m, unbiased)))
     }
 
     /// One step, keeping everything a probe file needs (parameters before the step, the batch,

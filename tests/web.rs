@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use cabs::cabs::{CabsConfig, Rule};
-use cabs::data::synthetic;
+use cabs::data::{synthetic, Dataset, Features, ImageShape, Split};
 use cabs::engine::{BackendChoice, ConvNorms, Engine};
 use cabs::model::{Layout, ModelSpec};
 use cabs::rng::Rng;
@@ -21,6 +21,46 @@ fn close(what: &str, a: &[f32], b: &[f32], rel: f32, abs: f32) {
     assert_eq!(a.len(), b.len(), "{what}");
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         assert!((x - y).abs() <= abs + rel * y.abs(), "{what}[{i}]: GPU {x}, CPU {y}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_webgpu_cnn_step_matches_the_cpu_twin() {
+    // cnn-cifar's shapes (crop + standardisation, SAME pools of 3/2) on random 3×32×32 images,
+    // with exact and approximate conv norms side by side.
+    let mut r = Rng::new(3);
+    let n = 12;
+    let split = |r: &mut Rng| Split {
+        features: Features::U8 { bytes: (0..n * 3072).map(|_| r.below(256) as u8).collect(), scale: 1.0 / 255.0 },
+        labels: (0..n).map(|_| r.below(10) as u32).collect(),
+    };
+    let data = Dataset {
+        name: "random images".into(),
+        dim: 3072,
+        image: Some(ImageShape { c: 3, h: 32, w: 32 }),
+        classes: 10,
+        train: split(&mut r),
+        test: split(&mut r),
+    };
+    let layout = Layout::for_input(&ModelSpec::parse("cnn-cifar").unwrap(), data.dim, data.image, data.classes).unwrap();
+    let p0 = layout.init_params(2);
+    let perm = Rng::new(9).permutation(n);
+    let (mut gpu, _) = gpu_or_explain(Engine::new(BackendChoice::Gpu, layout.clone(), &data, 8, &p0, ConvNorms::Both).await);
+    let (mut cpu, _) = Engine::new(BackendChoice::Cpu, layout.clone(), &data, 8, &p0, ConvNorms::Both).await.unwrap();
+    gpu.set_permutation(&perm);
+    cpu.set_permutation(&perm);
+    gpu.train_step(2, 5, 0.1, true).await.unwrap();
+    cpu.train_step(2, 5, 0.1, true).await.unwrap();
+    let (g, c) = (gpu.snapshot(5).await.unwrap(), cpu.snapshot(5).await.unwrap());
+    close("standardised input", &g.prepped, &c.prepped, 1e-4, 1e-5);
+    for (s, (a, b)) in g.convs.iter().zip(&c.convs).enumerate() {
+        close(&format!("conv {s} output"), &a.conv_out, &b.conv_out, 1e-4, 1e-5);
+        close(&format!("conv {s} error"), &a.d_conv, &b.d_conv, 1e-3, 1e-6);
+    }
+    close("gradient", &g.grads, &c.grads, 1e-3, 1e-6);
+    assert_eq!(g.norms.len(), layout.n_tensors() + 4);
+    for (t, (a, b)) in g.norms.iter().zip(&c.norms).enumerate() {
+        close(&format!("per-example norm row {t}"), a, b, 1e-3, 1e-7);
     }
 }
 

@@ -316,6 +316,10 @@ impl CpuEngine {
         out
     }
 
+    pub fn norm_rows_and_grads(&self, m: u32, grad_len: usize) -> (Vec<Vec<f32>>, Vec<f32>) {
+        (self.norms.iter().map(|r| r[..m as usize].to_vec()).collect(), self.grads[..grad_len].to_vec())
+    }
+
     pub fn snapshot(&self, m: u32) -> Snapshot {
         let m = m as usize;
         let rows = |v: &[f32], w: usize| v[..m * w].to_vec();

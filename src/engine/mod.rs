@@ -206,6 +206,15 @@ impl Engine {
         }
     }
 
+    /// The first `m` values of every per-example norm row, and the first `grad_len` gradient
+    /// entries, after the last training step.
+    pub async fn norm_rows_and_grads(&self, m: u32, grad_len: usize) -> Result<(Vec<Vec<f32>>, Vec<f32>)> {
+        match self {
+            Engine::Gpu(g) => g.norm_rows_and_grads(m, grad_len).await,
+            Engine::Cpu(c) => Ok(c.norm_rows_and_grads(m, grad_len)),
+        }
+    }
+
     pub async fn snapshot(&self, m: u32) -> Result<Snapshot> {
         match self {
             Engine::Gpu(g) => g.snapshot(m).await,

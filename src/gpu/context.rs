@@ -15,6 +15,9 @@ pub struct Requirements {
     pub max_buffer_bytes: u64,
     /// Most workgroups in one dispatch dimension.
     pub max_workgroups: u32,
+    /// Bytes per example of the largest per-example buffer (0 if unknown), to suggest an m_max
+    /// that fits when a limit is exceeded.
+    pub bytes_per_example: u64,
 }
 
 /// The adapter as shown to users.
@@ -75,8 +78,13 @@ impl GpuContext {
         ];
         for (name, need, got) in checks {
             if need > got {
+                let fits = match req.bytes_per_example {
+                    0 => String::new(),
+                    b if name != "max_compute_workgroups_per_dimension" => format!(" (at most {} for this model)", got / b),
+                    _ => String::new(),
+                };
                 return Err(CabsError::Gpu(format!(
-                    "the adapter '{}' allows {name} = {got}, but this model, data set and m_max need {need}; lower m_max or use a smaller model",
+                    "the adapter '{}' allows {name} = {got}, but this model, data set and m_max need {need}; lower m_max{fits} or use a smaller model",
                     summary.name
                 )));
             }

@@ -170,6 +170,7 @@ impl GpuEngine {
             max_binding_bytes: biggest,
             max_buffer_bytes: biggest,
             max_workgroups: workgroups.into_iter().max().unwrap_or(1).min(u32::MAX as u64) as u32,
+            bytes_per_example: widest * 4,
         }
     }
 
@@ -718,6 +719,16 @@ impl GpuEngine {
 
     pub async fn params(&self) -> Result<Vec<f32>> {
         Ok(self.read_many(&[(&self.bufs.params, self.layout.param_count as u64)]).await?.remove(0))
+    }
+
+    /// The first `m` values of every per-example norm row, and the first `grad_len` gradient
+    /// entries (one readback; for the conv-ξ comparison, not part of a plain step).
+    pub async fn norm_rows_and_grads(&self, m: u32, grad_len: usize) -> Result<(Vec<Vec<f32>>, Vec<f32>)> {
+        let rows = self.norm_rows as u64 * self.m_max as u64;
+        let mut r = self.read_many(&[(&self.bufs.norms, rows), (&self.bufs.grads, grad_len as u64)]).await?;
+        let grads = r.pop().unwrap_or_default();
+        let flat = r.pop().unwrap_or_default();
+        Ok((flat.chunks(self.m_max as usize).map(|row| row[..m as usize].to_vec()).collect(), grads))
     }
 
     /// Every intermediate buffer of the last training step of batch size `m`.

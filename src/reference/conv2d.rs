@@ -85,41 +85,76 @@ impl Conv2dSpec {
     }
 
     /// Input index under filter tap (c, u, v) at output position (y, x), or None in the padding.
-    fn tap(&self, c: usize, y: usize, x: usize, u: usize, v: usize) -> Option<usize> {
-        let (_, _, pt, pl) = self.output();
-        let iy = (y * self.stride + u).checked_sub(pt)?;
-        let ix = (x * self.stride + v).checked_sub(pl)?;
+    fn tap(&self, c: usize, y: usize, x: usize, u: usize, v: usize, pad: (usize, usize)) -> Option<usize> {
+        let iy = (y * self.stride + u).checked_sub(pad.0)?;
+        let ix = (x * self.stride + v).checked_sub(pad.1)?;
         (iy < self.in_h && ix < self.in_w).then(|| (c * self.in_h + iy) * self.in_w + ix)
     }
 
-    /// The input patch at output position p of one example (zeros in the padding).
+    /// The input patch at output position p of one example (zeros in the padding), taps in
+    /// (c, u, v) order.
     pub fn patch(&self, x: &[f32], p: usize, out: &mut [f32]) {
-        let (_, ow, _, _) = self.output();
+        let (_, ow, pt, pl) = self.output();
         let (y, xx) = (p / ow, p % ow);
         let mut j = 0;
         for c in 0..self.in_c {
             for u in 0..self.k_h {
                 for v in 0..self.k_w {
-                    out[j] = self.tap(c, y, xx, u, v).map_or(0.0, |i| x[i]);
+                    out[j] = self.tap(c, y, xx, u, v, (pt, pl)).map_or(0.0, |i| x[i]);
                     j += 1;
                 }
             }
         }
     }
+
+    /// Every patch of one example, one row per output position: `rows[p · patch_len + j]`.
+    pub fn unfold(&self, x: &[f32], rows: &mut [f32]) {
+        let k = self.patch_len();
+        for p in 0..self.positions() {
+            self.patch(x, p, &mut rows[p * k..(p + 1) * k]);
+        }
+    }
+
+    /// Input index of every (position, tap), `usize::MAX` in the padding (the inverse of unfold).
+    fn tap_table(&self) -> Vec<usize> {
+        let (_, ow, pt, pl) = self.output();
+        let mut t = Vec::with_capacity(self.positions() * self.patch_len());
+        for p in 0..self.positions() {
+            for c in 0..self.in_c {
+                for u in 0..self.k_h {
+                    for v in 0..self.k_w {
+                        t.push(self.tap(c, p / ow, p % ow, u, v, (pt, pl)).unwrap_or(usize::MAX));
+                    }
+                }
+            }
+        }
+        t
+    }
 }
 
-/// `out[i] = conv(x[i], w) + b`, for `m` examples.
+/// `out[i] = conv(x[i], w) + b`, for `m` examples. Each output sums its taps in (c, u, v) order,
+/// as the shader does; the loop runs over output channels innermost so that it vectorises.
 pub fn forward(s: &Conv2dSpec, x: &[f32], w: &[f32], b: &[f32], m: usize, out: &mut [f32]) {
-    let p_count = s.positions();
-    let mut patch = vec![0.0; s.patch_len()];
+    let (p_count, k) = (s.positions(), s.patch_len());
+    let mut rows = vec![0.0; p_count * k];
+    let mut w_t = vec![0.0; k * s.out_c]; // [tap, out channel]
+    for o in 0..s.out_c {
+        for j in 0..k {
+            w_t[j * s.out_c + o] = w[o * k + j];
+        }
+    }
+    let mut acc = vec![0.0f32; s.out_c];
     for i in 0..m {
-        let xi = &x[i * s.in_len()..(i + 1) * s.in_len()];
+        s.unfold(&x[i * s.in_len()..(i + 1) * s.in_len()], &mut rows);
         for p in 0..p_count {
-            s.patch(xi, p, &mut patch);
-            for o in 0..s.out_c {
-                let wo = &w[o * s.patch_len()..(o + 1) * s.patch_len()];
-                let acc: f32 = wo.iter().zip(&patch).map(|(a, b)| a * b).sum();
-                out[i * s.out_len() + o * p_count + p] = acc + b[o];
+            acc.fill(0.0);
+            for (j, &xv) in rows[p * k..(p + 1) * k].iter().enumerate() {
+                for (a, &wv) in acc.iter_mut().zip(&w_t[j * s.out_c..(j + 1) * s.out_c]) {
+                    *a += wv * xv;
+                }
+            }
+            for (o, a) in acc.iter().enumerate() {
+                out[i * s.out_len() + o * p_count + p] = a + b[o];
             }
         }
     }
@@ -127,25 +162,40 @@ pub fn forward(s: &Conv2dSpec, x: &[f32], w: &[f32], b: &[f32], m: usize, out: &
 
 /// Gradient with respect to the input: `dx[i] = convᵀ(dy[i], w)`.
 pub fn backward_input(s: &Conv2dSpec, dy: &[f32], w: &[f32], m: usize, dx: &mut [f32]) {
-    let (_, ow, _, _) = s.output();
-    let p_count = s.positions();
+    let (p_count, k) = (s.positions(), s.patch_len());
+    let taps = s.tap_table();
+    let mut drow = vec![0.0f32; k];
     dx[..m * s.in_len()].fill(0.0);
     for i in 0..m {
+        let dxi = &mut dx[i * s.in_len()..(i + 1) * s.in_len()];
         for p in 0..p_count {
-            let (y, xx) = (p / ow, p % ow);
+            drow.fill(0.0);
             for o in 0..s.out_c {
                 let d = dy[i * s.out_len() + o * p_count + p];
-                let mut j = 0;
-                for c in 0..s.in_c {
-                    for u in 0..s.k_h {
-                        for v in 0..s.k_w {
-                            if let Some(t) = s.tap(c, y, xx, u, v) {
-                                dx[i * s.in_len() + t] += d * w[o * s.patch_len() + j];
-                            }
-                            j += 1;
-                        }
-                    }
+                for (r, &wv) in drow.iter_mut().zip(&w[o * k..(o + 1) * k]) {
+                    *r += d * wv;
                 }
+            }
+            for (&t, &r) in taps[p * k..(p + 1) * k].iter().zip(&drow) {
+                if t != usize::MAX {
+                    dxi[t] += r;
+                }
+            }
+        }
+    }
+}
+
+/// One example's filter and bias gradient `G_i = Σ_p δ_p x_pᵀ`, `g_b = Σ_p δ_p`, added to `gw`,
+/// `gb` (positions in ascending order); `rows` is the example's [`Conv2dSpec::unfold`].
+fn add_unfolded_grad(s: &Conv2dSpec, rows: &[f32], dy: &[f32], gw: &mut [f32], gb: &mut [f32]) {
+    let (p_count, k) = (s.positions(), s.patch_len());
+    for p in 0..p_count {
+        let patch = &rows[p * k..(p + 1) * k];
+        for o in 0..s.out_c {
+            let d = dy[o * p_count + p];
+            gb[o] += d;
+            for (g, a) in gw[o * k..(o + 1) * k].iter_mut().zip(patch) {
+                *g += d * a;
             }
         }
     }
@@ -153,18 +203,10 @@ pub fn backward_input(s: &Conv2dSpec, dy: &[f32], w: &[f32], m: usize, dx: &mut 
 
 /// One example's filter and bias gradient `G_i = Σ_p δ_p x_pᵀ`, `g_b = Σ_p δ_p`, added to `gw`, `gb`.
 pub fn add_example_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], scale: f32, gw: &mut [f32], gb: &mut [f32]) {
-    let p_count = s.positions();
-    let mut patch = vec![0.0; s.patch_len()];
-    for p in 0..p_count {
-        s.patch(x, p, &mut patch);
-        for o in 0..s.out_c {
-            let d = dy[o * p_count + p] * scale;
-            gb[o] += d;
-            for (g, a) in gw[o * s.patch_len()..(o + 1) * s.patch_len()].iter_mut().zip(&patch) {
-                *g += d * a;
-            }
-        }
-    }
+    let mut rows = vec![0.0; s.positions() * s.patch_len()];
+    s.unfold(x, &mut rows);
+    let scaled: Vec<f32> = dy[..s.out_len()].iter().map(|d| d * scale).collect();
+    add_unfolded_grad(s, &rows, &scaled, gw, gb);
 }
 
 /// Mean filter and bias gradient over the batch: summed over examples and positions in
@@ -172,8 +214,10 @@ pub fn add_example_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], scale: f32, gw: &
 pub fn filter_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize, gw: &mut [f32], gb: &mut [f32]) {
     gw.fill(0.0);
     gb.fill(0.0);
+    let mut rows = vec![0.0; s.positions() * s.patch_len()];
     for i in 0..m {
-        add_example_grad(s, &x[i * s.in_len()..(i + 1) * s.in_len()], &dy[i * s.out_len()..(i + 1) * s.out_len()], 1.0, gw, gb);
+        s.unfold(&x[i * s.in_len()..(i + 1) * s.in_len()], &mut rows);
+        add_unfolded_grad(s, &rows, &dy[i * s.out_len()..(i + 1) * s.out_len()], gw, gb);
     }
     let inv_m = 1.0 / m as f32;
     gw.iter_mut().chain(gb.iter_mut()).for_each(|g| *g *= inv_m);
@@ -183,18 +227,13 @@ pub fn filter_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize, gw: &mut [f3
 pub fn norms_per_example(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize) -> Vec<(f32, f32)> {
     let mut gw = vec![0.0; s.filter_len()];
     let mut gb = vec![0.0; s.out_c];
+    let mut rows = vec![0.0; s.positions() * s.patch_len()];
     (0..m)
         .map(|i| {
             gw.fill(0.0);
             gb.fill(0.0);
-            add_example_grad(
-                s,
-                &x[i * s.in_len()..(i + 1) * s.in_len()],
-                &dy[i * s.out_len()..(i + 1) * s.out_len()],
-                1.0,
-                &mut gw,
-                &mut gb,
-            );
+            s.unfold(&x[i * s.in_len()..(i + 1) * s.in_len()], &mut rows);
+            add_unfolded_grad(s, &rows, &dy[i * s.out_len()..(i + 1) * s.out_len()], &mut gw, &mut gb);
             (gw.iter().map(|v| v * v).sum(), gb.iter().map(|v| v * v).sum())
         })
         .collect()
@@ -208,9 +247,7 @@ pub fn norms_gram(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize) -> Vec<(f32, 
         .map(|i| {
             let xi = &x[i * s.in_len()..(i + 1) * s.in_len()];
             let di = &dy[i * s.out_len()..(i + 1) * s.out_len()];
-            for p in 0..p_count {
-                s.patch(xi, p, &mut patches[p * s.patch_len()..(p + 1) * s.patch_len()]);
-            }
+            s.unfold(xi, &mut patches);
             let patch = |p: usize| &patches[p * s.patch_len()..(p + 1) * s.patch_len()];
             let delta_dot = |p: usize, q: usize| (0..s.out_c).map(|o| di[o * p_count + p] * di[o * p_count + q]).sum::<f32>();
             let mut w = 0.0;

@@ -47,16 +47,32 @@ pub fn safe_tanh(x: f32) -> f32 {
 /// `bias` is indexed by output column, `aux` (the activations whose derivative multiplies the
 /// result) like `out`; `inv_m` is used by `SCALE_INV_M`.
 pub fn matmul(s: MatmulSpec, a: &[f32], b: &[f32], bias: &[f32], aux: &[f32], inv_m: f32, out: &mut [f32]) {
-    for r in 0..s.m {
+    // Each output sums its k products in ascending k, as the shader's threads do; the loops run
+    // k outside and columns inside (B as [k, n] rows), so the inner loop is contiguous and
+    // vectorises without changing any output's order of additions.
+    let b_rows: std::borrow::Cow<[f32]> = if s.trans_b {
+        let mut t = vec![0.0; s.k * s.n];
         for c in 0..s.n {
-            let mut acc = 0.0f32;
             for k in 0..s.k {
-                let av = if s.trans_a { a[k * s.m + r] } else { a[r * s.k + k] };
-                let bv = if s.trans_b { b[c * s.k + k] } else { b[k * s.n + c] };
-                acc += av * bv;
+                t[k * s.n + c] = b[c * s.k + k];
             }
+        }
+        t.into()
+    } else {
+        (&b[..s.k * s.n]).into()
+    };
+    let mut acc = vec![0.0f32; s.n];
+    for r in 0..s.m {
+        acc.fill(0.0);
+        for k in 0..s.k {
+            let av = if s.trans_a { a[k * s.m + r] } else { a[r * s.k + k] };
+            for (o, &bv) in acc.iter_mut().zip(&b_rows[k * s.n..(k + 1) * s.n]) {
+                *o += av * bv;
+            }
+        }
+        for (c, &v) in acc.iter().enumerate() {
             out[r * s.n + c] =
-                epilogue(s.flags, acc, bias.get(c).copied().unwrap_or(0.0), aux.get(r * s.n + c).copied().unwrap_or(0.0), inv_m);
+                epilogue(s.flags, v, bias.get(c).copied().unwrap_or(0.0), aux.get(r * s.n + c).copied().unwrap_or(0.0), inv_m);
         }
     }
 }

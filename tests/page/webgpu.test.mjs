@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { startServer, launch, openPage, ready, screenshotDir } from "./harness.mjs";
 
 const HASH = "#data=blobs&model=mlp:16&lr=4&mu=0.9&seed=1&baselines=const:16";
-const HEADER = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms";
+const HEADER = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx";
 let server, browser, page;
 
 before(async () => {

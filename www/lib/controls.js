@@ -8,7 +8,7 @@ import { DATASETS, BACKENDS, PRESETS, parseValue, explain } from "./state.js";
 
 const FIELDS = [
   { key: "data", label: "Data set", options: DATASETS, help: "MNIST digits or a 2-D teaching set" },
-  { key: "model", label: "Model", list: ["logreg", "mlp:64", "mlp:256", "mlp:64,32", "mlp:16", "mlp:16,16:tanh", "mlp:32,32:tanh"], help: "logreg or mlp:H1[,H2…][:tanh]" },
+  { key: "model", label: "Model", list: ["logreg", "mlp:64", "mlp:256", "mlp:64,32", "mlp:16", "mlp:16,16:tanh", "mlp:32,32:tanh", "cnn-small", "cnn-mnist", "cnn-cifar"], help: "logreg, mlp:H1[,H2…][:tanh], or a CNN for images: cnn-small, cnn-mnist, cnn-cifar" },
   { key: "rule", label: "Rule", list: ["cabs", "const:16", "const:64", "const:64:step:200:0.5", "const:64:invtime:0.01"], help: "cabs, or a fixed batch const:M[:step:EVERY:FACTOR|:invtime:K]" },
   { key: "lr", label: "Learning rate α", type: "number", step: "0.05", min: "0", help: "changes apply live, without a reset" },
   { key: "mmin", label: "m_min", type: "number", step: "1", min: "1", help: "smallest batch CABS may pick" },

@@ -19,7 +19,9 @@ const ALWAYS = ["data", "model", "rule", "lr", "mmin", "mmax", "mu", "seed", "ba
 /** Limits that keep a hostile link from asking the browser for gigabytes. */
 export const LIMITS = { maxWidth: 2048, maxLayers: 4, maxBatch: 8192, maxBaselines: 4, maxEvalEvery: 100000 };
 
-const MODEL_RE = /^(logreg|mlp:\d{1,5}(,\d{1,5}){0,3}(:(relu|tanh))?)$/;
+const MODEL_RE = /^(logreg|mlp:\d{1,5}(,\d{1,5}){0,3}(:(relu|tanh))?|cnn-small|cnn-mnist|cnn-cifar)$/;
+/** The convolutional models (image data only; see README "Models"). */
+export const CNN_MODELS = ["cnn-small", "cnn-mnist", "cnn-cifar"];
 const CONST_RE = /^const:\d{1,5}(:step:\d{1,7}:\d{0,6}(\.\d{1,8})?|:invtime:\d{0,6}(\.\d{1,8})?([eE]-?\d{1,2})?)?$/;
 
 function num(v, { min = -Infinity, max = Infinity, int = false, open = false } = {}) {
@@ -70,7 +72,7 @@ export const KEYS = Object.keys(PARSERS);
 
 /** Why a value was refused, in words (shown in the notice). */
 const RULES_TEXT = {
-  data: `one of ${DATASETS.join(", ")}`, model: `logreg or mlp:H1[,H2…][:tanh], widths 1–${LIMITS.maxWidth}, at most ${LIMITS.maxLayers} layers`,
+  data: `one of ${DATASETS.join(", ")}`, model: `logreg, mlp:H1[,H2…][:tanh] (widths 1–${LIMITS.maxWidth}, at most ${LIMITS.maxLayers} layers), or one of ${CNN_MODELS.join(", ")}`,
   rule: "cabs, const:M, const:M:step:EVERY:FACTOR or const:M:invtime:K", lr: "a number > 0 and ≤ 100",
   mmin: `a whole number 1–${LIMITS.maxBatch}`, mmax: `a whole number 1–${LIMITS.maxBatch}, not below mmin`, mu: "a number in [0, 1)",
   seed: "a whole number 0–4294967295", baselines: `up to ${LIMITS.maxBaselines} const:… rules separated by commas, or none`,
@@ -147,12 +149,14 @@ export function evalEvery(state) {
 
 /** Presets a lecturer can pick from the controls (each a partial state). */
 export const PRESETS = [
-  { label: "MNIST · MLP 256 · α 0.5 (default)", state: { data: "mnist", model: "mlp:256", lr: 0.5, mu: 0.95, baselines: "const:16" } },
-  { label: "MNIST · CABS vs m = 16 and m = 128", state: { data: "mnist", model: "mlp:256", lr: 0.5, mu: 0.95, baselines: "const:16,const:128" } },
-  { label: "MNIST · α = 0.1 (batch stays small)", state: { data: "mnist", model: "mlp:256", lr: 0.1, mu: 0.95, baselines: "const:16" } },
-  { label: "Blobs · fast, batch grows in seconds", state: { data: "blobs", model: "mlp:16", lr: 4, mu: 0.9, baselines: "const:16" } },
-  { label: "Moons · tanh MLP", state: { data: "moons", model: "mlp:16,16:tanh", lr: 2, mu: 0.9, baselines: "const:16" } },
-  { label: "Spirals · MLP 32,32 (hard)", state: { data: "spirals", model: "mlp:32,32:tanh", lr: 1, mu: 0.95, baselines: "const:16" } },
+  { label: "MNIST · MLP 256 · α 0.5 (default)", state: { data: "mnist", model: "mlp:256", mmax: 2048, lr: 0.5, mu: 0.95, baselines: "const:16" } },
+  { label: "MNIST · CABS vs m = 16 and m = 128", state: { data: "mnist", model: "mlp:256", mmax: 2048, lr: 0.5, mu: 0.95, baselines: "const:16,const:128" } },
+  { label: "MNIST · α = 0.1 (batch stays small)", state: { data: "mnist", model: "mlp:256", mmax: 2048, lr: 0.1, mu: 0.95, baselines: "const:16" } },
+  { label: "MNIST · small CNN (cnn-small) · α 0.1", state: { data: "mnist", model: "cnn-small", mmax: 2048, lr: 0.1, mu: 0.95, baselines: "const:16" } },
+  { label: "MNIST · the paper's CNN (cnn-mnist) · α 0.1 · needs a GPU", state: { data: "mnist", model: "cnn-mnist", lr: 0.1, mu: 0.95, mmax: 1024, baselines: "none" } },
+  { label: "Blobs · fast, batch grows in seconds", state: { data: "blobs", model: "mlp:16", mmax: 2048, lr: 4, mu: 0.9, baselines: "const:16" } },
+  { label: "Moons · tanh MLP", state: { data: "moons", model: "mlp:16,16:tanh", mmax: 2048, lr: 2, mu: 0.9, baselines: "const:16" } },
+  { label: "Spirals · MLP 32,32 (hard)", state: { data: "spirals", model: "mlp:32,32:tanh", mmax: 2048, lr: 1, mu: 0.95, baselines: "const:16" } },
 ];
 
 /** Validate one control's text the way the hash is validated: value, or undefined. */

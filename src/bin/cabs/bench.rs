@@ -47,11 +47,10 @@ pub fn bench(a: Args) -> Result<(), String> {
     println!("step without ξ: {:.3} ms", to / n * 1e3);
     println!("ratio (with / without): {:.3}", tw / to);
     if info.kind == "gpu" {
-        println!(
-            "kernel dispatches per step: {} with ξ, {} without",
-            info.dispatches_per_step,
-            info.dispatches_per_step - with.layout().layers.len()
-        );
+        let layout = with.layout();
+        let per_conv = if with.config().conv_norms == cabs::engine::ConvNorms::Both { 2 } else { 1 };
+        let norm_dispatches = layout.layers.len() + per_conv * layout.convs.len();
+        println!("kernel dispatches per step: {} with ξ, {} without", info.dispatches_per_step, info.dispatches_per_step - norm_dispatches);
         println!("GPU→CPU readbacks per step: 1 (16 bytes: Σℓ_i, Σcorrect, Σ‖g_i‖², ‖ḡ‖²)");
         // GPU time per kernel, the median of several profiled steps (steadier than wall time).
         let mut runs = Vec::new();
@@ -70,7 +69,7 @@ pub fn bench(a: Args) -> Result<(), String> {
                 t.sort_by(f64::total_cmp);
                 let med = t[t.len() / 2];
                 total += med;
-                if *name == "per_example_norms" {
+                if name.contains("norms") {
                     stats += med;
                 }
                 println!("  {name:<28} {med:>9.3} ms");

@@ -19,6 +19,7 @@ RUN OPTIONS (train and bench):
                        | cifar10:DIR (data_batch_1…5.bin, test_batch.bin)
   --mnist-bundle PATH  the MNIST bundle file                  [www/data/mnist.bin]
   --model SPEC         logreg | mlp:H1[,H2…][:tanh]                     [mlp:256]
+                       | cnn-mnist | cnn-cifar | cnn-small (image data only)
   --rule RULE          cabs | const:M | const:M:step:EVERY:FACTOR | const:M:invtime:K  [cabs]
   --lr ALPHA           learning rate α                                  [0.5]
   --m-min N, --m-max N batch-size bounds of the CABS rule               [16, 2048]
@@ -28,6 +29,8 @@ RUN OPTIONS (train and bench):
   --bias-correction    bias-corrected running averages (both start at 0)
   --seed N             initial weights, data order, generated data      [1]
   --backend KIND       gpu | cpu | auto                                 [gpu]
+  --conv-norms HOW     exact | both (also the reference code's approximation, logged
+                       as conv_xi_approx) | reference (the approximation drives ξ)  [exact]
 
 TRAIN OPTIONS:
   --steps N            number of SGD steps                              [500]
@@ -96,6 +99,7 @@ fn parse(args: Vec<OsString>) -> Result<(String, Args), String> {
             Long("bias-correction") => s.bias_correction = true,
             Long("seed") => s.seed = value(&mut p, "--seed")?,
             Long("backend") => s.backend = value(&mut p, "--backend")?,
+            Long("conv-norms") => s.conv_norms = value(&mut p, "--conv-norms")?,
             Long("steps") => a.steps = Some(value(&mut p, "--steps")?),
             Long("examples") => a.examples = Some(value(&mut p, "--examples")?),
             Long("eval-every") => a.eval_every = value(&mut p, "--eval-every")?,
