@@ -11,9 +11,10 @@ cabs — CABS (adaptive batch sizes coupled to the learning rate) on the GPU
 USAGE:
   cabs train [OPTIONS]     train and log every step
   cabs bench [OPTIONS]     cost of the CABS statistics: step time with ξ / without
+  cabs reproduce [OPTIONS] the paper's comparisons: CSVs, SVG figures, a Markdown table
   cabs gpu                 show the GPU adapter wgpu finds
 
-RUN OPTIONS (train and bench):
+RUN OPTIONS (train, bench and reproduce):
   --data NAME          mnist | spirals | moons | blobs                  [mnist]
                        | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (raw or .gz)
                        | cifar10:DIR (data_batch_1…5.bin, test_batch.bin)
@@ -44,6 +45,19 @@ TRAIN OPTIONS:
 BENCH OPTIONS:
   --batch M            batch size                                       [256]
   --steps N            timed steps per variant                          [100]
+
+REPRODUCE OPTIONS (every run gets the same budget of training examples):
+  --out DIR            output folder                       [docs/reproduction]
+  --examples N         training examples per run            [200000; --quick: 6000]
+  --eval-every-examples N  test loss/accuracy every ~N examples [budget/40; --quick: /10]
+  --target-accuracy A  for the \"examples to reach A\" column         [0.97]
+  --cabs-alpha A       α of the CABS run                                [0.1]
+  --alphas LIST        α grid tuned for each fixed batch    [0.05,0.1,0.2,0.5]
+  --batches LIST       fixed batch sizes                   [16,32,64,128,256]
+  --sensitivity LIST   α values for CABS vs fixed m          [0.05,0.1,0.2]
+  --only PARTS         subset of cabs,fixed,decay,sensitivity         [all]
+  --quick              small budget, fewer evaluations: a smoke test
+  --model default here: cnn-mnist if the library has it, else mlp:256
 ";
 
 /// Everything the subcommands need.
@@ -58,6 +72,10 @@ pub struct Args {
     pub dump: Option<PathBuf>,
     pub quiet: bool,
     pub batch: u32,
+    /// Options of `cabs reproduce`.
+    pub repro: crate::reproduce::Options,
+    /// Long flags given on the command line (to tell defaults from choices).
+    pub seen: Vec<String>,
 }
 
 fn value<T: std::str::FromStr>(p: &mut lexopt::Parser, flag: &str) -> Result<T, String> {
@@ -80,10 +98,16 @@ fn parse(args: Vec<OsString>) -> Result<(String, Args), String> {
         dump: None,
         quiet: false,
         batch: 256,
+        repro: crate::reproduce::Options::default(),
+        seen: Vec::new(),
     };
     let mut command = None;
     while let Some(arg) = p.next().map_err(|e| format!("usage: {e}"))? {
+        if let Long(flag) = &arg {
+            a.seen.push(flag.to_string());
+        }
         let s = &mut a.settings;
+        let r = &mut a.repro;
         match arg {
             Long("data") => s.data = value(&mut p, "--data")?,
             Long("mnist-bundle") => a.mnist_bundle = value(&mut p, "--mnist-bundle")?,
@@ -108,6 +132,17 @@ fn parse(args: Vec<OsString>) -> Result<(String, Args), String> {
             Long("dump") => a.dump = Some(value(&mut p, "--dump")?),
             Long("quiet") => a.quiet = true,
             Long("batch") => a.batch = value(&mut p, "--batch")?,
+            Long("out") => r.out = value(&mut p, "--out")?,
+            Long("eval-every-examples") => r.eval_every_examples = Some(value(&mut p, "--eval-every-examples")?),
+            Long("target-accuracy") => r.target_accuracy = value(&mut p, "--target-accuracy")?,
+            Long("cabs-alpha") => r.cabs_alpha = value(&mut p, "--cabs-alpha")?,
+            Long("alphas") => r.alphas = crate::reproduce::parse_alphas(&value::<String>(&mut p, "--alphas")?, "--alphas")?,
+            Long("batches") => r.batches = crate::reproduce::parse_batches(&value::<String>(&mut p, "--batches")?)?,
+            Long("sensitivity") => {
+                r.sensitivity = crate::reproduce::parse_alphas(&value::<String>(&mut p, "--sensitivity")?, "--sensitivity")?
+            }
+            Long("only") => r.only = crate::reproduce::Parts::parse(&value::<String>(&mut p, "--only")?)?,
+            Long("quick") => r.quick = true,
             Short('h') | Long("help") => command = Some("help".to_string()),
             Value(v) if command.is_none() => command = Some(v.to_string_lossy().into_owned()),
             other => return Err(format!("usage: {} (see cabs --help)", other.unexpected())),
@@ -126,7 +161,8 @@ pub fn run(args: Vec<OsString>) -> Result<(), String> {
         "train" => crate::train::train(a),
         "bench" => crate::bench::bench(a),
         "gpu" => crate::bench::show_gpu(a),
-        other => Err(format!("usage: unknown command '{other}' (use train, bench or gpu; see cabs --help)")),
+        "reproduce" => crate::reproduce::reproduce(a),
+        other => Err(format!("usage: unknown command '{other}' (use train, bench, reproduce or gpu; see cabs --help)")),
     }
 }
 

@@ -1,0 +1,225 @@
+//! `cabs reproduce` as a user runs it: every promised file, with the documented headers and
+//! row counts, figures with their legends, diverged runs recorded rather than fatal, `--only`
+//! subsets with shared runs trained once, and one-line errors that name the bad flag.
+//! Small budgets on the generated blobs set and the CPU engine, so it runs anywhere in seconds.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const RUN_HEADER: &str = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,train_ms";
+const SUMMARY_HEADER: &str = "label,role,rule,alpha,status,final_test_accuracy,final_test_loss,final_train_loss_smoothed,examples_to_target,seconds_to_target,steps,examples,wall_seconds,batch_at_25,batch_at_50,batch_at_75,batch_at_100";
+const FIGURES: [&str; 6] =
+    ["loss_vs_examples", "accuracy_vs_examples", "loss_vs_time", "accuracy_vs_time", "batch_vs_steps", "sensitivity"];
+
+fn cabs(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cabs")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cabs-reproduce-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Data rows of a CSV, checking the header.
+fn rows(p: &Path, header: &str) -> Vec<Vec<String>> {
+    let text = read(p);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(header), "{}", p.display());
+    let n = header.split(',').count();
+    lines
+        .map(|l| {
+            let f: Vec<String> = l.split(',').map(str::to_string).collect();
+            assert_eq!(f.len(), n, "{}: {l}", p.display());
+            f
+        })
+        .collect()
+}
+
+fn col(header: &str, name: &str) -> usize {
+    header.split(',').position(|c| c == name).unwrap()
+}
+
+#[test]
+fn quick_reproduction_writes_every_promised_file() {
+    let out = fresh_dir("full");
+    let (code, stdout, stderr) = cabs(&[
+        "reproduce",
+        "--quick",
+        "--data",
+        "blobs",
+        "--model",
+        "mlp:16",
+        "--backend",
+        "cpu",
+        "--examples",
+        "3000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stdout.contains("28 runs"), "{stdout}");
+    // One line when each run starts and one when it ends.
+    assert_eq!(stderr.lines().filter(|l| l.contains("reproduce [")).count(), 56, "{stderr}");
+
+    // Per-run logs: the `cabs train --csv` columns plus train_ms; 1 CABS + 5×4 grid + 5 decay
+    // + 2 more CABS α for the sensitivity study (its fixed-m runs are grid runs, reused).
+    let mut csvs: Vec<String> =
+        std::fs::read_dir(out.join("runs")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    csvs.sort();
+    assert_eq!(csvs.len(), 28, "{csvs:?}");
+    for name in ["cabs-a0.1.csv", "cabs-a0.05.csv", "const-m64-a0.2.csv", "const-m256-a0.5.csv"] {
+        assert!(csvs.iter().any(|c| c == name), "{name} missing from {csvs:?}");
+    }
+    assert_eq!(csvs.iter().filter(|c| c.ends_with("-invtime.csv")).count(), 5);
+    let cabs_rows = rows(&out.join("runs/cabs-a0.1.csv"), RUN_HEADER);
+    assert_eq!(cabs_rows.len(), 3000 / 16 + 1, "16-example steps until the budget is spent");
+    let last = cabs_rows.last().unwrap();
+    assert!(last[1].parse::<u64>().unwrap() >= 3000);
+    assert!(!last[13].is_empty(), "the last step is evaluated");
+    let evals = cabs_rows.iter().filter(|r| !r[13].is_empty()).count();
+    assert!((9..=12).contains(&evals), "about 10 evaluations with --quick, got {evals}");
+    let (wall, train): (f64, f64) = (last[14].parse().unwrap(), last[15].parse().unwrap());
+    assert!(train > 0.0 && train <= wall, "train_ms {train} excludes evaluations, wall_ms {wall} does not");
+
+    // Summary: CABS + the best α of each of 5 batch sizes + their decayed versions.
+    let summary = rows(&out.join("summary.csv"), SUMMARY_HEADER);
+    assert_eq!(summary.len(), 11);
+    let role = col(SUMMARY_HEADER, "role");
+    assert_eq!(summary[0][0], "cabs-a0.1");
+    assert_eq!(summary.iter().filter(|r| r[role] == "best-fixed").count(), 5);
+    assert_eq!(summary.iter().filter(|r| r[role] == "decay").count(), 5);
+    for r in &summary {
+        assert_eq!(r[col(SUMMARY_HEADER, "status")], "ok");
+        let acc: f64 = r[col(SUMMARY_HEADER, "final_test_accuracy")].parse().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+        assert!(r[col(SUMMARY_HEADER, "examples")].parse::<u64>().unwrap() >= 3000);
+    }
+    let decay = summary.iter().find(|r| r[0].starts_with("const-m64-") && r[0].ends_with("-invtime")).unwrap();
+    assert!(decay[col(SUMMARY_HEADER, "rule")].starts_with("const:64:invtime:0.0426667"), "{decay:?}");
+    assert_eq!(rows(&out.join("all_runs.csv"), SUMMARY_HEADER).len(), 28);
+
+    let md = read(&out.join("results.md"));
+    for needle in [
+        "| run | role | rule | α | final test accuracy | final test loss | smoothed train loss | examples to 97 % |",
+        "## Tuning grid",
+        "| m \\ α | 0.05 | 0.1 | 0.2 | 0.5 | best α |",
+        "## Sensitivity",
+        "| α | CABS | m = 16 | m = 64 | m = 256 |",
+        "**Environment:** engine cpu",
+        "model `mlp:16`",
+        "budget 3000 training examples",
+        "**Command:** `cabs reproduce --quick",
+        "figures/loss_vs_examples.svg",
+    ] {
+        assert!(md.contains(needle), "results.md lacks {needle:?}:\n{md}");
+    }
+
+    for f in FIGURES {
+        let svg = read(&out.join(format!("figures/{f}.svg")));
+        assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "{f}");
+        assert!(svg.len() > 5_000, "{f}: only {} bytes", svg.len());
+        assert!(svg.contains("CABS"), "{f}: no CABS legend");
+        assert!(svg.contains("m=16"), "{f}: no m=16 legend");
+        assert!(!svg.contains("no data"), "{f}: empty panel");
+    }
+    let loss = read(&out.join("figures/loss_vs_examples.svg"));
+    assert!(loss.contains("CABS α=0.1") && loss.contains("m=64 α=") && loss.contains("inv-time decay"));
+    assert!(loss.contains("training examples") && loss.contains("training loss (smoothed)"));
+    let time = read(&out.join("figures/accuracy_vs_time.svg"));
+    assert!(time.contains("training time [s]"));
+    let sens = read(&out.join("figures/sensitivity.svg"));
+    assert!(sens.contains("learning rate α") && sens.contains("m=256"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn subsets_share_runs_and_record_divergence() {
+    let out = fresh_dir("subset");
+    let (code, _stdout, stderr) = cabs(&[
+        "reproduce",
+        "--data",
+        "blobs",
+        "--model",
+        "mlp:16",
+        "--backend",
+        "cpu",
+        "--examples",
+        "1500",
+        "--eval-every-examples",
+        "500",
+        "--only",
+        "cabs,decay",
+        "--batches",
+        "64,16",
+        "--alphas",
+        "0.1,1000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    // α = 1000 diverges (ξ is ∞ within a few dozen steps); that is recorded, not fatal.
+    let all = rows(&out.join("all_runs.csv"), SUMMARY_HEADER);
+    assert_eq!(all.len(), 1 + 4 + 2, "CABS, the 2×2 grid the decay runs need, 2 decay runs");
+    let status = col(SUMMARY_HEADER, "status");
+    let bad = all.iter().find(|r| r[0] == "const-m16-a1000").unwrap();
+    assert!(bad[status].starts_with("diverged at step "), "{bad:?}");
+    assert!(bad[col(SUMMARY_HEADER, "final_test_accuracy")].is_empty());
+    assert!(read(&out.join("runs/const-m16-a1000.csv")).lines().count() > 1, "rows before the divergence are kept");
+    // `decay` without `fixed`: the grid is run to find α, but only CABS and decay are reported.
+    let summary = rows(&out.join("summary.csv"), SUMMARY_HEADER);
+    let labels: Vec<&str> = summary.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(labels, ["cabs-a0.1", "const-m16-a0.1-invtime", "const-m64-a0.1-invtime"]);
+    let md = read(&out.join("results.md"));
+    assert!(md.contains("diverged (step"), "{md}");
+    assert!(!md.contains("## Sensitivity"));
+    assert!(read(&out.join("figures/sensitivity.svg")).contains("no data"));
+    // Evaluations at the first step past every 500 examples, and at the end.
+    let cabs_rows = rows(&out.join("runs/cabs-a0.1.csv"), RUN_HEADER);
+    let evals: Vec<u64> = cabs_rows.iter().filter(|r| !r[13].is_empty()).map(|r| r[1].parse().unwrap()).collect();
+    assert_eq!(evals, [512, 1008, 1504]);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn bad_values_give_one_line_naming_the_flag() {
+    let file = std::env::temp_dir().join(format!("cabs-reproduce-test-{}-file", std::process::id()));
+    std::fs::write(&file, b"not a folder").unwrap();
+    let under_file = file.join("out");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--alphas", "0.1,x"], "--alphas"),
+        (vec!["--alphas", "0.1,-2"], "--alphas"),
+        (vec!["--alphas", ""], "--alphas"),
+        (vec!["--batches", "0"], "--batches"),
+        (vec!["--batches", "16,sixty"], "--batches"),
+        (vec!["--batches", "16,99999"], "--batches"),
+        (vec!["--sensitivity", "0.1,nan"], "--sensitivity"),
+        (vec!["--only", "cabs,bogus"], "--only"),
+        (vec!["--target-accuracy", "1.5"], "--target-accuracy"),
+        (vec!["--cabs-alpha", "0"], "--cabs-alpha"),
+        (vec!["--examples", "0"], "--examples"),
+        (vec!["--eval-every-examples", "0"], "--eval-every-examples"),
+        (vec!["--lr", "0.1"], "--lr"),
+        (vec!["--steps", "10"], "--steps"),
+        (vec!["--rule", "cabs"], "--rule"),
+        (vec!["--m-max", "9999"], "--m-max"),
+        (vec!["--out", under_file.to_str().unwrap()], "cannot create"),
+        (vec!["--model", "mlp:x"], "mlp:x"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["reproduce", "--data", "blobs", "--model", "mlp:4", "--backend", "cpu", "--examples", "100"];
+        args.extend(extra.iter());
+        let (code, _out, err) = cabs(&args);
+        assert!(code == 1 || code == 2, "{extra:?}: exit code {code}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{extra:?}: expected one line, got:\n{err}");
+        assert!(err.starts_with("cabs: error: ") && err.contains(needle), "{extra:?}: {err}");
+    }
+    let _ = std::fs::remove_file(&file);
+}
