@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const RUN_HEADER: &str = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,train_ms";
+const RUN_HEADER: &str = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx,train_ms";
 const SUMMARY_HEADER: &str = "label,role,rule,alpha,status,final_test_accuracy,final_test_loss,final_train_loss_smoothed,examples_to_target,seconds_to_target,steps,examples,wall_seconds,batch_at_25,batch_at_50,batch_at_75,batch_at_100";
 const FIGURES: [&str; 6] =
     ["loss_vs_examples", "accuracy_vs_examples", "loss_vs_time", "accuracy_vs_time", "batch_vs_steps", "sensitivity"];
@@ -86,7 +86,7 @@ fn quick_reproduction_writes_every_promised_file() {
     assert!(!last[13].is_empty(), "the last step is evaluated");
     let evals = cabs_rows.iter().filter(|r| !r[13].is_empty()).count();
     assert!((9..=12).contains(&evals), "about 10 evaluations with --quick, got {evals}");
-    let (wall, train): (f64, f64) = (last[14].parse().unwrap(), last[15].parse().unwrap());
+    let (wall, train): (f64, f64) = (last[col(RUN_HEADER, "wall_ms")].parse().unwrap(), last[col(RUN_HEADER, "train_ms")].parse().unwrap());
     assert!(train > 0.0 && train <= wall, "train_ms {train} excludes evaluations, wall_ms {wall} does not");
 
     // Summary: CABS + the best α of each of 5 batch sizes + their decayed versions.
@@ -222,4 +222,76 @@ fn bad_values_give_one_line_naming_the_flag() {
         assert!(err.starts_with("cabs: error: ") && err.contains(needle), "{extra:?}: {err}");
     }
     let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn parallel_jobs_give_the_same_runs_and_resume_reuses_them() {
+    let args = |out: &Path, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "reproduce",
+            "--quick",
+            "--data",
+            "blobs",
+            "--model",
+            "mlp:16",
+            "--backend",
+            "cpu",
+            "--only",
+            "cabs,fixed",
+            "--alphas",
+            "0.5,2",
+            "--batches",
+            "16,32",
+            "--examples",
+            "2000",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.push(out.display().to_string());
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let (code, _, stderr) = cabs(&refs);
+        assert_eq!(code, 0, "{stderr}");
+        stderr
+    };
+    let (one, two) = (fresh_dir("jobs1"), fresh_dir("jobs2"));
+    run(args(&one, &[]));
+    run(args(&two, &["--jobs", "2"]));
+    let accuracy = |dir: &Path| -> Vec<(String, String)> {
+        let header = read(&dir.join("all_runs.csv")).lines().next().unwrap().to_string();
+        let (l, a) = (col(&header, "label"), col(&header, "final_test_accuracy"));
+        let mut v: Vec<(String, String)> =
+            rows(&dir.join("all_runs.csv"), &header).into_iter().map(|r| (r[l].clone(), r[a].clone())).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(accuracy(&one), accuracy(&two), "--jobs 2 trains the same runs as --jobs 1");
+    for f in ["cabs-a0.1", "const-m16-a0.5", "const-m32-a2"] {
+        assert_eq!(
+            read(&one.join(format!("runs/{f}.csv"))).lines().count(),
+            read(&two.join(format!("runs/{f}.csv"))).lines().count(),
+            "{f}"
+        );
+    }
+    // Resume: nothing is trained again, and the tables come out the same.
+    let before = accuracy(&two);
+    let stderr = run(args(&two, &["--resume"]));
+    assert_eq!(stderr.matches("not retrained").count(), 5, "{stderr}");
+    assert_eq!(accuracy(&two), before);
+    // An incomplete run file is trained again.
+    let cut = two.join("runs/const-m32-a2.csv");
+    let text = read(&cut);
+    let keep: Vec<&str> = text.lines().take(5).collect();
+    std::fs::write(&cut, keep.join("\n") + "\n").unwrap();
+    let stderr = run(args(&two, &["--resume"]));
+    assert_eq!(stderr.matches("not retrained").count(), 4, "{stderr}");
+    assert_eq!(accuracy(&two), before);
+    for d in [one, two] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }

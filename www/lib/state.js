@@ -152,7 +152,7 @@ export const PRESETS = [
   { label: "MNIST · MLP 256 · α 0.5 (default)", state: { data: "mnist", model: "mlp:256", mmax: 2048, lr: 0.5, mu: 0.95, baselines: "const:16" } },
   { label: "MNIST · CABS vs m = 16 and m = 128", state: { data: "mnist", model: "mlp:256", mmax: 2048, lr: 0.5, mu: 0.95, baselines: "const:16,const:128" } },
   { label: "MNIST · α = 0.1 (batch stays small)", state: { data: "mnist", model: "mlp:256", mmax: 2048, lr: 0.1, mu: 0.95, baselines: "const:16" } },
-  { label: "MNIST · small CNN (cnn-small) · α 0.1", state: { data: "mnist", model: "cnn-small", mmax: 2048, lr: 0.1, mu: 0.95, baselines: "const:16" } },
+  { label: "MNIST · small CNN (cnn-small) · α 0.3", state: { data: "mnist", model: "cnn-small", mmax: 2048, lr: 0.3, mu: 0.95, baselines: "const:16" } },
   { label: "MNIST · the paper's CNN (cnn-mnist) · α 0.1 · needs a GPU", state: { data: "mnist", model: "cnn-mnist", lr: 0.1, mu: 0.95, mmax: 1024, baselines: "none" } },
   { label: "Blobs · fast, batch grows in seconds", state: { data: "blobs", model: "mlp:16", mmax: 2048, lr: 4, mu: 0.9, baselines: "const:16" } },
   { label: "Moons · tanh MLP", state: { data: "moons", model: "mlp:16,16:tanh", mmax: 2048, lr: 2, mu: 0.9, baselines: "const:16" } },

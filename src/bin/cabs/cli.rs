@@ -56,6 +56,9 @@ REPRODUCE OPTIONS (every run gets the same budget of training examples):
   --batches LIST       fixed batch sizes                   [16,32,64,128,256]
   --sensitivity LIST   α values for CABS vs fixed m          [0.05,0.1,0.2]
   --only PARTS         subset of cabs,fixed,decay,sensitivity         [all]
+  --jobs N             train N runs at a time (same results, one engine each)  [1]
+  --resume             reuse the complete runs/<label>.csv files already in --out
+                       (same flags!) instead of training them again
   --quick              small budget, fewer evaluations: a smoke test
   --model default here: cnn-mnist if the library has it, else mlp:256
 ";
@@ -142,7 +145,14 @@ fn parse(args: Vec<OsString>) -> Result<(String, Args), String> {
                 r.sensitivity = crate::reproduce::parse_alphas(&value::<String>(&mut p, "--sensitivity")?, "--sensitivity")?
             }
             Long("only") => r.only = crate::reproduce::Parts::parse(&value::<String>(&mut p, "--only")?)?,
+            Long("jobs") => {
+                r.jobs = value(&mut p, "--jobs")?;
+                if r.jobs == 0 {
+                    return Err("usage: --jobs must be at least 1".into());
+                }
+            }
             Long("quick") => r.quick = true,
+            Long("resume") => r.resume = true,
             Short('h') | Long("help") => command = Some("help".to_string()),
             Value(v) if command.is_none() => command = Some(v.to_string_lossy().into_owned()),
             other => return Err(format!("usage: {} (see cabs --help)", other.unexpected())),

@@ -18,11 +18,14 @@ use crate::cli::{dataset, Args};
 use crate::plot::{self, LegendEntry, Panel, Series, Style};
 use cabs::trainer::Trainer;
 use cabs::CabsError;
+use plotters::style::RGBColor;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The default `--model` of `reproduce`: the first entry the library's model parser accepts.
@@ -91,6 +94,10 @@ pub struct Options {
     pub sensitivity: Vec<f64>,
     pub quick: bool,
     pub only: Parts,
+    /// Runs trained at a time.
+    pub jobs: usize,
+    /// Reuse complete run CSVs found in `out/runs`.
+    pub resume: bool,
 }
 
 impl Default for Options {
@@ -105,6 +112,8 @@ impl Default for Options {
             sensitivity: vec![0.05, 0.1, 0.2],
             quick: false,
             only: Parts::ALL,
+            jobs: 1,
+            resume: false,
         }
     }
 }
@@ -207,6 +216,8 @@ pub struct StepPoint {
     pub loss: f64,
     /// Seconds of training (evaluations excluded) up to the end of this step.
     pub train_s: f64,
+    /// The conv layers' part of ξ, (exact, approximate), with `--conv-norms both`.
+    pub conv_xi: Option<(f64, f64)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -374,17 +385,35 @@ pub fn smoothed_curve(steps: &[StepPoint], window: u64, points: usize) -> Vec<(f
 /// Meant for "conv ξ exact vs approximate" (a Trainer method that evaluates both per-example
 /// norm routes on a batch); it returns nothing until that method exists. Do not fill in
 /// numbers here that were not measured.
-fn extra_columns(_trainer: &mut Trainer) -> Result<Vec<(String, String)>, String> {
-    Ok(Vec::new())
+fn extra_columns(_trainer: &mut Trainer, conv_xi: &[(f64, f64)]) -> Result<Vec<(String, String)>, String> {
+    Ok(if conv_xi.is_empty() { Vec::new() } else { conv_xi_columns(conv_xi) })
+}
+
+/// With `--conv-norms both`: the conv layers' part of ξ, exact and approximated, on the same
+/// batches, averaged over the run, and the median of approx / exact per step.
+fn conv_xi_columns(conv_xi: &[(f64, f64)]) -> Vec<(String, String)> {
+    let n = conv_xi.len() as f64;
+    let mean = |f: fn(&(f64, f64)) -> f64| conv_xi.iter().map(f).sum::<f64>() / n;
+    let mut ratios: Vec<f64> = conv_xi.iter().filter(|(e, _)| *e > 0.0).map(|(e, a)| a / e).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios.get(ratios.len() / 2).map_or(String::new(), |r| format!("{r:.3}"));
+    vec![
+        ("conv_xi_exact_mean".into(), format!("{:.5}", mean(|p| p.0))),
+        ("conv_xi_approx_mean".into(), format!("{:.5}", mean(|p| p.1))),
+        ("conv_xi_approx_over_exact_median".into(), median),
+    ]
 }
 
 /// What every run shares.
+#[derive(Clone)]
 struct Ctx {
     settings: cabs::settings::Settings,
     data: cabs::data::Dataset,
     budget: u64,
     eval_every: u64,
     runs_dir: PathBuf,
+    /// Read finished runs back from `runs_dir` instead of training them again.
+    resume: bool,
     quiet: bool,
     engine: Option<String>,
     planned: usize,
@@ -406,6 +435,15 @@ fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> Result<Run, String> {
     if !ctx.quiet {
         eprintln!("cabs: reproduce {tag}: rule {}, α = {}, {} examples …", settings.rule, spec.alpha, ctx.budget);
     }
+    let path = ctx.runs_dir.join(format!("{label}.csv"));
+    if ctx.resume {
+        if let Some(run) = load_run(&path, spec, ctx.budget)? {
+            if !ctx.quiet {
+                eprintln!("cabs: reproduce {tag}: complete in {}, not retrained", path.display());
+            }
+            return Ok(run);
+        }
+    }
     let mut trainer = pollster::block_on(Trainer::new(cfg, ctx.data.clone())).map_err(|e| format!("{label}: {e}"))?;
     if ctx.engine.is_none() {
         let info = trainer.backend();
@@ -414,7 +452,6 @@ fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> Result<Run, String> {
             None => format!("{} (CPU engine)", info.kind),
         });
     }
-    let path = ctx.runs_dir.join(format!("{label}.csv"));
     let mut csv = BufWriter::new(File::create(&path).map_err(|e| io_err(&path, e))?);
     writeln!(csv, "{},train_ms", cabs::csv::HEADER).map_err(|e| io_err(&path, e))?;
     let mut run =
@@ -423,6 +460,7 @@ fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> Result<Run, String> {
     let start = Instant::now();
     let mut train_s = 0.0;
     let mut next_eval = ctx.eval_every;
+    let mut conv_xi = Vec::new();
     while trainer.examples_seen() < ctx.budget {
         let t0 = Instant::now();
         let s = match pollster::block_on(trainer.step()) {
@@ -434,6 +472,9 @@ fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> Result<Run, String> {
             Err(e) => return Err(format!("{label}: {e}")),
         };
         train_s += t0.elapsed().as_secs_f64();
+        if let (Some(e), Some(a)) = (s.conv_xi_exact, s.conv_xi_approx) {
+            conv_xi.push((e, a));
+        }
         let finished = s.examples_seen >= ctx.budget;
         let eval = if s.examples_seen >= next_eval || finished {
             while next_eval <= s.examples_seen {
@@ -447,11 +488,18 @@ fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> Result<Run, String> {
         };
         let wall_ms = start.elapsed().as_secs_f64() * 1e3;
         writeln!(csv, "{},{:.3}", cabs::csv::row(&s, eval.as_ref(), wall_ms), train_s * 1e3).map_err(|e| io_err(&path, e))?;
-        run.steps.push(StepPoint { step: s.step, examples: s.examples_seen, batch: s.batch_size, loss: s.loss, train_s });
+        run.steps.push(StepPoint {
+            step: s.step,
+            examples: s.examples_seen,
+            batch: s.batch_size,
+            loss: s.loss,
+            train_s,
+            conv_xi: s.conv_xi_exact.zip(s.conv_xi_approx),
+        });
     }
     csv.flush().map_err(|e| io_err(&path, e))?;
     if run.diverged.is_none() {
-        run.extra = extra_columns(&mut trainer).map_err(|e| format!("{label}: {e}"))?;
+        run.extra = extra_columns(&mut trainer, &conv_xi).map_err(|e| format!("{label}: {e}"))?;
     }
     run.wall_s = start.elapsed().as_secs_f64();
     if !ctx.quiet {
@@ -470,6 +518,50 @@ fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> Result<Run, String> {
         );
     }
     Ok(run)
+}
+
+/// A finished run read back from its CSV (`--resume`): None when the file is missing or the run
+/// stopped before the budget (then it is trained again).
+fn load_run(path: &Path, spec: &RunSpec, budget: u64) -> Result<Option<Run>, String> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(None) };
+    let bad = |what: &str| format!("{}: {what}; delete it to train the run again", path.display());
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).ok_or_else(|| bad(&format!("no column {name}")));
+    let (c_step, c_ex, c_m, c_loss) = (col("step")?, col("examples_seen")?, col("batch_size")?, col("loss")?);
+    let (c_tl, c_ta, c_wall, c_train) = (col("test_loss")?, col("test_accuracy")?, col("wall_ms")?, col("train_ms")?);
+    let (c_xe, c_xa) = (header.iter().position(|h| *h == "conv_xi_exact"), header.iter().position(|h| *h == "conv_xi_approx"));
+    let mut run =
+        Run { spec: spec.clone(), diverged: None, steps: Vec::new(), evals: Vec::new(), wall_s: 0.0, extra: Vec::new(), roles: Vec::new() };
+    let mut conv_xi = Vec::new();
+    for (n, line) in lines.enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        let num = |c: usize| f.get(c).and_then(|v| v.parse::<f64>().ok());
+        let need = |c: usize| num(c).ok_or_else(|| bad(&format!("row {} has no number in column {}", n + 2, header[c])));
+        let train_s = need(c_train)? / 1e3;
+        let xi = c_xe.and_then(num).zip(c_xa.and_then(num));
+        conv_xi.extend(xi);
+        run.steps.push(StepPoint {
+            step: need(c_step)? as u64,
+            examples: need(c_ex)? as u64,
+            batch: need(c_m)? as u32,
+            loss: need(c_loss)?,
+            train_s,
+            conv_xi: xi,
+        });
+        if let (Some(test_loss), Some(test_accuracy)) = (num(c_tl), num(c_ta)) {
+            run.evals.push(EvalPoint { examples: need(c_ex)? as u64, train_s, test_loss, test_accuracy });
+        }
+        run.wall_s = need(c_wall)? / 1e3;
+    }
+    if run.steps.last().is_none_or(|s| s.examples < budget) || run.evals.is_empty() {
+        return Ok(None);
+    }
+    let n = conv_xi.len() as f64;
+    if n > 0.0 {
+        run.extra = conv_xi_columns(&conv_xi);
+    }
+    Ok(Some(run))
 }
 
 /// Runs by label: a run that several experiments need is trained once.
@@ -494,6 +586,55 @@ impl Cache {
             self.runs[i].roles.push(role);
         }
         Ok(i)
+    }
+}
+
+impl Cache {
+    /// Train the runs of `specs` that are not cached yet, `jobs` at a time, each with its own
+    /// engine (the results are those of training them one by one). With one job, nothing is
+    /// done here and [`Cache::get`] trains on demand.
+    fn prefetch(&mut self, ctx: &mut Ctx, specs: &[RunSpec], jobs: usize) -> Result<(), String> {
+        let mut todo: Vec<RunSpec> = Vec::new();
+        for s in specs {
+            if !self.index.contains_key(&s.label()) && !todo.iter().any(|t| t.label() == s.label()) {
+                todo.push(s.clone());
+            }
+        }
+        if jobs <= 1 || todo.is_empty() {
+            return Ok(());
+        }
+        let next = AtomicUsize::new(0);
+        let base = ctx.done;
+        let results: Vec<Mutex<Option<Result<(Run, Option<String>), String>>>> = todo.iter().map(|_| Mutex::new(None)).collect();
+        let shared: &Ctx = ctx;
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.min(todo.len()) {
+                scope.spawn(|| {
+                    let mut local = shared.clone();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= todo.len() {
+                            break;
+                        }
+                        local.done = base + i;
+                        let r = run_one(&mut local, &todo[i]).map(|run| (run, local.engine.clone()));
+                        if let Ok(mut slot) = results[i].lock() {
+                            *slot = Some(r);
+                        }
+                    }
+                });
+            }
+        });
+        ctx.done = base + todo.len();
+        for (spec, r) in todo.iter().zip(results) {
+            let (run, engine) = r.into_inner().ok().flatten().ok_or_else(|| format!("{}: the run's thread stopped", spec.label()))??;
+            if ctx.engine.is_none() {
+                ctx.engine = engine;
+            }
+            self.runs.push(run);
+            self.index.insert(spec.label(), self.runs.len() - 1);
+        }
+        Ok(())
     }
 }
 
@@ -573,7 +714,18 @@ pub fn reproduce(a: Args) -> Result<(), String> {
         }
     }
     let window = (budget / SMOOTH_DIVISOR).max(1);
-    let mut ctx = Ctx { settings: settings.clone(), data, budget, eval_every, runs_dir, quiet: a.quiet, engine: None, planned, done: 0 };
+    let mut ctx = Ctx {
+        settings: settings.clone(),
+        data,
+        budget,
+        eval_every,
+        runs_dir,
+        resume: o.resume,
+        quiet: a.quiet,
+        engine: None,
+        planned,
+        done: 0,
+    };
     eprintln!(
         "cabs: reproduce: {} runs planned, {budget} training examples each, test evaluation every ~{eval_every} examples; data {}, model {}, seed {} → {}",
         planned,
@@ -586,6 +738,23 @@ pub fn reproduce(a: Args) -> Result<(), String> {
     let mut cache = Cache { runs: Vec::new(), index: HashMap::new() };
     let mut report = Report { cabs: None, best_fixed: Vec::new(), decay: Vec::new(), grid: Vec::new(), sensitivity: Vec::new() };
 
+    // Everything that does not depend on other runs' results, trained `--jobs` at a time.
+    let mut independent = Vec::new();
+    if parts.cabs {
+        independent.push(RunSpec { kind: Kind::Cabs, alpha: o.cabs_alpha });
+    }
+    if parts.fixed {
+        for &m in &o.batches {
+            independent.extend(o.alphas.iter().map(|&alpha| RunSpec { kind: Kind::Fixed { m }, alpha }));
+        }
+    }
+    if parts.sensitivity {
+        for &alpha in &o.sensitivity {
+            independent.push(RunSpec { kind: Kind::Cabs, alpha });
+            independent.extend(sens_batches.iter().map(|&m| RunSpec { kind: Kind::Fixed { m }, alpha }));
+        }
+    }
+    cache.prefetch(&mut ctx, &independent, o.jobs)?;
     if parts.cabs {
         report.cabs = Some(cache.get(&mut ctx, &RunSpec { kind: Kind::Cabs, alpha: o.cabs_alpha }, "cabs")?);
     }
@@ -610,6 +779,14 @@ pub fn reproduce(a: Args) -> Result<(), String> {
         }
     }
     if parts.decay {
+        let decays: Vec<RunSpec> = report
+            .grid
+            .iter()
+            .filter_map(|&(m, _, best)| {
+                best.map(|b| RunSpec { kind: Kind::Decay { m, k: invtime_k(m, budget) }, alpha: cache.runs[b].spec.alpha })
+            })
+            .collect();
+        cache.prefetch(&mut ctx, &decays, o.jobs)?;
         for &(m, _, best) in &report.grid.clone() {
             match best {
                 Some(b) => {
@@ -633,6 +810,17 @@ pub fn reproduce(a: Args) -> Result<(), String> {
     }
     let total_s = t_all.elapsed().as_secs_f64();
 
+    if ctx.engine.is_none() {
+        // Every run was read back (--resume): name the engine these flags select.
+        let cfg = settings.trainer_config().map_err(|e| e.to_string())?;
+        if let Ok(t) = pollster::block_on(Trainer::new(cfg, ctx.data.clone())) {
+            let info = t.backend();
+            ctx.engine = Some(match &info.adapter {
+                Some(a) => format!("{} ({}: {}, {})", info.kind, a.name, a.backend, a.device_type),
+                None => format!("{} (CPU engine)", info.kind),
+            });
+        }
+    }
     let env = Env {
         engine: ctx.engine.clone().unwrap_or_else(|| "-".into()),
         data: format!("{} ({} training / {} test examples)", settings.data, ctx.data.train.len(), ctx.data.test.len()),
@@ -966,6 +1154,7 @@ training loss; it is picked on the same test set that is reported, which favours
         ("accuracy_vs_time", "test accuracy against training time"),
         ("batch_vs_steps", "batch size against steps"),
         ("sensitivity", "final test accuracy and examples to target against α"),
+        ("conv_xi", "the conv layers' ξ, exact vs approximate (with --conv-norms both)"),
     ] {
         let _ = writeln!(s, "- {what}: [`figures/{f}.svg`](figures/{f}.svg)");
     }
@@ -1101,6 +1290,63 @@ fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: &Env) -> Re
         &legend(&ids),
         "The batch size each step used. CABS: m = α·ξ̄/ℒ̄, rounded and clipped; fixed-batch runs for reference.",
     )?;
+    // The conv layers' ξ, exact against the reference approximation, on the CABS run's batches.
+    if let Some(c) = rep.cabs.filter(|&c| runs[c].steps.iter().any(|s| s.conv_xi.is_some())) {
+        let xi: Vec<(f64, f64, f64)> =
+            runs[c].steps.iter().filter_map(|s| s.conv_xi.map(|(e, a)| (s.step as f64, e, a))).filter(|p| p.1 > 0.0 && p.2 > 0.0).collect();
+        // Per-step values are noisy: a centred moving average over 25 steps.
+        let smooth = |f: &dyn Fn(&(f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
+            (0..xi.len())
+                .map(|i| {
+                    let w = &xi[i.saturating_sub(12)..(i + 13).min(xi.len())];
+                    (xi[i].0, w.iter().map(f).sum::<f64>() / w.len() as f64)
+                })
+                .collect()
+        };
+        let exact = Style::cabs();
+        let approx = Style { colour: RGBColor(213, 94, 0), width: 2, dash: Some((8, 5)), z: 2 };
+        let ratio = Style { colour: RGBColor(0, 114, 178), width: 2, dash: None, z: 2 };
+        let one = Style { colour: RGBColor(150, 150, 150), width: 1, dash: Some((3, 3)), z: 1 };
+        let last = xi.last().map_or(1.0, |p| p.0);
+        plot::figure(
+            &dir.join("conv_xi.svg"),
+            &format!("Conv layers' ξ: exact vs the reference approximation — CABS α = {}, {title_env}", runs[c].spec.alpha),
+            &[
+                Panel {
+                    x_label: "step".into(),
+                    y_label: "ξ of the conv filters and biases (log scale)".into(),
+                    x_log: false,
+                    y_log: true,
+                    series: vec![
+                        Series { style: exact.clone(), points: smooth(&|p| p.1), markers: false },
+                        Series { style: approx.clone(), points: smooth(&|p| p.2), markers: false },
+                    ],
+                    y_range: None,
+                    x_ticks: None,
+                    y_ticks: None,
+                },
+                Panel {
+                    x_label: "step".into(),
+                    y_label: "approximate / exact (log scale)".into(),
+                    x_log: false,
+                    y_log: true,
+                    series: vec![
+                        Series { style: one.clone(), points: vec![(1.0, 1.0), (last, 1.0)], markers: false },
+                        Series { style: ratio.clone(), points: smooth(&|p| p.2 / p.1), markers: false },
+                    ],
+                    y_range: None,
+                    x_ticks: None,
+                    y_ticks: None,
+                },
+            ],
+            &[
+                LegendEntry { label: "exact (Σ over conv tensors)".into(), style: exact },
+                LegendEntry { label: "reference approximation".into(), style: approx },
+                LegendEntry { label: "ratio approx / exact".into(), style: ratio },
+            ],
+            "Both computed on the same batches of the CABS run (--conv-norms both); exact drives the rule. Centred 25-step moving averages.",
+        )?;
+    }
     // Sensitivity: one series per rule over the α list.
     let mut acc_series = Vec::new();
     let mut ex_series = Vec::new();
@@ -1237,7 +1483,7 @@ mod tests {
             .enumerate()
             .map(|(i, &(m, l))| {
                 ex += m as u64;
-                StepPoint { step: i as u64 + 1, examples: ex, batch: m, loss: l, train_s: i as f64 }
+                StepPoint { step: i as u64 + 1, examples: ex, batch: m, loss: l, train_s: i as f64, conv_xi: None }
             })
             .collect()
     }
