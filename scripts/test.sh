@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test: install what is missing, then
-#   1. native tests (cargo test): CPU twins vs brute force, GPU (lavapipe or a real GPU) vs CPU,
+#   1. native tests (cargo test --release: the CPU twins are exact but slow unoptimised): CPU twins
+#      vs brute force, GPU (lavapipe or a real GPU) vs CPU,
 #      the CABS rule, the command-line runner, end-to-end MNIST training;
 #   2. browser tests (wasm-pack test --headless --chrome): the engine on WebGPU in Chromium;
 #   3. page tests (node --test tests/page): the demo page end to end in headless Chromium.
@@ -12,7 +13,7 @@ mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
 step "native tests (cargo test)"
-cargo test --all-targets --no-fail-fast
+cargo test --release --all-targets --no-fail-fast
 
 step "browser tests (wasm-pack test --headless --chrome)"
 CHROMEDRIVER=$(command -v chromedriver) wasm-pack test --headless --chrome
