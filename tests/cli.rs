@@ -31,6 +31,8 @@ fn bad_flags_and_files_give_one_line_and_a_nonzero_exit() {
         vec!["train", "--lr", "-1", "--data", "moons"],
         vec!["train", "--model", "mlp:x", "--data", "moons"],
         vec!["train", "--model", "cnn", "--data", "moons"],
+        vec!["train", "--model", "cnn-mnist", "--data", "moons"],
+        vec!["train", "--conv-norms", "approximately", "--data", "moons"],
         vec!["train", "--data", "imagenet"],
         vec!["train", "--rule", "const:0", "--data", "moons"],
         vec!["train", "--rule", "adam", "--data", "moons"],
@@ -81,11 +83,36 @@ fn train_writes_the_documented_csv_and_honours_budgets() {
     assert_eq!(lines.len(), 31);
     for (i, line) in lines[1..].iter().enumerate() {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f.len(), 15, "{line}");
+        assert_eq!(f.len(), 17, "{line}");
+        assert!(f[15].is_empty() && f[16].is_empty(), "no conv ξ for an MLP: {line}");
         assert_eq!(f[0], (i + 1).to_string());
         let evaluated = (i + 1) % 10 == 0;
         assert_eq!(!f[12].is_empty(), evaluated, "row {}: test columns {line}", i + 1);
         assert!(f[5].parse::<f64>().unwrap().is_finite());
+    }
+    // A CNN with both conv norms fills the last two columns: the conv part of ξ, exact (a true
+    // variance, positive) and approximate (different; it can even be negative, CABS.md).
+    let (code, _, err) = cabs(&[
+        "train",
+        "--data",
+        "mnist",
+        "--model",
+        "cnn-small",
+        "--backend",
+        "cpu",
+        "--conv-norms",
+        "both",
+        "--steps",
+        "3",
+        "--quiet",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    for line in text.lines().skip(1) {
+        let f: Vec<f64> = line.split(',').skip(15).map(|v| v.parse().unwrap()).collect();
+        assert!(f[0] > 0.0 && f[1].is_finite() && f[0] != f[1], "conv ξ exact, approximate: {line}");
     }
     // Budget in examples: stop at the first step that reaches it.
     let (code, out, err) = cabs(&["train", "--data", "moons", "--model", "logreg", "--rule", "const:50", "--examples", "1020", "--quiet"]);

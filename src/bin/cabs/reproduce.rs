@@ -446,11 +446,7 @@ fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> Result<Run, String> {
     }
     let mut trainer = pollster::block_on(Trainer::new(cfg, ctx.data.clone())).map_err(|e| format!("{label}: {e}"))?;
     if ctx.engine.is_none() {
-        let info = trainer.backend();
-        ctx.engine = Some(match &info.adapter {
-            Some(a) => format!("{} ({}: {}, {})", info.kind, a.name, a.backend, a.device_type),
-            None => format!("{} (CPU engine)", info.kind),
-        });
+        ctx.engine = Some(engine_name(&trainer));
     }
     let mut csv = BufWriter::new(File::create(&path).map_err(|e| io_err(&path, e))?);
     writeln!(csv, "{},train_ms", cabs::csv::HEADER).map_err(|e| io_err(&path, e))?;
@@ -518,6 +514,15 @@ fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> Result<Run, String> {
         );
     }
     Ok(run)
+}
+
+/// The engine a trainer runs on, for the tables.
+fn engine_name(t: &Trainer) -> String {
+    let info = t.backend();
+    match &info.adapter {
+        Some(a) => format!("{} ({}: {}, {})", info.kind, a.name, a.backend, a.device_type),
+        None => format!("{} (CPU engine)", info.kind),
+    }
 }
 
 /// A finished run read back from its CSV (`--resume`): None when the file is missing or the run
@@ -814,11 +819,7 @@ pub fn reproduce(a: Args) -> Result<(), String> {
         // Every run was read back (--resume): name the engine these flags select.
         let cfg = settings.trainer_config().map_err(|e| e.to_string())?;
         if let Ok(t) = pollster::block_on(Trainer::new(cfg, ctx.data.clone())) {
-            let info = t.backend();
-            ctx.engine = Some(match &info.adapter {
-                Some(a) => format!("{} ({}: {}, {})", info.kind, a.name, a.backend, a.device_type),
-                None => format!("{} (CPU engine)", info.kind),
-            });
+            ctx.engine = Some(engine_name(&t));
         }
     }
     let env = Env {
