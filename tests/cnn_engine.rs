@@ -119,8 +119,8 @@ fn cpu_cnn_norms_match_materialised_per_example_gradients() {
     let n_t = layout.n_tensors();
     assert_eq!(s.norms.len(), n_t + 2 * layout.convs.len());
     for (t, info) in layout.tensors().iter().enumerate() {
-        for i in 0..m as usize {
-            assert_close(&format!("{} example {i}", info.name), s.norms[t][i] as f64, want[t][i], 1e-4, 1e-9);
+        for (i, (&got, &w)) in s.norms[t].iter().zip(&want[t]).enumerate() {
+            assert_close(&format!("{} example {i}", info.name), got as f64, w, 1e-4, 1e-9);
         }
     }
     let total: f64 = want.iter().flatten().sum();
@@ -129,8 +129,7 @@ fn cpu_cnn_norms_match_materialised_per_example_gradients() {
     for (c, conv) in layout.convs.iter().enumerate() {
         let p = conv.conv.positions() as f64;
         let approx_w = &s.norms[n_t + 2 * c];
-        for i in 0..m as usize {
-            let exact = want[2 * c][i];
+        for (i, &exact) in want[2 * c].iter().enumerate() {
             assert!(exact <= p * approx_w[i] as f64 * (1.0 + 1e-4), "conv{c} example {i}: exact {exact} > P·approx");
         }
         let differs = (0..m as usize).any(|i| (approx_w[i] as f64 - want[2 * c][i]).abs() > 1e-3 * want[2 * c][i]);

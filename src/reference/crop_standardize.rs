@@ -21,7 +21,7 @@ pub fn crop_standardize(p: &Prep, x: &[f32], m: usize, floor: f32, out: &mut [f3
             let (c, y, xx) = (j / plane, (j % plane) / o.w as usize, j % o.w as usize);
             xi[(c * inp.h as usize + y + top as usize) * inp.w as usize + xx + left as usize]
         };
-        let (mean, scale) = if p.standardize { moments(out_len, &at, floor) } else { (0.0, 1.0) };
+        let (mean, scale) = if p.standardize { moments(out_len, at, floor) } else { (0.0, 1.0) };
         for (j, v) in out[i * out_len..(i + 1) * out_len].iter_mut().enumerate() {
             *v = (at(j) - mean) * scale;
         }

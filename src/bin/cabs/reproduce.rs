@@ -594,6 +594,9 @@ impl Cache {
     }
 }
 
+/// A trained run and the engine it ran on, or why it failed.
+type RunResult = Result<(Run, Option<String>), String>;
+
 impl Cache {
     /// Train the runs of `specs` that are not cached yet, `jobs` at a time, each with its own
     /// engine (the results are those of training them one by one). With one job, nothing is
@@ -610,7 +613,7 @@ impl Cache {
         }
         let next = AtomicUsize::new(0);
         let base = ctx.done;
-        let results: Vec<Mutex<Option<Result<(Run, Option<String>), String>>>> = todo.iter().map(|_| Mutex::new(None)).collect();
+        let results: Vec<Mutex<Option<RunResult>>> = todo.iter().map(|_| Mutex::new(None)).collect();
         let shared: &Ctx = ctx;
         std::thread::scope(|scope| {
             for _ in 0..jobs.min(todo.len()) {
