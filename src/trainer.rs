@@ -221,7 +221,7 @@ impl Trainer {
         self.step += 1;
         self.examples += m as u64;
         self.batch = m_next;
-        let stats = StepStats {
+        let mut stats = StepStats {
             step: self.step,
             examples_seen: self.examples,
             epoch: self.sampler.epoch(),
@@ -240,7 +240,6 @@ impl Trainer {
             conv_xi_exact: None,
             conv_xi_approx: None,
         };
-        let mut stats = stats;
         if self.cfg.with_stats && self.cfg.conv_norms == ConvNorms::Both && !self.layout.convs.is_empty() {
             let (exact, approx) = self.conv_xi(m).await?;
             (stats.conv_xi_exact, stats.conv_xi_approx) = (Some(exact), Some(approx));

@@ -68,6 +68,15 @@ fn mask_relu(d: &mut [f32], a: &[f32]) {
     }
 }
 
+/// What stage `s` reads: the gathered batch, its transform, or the previous stage's output.
+fn stage_input<'a>(layout: &Layout, input: &'a [f32], prepped: &'a [f32], stages: &'a [StageBufs], s: usize) -> &'a [f32] {
+    match s {
+        0 if layout.prep.is_some() => prepped,
+        0 => input,
+        _ => stages[s - 1].out(layout.convs[s - 1].pool.is_some()),
+    }
+}
+
 impl CpuEngine {
     pub fn new(layout: Layout, data: &Dataset, m_max: u32, params: &[f32], conv_norms: ConvNorms) -> CpuEngine {
         let mm = m_max as usize;
@@ -135,41 +144,39 @@ impl CpuEngine {
         &self.params
     }
 
-    /// The input of convolution stage `s`.
+    /// The input of convolution stage `s` (`s` = number of stages: the dense layers' input).
     fn stage_input(&self, s: usize) -> &[f32] {
-        match s {
-            0 if self.layout.prep.is_some() => &self.prepped,
-            0 => &self.input,
-            _ => self.stages[s - 1].out(self.layout.convs[s - 1].pool.is_some()),
-        }
+        stage_input(&self.layout, &self.input, &self.prepped, &self.stages, s)
     }
 
     /// Forward pass and loss of the batch (`perm` given: training; none: evaluation order).
     fn forward(&mut self, split_is_train: bool, offset: usize, m: usize) {
         let split = if split_is_train { &self.train } else { &self.test };
         let perm = if split_is_train { Some(self.perm.as_slice()) } else { None };
-        let first = if self.layout.convs.is_empty() { &mut self.acts[0] } else { &mut self.input };
+        let dense_only = self.layout.convs.is_empty() && self.layout.prep.is_none();
+        let first = if dense_only { &mut self.acts[0] } else { &mut self.input };
         gather_batch(split, self.dim, perm, offset, m, first, &mut self.labels);
         if let Some(p) = self.layout.prep {
             crop_standardize(&p, &self.input, m, self.floor, &mut self.prepped);
         }
         for s in 0..self.layout.convs.len() {
             let c = self.layout.convs[s];
-            let x = self.stage_input(s).to_vec();
-            let st = &mut self.stages[s];
+            let (done, rest) = self.stages.split_at_mut(s);
+            let x = stage_input(&self.layout, &self.input, &self.prepped, done, s);
+            let st = &mut rest[0];
             let w = &self.params[c.w_offset as usize..c.b_offset as usize];
             let b = &self.params[c.b_offset as usize..c.b_offset as usize + c.conv.out_c];
-            conv2d::forward(&c.conv, &x, w, b, m, &mut st.conv_out);
+            conv2d::forward(&c.conv, x, w, b, m, &mut st.conv_out);
             st.conv_out[..m * c.conv.out_len()].iter_mut().for_each(|v| *v = v.max(0.0));
             if let Some(p) = c.pool {
                 let arg = max_pool::forward(&p, &st.conv_out, m, &mut st.pool_out);
                 st.arg[..arg.len()].copy_from_slice(&arg);
             }
         }
-        if let Some(last) = self.layout.convs.len().checked_sub(1) {
+        if !dense_only {
             let n = m * self.layout.layers[0].d_in as usize;
-            let features = self.stage_input(last + 1)[..n].to_vec();
-            self.acts[0][..n].copy_from_slice(&features);
+            let features = stage_input(&self.layout, &self.input, &self.prepped, &self.stages, self.layout.convs.len());
+            self.acts[0][..n].copy_from_slice(&features[..n]);
         }
         let act = self.layout.activation;
         for (l, d) in self.layout.layers.iter().enumerate() {

@@ -205,11 +205,7 @@ impl GpuEngine {
                 }
             })
             .collect();
-        let input = if n_convs == 0 && layout.prep.is_none() {
-            per_example("acts 0 (batch input)", layout.input_dim() as usize)
-        } else {
-            per_example("batch input", layout.input_dim() as usize)
-        };
+        let input = per_example("batch input", layout.input_dim() as usize);
         let prepped = per_example("transformed input", layout.prep.map_or(0, |p| p.output.len() as usize));
         let mut acts = vec![match n_convs {
             0 if layout.prep.is_none() => input.clone(),

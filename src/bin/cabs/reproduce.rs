@@ -237,7 +237,7 @@ pub struct Run {
     pub evals: Vec<EvalPoint>,
     /// Seconds from the start of the run to its end, evaluations and CSV writing included.
     pub wall_s: f64,
-    /// Columns from [`extra_columns`].
+    /// Columns from [`conv_xi_columns`].
     pub extra: Vec<(String, String)>,
     /// What the run is used for: `cabs`, `tuning`, `best-fixed`, `decay`, `sensitivity`.
     pub roles: Vec<&'static str>,
@@ -378,20 +378,13 @@ pub fn smoothed_curve(steps: &[StepPoint], window: u64, points: usize) -> Vec<(f
     out
 }
 
-/// EXTENSION POINT — per-run columns computed from the trained model. Called once per run,
-/// after its final evaluation (not for diverged runs), with the trainer in its final state;
-/// every (column, value) pair returned becomes a column appended at the end of summary.csv and
-/// all_runs.csv (after `role`) and of the main table of results.md, empty for runs without it.
-/// Meant for "conv ξ exact vs approximate" (a Trainer method that evaluates both per-example
-/// norm routes on a batch); it returns nothing until that method exists. Do not fill in
-/// numbers here that were not measured.
-fn extra_columns(_trainer: &mut Trainer, conv_xi: &[(f64, f64)]) -> Result<Vec<(String, String)>, String> {
-    Ok(if conv_xi.is_empty() { Vec::new() } else { conv_xi_columns(conv_xi) })
-}
-
 /// With `--conv-norms both`: the conv layers' part of ξ, exact and approximated, on the same
 /// batches, averaged over the run, and the median of approx / exact per step.
+/// Nothing without those figures (these become the extra table columns of `Run::extra`).
 fn conv_xi_columns(conv_xi: &[(f64, f64)]) -> Vec<(String, String)> {
+    if conv_xi.is_empty() {
+        return Vec::new();
+    }
     let n = conv_xi.len() as f64;
     let mean = |f: fn(&(f64, f64)) -> f64| conv_xi.iter().map(f).sum::<f64>() / n;
     let mut ratios: Vec<f64> = conv_xi.iter().filter(|(e, _)| *e > 0.0).map(|(e, a)| a / e).collect();
@@ -495,7 +488,7 @@ fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> Result<Run, String> {
     }
     csv.flush().map_err(|e| io_err(&path, e))?;
     if run.diverged.is_none() {
-        run.extra = extra_columns(&mut trainer, &conv_xi).map_err(|e| format!("{label}: {e}"))?;
+        run.extra = conv_xi_columns(&conv_xi);
     }
     run.wall_s = start.elapsed().as_secs_f64();
     if !ctx.quiet {
@@ -562,10 +555,7 @@ fn load_run(path: &Path, spec: &RunSpec, budget: u64) -> Result<Option<Run>, Str
     if run.steps.last().is_none_or(|s| s.examples < budget) || run.evals.is_empty() {
         return Ok(None);
     }
-    let n = conv_xi.len() as f64;
-    if n > 0.0 {
-        run.extra = conv_xi_columns(&conv_xi);
-    }
+    run.extra = conv_xi_columns(&conv_xi);
     Ok(Some(run))
 }
 
