@@ -113,7 +113,7 @@ impl Trainer {
         let inner = self.inner.clone();
         let pts = points.to_vec();
         future_to_promise(async move {
-            let t = inner.try_borrow().map_err(|_| err("a step is running"))?;
+            let mut t = inner.try_borrow_mut().map_err(|_| err("a step is running"))?;
             let p = t.predict(&pts).await.map_err(err)?;
             Ok(js_sys::Float32Array::from(p.as_slice()).into())
         })
@@ -163,8 +163,8 @@ impl Trainer {
         future_to_promise(async move {
             let mut t = inner.try_borrow_mut().map_err(|_| err("a step or evaluation is already running"))?;
             let times = t.profile_step().await.map_err(err)?;
-            let rows: Option<Vec<records::KernelTime>> =
-                times.map(|v| v.into_iter().map(|(kernel, ms)| records::KernelTime { kernel: kernel.to_string(), ms }).collect());
+            let rows: Option<Vec<records::KernelTime>> = times
+                .map(|v| v.into_iter().map(|(kernel, shape, ms)| records::KernelTime { kernel: kernel.to_string(), shape, ms }).collect());
             to_js(&rows).map_err(Into::into)
         })
     }
@@ -197,6 +197,8 @@ mod records {
     #[derive(serde::Serialize)]
     pub struct KernelTime {
         pub kernel: String,
+        /// The layer or stage ("layer 784→256"), empty for whole-model kernels.
+        pub shape: String,
         pub ms: f64,
     }
 
