@@ -362,7 +362,11 @@ impl GpuEngine {
             total: GPU_BUDGET,
             what: "the GPU adapter",
         };
-        let chunking = choose_chunk(&plan, m_max, data.memory_bytes(), budget, forced_chunk)?;
+        let mut chunking = choose_chunk(&plan, m_max, data.memory_bytes(), budget, forced_chunk)?;
+        let loop_cap = plan.max_gpu_chunk_rows();
+        if chunking.chunk > loop_cap {
+            chunking = Chunking { chunk: loop_cap, reason: "kernel loop limit" };
+        }
         let chunk = chunking.chunk;
         let device = &ctx.device;
         let lay = &plan.layout;
