@@ -16,6 +16,9 @@
 //! - [`norms_reference_approx`] is what the reference code computes by squaring inputs and errors
 //!   before the filter-gradient op: `Σ_p ‖x_p‖²‖δ_p‖²`, dropping all cross terms p ≠ q. By
 //!   Cauchy–Schwarz `exact ≤ P · approx`.
+//!
+//! Why the engines use the per-example route, and what the approximation does to ξ:
+//! `docs/METHOD.md`, "Convolutions: exact per-example norms" and the section after it.
 
 use serde::{Deserialize, Serialize};
 
