@@ -54,8 +54,8 @@ for (const f of FRAMES) {
       assert.ok(c.bottom <= f.height + 0.5 && c.right <= f.width + 0.5, `chart ${c.id} leaves the frame: ${JSON.stringify(c)}`);
       assert.ok(c.canvas.h >= 55 && c.canvas.w >= 120, `chart ${c.id} too small to read: ${c.canvas.w}×${c.canvas.h}`);
     }
-    // The charts share the height: the lowest chart ends near the bottom of the frame.
-    const lowest = Math.max(...m.charts.map((c) => c.bottom));
+    // The charts (and the maps below them in a portrait frame) share the height: they end near its bottom.
+    const lowest = Math.max(...m.charts.map((c) => c.bottom), ...m.maps.map((b) => b.bottom + 16));
     assert.ok(lowest > f.height - 40, `the charts leave the bottom of the frame empty: they end at ${lowest} of ${f.height}`);
     for (const b of m.maps) assert.ok(b.bottom <= f.height + 0.5 && b.right <= f.width + 0.5 && b.w >= 48, `a boundary map leaves the frame: ${JSON.stringify(b)}`);
     const font = await page.evaluate(() => Math.min(innerWidth, innerHeight * 1.6) / 70);

@@ -111,8 +111,9 @@ export class Charts {
         cursor: { sync: { key: "cabs" }, drag: { x: false, y: false } },
         scales: { x: { time: false }, y: def.bounds ? { distr: 3, log: 2, range: (u, lo, hi) => this.batchRange(lo, hi) } : def.log ? { distr: 3 } : def.pct ? { range: [0, 1] } : {} },
         axes: [
-          { ...axisStyle, label: XLABEL[xmode], size: Math.round(px * 2.6), labelSize: Math.round(px * 1.4) },
-          { ...axisStyle, scale: "y", size: Math.round(px * 4), splits: def.bounds ? powersOfTwo : undefined, values: def.pct ? (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) : (u, vals) => vals.map((v) => fmt(v, 2)) },
+          // A small frame drops the x-axis title (the bar's x-axis select names it) to leave room for the curves.
+          { ...axisStyle, label: this.opts.compact && innerWidth < 600 ? undefined : XLABEL[xmode], size: Math.round(px * 2.6), labelSize: Math.round(px * 1.4) },
+          { ...axisStyle, scale: "y", size: Math.round(px * 4), splits: def.bounds ? powersOfTwo : undefined, values: def.pct ? (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) : (u, vals) => vals.map((v) => (v == null ? "" : fmt(v, 2))) },
         ],
       };
       const u = new uPlot(opts, [[]].concat(series.slice(1).map(() => [])), body);
@@ -138,7 +139,7 @@ export class Charts {
     }
   }
 
-  /** Compact mode: columns for n charts in the host's box, each cell as close to 16:9 as fits. */
+  /** Compact mode: columns for n charts in the host's box, so that each chart is as large as it can be. */
   layoutGrid() {
     const n = this.plots.length;
     const W = this.host.clientWidth, H = this.host.clientHeight;
@@ -147,12 +148,15 @@ export class Charts {
     for (let cols = 1; cols <= n; cols++) {
       const rows = Math.ceil(n / cols);
       const w = W / cols, h = H / rows;
-      const score = Math.min(w, h * 1.8) - (cols * rows - n) * 4; // the usable size; empty cells cost a little
+      // The area of the largest 1.6:1 chart that fits the cell; an empty cell costs a little.
+      const score = (w / h > 1.6 ? 1.6 * h * h : (w * w) / 1.6) * (1 - 0.03 * (cols * rows - n));
       if (score > bestScore) { best = cols; bestScore = score; }
     }
-    const template = `repeat(${best}, minmax(0, 1fr))`;
-    if (this.host.style.gridTemplateColumns !== template) this.host.style.gridTemplateColumns = template;
-    this.host.style.gridTemplateRows = `repeat(${Math.ceil(n / best)}, minmax(0, 1fr))`;
+    const rows = Math.ceil(n / best);
+    this.host.style.gridTemplateColumns = `repeat(${best}, minmax(0, 1fr))`;
+    this.host.style.gridTemplateRows = `repeat(${rows}, minmax(0, 1fr))`;
+    // The last chart takes the empty cells of the last row: nothing is left blank.
+    this.plots.forEach((p, i) => { p.body.parentElement.style.gridColumn = i === n - 1 ? `span ${best * rows - n + 1}` : ""; });
   }
 
   /** Push the runs' current data into every chart. */
