@@ -54,6 +54,9 @@ test("only the current slide's demo trains, and the next slide switches", async 
   assert.ok(next, "the next demo slide is not in the deck");
   assert.equal(next.step, 0, `the next slide's demo trains: ${JSON.stringify(next)}`);
   assert.equal(next.engine, false, `the next slide's (preloaded) demo created its engine: ${JSON.stringify(next)}`);
+  await page.waitForFunction(() => document.querySelectorAll(".slides > section")[2].querySelector("iframe.demo").contentWindow.cabsDemo.snapshot().runs[0].step >= 120,
+    null, { timeout: 60_000, polling: 200 });
+  await sleep(400); // the charts redraw at most every 200 ms
   await page.screenshot({ path: join(screenshotDir(), "slides-1280x720.png") });
 
   await page.evaluate(() => window.deck.next());
