@@ -36,7 +36,9 @@ test("npm pack gives a package with the wasm, the JS, the types, the element and
     "package/pkg/cabs_bg.wasm", "package/cabs-demo.js", "package/index.html", "package/worker.js", "package/vendor/uPlot.esm.js", "package/data/mnist.bin"])
     assert.ok(listing.includes(f), `${f} is not in the package`);
   const kb = statSync(join(dir, tarball)).size / 1024;
-  console.log(`# ${tarball}: ${kb.toFixed(0)} KiB`);
+  const wasmGz = Number(run("bash", ["-c", "gzip -9c www/pkg/cabs_bg.wasm | wc -c"], ROOT));
+  console.log(`# ${tarball}: ${kb.toFixed(0)} KiB; the page's wasm: ${(wasmGz / 1024).toFixed(0)} KiB gzipped`);
+  assert.ok(wasmGz < 300 * 1024, `the wasm is ${wasmGz} bytes gzipped, over the page's 300 KB budget`);
 });
 
 test("the TypeScript declarations type-check a program that uses them (and reject a wrong one)", () => {
