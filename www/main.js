@@ -38,6 +38,7 @@ let resetGen = 0; // the latest reset; an older one still reading data must not 
 let dataInfo = null; // trainer.info() of the current run set
 let engineStarted = false; // the current run set's worker exists (created when first seen, or on Play)
 let autoPaused = false; // training is held because the demo cannot be seen
+let crashed = false; // the engine crashed: the runs are gone until a reset (Play does one)
 
 const client = new WorkerClient(onWorker);
 const charts = new Charts($("charts"), { hidden: new Set(), theme: theme(), compact: false });
@@ -156,6 +157,7 @@ function reset() {
   userData.refresh();
   engineStarted = false;
   autoPaused = false;
+  crashed = false;
   if (active()) return startEngine();
   $("backend").replaceChildren(el("span", { class: "badge", text: "waiting" }));
   $("backend").title = "the engine starts when the demo is in view, or on Play";
@@ -239,6 +241,7 @@ function onWorker(msg) {
       running = false;
       workerRunning = false;
       backend = null;
+      crashed = true;
       setRunning(false);
       showError(`${msg.message}. The page is still usable: reset to start again.`, true);
       hook.emit();
@@ -292,6 +295,7 @@ const shortReason = (r) => r.replace(/^GPU:\s*/, "").split(/\.\s/)[0].replace(/[
 // ---- play / pause / step ------------------------------------------------------------------
 
 function play() {
+  if (crashed) reset(); // the crashed runs are gone: Play starts again from step 0
   if (!backend) { // starts when the worker is ready; Play creates the engine even when unseen
     playWhenReady = true;
     setRunning(true);

@@ -9,7 +9,14 @@
 //                  {type:"boundary", n, lo, hi, classes, maps:[{run, probs}], points?:{xy, labels}}
 //                  {type:"state", running} {type:"note", message}
 //                  {type:"invalid", message} (settings the engine refuses) {type:"error", message}
+//                  {type:"stopped", run, step, reason:"diverged", message} (one run stopped alone)
+//                  {type:"crashed", message} (the engine trapped; the worker loaded a fresh one)
 // A reset is a new worker (the page terminates this one), which also aborts a long step.
+// A run that diverges stops alone: its records end before the diverging step and the other runs
+// go on. A trap in the wasm engine (a Rust panic or abort: `RuntimeError: unreachable`) poisons
+// that module instance, so the worker drops its trainers, reports "engine crashed: …" and imports
+// a fresh instance (a new module URL, hence new wasm memory) instead of hanging on a promise the
+// trap left unsettled.
 import { divergedAt, isCrash } from "./lib/failures.js";
 
 const MAX_ROUNDS_PER_SECOND = 120; // keeps tiny 2-D models watchable instead of a blur
@@ -213,9 +220,11 @@ async function round() {
     }
     r.wallMs += performance.now() - t0; // the run's own compute time, not its neighbours'
     const rec = { run: r.id, ...s, wallMs: r.wallMs };
-    if (!Number.isFinite(s.loss)) {
+    if (!Number.isFinite(s.loss)) { // an engine that does not check: same outcome, no record
       stop(r, s.step, "the loss is not a number");
-    } else if (s.step % evalEvery === 0) {
+      continue;
+    }
+    if (s.step % evalEvery === 0) {
       const ev = await r.trainer.evaluate();
       rec.testLoss = ev.testLoss;
       rec.testAccuracy = ev.testAccuracy;
@@ -231,7 +240,8 @@ function stop(r, step, why) {
   flush(); // its last records go out before the note, so the page's row is complete
   const others = runs.some((o) => !o.stopped) ? "the other runs continue" : "no run is left";
   post({ type: "stopped", run: r.id, step, reason: "diverged", message: why });
-  post({ type: "note", message: `${r.rule} diverged at step ${step} and stopped (${why.replace(/; lower the learning rate.*$/, "")}); ${others}. Try a smaller α.` });
+  const what = why.replace(/^.*training diverged at step \d+:\s*/, "").replace(/; lower the learning rate.*$/, "");
+  post({ type: "note", message: `${r.rule} diverged at step ${step} and stopped (${what}); ${others}. Try a smaller α.` });
 }
 
 function flush() {
