@@ -114,7 +114,7 @@ export class Charts {
           // A small frame drops the x-axis title (the bar's x-axis select names it) to leave room for the curves.
           { ...axisStyle, label: this.opts.compact && innerWidth < 600 ? undefined : XLABEL[xmode], size: Math.round(px * 2.6), labelSize: Math.round(px * 1.4) },
           // Wide enough for the longest tick label (1.0e-6 on a log loss axis), not a fixed guess.
-          { ...axisStyle, scale: "y", size: (u, vals) => Math.max(Math.round(px * 3), Math.ceil(Math.max(0, ...(vals || []).map((v) => String(v).length)) * px * 0.62) + 14), splits: def.bounds ? powersOfTwo : undefined, values: def.pct ? (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) : (u, vals) => vals.map((v) => (v == null ? "" : fmt(v, 2))) },
+          { ...axisStyle, scale: "y", size: (u, vals) => Math.max(Math.round(px * 3), Math.ceil(Math.max(0, ...(vals || []).map((v) => String(v).length)) * px * 0.7) + 18), splits: def.bounds ? powersOfTwo : undefined, values: def.pct ? (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) : (u, vals) => vals.map((v) => (v == null ? "" : fmt(v, 2))) },
         ],
       };
       const u = new uPlot(opts, [[]].concat(series.slice(1).map(() => [])), body);
