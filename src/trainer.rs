@@ -81,6 +81,14 @@ pub struct StepDetail {
     pub stats: StepStats,
     pub params_before: Vec<f32>,
     pub indices: Vec<u32>,
+    /// The batch's features as the model receives them (before any layer), and labels, read
+    /// from the data set (the engine's buffers hold only the last chunk).
+    pub inputs: Vec<f32>,
+    pub labels: Vec<u32>,
+    /// The run's configuration, the data set's byte scale and the engine's chunk (for probes).
+    pub config: TrainerConfig,
+    pub byte_scale: f32,
+    pub chunk: u32,
     pub sums: StepSums,
     pub snapshot: Snapshot,
 }
@@ -275,7 +283,11 @@ impl Trainer {
         let (stats, slot, sums) = self.run_step().await?;
         let indices = self.sampler.indices(slot).to_vec();
         let snapshot = self.engine.snapshot(stats.batch_size).await?;
-        Ok(StepDetail { stats, params_before, indices, sums, snapshot })
+        let (split, dim) = (&self.data.train, self.data.dim as usize);
+        let inputs = indices.iter().flat_map(|&e| (0..dim).map(move |j| split.feature(dim, e as usize, j))).collect();
+        let labels = indices.iter().map(|&e| split.labels[e as usize]).collect();
+        let (config, byte_scale, chunk) = (self.cfg.clone(), split.gpu_format().1, self.info.chunk);
+        Ok(StepDetail { stats, params_before, indices, inputs, labels, config, byte_scale, chunk, sums, snapshot })
     }
 
     /// Per-kernel GPU times (ms) of one step of the current batch size on the first examples of
