@@ -4,6 +4,7 @@
 //! Colours are the Okabe–Ito palette (safe for the common colour-vision deficiencies); CABS
 //! is black and thicker, drawn first so that runs coinciding with it stay visible.
 
+use crate::error::{CliError, CliResult};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
@@ -83,12 +84,12 @@ const HEIGHT: u32 = 560;
 const TITLE_H: u32 = 40;
 const NOTE_LINE_H: u32 = 17;
 
-fn fail(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
-    move |e| format!("cannot draw {}: {e}", path.display())
+fn fail(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> CliError + '_ {
+    move |e| CliError::Io(format!("cannot draw {}: {e}", path.display()))
 }
 
 /// Draw a figure and write it to `path` (SVG).
-pub fn figure(path: &Path, title: &str, panels: &[Panel], legend: &[LegendEntry], note: &str) -> Result<(), String> {
+pub fn figure(path: &Path, title: &str, panels: &[Panel], legend: &[LegendEntry], note: &str) -> CliResult<()> {
     let f = fail(path);
     let note_lines = wrap(note, 150);
     let width = PANEL_W * panels.len().max(1) as u32 + LEGEND_W;

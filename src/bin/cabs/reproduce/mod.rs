@@ -1,0 +1,236 @@
+//! `cabs reproduce`: the paper's comparisons (Balles et al. 2017, section 5) run on our engine.
+//!
+//! Every run gets the same budget of training examples, so per-example comparisons are fair:
+//! 1. CABS at `--cabs-alpha`;
+//! 2. fixed batch m with constant α, for every m of `--batches` and every α of `--alphas`
+//!    (each a full-budget run); per m the best α by final test accuracy is reported;
+//! 3. per m, that best α with an inverse-time decay `const:M:invtime:K`, K = 2m/budget, so that
+//!    α has halved at about half the budget (step budget/(2m));
+//! 4. sensitivity: CABS and fixed m (the smallest, middle and largest of `--batches`) at every
+//!    α of `--sensitivity`.
+//!
+//! Runs are cached by label (rule and α), so a run needed twice is trained once. Each run writes
+//! `OUT/runs/<label>.csv` (the `cabs train --csv` columns plus `train_ms` at the end); at the
+//! end come `OUT/summary.csv`, `OUT/all_runs.csv`, `OUT/results.md` and `OUT/figures/*.svg`.
+//! A run that diverges is recorded as diverged; any other failure stops the reproduction.
+
+mod figures;
+mod metrics;
+mod options;
+mod plan;
+mod run;
+mod tables;
+
+pub use options::{parse_alphas, parse_batches, Options, Parts};
+
+use crate::cli::{dataset, Args};
+use crate::error::{CliError, CliResult};
+use metrics::{best_candidate, Candidate};
+use options::*;
+use plan::*;
+use run::{engine_name, Cache, Ctx};
+use std::collections::HashMap;
+use std::time::Instant;
+use tables::{command_line, extra_names, results_md, summary_csv, write_file, Env, Report};
+
+pub fn reproduce(a: Args) -> CliResult<()> {
+    for (flag, instead) in NOT_HERE {
+        if a.seen.iter().any(|s| s == flag) {
+            return Err(CliError::usage(format!("--{flag} does not apply to reproduce ({instead})")));
+        }
+    }
+    let o = a.repro.clone();
+    let budget = a.examples.unwrap_or(if o.quick { QUICK_EXAMPLES } else { DEFAULT_EXAMPLES });
+    if budget == 0 {
+        return Err(CliError::usage("--examples 0: the runs would do nothing (give at least 1)"));
+    }
+    let evals = if o.quick { QUICK_EVALS_PER_RUN } else { EVALS_PER_RUN };
+    let eval_every = o.eval_every_examples.unwrap_or((budget / evals).max(1));
+    if eval_every == 0 {
+        return Err(CliError::usage("--eval-every-examples 0: give at least 1"));
+    }
+    if !(o.target_accuracy > 0.0 && o.target_accuracy <= 1.0) {
+        return Err(CliError::usage(format!("--target-accuracy must be in (0, 1], got {}", o.target_accuracy)));
+    }
+    if !(o.cabs_alpha.is_finite() && o.cabs_alpha > 0.0) {
+        return Err(CliError::usage(format!("--cabs-alpha must be a positive number, got {}", o.cabs_alpha)));
+    }
+    let mut settings = a.settings.clone();
+    if !a.seen.iter().any(|s| s == "model") {
+        settings.model = default_model(&settings);
+    }
+    settings.trainer_config()?;
+    let parts = Parts { fixed: o.only.fixed || o.only.decay, ..o.only };
+    let data = dataset(&Args { settings: settings.clone(), ..a })?;
+    let n_train = data.train.len();
+    if parts.fixed || parts.sensitivity {
+        if let Some(&m) = o.batches.iter().find(|&&m| m as usize > n_train) {
+            return Err(CliError::usage(format!("--batches: {m} exceeds the {n_train} training examples of '{}'", data.name)));
+        }
+    }
+    if (parts.cabs || parts.sensitivity) && settings.mmax as usize > n_train {
+        return Err(CliError::usage(format!("--m-max {} exceeds the {n_train} training examples of '{}'", settings.mmax, data.name)));
+    }
+
+    let runs_dir = o.out.join("runs");
+    let fig_dir = o.out.join("figures");
+    for d in [&runs_dir, &fig_dir] {
+        std::fs::create_dir_all(d).map_err(|e| CliError::Io(format!("cannot create {}: {e}", d.display())))?;
+    }
+    let sens_batches = sensitivity_batches(&o.batches);
+    let mut planned = 0;
+    planned += parts.cabs as usize;
+    planned += parts.fixed as usize * o.batches.len() * o.alphas.len();
+    planned += parts.decay as usize * o.batches.len();
+    if parts.sensitivity {
+        for &al in &o.sensitivity {
+            planned += (!(parts.cabs && al == o.cabs_alpha)) as usize;
+            planned += sens_batches.iter().filter(|_| !(parts.fixed && o.alphas.contains(&al))).count();
+        }
+    }
+    let window = (budget / SMOOTH_DIVISOR).max(1);
+    let mut ctx = Ctx {
+        settings: settings.clone(),
+        data,
+        budget,
+        eval_every,
+        runs_dir,
+        resume: o.resume,
+        quiet: a.quiet,
+        engine: None,
+        planned,
+        done: 0,
+    };
+    eprintln!(
+        "cabs: reproduce: {} runs planned, {budget} training examples each, test evaluation every ~{eval_every} examples; data {}, model {}, seed {} → {}",
+        planned,
+        settings.data,
+        settings.model,
+        settings.seed,
+        o.out.display()
+    );
+    let t_all = Instant::now();
+    let mut cache = Cache { runs: Vec::new(), index: HashMap::new() };
+    let mut report = Report { cabs: None, best_fixed: Vec::new(), decay: Vec::new(), grid: Vec::new(), sensitivity: Vec::new() };
+
+    // Everything that does not depend on other runs' results, trained `--jobs` at a time.
+    let mut independent = Vec::new();
+    if parts.cabs {
+        independent.push(RunSpec { kind: Kind::Cabs, alpha: o.cabs_alpha });
+    }
+    if parts.fixed {
+        for &m in &o.batches {
+            independent.extend(o.alphas.iter().map(|&alpha| RunSpec { kind: Kind::Fixed { m }, alpha }));
+        }
+    }
+    if parts.sensitivity {
+        for &alpha in &o.sensitivity {
+            independent.push(RunSpec { kind: Kind::Cabs, alpha });
+            independent.extend(sens_batches.iter().map(|&m| RunSpec { kind: Kind::Fixed { m }, alpha }));
+        }
+    }
+    cache.prefetch(&mut ctx, &independent, o.jobs)?;
+    if parts.cabs {
+        report.cabs = Some(cache.get(&mut ctx, &RunSpec { kind: Kind::Cabs, alpha: o.cabs_alpha }, "cabs")?);
+    }
+    if parts.fixed {
+        for &m in &o.batches {
+            let mut row = Vec::new();
+            for &alpha in &o.alphas {
+                row.push(cache.get(&mut ctx, &RunSpec { kind: Kind::Fixed { m }, alpha }, "tuning")?);
+            }
+            let cands: Vec<Candidate> = row
+                .iter()
+                .map(|&i| Candidate { accuracy: cache.runs[i].final_accuracy(), train_loss: cache.runs[i].final_train_loss(window) })
+                .collect();
+            let best = best_candidate(&cands).map(|b| row[b]);
+            if let Some(b) = best {
+                if o.only.fixed {
+                    cache.runs[b].roles.push("best-fixed");
+                    report.best_fixed.push(b);
+                }
+            }
+            report.grid.push((m, row, best));
+        }
+    }
+    if parts.decay {
+        let decays: Vec<RunSpec> = report
+            .grid
+            .iter()
+            .filter_map(|&(m, _, best)| {
+                best.map(|b| RunSpec { kind: Kind::Decay { m, k: invtime_k(m, budget) }, alpha: cache.runs[b].spec.alpha })
+            })
+            .collect();
+        cache.prefetch(&mut ctx, &decays, o.jobs)?;
+        for &(m, _, best) in &report.grid.clone() {
+            match best {
+                Some(b) => {
+                    let alpha = cache.runs[b].spec.alpha;
+                    let spec = RunSpec { kind: Kind::Decay { m, k: invtime_k(m, budget) }, alpha };
+                    report.decay.push(cache.get(&mut ctx, &spec, "decay")?);
+                }
+                None => eprintln!("cabs: reproduce: m = {m}: every α diverged, no decay run"),
+            }
+        }
+    }
+    if parts.sensitivity {
+        for &alpha in &o.sensitivity {
+            let c = cache.get(&mut ctx, &RunSpec { kind: Kind::Cabs, alpha }, "sensitivity")?;
+            let mut fixed = Vec::new();
+            for &m in &sens_batches {
+                fixed.push(cache.get(&mut ctx, &RunSpec { kind: Kind::Fixed { m }, alpha }, "sensitivity")?);
+            }
+            report.sensitivity.push((alpha, c, fixed));
+        }
+    }
+    let total_s = t_all.elapsed().as_secs_f64();
+
+    if ctx.engine.is_none() {
+        // Every run was read back (--resume): name the engine these flags select.
+        let cfg = settings.trainer_config()?;
+        if let Ok(t) = pollster::block_on(cabs::trainer::Trainer::new(cfg, ctx.data.clone())) {
+            ctx.engine = Some(engine_name(&t));
+        }
+    }
+    let env = Env {
+        engine: ctx.engine.clone().unwrap_or_else(|| "-".into()),
+        data: format!("{} ({} training / {} test examples)", settings.data, ctx.data.train.len(), ctx.data.test.len()),
+        model: settings.model.clone(),
+        seed: settings.seed,
+        budget,
+        eval_every,
+        window,
+        target: o.target_accuracy,
+        command: command_line(),
+        total_s,
+        sens_batches: sens_batches.clone(),
+        cabs_settings: format!(
+            "m ∈ [{}, {}], μ = {}, c = {}, ε = {}{}{}",
+            settings.mmin,
+            settings.mmax,
+            settings.mu,
+            settings.c,
+            settings.eps,
+            if settings.unbiased { ", unbiased ξ" } else { "" },
+            if settings.bias_correction { ", bias-corrected averages" } else { "" }
+        ),
+    };
+    let runs = &cache.runs;
+    let extra_names = extra_names(runs);
+    let reported: Vec<(usize, Option<&str>)> = report.reported().into_iter().map(|(i, r)| (i, Some(r))).collect();
+    write_file(&o.out.join("summary.csv"), &summary_csv(runs, &reported, &env, &extra_names))?;
+    let all: Vec<(usize, Option<&str>)> = (0..runs.len()).map(|i| (i, None)).collect();
+    write_file(&o.out.join("all_runs.csv"), &summary_csv(runs, &all, &env, &extra_names))?;
+    write_file(&o.out.join("results.md"), &results_md(runs, &report, &o, &env, &extra_names))?;
+    figures::figures(&fig_dir, runs, &report, &o, &env)?;
+    println!(
+        "cabs reproduce: {} runs in {:.1} s; results in {} (also summary.csv, all_runs.csv, runs/*.csv, figures/*.svg)",
+        runs.len(),
+        total_s,
+        o.out.join("results.md").display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,80 @@
+//! What a reproduction trains: the runs (rule, α) with their labels and `--rule` strings, the
+//! decay constant, and the fixed batch sizes of the sensitivity study.
+
+/// What a run trains with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    Cabs,
+    Fixed {
+        m: u32,
+    },
+    /// Fixed m with α/(1 + k·t).
+    Decay {
+        m: u32,
+        k: f64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpec {
+    pub kind: Kind,
+    pub alpha: f64,
+}
+
+impl RunSpec {
+    /// File name and cache key: `cabs-a0.1`, `const-m64-a0.2`, `const-m64-a0.2-invtime`.
+    pub fn label(&self) -> String {
+        let a = self.alpha;
+        match self.kind {
+            Kind::Cabs => format!("cabs-a{a}"),
+            Kind::Fixed { m } => format!("const-m{m}-a{a}"),
+            Kind::Decay { m, .. } => format!("const-m{m}-a{a}-invtime"),
+        }
+    }
+
+    /// The `--rule` string.
+    pub fn rule(&self) -> String {
+        match self.kind {
+            Kind::Cabs => "cabs".into(),
+            Kind::Fixed { m } => format!("const:{m}"),
+            Kind::Decay { m, k } => format!("const:{m}:invtime:{k}"),
+        }
+    }
+
+    /// Name in figure legends.
+    pub fn legend(&self) -> String {
+        let a = self.alpha;
+        match self.kind {
+            Kind::Cabs => format!("CABS α={a}"),
+            Kind::Fixed { m } => format!("m={m} α={a}"),
+            Kind::Decay { m, .. } => format!("m={m} α={a}, inv-time decay"),
+        }
+    }
+
+    pub fn batch(&self) -> Option<u32> {
+        match self.kind {
+            Kind::Cabs => None,
+            Kind::Fixed { m } | Kind::Decay { m, .. } => Some(m),
+        }
+    }
+}
+
+/// The k of `const:M:invtime:K` that halves α at half the budget: α/(1 + k·t) = α/2 at
+/// t = budget/(2m) steps.
+/// Rounded to 6 significant digits, so that the rule string stays readable.
+pub fn invtime_k(m: u32, budget: u64) -> f64 {
+    let k = 2.0 * m as f64 / budget as f64;
+    format!("{k:.5e}").parse().unwrap_or(k)
+}
+
+/// The fixed batch sizes of the sensitivity study: the smallest, middle and largest of
+/// `--batches` (16, 64, 256 by default).
+pub fn sensitivity_batches(batches: &[u32]) -> Vec<u32> {
+    let mut v = Vec::new();
+    for m in [batches.first(), batches.get(batches.len() / 2), batches.last()].into_iter().flatten() {
+        if !v.contains(m) {
+            v.push(*m);
+        }
+    }
+    v
+}
