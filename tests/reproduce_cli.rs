@@ -212,12 +212,18 @@ fn bad_values_give_one_line_naming_the_flag() {
         (vec!["--m-max", "9999"], "--m-max"),
         (vec!["--out", under_file.to_str().unwrap()], "cannot create"),
         (vec!["--model", "mlp:x"], "mlp:x"),
+        (vec!["--alphas", "0.1,1e39"], "'1e39'"),
+        (vec!["--sensitivity", "1e-320"], "'1e-320'"),
+        (vec!["--cabs-alpha", "1e308"], "'1e308'"),
+        (vec!["--examples", "2.5"], "'2.5'"),
+        (vec!["--jobs", "0"], "--jobs 0"),
     ];
     for (extra, needle) in cases {
         let mut args = vec!["reproduce", "--data", "blobs", "--model", "mlp:4", "--backend", "cpu", "--examples", "100"];
         args.extend(extra.iter());
         let (code, _out, err) = cabs(&args);
-        assert!(code == 1 || code == 2, "{extra:?}: exit code {code}");
+        // Flags and values are usage errors (2); files that cannot be created are not.
+        assert_eq!(code, if needle == "cannot create" { 1 } else { 2 }, "{extra:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{extra:?}: expected one line, got:\n{err}");
         assert!(err.starts_with("cabs: error: ") && err.contains(needle), "{extra:?}: {err}");
     }
@@ -294,4 +300,43 @@ fn parallel_jobs_give_the_same_runs_and_resume_reuses_them() {
     for d in [one, two] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+#[test]
+fn one_run_that_cannot_be_written_does_not_stop_the_others() {
+    let out = fresh_dir("onebad");
+    // A folder where one run's CSV should go: that run fails, the others are trained, the
+    // tables are written, and the command exits 1 naming it.
+    std::fs::create_dir_all(out.join("runs/const-m16-a0.5.csv")).unwrap();
+    let (code, stdout, stderr) = cabs(&[
+        "reproduce",
+        "--quick",
+        "--data",
+        "blobs",
+        "--model",
+        "mlp:8",
+        "--backend",
+        "cpu",
+        "--only",
+        "cabs,fixed",
+        "--alphas",
+        "0.5,2",
+        "--batches",
+        "16,32",
+        "--examples",
+        "600",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("5 runs"), "{stdout}");
+    let last = stderr.trim_end().lines().last().unwrap();
+    assert!(last.starts_with("cabs: error: 1 of 5 runs failed") && last.contains("const-m16-a0.5"), "{stderr}");
+    let all = rows(&out.join("all_runs.csv"), SUMMARY_HEADER);
+    let status = col(SUMMARY_HEADER, "status");
+    for r in &all {
+        assert_eq!(r[status], if r[0] == "const-m16-a0.5" { "failed" } else { "ok" }, "{r:?}");
+    }
+    assert!(read(&out.join("results.md")).contains("failed"));
+    let _ = std::fs::remove_dir_all(&out);
 }

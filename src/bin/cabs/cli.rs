@@ -160,7 +160,14 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             Long("out") => r.out = value(&mut p, "--out")?,
             Long("eval-every-examples") => r.eval_every_examples = Some(whole(&mut p, "--eval-every-examples")?),
             Long("target-accuracy") => r.target_accuracy = value(&mut p, "--target-accuracy")?,
-            Long("cabs-alpha") => r.cabs_alpha = value(&mut p, "--cabs-alpha")?,
+            Long("cabs-alpha") => {
+                let t = text(&mut p, "--cabs-alpha")?;
+                let a = t
+                    .trim()
+                    .parse()
+                    .map_err(|_| CliError::usage(format!("--cabs-alpha: '{t}' is not a positive number (e.g. --cabs-alpha 0.1)")))?;
+                r.cabs_alpha = crate::reproduce::check_alpha(a, &t, "--cabs-alpha")?;
+            }
             Long("alphas") => r.alphas = crate::reproduce::parse_alphas(&value::<String>(&mut p, "--alphas")?, "--alphas")?,
             Long("batches") => r.batches = crate::reproduce::parse_batches(&value::<String>(&mut p, "--batches")?)?,
             Long("sensitivity") => {

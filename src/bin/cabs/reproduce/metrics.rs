@@ -29,6 +29,9 @@ pub struct Run {
     pub spec: RunSpec,
     /// `Some(message)` if training produced NaN/∞ (the rows before it are kept).
     pub diverged: Option<String>,
+    /// `Some(message)` if the run could not be trained or written (engine, file); the others
+    /// go on, and the reproduction exits non-zero at the end.
+    pub failed: Option<String>,
     pub steps: Vec<StepPoint>,
     pub evals: Vec<EvalPoint>,
     /// Seconds from the start of the run to its end, evaluations and CSV writing included.
@@ -40,8 +43,18 @@ pub struct Run {
 }
 
 impl Run {
+    /// A run with no steps yet.
+    pub fn new(spec: RunSpec) -> Run {
+        Run { spec, diverged: None, failed: None, steps: Vec::new(), evals: Vec::new(), wall_s: 0.0, extra: Vec::new(), roles: Vec::new() }
+    }
+
+    /// Diverged or failed: no final figures.
+    pub fn broken(&self) -> bool {
+        self.diverged.is_some() || self.failed.is_some()
+    }
+
     pub fn final_eval(&self) -> Option<&EvalPoint> {
-        if self.diverged.is_some() {
+        if self.broken() {
             None
         } else {
             self.evals.last()
@@ -57,7 +70,7 @@ impl Run {
     }
 
     pub fn final_train_loss(&self, window: u64) -> Option<f64> {
-        if self.diverged.is_some() {
+        if self.broken() {
             return None;
         }
         let last = self.steps.last()?;
@@ -83,9 +96,10 @@ impl Run {
     }
 
     pub(super) fn status(&self) -> String {
-        match &self.diverged {
-            None => "ok".into(),
-            Some(_) => format!("diverged at step {}", self.steps.len() + 1),
+        match (&self.failed, &self.diverged) {
+            (Some(_), _) => "failed".into(),
+            (None, None) => "ok".into(),
+            (None, Some(_)) => format!("diverged at step {}", self.steps.len() + 1),
         }
     }
 }

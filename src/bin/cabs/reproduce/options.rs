@@ -99,13 +99,28 @@ pub fn parse_alphas(s: &str, flag: &str) -> CliResult<Vec<f64>> {
     let mut v = Vec::new();
     for item in s.split(',').map(str::trim) {
         match item.parse::<f64>() {
-            Ok(a) if a.is_finite() && a > 0.0 => v.push(a),
+            Ok(a) => v.push(check_alpha(a, item, flag)?),
             _ => return Err(CliError::usage(format!("{flag}: '{item}' is not a positive number (e.g. {flag} 0.05,0.1,0.2)"))),
         }
     }
     v.sort_by(f64::total_cmp);
     v.dedup();
     Ok(v)
+}
+
+/// A learning rate the engine can use: positive, and finite and non-zero as a 32-bit float
+/// (the engines compute in f32: 1e39 would be ∞ and 1e-320 would be 0). `given` is quoted.
+pub fn check_alpha(a: f64, given: &str, flag: &str) -> CliResult<f64> {
+    let why = if !(a.is_finite() && a > 0.0) {
+        "is not a positive number"
+    } else if !(a as f32).is_finite() {
+        "is too large for the engine's 32-bit arithmetic (it would be ∞)"
+    } else if (a as f32) == 0.0 || !(a as f32).is_normal() {
+        "is too small for the engine's 32-bit arithmetic (it would be 0 or denormal)"
+    } else {
+        return Ok(a);
+    };
+    Err(CliError::usage(format!("{flag}: '{given}' {why} (e.g. {flag} 0.1)")))
 }
 
 /// A comma-separated list of batch sizes ≥ 1, sorted, duplicates dropped.

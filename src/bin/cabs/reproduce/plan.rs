@@ -22,9 +22,10 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// File name and cache key: `cabs-a0.1`, `const-m64-a0.2`, `const-m64-a0.2-invtime`.
+    /// File name and cache key: `cabs-a0.1`, `const-m64-a0.2`, `const-m64-a0.2-invtime`; short
+    /// whatever α is (see [`short_number`]).
     pub fn label(&self) -> String {
-        let a = self.alpha;
+        let a = short_number(self.alpha);
         match self.kind {
             Kind::Cabs => format!("cabs-a{a}"),
             Kind::Fixed { m } => format!("const-m{m}-a{a}"),
@@ -43,7 +44,7 @@ impl RunSpec {
 
     /// Name in figure legends.
     pub fn legend(&self) -> String {
-        let a = self.alpha;
+        let a = short_number(self.alpha);
         match self.kind {
             Kind::Cabs => format!("CABS α={a}"),
             Kind::Fixed { m } => format!("m={m} α={a}"),
@@ -77,4 +78,22 @@ pub fn sensitivity_batches(batches: &[u32]) -> Vec<u32> {
         }
     }
     v
+}
+
+/// A number for labels and file names: as Rust prints it when that is at most 10 characters
+/// (0.1, 0.05, 1000), else in exponent form when that is (1e308, 2.5e-9); else 4 significant
+/// digits and 4 hex digits of a hash of the exact value, so that two α that differ only far
+/// down still get different labels (and file names never grow with the value).
+pub fn short_number(x: f64) -> String {
+    let plain = format!("{x}");
+    if plain.len() <= 10 {
+        return plain;
+    }
+    let exp = format!("{x:e}");
+    if exp.len() <= 10 {
+        return exp;
+    }
+    // FNV-1a over the bits: stable across runs and platforms.
+    let h = x.to_bits().to_le_bytes().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    format!("{x:.3e}~{:04x}", h & 0xffff)
 }

@@ -57,8 +57,7 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
     }
     let mut csv = BufWriter::new(File::create(&path).map_err(|e| CliError::write(&path, e))?);
     writeln!(csv, "{},train_ms", cabs::csv::HEADER).map_err(|e| CliError::write(&path, e))?;
-    let mut run =
-        Run { spec: spec.clone(), diverged: None, steps: Vec::new(), evals: Vec::new(), wall_s: 0.0, extra: Vec::new(), roles: Vec::new() };
+    let mut run = Run::new(spec.clone());
     // As in `cabs train`: wall time counts from here, after the engine is set up.
     let start = Instant::now();
     let mut conv_xi = Vec::new();
@@ -135,8 +134,7 @@ pub(super) fn load_run(path: &Path, spec: &RunSpec, budget: u64) -> CliResult<Op
     let (c_step, c_ex, c_m, c_loss) = (col("step")?, col("examples_seen")?, col("batch_size")?, col("loss")?);
     let (c_tl, c_ta, c_wall, c_train) = (col("test_loss")?, col("test_accuracy")?, col("wall_ms")?, col("train_ms")?);
     let (c_xe, c_xa) = (header.iter().position(|h| *h == "conv_xi_exact"), header.iter().position(|h| *h == "conv_xi_approx"));
-    let mut run =
-        Run { spec: spec.clone(), diverged: None, steps: Vec::new(), evals: Vec::new(), wall_s: 0.0, extra: Vec::new(), roles: Vec::new() };
+    let mut run = Run::new(spec.clone());
     let mut conv_xi = Vec::new();
     for (n, line) in lines.enumerate() {
         let f: Vec<&str> = line.split(',').collect();
@@ -171,13 +169,22 @@ pub(super) struct Cache {
     pub index: HashMap<String, usize>,
 }
 
+/// A run, trained or read back; if that fails, the run recorded as failed (one line on stderr)
+/// so that the other runs go on.
+pub(super) fn run_or_record(ctx: &mut Ctx, spec: &RunSpec) -> Run {
+    run_one(ctx, spec).unwrap_or_else(|e| {
+        eprintln!("cabs: reproduce {}: failed: {e}", spec.label());
+        Run { failed: Some(e.to_string()), ..Run::new(spec.clone()) }
+    })
+}
+
 impl Cache {
-    pub(super) fn get(&mut self, ctx: &mut Ctx, spec: &RunSpec, role: &'static str) -> CliResult<usize> {
+    pub(super) fn get(&mut self, ctx: &mut Ctx, spec: &RunSpec, role: &'static str) -> usize {
         let label = spec.label();
         let i = match self.index.get(&label) {
             Some(&i) => i,
             None => {
-                let run = run_one(ctx, spec)?;
+                let run = run_or_record(ctx, spec);
                 self.runs.push(run);
                 self.index.insert(label, self.runs.len() - 1);
                 self.runs.len() - 1
@@ -186,18 +193,13 @@ impl Cache {
         if !self.runs[i].roles.contains(&role) {
             self.runs[i].roles.push(role);
         }
-        Ok(i)
+        i
     }
-}
 
-/// A trained run and the engine it ran on, or why it failed.
-pub(super) type RunResult = CliResult<(Run, Option<String>)>;
-
-impl Cache {
     /// Train the runs of `specs` that are not cached yet, `jobs` at a time, each with its own
     /// engine (the results are those of training them one by one). With one job, nothing is
     /// done here and [`Cache::get`] trains on demand.
-    pub(super) fn prefetch(&mut self, ctx: &mut Ctx, specs: &[RunSpec], jobs: usize) -> CliResult<()> {
+    pub(super) fn prefetch(&mut self, ctx: &mut Ctx, specs: &[RunSpec], jobs: usize) {
         let mut todo: Vec<RunSpec> = Vec::new();
         for s in specs {
             if !self.index.contains_key(&s.label()) && !todo.iter().any(|t| t.label() == s.label()) {
@@ -205,11 +207,11 @@ impl Cache {
             }
         }
         if jobs <= 1 || todo.is_empty() {
-            return Ok(());
+            return;
         }
         let next = AtomicUsize::new(0);
         let base = ctx.done;
-        let results: Vec<Mutex<Option<RunResult>>> = todo.iter().map(|_| Mutex::new(None)).collect();
+        let results: Vec<Mutex<Option<(Run, Option<String>)>>> = todo.iter().map(|_| Mutex::new(None)).collect();
         let shared: &Ctx = ctx;
         std::thread::scope(|scope| {
             for _ in 0..jobs.min(todo.len()) {
@@ -221,9 +223,9 @@ impl Cache {
                             break;
                         }
                         local.done = base + i;
-                        let r = run_one(&mut local, &todo[i]).map(|run| (run, local.engine.clone()));
+                        let run = run_or_record(&mut local, &todo[i]);
                         if let Ok(mut slot) = results[i].lock() {
-                            *slot = Some(r);
+                            *slot = Some((run, local.engine.clone()));
                         }
                     }
                 });
@@ -231,14 +233,16 @@ impl Cache {
         });
         ctx.done = base + todo.len();
         for (spec, r) in todo.iter().zip(results) {
-            let (run, engine) =
-                r.into_inner().ok().flatten().ok_or_else(|| CliError::run(format!("{}: the run's thread stopped", spec.label())))??;
+            let (run, engine) = r.into_inner().ok().flatten().unwrap_or_else(|| {
+                let why = "the run's thread stopped".to_string();
+                eprintln!("cabs: reproduce {}: failed: {why}", spec.label());
+                (Run { failed: Some(why), ..Run::new(spec.clone()) }, None)
+            });
             if ctx.engine.is_none() {
                 ctx.engine = engine;
             }
             self.runs.push(run);
             self.index.insert(spec.label(), self.runs.len() - 1);
         }
-        Ok(())
     }
 }

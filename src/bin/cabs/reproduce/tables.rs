@@ -151,6 +151,9 @@ pub(super) fn secs(x: f64) -> String {
 }
 
 pub(super) fn acc_cell(r: &Run) -> String {
+    if r.failed.is_some() {
+        return "failed".into();
+    }
     match (&r.diverged, r.final_accuracy()) {
         (Some(_), _) => format!("diverged (step {})", r.steps.len() + 1),
         (None, a) => pct(a),

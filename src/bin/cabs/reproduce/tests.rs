@@ -73,6 +73,7 @@ fn run_summaries() {
     let mut run = Run {
         spec: RunSpec { kind: Kind::Fixed { m: 10 }, alpha: 0.1 },
         diverged: None,
+        failed: None,
         steps: steps(&[(10, 1.0), (20, 1.0), (30, 1.0), (40, 1.0)]),
         evals: vec![EvalPoint { examples: 100, train_s: 3.0, test_loss: 0.5, test_accuracy: 0.9 }],
         wall_s: 1.0,
@@ -88,6 +89,16 @@ fn run_summaries() {
     assert_eq!(run.final_accuracy(), None);
     assert_eq!(run.final_train_loss(10), None);
     assert_eq!(run.status(), "diverged at step 5");
+    run.failed = Some("cannot write".into());
+    assert_eq!(run.status(), "failed");
+    // Labels stay short and distinct whatever α is.
+    assert_eq!(short_number(0.05), "0.05");
+    assert_eq!(short_number(1e308), "1e308");
+    assert_eq!(short_number(1e-300), "1e-300");
+    assert_eq!(RunSpec { kind: Kind::Cabs, alpha: 1e308 }.label(), "cabs-a1e308");
+    let (a, b) = (short_number(0.123456789012), short_number(0.123456789013));
+    assert!(a.len() <= 16 && b.len() <= 16 && a != b, "{a} {b}");
+    assert!(a.starts_with("1.235e-1~"), "{a}");
 }
 
 #[test]
