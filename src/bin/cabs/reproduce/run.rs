@@ -169,6 +169,9 @@ pub(super) struct Cache {
     pub index: HashMap<String, usize>,
 }
 
+/// A finished run and the engine it ran on.
+type RunAndEngine = (Run, Option<String>);
+
 /// A run, trained or read back; if that fails, the run recorded as failed (one line on stderr)
 /// so that the other runs go on.
 pub(super) fn run_or_record(ctx: &mut Ctx, spec: &RunSpec) -> Run {
@@ -211,7 +214,7 @@ impl Cache {
         }
         let next = AtomicUsize::new(0);
         let base = ctx.done;
-        let results: Vec<Mutex<Option<(Run, Option<String>)>>> = todo.iter().map(|_| Mutex::new(None)).collect();
+        let results: Vec<Mutex<Option<RunAndEngine>>> = todo.iter().map(|_| Mutex::new(None)).collect();
         let shared: &Ctx = ctx;
         std::thread::scope(|scope| {
             for _ in 0..jobs.min(todo.len()) {
