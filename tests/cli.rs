@@ -216,7 +216,7 @@ fn trains_on_idx_files_and_rejects_broken_ones_in_one_line() {
 fn fails(args: &[&str]) -> (i32, String) {
     let (code, _out, err) = cabs(args);
     assert!(!err.contains("panicked"), "{args:?}: {err}");
-    assert_eq!(err.lines().filter(|l| l.contains("error")).count(), 1, "{args:?}: expected one error line, got:\n{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("cabs: error")).count(), 1, "{args:?}: expected one error line, got:\n{err}");
     let last = err.trim_end().lines().last().unwrap_or("").to_string();
     assert!(last.starts_with("cabs: error: "), "{args:?}: {err}");
     (code, last)

@@ -65,17 +65,18 @@ fn quick_reproduction_writes_every_promised_file() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stdout.contains("28 runs"), "{stdout}");
+    assert!(stdout.contains("33 runs"), "{stdout}");
     // One line when each run starts and one when it ends.
-    assert_eq!(stderr.lines().filter(|l| l.contains("reproduce [")).count(), 56, "{stderr}");
+    assert_eq!(stderr.lines().filter(|l| l.contains("reproduce [")).count(), 66, "{stderr}");
 
     // Per-run logs: the `cabs train --csv` columns plus train_ms; 1 CABS + 5×4 grid + 5 decay
-    // + 2 more CABS α for the sensitivity study (its fixed-m runs are grid runs, reused).
+    // + 4 more CABS α for the sensitivity study (α ∈ {0.05, 0.1, 0.2, 0.5, 1}) + m = 16, 64, 256
+    // at α = 1 (its other fixed-m runs are grid runs, reused).
     let mut csvs: Vec<String> =
         std::fs::read_dir(out.join("runs")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     csvs.sort();
-    assert_eq!(csvs.len(), 28, "{csvs:?}");
-    for name in ["cabs-a0.1.csv", "cabs-a0.05.csv", "const-m64-a0.2.csv", "const-m256-a0.5.csv"] {
+    assert_eq!(csvs.len(), 33, "{csvs:?}");
+    for name in ["cabs-a0.1.csv", "cabs-a0.05.csv", "cabs-a1.csv", "const-m64-a0.2.csv", "const-m256-a0.5.csv", "const-m256-a1.csv"] {
         assert!(csvs.iter().any(|c| c == name), "{name} missing from {csvs:?}");
     }
     assert_eq!(csvs.iter().filter(|c| c.ends_with("-invtime.csv")).count(), 5);
@@ -104,7 +105,7 @@ fn quick_reproduction_writes_every_promised_file() {
     }
     let decay = summary.iter().find(|r| r[0].starts_with("const-m64-") && r[0].ends_with("-invtime")).unwrap();
     assert!(decay[col(SUMMARY_HEADER, "rule")].starts_with("const:64:invtime:0.0426667"), "{decay:?}");
-    assert_eq!(rows(&out.join("all_runs.csv"), SUMMARY_HEADER).len(), 28);
+    assert_eq!(rows(&out.join("all_runs.csv"), SUMMARY_HEADER).len(), 33);
 
     let md = read(&out.join("results.md"));
     for needle in [
@@ -113,6 +114,12 @@ fn quick_reproduction_writes_every_promised_file() {
         "| m \\ α | 0.05 | 0.1 | 0.2 | 0.5 | best α |",
         "## Sensitivity",
         "| α | CABS | m = 16 | m = 64 | m = 256 |",
+        "## Verdicts",
+        "**One seed**",
+        "### 1. \"Per training example, CABS is at least as fast as fixed-batch SGD with a tuned α\"",
+        "### 2. \"CABS needs no learning-rate schedule\"",
+        "### 3. \"CABS is less sensitive to α than fixed batches\"",
+        "Training loss at equal steps",
         "**Environment:** engine cpu",
         "model `mlp:16`",
         "budget 3000 training examples",
@@ -338,5 +345,64 @@ fn one_run_that_cannot_be_written_does_not_stop_the_others() {
         assert_eq!(r[status], if r[0] == "const-m16-a0.5" { "failed" } else { "ok" }, "{r:?}");
     }
     assert!(read(&out.join("results.md")).contains("failed"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn seeds_change_weights_and_order_alike_for_every_rule_and_tables_give_the_spread() {
+    let out = fresh_dir("seeds");
+    let (code, stdout, stderr) = cabs(&[
+        "reproduce",
+        "--quick",
+        "--data",
+        "blobs",
+        "--model",
+        "mlp:8",
+        "--backend",
+        "cpu",
+        "--only",
+        "cabs,fixed",
+        "--alphas",
+        "0.5",
+        "--batches",
+        "16,32",
+        "--examples",
+        "600",
+        "--seeds",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("6 runs"), "{stdout}");
+    // Seed 1 keeps the plain labels; seed 2 gets "-s2".
+    let first_loss = |label: &str| -> String { rows(&out.join(format!("runs/{label}.csv")), RUN_HEADER)[0][5].clone() };
+    // CABS starts at m = 16 like the fixed m = 16 run: with the same seed the first step sees the
+    // same weights and the same batch, so the same loss; another seed changes both.
+    assert_eq!(first_loss("cabs-a0.1"), first_loss("const-m16-a0.5"));
+    assert_eq!(first_loss("cabs-a0.1-s2"), first_loss("const-m16-a0.5-s2"));
+    assert_ne!(first_loss("cabs-a0.1"), first_loss("cabs-a0.1-s2"));
+    // One row per run and seed in the CSVs; the Markdown gives mean (min–max) per rule.
+    assert_eq!(rows(&out.join("all_runs.csv"), SUMMARY_HEADER).len(), 6);
+    assert_eq!(rows(&out.join("summary.csv"), SUMMARY_HEADER).len(), 6);
+    let md = read(&out.join("results.md"));
+    assert!(md.contains("seeds 1–2"), "{md}");
+    assert!(md.contains("| cabs-a0.1 | cabs |"), "{md}");
+    assert!(!md.contains("cabs-a0.1-s2"), "groups are named without the seed: {md}");
+    assert!(md.contains("2 seeds: the values are means over the seeds"), "{md}");
+    let all = rows(&out.join("all_runs.csv"), SUMMARY_HEADER);
+    let acc = |label: &str| all.iter().find(|r| r[0] == label).unwrap()[col(SUMMARY_HEADER, "final_test_accuracy")].parse::<f64>().unwrap();
+    let (a1, a2) = (acc("cabs-a0.1"), acc("cabs-a0.1-s2"));
+    let cell = md.lines().find(|l| l.starts_with("| cabs-a0.1 |")).unwrap().split('|').nth(5).unwrap().trim().to_string();
+    let (lo, hi) = (a1.min(a2) * 100.0, a1.max(a2) * 100.0);
+    let expect = if a1 == a2 { format!("{lo:.2} %") } else { format!("{:.2} % ({lo:.2} %–{hi:.2} %)", (a1 + a2) / 2.0 * 100.0) };
+    assert_eq!(cell, expect, "mean (min–max) of {a1} and {a2}");
+    // Figures: a mean line with a min–max band.
+    let svg = read(&out.join("figures/loss_vs_examples.svg"));
+    assert!(svg.contains("<polygon"), "no band in the figure");
+    assert!(svg.contains("bands: their min–max"));
+    let (code, _, err) = cabs(&["reproduce", "--data", "blobs", "--seeds", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--seeds 0"), "{err}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -55,7 +55,9 @@ REPRODUCE OPTIONS (every run gets the same budget of training examples):
   --cabs-alpha A       α of the CABS run                                [0.1]
   --alphas LIST        α grid tuned for each fixed batch    [0.05,0.1,0.2,0.5]
   --batches LIST       fixed batch sizes                   [16,32,64,128,256]
-  --sensitivity LIST   α values for CABS vs fixed m          [0.05,0.1,0.2]
+  --sensitivity LIST   α values for CABS vs fixed m  [0.05,0.1,0.2,0.5,1]
+  --seeds N            seeds per run: --seed, --seed+1, … (initial weights and
+                       data order; the same for every rule within a seed)   [1]
   --only PARTS         subset of cabs,fixed,decay,sensitivity         [all]
   --jobs N             train N runs at a time (same results, one engine each)  [1]
   --resume             reuse the complete runs/<label>.csv files already in --out
@@ -178,6 +180,12 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
                 r.jobs = whole(&mut p, "--jobs")?;
                 if r.jobs == 0 {
                     return Err(CliError::usage("--jobs 0: give at least 1"));
+                }
+            }
+            Long("seeds") => {
+                r.seeds = whole(&mut p, "--seeds")?;
+                if r.seeds == 0 {
+                    return Err(CliError::usage("--seeds 0: the runs would do nothing (give at least 1)"));
                 }
             }
             Long("quick") => r.quick = true,

@@ -57,6 +57,15 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Draw a dot at every point (for sparse data such as evaluations).
     pub markers: bool,
+    /// (x, low, high): a shaded band in the series' colour (the min–max over seeds); may be empty.
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+impl Series {
+    /// A line without a band.
+    pub fn line(style: Style, points: Vec<(f64, f64)>, markers: bool) -> Series {
+        Series { style, points, markers, band: Vec::new() }
+    }
 }
 
 pub struct Panel {
@@ -223,6 +232,15 @@ where
         .map_err(|x| e(&x))?;
     let mut order: Vec<&Series> = p.series.iter().collect();
     order.sort_by_key(|s| s.style.z);
+    // Bands first, under every line: the outline of low then high, filled faintly.
+    for s in &order {
+        let band: Vec<(f64, f64, f64)> =
+            s.band.iter().copied().filter(|b| usable(b.0, p.x_log) && usable(b.1, p.y_log) && usable(b.2, p.y_log)).collect();
+        if band.len() >= 2 {
+            let outline: Vec<(f64, f64)> = band.iter().map(|b| (b.0, b.1)).chain(band.iter().rev().map(|b| (b.0, b.2))).collect();
+            chart.draw_series(std::iter::once(Polygon::new(outline, s.style.colour.mix(0.18).filled()))).map_err(|x| e(&x))?;
+        }
+    }
     let mut any = false;
     for s in order {
         let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|q| usable(q.0, p.x_log) && usable(q.1, p.y_log)).collect();

@@ -3,7 +3,7 @@
 use super::metrics::{smoothed_curve, Run};
 use super::options::Options;
 use super::plan::{Kind, RunSpec};
-use super::tables::{Env, Report};
+use super::tables::{over, seed_list, Env, Group, Report};
 use crate::error::CliResult;
 use crate::plot::{self, LegendEntry, Panel, Series, Style};
 use plotters::style::RGBColor;
@@ -19,22 +19,62 @@ pub(super) fn style_of(spec: &RunSpec, o: &Options) -> Style {
     }
 }
 
-pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: &Env) -> CliResult<()> {
-    let main: Vec<usize> = rep.reported().into_iter().map(|(i, _)| i).collect();
-    let st = |r: &Run| style_of(&r.spec, o);
-    let legend = |ids: &[usize]| -> Vec<LegendEntry> {
-        ids.iter().map(|&i| LegendEntry { label: runs[i].spec.legend(), style: st(&runs[i]) }).collect()
+/// (x, low, high) points of a shaded band.
+pub(super) type Band = Vec<(f64, f64, f64)>;
+
+/// The mean over the seeds' curves and their min–max, on the first seed's x values (each other
+/// curve read at its last point at or before x, or its first point). One curve: itself.
+pub(super) fn mean_band(curves: &[Vec<(f64, f64)>]) -> (Vec<(f64, f64)>, Band) {
+    let Some(first) = curves.first() else { return (Vec::new(), Vec::new()) };
+    if curves.len() == 1 {
+        return (first.clone(), Vec::new());
+    }
+    let at = |c: &[(f64, f64)], x: f64| -> Option<f64> {
+        let i = c.partition_point(|p| p.0 <= x);
+        c.get(i.saturating_sub(1)).map(|p| p.1)
     };
+    let (mut mean, mut band) = (Vec::new(), Vec::new());
+    for &(x, _) in first {
+        let v: Vec<f64> = curves.iter().filter_map(|c| at(c, x)).filter(|y| y.is_finite()).collect();
+        if v.len() == curves.len() {
+            let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
+            mean.push((x, v.iter().sum::<f64>() / v.len() as f64));
+            band.push((x, lo, hi));
+        }
+    }
+    (mean, band)
+}
+
+pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: &Env) -> CliResult<()> {
+    let main: Vec<&Group> = rep.reported().into_iter().map(|(g, _)| g).collect();
+    let st = |r: &Run| style_of(&r.spec, o);
+    let legend = |ids: &[&Group]| -> Vec<LegendEntry> {
+        ids.iter().map(|g| LegendEntry { label: runs[g[0]].spec.legend(), style: st(&runs[g[0]]) }).collect()
+    };
+    let k = env.seeds.len();
+    let seeds_note = if k > 1 { format!(" Lines: means over {k} seeds; bands: their min–max.") } else { String::new() };
     let smooth_note = format!(
-        "Training loss: mean batch loss over the trailing {} training examples (each batch weighted by its size). Same budget ({} examples) and seed for every run.",
+        "Training loss: mean batch loss over the trailing {} training examples (each batch weighted by its size). Same budget ({} examples) and seeds for every run.{seeds_note}",
         env.window, env.budget
     );
     let curves: Vec<Vec<(f64, f64, f64)>> = runs.iter().map(|r| smoothed_curve(&r.steps, env.window, 300)).collect();
-    let series = |ids: &[usize], f: &dyn Fn(usize) -> Vec<(f64, f64)>, markers: bool| -> Vec<Series> {
-        ids.iter().map(|&i| Series { style: st(&runs[i]), points: f(i), markers }).collect()
+    // One series per group: the mean over its seeds with a min–max band.
+    let series = |ids: &[&Group], f: &dyn Fn(usize) -> Vec<(f64, f64)>, markers: bool| -> Vec<Series> {
+        ids.iter()
+            .map(|g| {
+                let (points, band) = mean_band(&g.iter().map(|&i| f(i)).collect::<Vec<_>>());
+                Series { style: st(&runs[g[0]]), points, markers, band }
+            })
+            .collect()
     };
-    let title_env = format!("{} · {} · seed {}", env.model, env.data.split(' ').next().unwrap_or(""), env.seed);
-    let acc_note = format!("Test accuracy at the evaluations (about every {} examples).", env.eval_every);
+    let title_env = format!(
+        "{} · {} · seed{} {}",
+        env.model,
+        env.data.split(' ').next().unwrap_or(""),
+        if k > 1 { "s" } else { "" },
+        seed_list(&env.seeds)
+    );
+    let acc_note = format!("Test accuracy at the evaluations (about every {} examples).{seeds_note}", env.eval_every);
 
     let loss_ex = series(&main, &|i| curves[i].iter().map(|&(x, _, l)| (x, l)).collect(), false);
     plot::figure(
@@ -106,13 +146,13 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
     )?;
     // Batch sizes: every CABS run (the sensitivity α too: the batch scales with α) and the
     // best fixed runs as reference lines.
-    let mut ids: Vec<usize> = rep.cabs.into_iter().collect();
+    let mut ids: Vec<&Group> = rep.cabs.iter().collect();
     for (_, c, _) in &rep.sensitivity {
-        if !ids.contains(c) {
-            ids.push(*c);
+        if !ids.contains(&c) {
+            ids.push(c);
         }
     }
-    ids.extend(rep.best_fixed.iter().copied());
+    ids.extend(rep.best_fixed.iter());
     let batch = series(&ids, &|i| thin(runs[i].steps.iter().map(|s| (s.step as f64, s.batch as f64)).collect(), 400), false);
     plot::figure(
         &dir.join("batch_vs_steps.svg"),
@@ -128,10 +168,11 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
             y_ticks: Some((0..16).map(|k| f64::from(1u32 << k)).collect()),
         }],
         &legend(&ids),
-        "The batch size each step used. CABS: m = α·ξ̄/ℒ̄, rounded and clipped; fixed-batch runs for reference.",
+        &format!("The batch size each step used. CABS: m = α·ξ̄/ℒ̄, rounded and clipped; fixed-batch runs for reference.{seeds_note}"),
     )?;
     // The conv layers' ξ, exact against the reference approximation, on the CABS run's batches.
-    if let Some(c) = rep.cabs.filter(|&c| runs[c].steps.iter().any(|s| s.conv_xi.is_some())) {
+    // (Of the first seed's run.)
+    if let Some(c) = rep.cabs.as_ref().map(|g| g[0]).filter(|&c| runs[c].steps.iter().any(|s| s.conv_xi.is_some())) {
         let xi: Vec<(f64, f64, f64)> =
             runs[c].steps.iter().filter_map(|s| s.conv_xi.map(|(e, a)| (s.step as f64, e, a))).filter(|p| p.1 > 0.0 && p.2 > 0.0).collect();
         // Per-step values are noisy: a centred moving average over 25 steps.
@@ -158,8 +199,8 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
                     x_log: false,
                     y_log: true,
                     series: vec![
-                        Series { style: exact.clone(), points: smooth(&|p| p.1), markers: false },
-                        Series { style: approx.clone(), points: smooth(&|p| p.2), markers: false },
+                        Series::line(exact.clone(), smooth(&|p| p.1), false),
+                        Series::line(approx.clone(), smooth(&|p| p.2), false),
                     ],
                     y_range: None,
                     x_ticks: None,
@@ -171,8 +212,8 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
                     x_log: false,
                     y_log: true,
                     series: vec![
-                        Series { style: one.clone(), points: vec![(1.0, 1.0), (last, 1.0)], markers: false },
-                        Series { style: ratio.clone(), points: smooth(&|p| p.2 / p.1), markers: false },
+                        Series::line(one.clone(), vec![(1.0, 1.0), (last, 1.0)], false),
+                        Series::line(ratio.clone(), smooth(&|p| p.2 / p.1), false),
                     ],
                     y_range: None,
                     x_ticks: None,
@@ -187,37 +228,59 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
             "Both computed on the same batches of the CABS run (--conv-norms both); exact drives the rule. Centred 25-step moving averages.",
         )?;
     }
-    // Sensitivity: one series per rule over the α list.
+    // Sensitivity: one series per rule over the α list, a band over the seeds.
+    let mut loss_series = Vec::new();
     let mut acc_series = Vec::new();
     let mut ex_series = Vec::new();
     let mut entries = Vec::new();
     if !rep.sensitivity.is_empty() {
         let ncol = rep.sensitivity[0].2.len() + 1;
         for col in 0..ncol {
-            let pick = |row: &(f64, usize, Vec<usize>)| if col == 0 { row.1 } else { row.2[col - 1] };
-            let first = &runs[pick(&rep.sensitivity[0])];
+            let pick = |row: &(f64, Group, Vec<Group>)| -> Group {
+                if col == 0 {
+                    row.1.clone()
+                } else {
+                    row.2[col - 1].clone()
+                }
+            };
+            let first = &runs[pick(&rep.sensitivity[0])[0]];
             let style = if col == 0 { Style::cabs() } else { st(first) };
             let label = match first.spec.kind {
                 Kind::Cabs => "CABS".to_string(),
                 _ => format!("m={}", first.spec.batch().unwrap_or(0)),
             };
-            acc_series.push(Series {
-                style: style.clone(),
-                points: rep.sensitivity.iter().filter_map(|row| Some((row.0, runs[pick(row)].final_accuracy()?))).collect(),
-                markers: true,
-            });
-            ex_series.push(Series {
-                style: style.clone(),
-                points: rep.sensitivity.iter().filter_map(|row| Some((row.0, runs[pick(row)].examples_to(env.target)?))).collect(),
-                markers: true,
-            });
-            entries.push(LegendEntry { label, style });
+            let over_alpha = |f: &dyn Fn(&Run) -> Option<f64>| -> Series {
+                let (mut points, mut band) = (Vec::new(), Vec::new());
+                for row in &rep.sensitivity {
+                    if let Some(sp) = over(runs, &pick(row), f) {
+                        points.push((row.0, sp.mean));
+                        if k > 1 {
+                            band.push((row.0, sp.min, sp.max));
+                        }
+                    }
+                }
+                Series { style: style.clone(), points, markers: true, band }
+            };
+            loss_series.push(over_alpha(&|r| r.final_train_loss(env.window)));
+            acc_series.push(over_alpha(&|r| r.final_accuracy()));
+            ex_series.push(over_alpha(&|r| r.examples_to(env.target)));
+            entries.push(LegendEntry { label, style: style.clone() });
         }
     }
     plot::figure(
         &dir.join("sensitivity.svg"),
         &format!("Sensitivity to α (same α for all, not tuned) — {title_env}"),
         &[
+            Panel {
+                x_label: "learning rate α (log scale)".into(),
+                y_label: "final training loss (smoothed, log scale)".into(),
+                x_log: true,
+                y_log: true,
+                y_range: None,
+                series: loss_series,
+                x_ticks: Some(o.sensitivity.clone()),
+                y_ticks: None,
+            },
             Panel {
                 x_label: "learning rate α (log scale)".into(),
                 y_label: "final test accuracy".into(),
@@ -240,7 +303,9 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
             },
         ],
         &entries,
-        "Right: a missing point means the run never reached the target within the budget (or diverged).",
+        &format!(
+            "A missing point means the run diverged (or, right, never reached the target within the budget). At equal examples a larger m also takes fewer steps.{seeds_note}"
+        ),
     )?;
     Ok(())
 }

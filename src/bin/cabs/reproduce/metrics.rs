@@ -206,3 +206,80 @@ pub(super) fn conv_xi_columns(conv_xi: &[(f64, f64)]) -> Vec<(String, String)> {
         ("conv_xi_approx_over_exact_median".into(), median),
     ]
 }
+
+/// Mean, range and spread of one figure over the seeds of a run (missing values: diverged or
+/// failed runs, or a target never reached, are counted, not averaged).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spread {
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Sample standard deviation over the seeds; None with fewer than two values.
+    pub sd: Option<f64>,
+    /// Values present.
+    pub n: usize,
+    /// Values missing.
+    pub missing: usize,
+}
+
+/// The spread of the values that exist; None if none does.
+pub fn spread(values: impl IntoIterator<Item = Option<f64>>) -> Option<Spread> {
+    let all: Vec<Option<f64>> = values.into_iter().collect();
+    let v: Vec<f64> = all.iter().flatten().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    let n = v.len();
+    let mean = v.iter().sum::<f64>() / n as f64;
+    let sd = (n >= 2).then(|| (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
+    let (min, max) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    Some(Spread { mean, min, max, sd, n, missing: all.len() - n })
+}
+
+/// The standard error of a test accuracy `p` measured on `n` test examples (binomial).
+pub fn accuracy_se(p: f64, n: usize) -> f64 {
+    (p * (1.0 - p) / n.max(1) as f64).sqrt()
+}
+
+impl Run {
+    /// The standard error of [`Run::final_train_loss`] from the scatter of the batch losses in
+    /// its window: the size-weighted variance of the batch means over the number of batches
+    /// (a trend inside the window inflates it: conservative). None with fewer than 2 batches.
+    pub fn final_train_loss_se(&self, window: u64) -> Option<f64> {
+        if self.broken() {
+            return None;
+        }
+        let last = self.steps.last()?;
+        self.loss_se_at(self.steps.len() - 1, last.examples, window)
+    }
+
+    fn loss_se_at(&self, i: usize, x: u64, window: u64) -> Option<f64> {
+        let mean = smoothed_loss_at(&self.steps, i, x, window)?;
+        let (mut w, mut var, mut k) = (0.0, 0.0, 0usize);
+        for (j, s) in self.steps[..=i].iter().enumerate().rev() {
+            if j != i && s.examples + window <= x {
+                break;
+            }
+            w += s.batch as f64;
+            var += s.batch as f64 * (s.loss - mean).powi(2);
+            k += 1;
+        }
+        (k >= 2).then(|| (var / w / (k - 1) as f64).sqrt())
+    }
+
+    /// The smoothed training loss after `step` steps (the same trailing window of examples),
+    /// and its standard error: for comparisons at equal steps. None past the run's end.
+    pub fn train_loss_at_step(&self, step: u64, window: u64) -> Option<(f64, Option<f64>)> {
+        if self.failed.is_some() || step == 0 {
+            return None;
+        }
+        let i = usize::try_from(step - 1).ok().filter(|&i| i < self.steps.len())?;
+        let x = self.steps[i].examples;
+        Some((smoothed_loss_at(&self.steps, i, x, window)?, self.loss_se_at(i, x, window)))
+    }
+
+    /// Steps taken (0 for a failed run).
+    pub fn steps_done(&self) -> u64 {
+        self.steps.last().map_or(0, |s| s.step)
+    }
+}

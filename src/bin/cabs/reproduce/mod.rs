@@ -16,23 +16,26 @@
 //! recorded as failed and the others go on (the command then exits non-zero).
 
 mod figures;
+mod markdown;
 mod metrics;
 mod options;
 mod plan;
 mod run;
 mod tables;
+mod verdicts;
 
 pub use options::{check_alpha, parse_alphas, parse_batches, Options, Parts};
 
 use crate::cli::{dataset, Args};
 use crate::error::{CliError, CliResult};
-use metrics::{best_candidate, Candidate, Run};
+use markdown::results_md;
+use metrics::{best_candidate, spread, Candidate, Run};
 use options::*;
 use plan::*;
 use run::{engine_name, Cache, Ctx};
 use std::collections::HashMap;
 use std::time::Instant;
-use tables::{command_line, extra_names, results_md, summary_csv, write_file, Env, Report};
+use tables::{command_line, extra_names, seed_list, summary_csv, write_file, Env, Group, Report};
 
 pub fn reproduce(a: Args) -> CliResult<()> {
     for (flag, instead) in NOT_HERE {
@@ -76,6 +79,7 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         std::fs::create_dir_all(d).map_err(|e| CliError::Io(format!("cannot create {}: {e}", d.display())))?;
     }
     let sens_batches = sensitivity_batches(&o.batches);
+    let seeds: Vec<u64> = (0..o.seeds).map(|k| settings.seed.saturating_add(k)).collect();
     let mut planned = 0;
     planned += parts.cabs as usize;
     planned += parts.fixed as usize * o.batches.len() * o.alphas.len();
@@ -86,6 +90,7 @@ pub fn reproduce(a: Args) -> CliResult<()> {
             planned += sens_batches.iter().filter(|_| !(parts.fixed && o.alphas.contains(&al))).count();
         }
     }
+    planned *= seeds.len();
     let window = (budget / SMOOTH_DIVISOR).max(1);
     let mut ctx = Ctx {
         settings: settings.clone(),
@@ -100,84 +105,89 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         done: 0,
     };
     eprintln!(
-        "cabs: reproduce: {} runs planned, {budget} training examples each, test evaluation every ~{eval_every} examples; data {}, model {}, seed {} → {}",
+        "cabs: reproduce: {} runs planned, {budget} training examples each, test evaluation every ~{eval_every} examples; data {}, model {}, seed{} {} → {}",
         planned,
         settings.data,
         settings.model,
-        settings.seed,
+        if seeds.len() > 1 { "s" } else { "" },
+        seed_list(&seeds),
         o.out.display()
     );
     let t_all = Instant::now();
     let mut cache = Cache { runs: Vec::new(), index: HashMap::new() };
     let mut report = Report { cabs: None, best_fixed: Vec::new(), decay: Vec::new(), grid: Vec::new(), sensitivity: Vec::new() };
+    // One run per seed of (kind, α): a group.
+    let specs =
+        |kind: Kind, alpha: f64| -> Vec<RunSpec> { seeds.iter().map(|&seed| RunSpec { kind: kind.clone(), alpha, seed }).collect() };
+    let group = |cache: &mut Cache, ctx: &mut Ctx, kind: Kind, alpha: f64, role: &'static str| -> Group {
+        specs(kind, alpha).iter().map(|s| cache.get(ctx, s, role)).collect()
+    };
 
     // Everything that does not depend on other runs' results, trained `--jobs` at a time.
     let mut independent = Vec::new();
     if parts.cabs {
-        independent.push(RunSpec { kind: Kind::Cabs, alpha: o.cabs_alpha });
+        independent.extend(specs(Kind::Cabs, o.cabs_alpha));
     }
     if parts.fixed {
         for &m in &o.batches {
-            independent.extend(o.alphas.iter().map(|&alpha| RunSpec { kind: Kind::Fixed { m }, alpha }));
+            for &alpha in &o.alphas {
+                independent.extend(specs(Kind::Fixed { m }, alpha));
+            }
         }
     }
     if parts.sensitivity {
         for &alpha in &o.sensitivity {
-            independent.push(RunSpec { kind: Kind::Cabs, alpha });
-            independent.extend(sens_batches.iter().map(|&m| RunSpec { kind: Kind::Fixed { m }, alpha }));
+            independent.extend(specs(Kind::Cabs, alpha));
+            for &m in &sens_batches {
+                independent.extend(specs(Kind::Fixed { m }, alpha));
+            }
         }
     }
     cache.prefetch(&mut ctx, &independent, o.jobs);
     if parts.cabs {
-        report.cabs = Some(cache.get(&mut ctx, &RunSpec { kind: Kind::Cabs, alpha: o.cabs_alpha }, "cabs"));
+        report.cabs = Some(group(&mut cache, &mut ctx, Kind::Cabs, o.cabs_alpha, "cabs"));
     }
     if parts.fixed {
         for &m in &o.batches {
-            let mut row = Vec::new();
-            for &alpha in &o.alphas {
-                row.push(cache.get(&mut ctx, &RunSpec { kind: Kind::Fixed { m }, alpha }, "tuning"));
-            }
+            let row: Vec<Group> = o.alphas.iter().map(|&alpha| group(&mut cache, &mut ctx, Kind::Fixed { m }, alpha, "tuning")).collect();
+            // Judged on the mean over the seeds; a run that broke in any seed never wins.
             let cands: Vec<Candidate> = row
                 .iter()
-                .map(|&i| Candidate { accuracy: cache.runs[i].final_accuracy(), train_loss: cache.runs[i].final_train_loss(window) })
+                .map(|g| {
+                    let all_ok = g.iter().all(|&i| !cache.runs[i].broken());
+                    let acc = spread(g.iter().map(|&i| cache.runs[i].final_accuracy()));
+                    let loss = spread(g.iter().map(|&i| cache.runs[i].final_train_loss(window)));
+                    Candidate { accuracy: acc.filter(|_| all_ok).map(|s| s.mean), train_loss: loss.map(|s| s.mean) }
+                })
                 .collect();
-            let best = best_candidate(&cands).map(|b| row[b]);
-            if let Some(b) = best {
-                if o.only.fixed {
-                    cache.runs[b].roles.push("best-fixed");
-                    report.best_fixed.push(b);
+            let best = best_candidate(&cands);
+            if let (Some(b), true) = (best, o.only.fixed) {
+                for &i in &row[b] {
+                    cache.runs[i].roles.push("best-fixed");
                 }
+                report.best_fixed.push(row[b].clone());
             }
             report.grid.push((m, row, best));
         }
     }
     if parts.decay {
-        let decays: Vec<RunSpec> = report
-            .grid
-            .iter()
-            .filter_map(|&(m, _, best)| {
-                best.map(|b| RunSpec { kind: Kind::Decay { m, k: invtime_k(m, budget) }, alpha: cache.runs[b].spec.alpha })
-            })
-            .collect();
+        // Per m: the best constant α, if any α did not diverge.
+        let best: Vec<(u32, Option<f64>)> =
+            report.grid.iter().map(|(m, row, best)| (*m, best.map(|b| cache.runs[row[b][0]].spec.alpha))).collect();
+        let decays: Vec<RunSpec> =
+            best.iter().filter_map(|&(m, a)| a.map(|alpha| specs(Kind::Decay { m, k: invtime_k(m, budget) }, alpha))).flatten().collect();
         cache.prefetch(&mut ctx, &decays, o.jobs);
-        for &(m, _, best) in &report.grid.clone() {
-            match best {
-                Some(b) => {
-                    let alpha = cache.runs[b].spec.alpha;
-                    let spec = RunSpec { kind: Kind::Decay { m, k: invtime_k(m, budget) }, alpha };
-                    report.decay.push(cache.get(&mut ctx, &spec, "decay"));
-                }
+        for (m, alpha) in best {
+            match alpha {
+                Some(alpha) => report.decay.push(group(&mut cache, &mut ctx, Kind::Decay { m, k: invtime_k(m, budget) }, alpha, "decay")),
                 None => eprintln!("cabs: reproduce: m = {m}: every α diverged, no decay run"),
             }
         }
     }
     if parts.sensitivity {
         for &alpha in &o.sensitivity {
-            let c = cache.get(&mut ctx, &RunSpec { kind: Kind::Cabs, alpha }, "sensitivity");
-            let mut fixed = Vec::new();
-            for &m in &sens_batches {
-                fixed.push(cache.get(&mut ctx, &RunSpec { kind: Kind::Fixed { m }, alpha }, "sensitivity"));
-            }
+            let c = group(&mut cache, &mut ctx, Kind::Cabs, alpha, "sensitivity");
+            let fixed = sens_batches.iter().map(|&m| group(&mut cache, &mut ctx, Kind::Fixed { m }, alpha, "sensitivity")).collect();
             report.sensitivity.push((alpha, c, fixed));
         }
     }
@@ -194,7 +204,8 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         engine: ctx.engine.clone().unwrap_or_else(|| "-".into()),
         data: format!("{} ({} training / {} test examples)", settings.data, ctx.data.train.len(), ctx.data.test.len()),
         model: settings.model.clone(),
-        seed: settings.seed,
+        seeds: seeds.clone(),
+        n_test: ctx.data.test.len(),
         budget,
         eval_every,
         window,
@@ -215,7 +226,8 @@ pub fn reproduce(a: Args) -> CliResult<()> {
     };
     let runs = &cache.runs;
     let extra_names = extra_names(runs);
-    let reported: Vec<(usize, Option<&str>)> = report.reported().into_iter().map(|(i, r)| (i, Some(r))).collect();
+    let reported: Vec<(usize, Option<&str>)> =
+        report.reported().into_iter().flat_map(|(g, r)| g.iter().map(move |&i| (i, Some(r)))).collect();
     write_file(&o.out.join("summary.csv"), &summary_csv(runs, &reported, &env, &extra_names))?;
     let all: Vec<(usize, Option<&str>)> = (0..runs.len()).map(|i| (i, None)).collect();
     write_file(&o.out.join("all_runs.csv"), &summary_csv(runs, &all, &env, &extra_names))?;

@@ -68,6 +68,8 @@ pub struct Options {
     pub alphas: Vec<f64>,
     pub batches: Vec<u32>,
     pub sensitivity: Vec<f64>,
+    /// Seeds per run: `--seed`, `--seed`+1, ….
+    pub seeds: u64,
     pub quick: bool,
     pub only: Parts,
     /// Runs trained at a time.
@@ -85,7 +87,8 @@ impl Default for Options {
             cabs_alpha: 0.1,
             alphas: vec![0.05, 0.1, 0.2, 0.5],
             batches: vec![16, 32, 64, 128, 256],
-            sensitivity: vec![0.05, 0.1, 0.2],
+            sensitivity: vec![0.05, 0.1, 0.2, 0.5, 1.0],
+            seeds: 1,
             quick: false,
             only: Parts::ALL,
             jobs: 1,

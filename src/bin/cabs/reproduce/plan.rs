@@ -19,17 +19,23 @@ pub enum Kind {
 pub struct RunSpec {
     pub kind: Kind,
     pub alpha: f64,
+    /// Initial weights and data order (`--seed`, then one more per `--seeds`).
+    pub seed: u64,
 }
 
+/// The seed of labels without a seed suffix (the default `--seed`).
+pub const PLAIN_SEED: u64 = 1;
+
 impl RunSpec {
-    /// File name and cache key: `cabs-a0.1`, `const-m64-a0.2`, `const-m64-a0.2-invtime`; short
-    /// whatever α is (see [`short_number`]).
+    /// File name and cache key: `cabs-a0.1`, `const-m64-a0.2`, `const-m64-a0.2-invtime`, and
+    /// `-s2`, `-s3` … after it for seeds other than 1; short whatever α is ([`short_number`]).
     pub fn label(&self) -> String {
         let a = short_number(self.alpha);
+        let seed = if self.seed == PLAIN_SEED { String::new() } else { format!("-s{}", self.seed) };
         match self.kind {
-            Kind::Cabs => format!("cabs-a{a}"),
-            Kind::Fixed { m } => format!("const-m{m}-a{a}"),
-            Kind::Decay { m, .. } => format!("const-m{m}-a{a}-invtime"),
+            Kind::Cabs => format!("cabs-a{a}{seed}"),
+            Kind::Fixed { m } => format!("const-m{m}-a{a}{seed}"),
+            Kind::Decay { m, .. } => format!("const-m{m}-a{a}-invtime{seed}"),
         }
     }
 

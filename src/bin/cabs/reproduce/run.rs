@@ -36,11 +36,12 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
     let mut settings = ctx.settings.clone();
     settings.rule = spec.rule();
     settings.lr = spec.alpha;
+    settings.seed = spec.seed;
     let cfg = settings.trainer_config().map_err(|e| CliError::from(e).context(&label))?;
     ctx.done += 1;
     let tag = format!("[{}/{}] {label}", ctx.done, ctx.planned.max(ctx.done));
     if !ctx.quiet {
-        eprintln!("cabs: reproduce {tag}: rule {}, α = {}, {} examples …", settings.rule, spec.alpha, ctx.budget);
+        eprintln!("cabs: reproduce {tag}: rule {}, α = {}, seed {}, {} examples …", settings.rule, spec.alpha, spec.seed, ctx.budget);
     }
     let path = ctx.runs_dir.join(format!("{label}.csv"));
     if ctx.resume {

@@ -1,7 +1,8 @@
-//! The tables: `summary.csv`, `all_runs.csv` and `results.md`.
+//! What the tables share: the experiments' run groups ([`Report`]), the run environment,
+//! `summary.csv` / `all_runs.csv` (one row per run and seed), and cell formatting over seeds.
 
-use super::metrics::Run;
-use super::options::Options;
+use super::metrics::{spread, Run, Spread};
+use super::plan::{RunSpec, PLAIN_SEED};
 use crate::error::{CliError, CliResult};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -28,24 +29,84 @@ pub(super) fn write_file(path: &Path, text: &str) -> CliResult<()> {
 // ---------------------------------------------------------------------------------------------
 // Tables
 
-/// Indices into the run list, by experiment.
+/// One rule at one α: its runs, one per seed (indices into the run list, in seed order).
+pub type Group = Vec<usize>;
+
+/// The run groups, by experiment.
 pub(super) struct Report {
-    pub cabs: Option<usize>,
-    pub best_fixed: Vec<usize>,
-    pub decay: Vec<usize>,
-    /// Per batch size: the runs of the α grid (in `--alphas` order) and the best one.
-    pub grid: Vec<(u32, Vec<usize>, Option<usize>)>,
-    /// Per α: the CABS run and the fixed-m runs (in `sensitivity_batches` order).
-    pub sensitivity: Vec<(f64, usize, Vec<usize>)>,
+    pub cabs: Option<Group>,
+    pub best_fixed: Vec<Group>,
+    pub decay: Vec<Group>,
+    /// Per batch size: the groups of the α grid (in `--alphas` order) and the best one's position.
+    pub grid: Vec<(u32, Vec<Group>, Option<usize>)>,
+    /// Per α: the CABS group and the fixed-m groups (in `sensitivity_batches` order).
+    pub sensitivity: Vec<(f64, Group, Vec<Group>)>,
 }
 
 impl Report {
     /// The main comparison: CABS, the best constant-α run and the decay run of every m.
-    pub(super) fn reported(&self) -> Vec<(usize, &'static str)> {
-        let mut v: Vec<(usize, &'static str)> = self.cabs.iter().map(|&i| (i, "cabs")).collect();
-        v.extend(self.best_fixed.iter().map(|&i| (i, "best-fixed")));
-        v.extend(self.decay.iter().map(|&i| (i, "decay")));
+    pub(super) fn reported(&self) -> Vec<(&Group, &'static str)> {
+        let mut v: Vec<(&Group, &'static str)> = self.cabs.iter().map(|g| (g, "cabs")).collect();
+        v.extend(self.best_fixed.iter().map(|g| (g, "best-fixed")));
+        v.extend(self.decay.iter().map(|g| (g, "decay")));
         v
+    }
+}
+
+/// "1", "1–3", "1, 5, 9".
+pub(super) fn seed_list(seeds: &[u64]) -> String {
+    let contiguous = seeds.windows(2).all(|w| w[1] == w[0] + 1);
+    match seeds {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, .., last] if contiguous => format!("{first}–{last}"),
+        _ => seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+    }
+}
+
+/// The label of a group: its run's label with one seed, else the label without a seed suffix.
+pub(super) fn group_label(runs: &[Run], g: &Group) -> String {
+    match g.as_slice() {
+        [one] => runs[*one].spec.label(),
+        _ => g.first().map(|&i| RunSpec { seed: PLAIN_SEED, ..runs[i].spec.clone() }.label()).unwrap_or_default(),
+    }
+}
+
+/// The spread of `f` over a group's runs.
+pub(super) fn over(runs: &[Run], g: &Group, f: impl Fn(&Run) -> Option<f64>) -> Option<Spread> {
+    spread(g.iter().map(|&i| f(&runs[i])))
+}
+
+/// "v" for one value (or several equal ones), "mean (min–max)" for several, each through `f`; "–" when none.
+pub(super) fn spread_cell(s: Option<Spread>, f: impl Fn(f64) -> String) -> String {
+    match s {
+        None => "–".into(),
+        Some(s) if s.n == 1 || s.min == s.max => f(s.mean),
+        Some(s) => format!("{} ({}–{})", f(s.mean), f(s.min), f(s.max)),
+    }
+}
+
+/// A figure of a group, with how many seeds lack it (diverged, failed, never reached).
+pub(super) fn group_cell(runs: &[Run], g: &Group, f: impl Fn(&Run) -> Option<f64>, fmt: impl Fn(f64) -> String, missing: &str) -> String {
+    let s = over(runs, g, f);
+    let broken = g.iter().filter(|&&i| runs[i].broken()).count();
+    if g.len() == 1 {
+        let r = &runs[g[0]];
+        if r.failed.is_some() {
+            return "failed".into();
+        }
+        if r.diverged.is_some() {
+            return format!("diverged (step {})", r.steps.len() + 1);
+        }
+        return s.map(|s| fmt(s.mean)).unwrap_or_else(|| missing.into());
+    }
+    let cell = spread_cell(s, &fmt);
+    match s.map_or(g.len(), |s| s.missing) {
+        0 => cell,
+        k if k == g.len() && broken == k => format!("diverged or failed in all {k} seeds"),
+        k if s.is_none() => format!("{missing} in all {k} seeds"),
+        k if broken == k => format!("{cell} [{k} of {} seeds diverged or failed]", g.len()),
+        k => format!("{cell} [{missing} in {k} of {} seeds]", g.len()),
     }
 }
 
@@ -53,7 +114,9 @@ pub(super) struct Env {
     pub engine: String,
     pub data: String,
     pub model: String,
-    pub seed: u64,
+    pub seeds: Vec<u64>,
+    /// Test examples: the binomial noise of test accuracy.
+    pub n_test: usize,
     pub budget: u64,
     pub eval_every: u64,
     pub window: u64,
@@ -148,157 +211,4 @@ pub(super) fn secs(x: f64) -> String {
     } else {
         format!("{x:.3}")
     }
-}
-
-pub(super) fn acc_cell(r: &Run) -> String {
-    if r.failed.is_some() {
-        return "failed".into();
-    }
-    match (&r.diverged, r.final_accuracy()) {
-        (Some(_), _) => format!("diverged (step {})", r.steps.len() + 1),
-        (None, a) => pct(a),
-    }
-}
-
-pub(super) fn to_target_cell(r: &Run, target: f64) -> String {
-    r.examples_to(target).map(|x| format!("{:.0}", x)).unwrap_or_else(|| "never".into())
-}
-
-pub(super) fn results_md(runs: &[Run], rep: &Report, o: &Options, env: &Env, extra: &[String]) -> String {
-    let t = env.target;
-    let tp = format!("{:.4}", t * 100.0).trim_end_matches('0').trim_end_matches('.').to_string();
-    let mut s = String::new();
-    let _ = writeln!(s, "# CABS reproduction: results\n");
-    let _ = writeln!(
-        s,
-        "**Environment:** engine {}; data {}; model `{}`; seed {}; budget {} training examples per run; test evaluation every ~{} examples; CABS {}; {} runs in {:.1} s.\n",
-        env.engine, env.data, env.model, env.seed, env.budget, env.eval_every, env.cabs_settings, runs.len(), env.total_s
-    );
-    let _ = writeln!(s, "**Command:** `{}`\n", env.command);
-    let _ = writeln!(
-        s,
-        "Every run trains on the same number of examples from the same initial weights and data order (seed). \
-\"Examples to {tp} %\" is the first test evaluation at or above {tp} % test accuracy, linearly interpolated from the evaluation before it; \
-seconds count training steps only (evaluations excluded), measured on this machine while the runs ran one after another. \
-The smoothed training loss is the mean batch loss over the last {} training examples, each batch weighted by its size. \
-Batch at 25/50/75/100 % is the batch size of the step at that fraction of the run's steps.\n",
-        env.window
-    );
-
-    let _ = writeln!(s, "## Main comparison\n");
-    let _ = writeln!(
-        s,
-        "CABS at α = {} (not tuned); for each fixed batch m the best constant α of the grid below; and that α with inverse-time decay \
-α/(1 + k·t), k = 2m/budget, so that α has halved after half the budget (the decay starts from the constant-α optimum; it was not tuned separately).\n",
-        o.cabs_alpha
-    );
-    let mut head = format!(
-        "| run | role | rule | α | final test accuracy | final test loss | smoothed train loss | examples to {tp} % | seconds to {tp} % | steps | examples | wall s | batch at 25/50/75/100 % |"
-    );
-    let mut sep = String::from("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
-    for n in extra {
-        let _ = write!(head, " {n} |");
-        sep.push_str(" --- |");
-    }
-    let _ = writeln!(s, "{head}\n{sep}");
-    for (i, role) in rep.reported() {
-        let r = &runs[i];
-        let b = |q| r.batch_at(q).map(|m| m.to_string()).unwrap_or_else(|| "–".into());
-        let last = r.steps.last();
-        let _ = write!(
-            s,
-            "| {} | {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{}/{}/{} |",
-            r.spec.label(),
-            role,
-            r.spec.rule(),
-            r.spec.alpha,
-            acc_cell(r),
-            f4(r.final_test_loss()),
-            f4(r.final_train_loss(env.window)),
-            to_target_cell(r, t),
-            r.seconds_to(t).map(secs).unwrap_or_else(|| "never".into()),
-            last.map_or(0, |l| l.step),
-            last.map_or(0, |l| l.examples),
-            secs(r.wall_s),
-            b(0.25),
-            b(0.5),
-            b(0.75),
-            b(1.0)
-        );
-        for n in extra {
-            let v = r.extra.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()).unwrap_or("–");
-            let _ = write!(s, " {v} |");
-        }
-        s.push('\n');
-    }
-    if rep.reported().is_empty() {
-        let _ = writeln!(s, "| (no runs: see --only) |||||||||||||");
-    }
-
-    if !rep.grid.is_empty() {
-        let _ = writeln!(s, "\n## Tuning grid: final test accuracy of fixed batch m with constant α\n");
-        let _ = writeln!(
-            s,
-            "Each cell is a full run with the whole budget. The best α per m (**bold**) is chosen by final test accuracy, ties by the lower smoothed \
-training loss; it is picked on the same test set that is reported, which favours the fixed-batch baselines (CABS is not tuned).\n"
-        );
-        let mut head = String::from("| m \\ α |");
-        let mut sep = String::from("| ---: |");
-        for a in &o.alphas {
-            let _ = write!(head, " {a} |");
-            sep.push_str(" ---: |");
-        }
-        let _ = writeln!(s, "{head} best α |\n{sep} ---: |");
-        for (m, row, best) in &rep.grid {
-            let _ = write!(s, "| {m} |");
-            for &i in row {
-                let cell = acc_cell(&runs[i]);
-                if Some(i) == *best {
-                    let _ = write!(s, " **{cell}** |");
-                } else {
-                    let _ = write!(s, " {cell} |");
-                }
-            }
-            let _ = writeln!(s, " {} |", best.map(|b| runs[b].spec.alpha.to_string()).unwrap_or_else(|| "all diverged".into()));
-        }
-    }
-
-    if !rep.sensitivity.is_empty() {
-        let _ = writeln!(s, "\n## Sensitivity to α: final test accuracy / examples to {tp} %\n");
-        let _ = writeln!(s, "CABS against fixed batch sizes, every one at the same constant α (not tuned).\n");
-        let mut head = String::from("| α | CABS |");
-        let mut sep = String::from("| ---: | ---: |");
-        for m in &env.sens_batches {
-            let _ = write!(head, " m = {m} |");
-            sep.push_str(" ---: |");
-        }
-        let _ = writeln!(s, "{head}\n{sep}");
-        for (alpha, c, fixed) in &rep.sensitivity {
-            let cell = |r: &Run| format!("{} / {}", acc_cell(r), to_target_cell(r, t));
-            let _ = write!(s, "| {alpha} | {} |", cell(&runs[*c]));
-            for &i in fixed {
-                let _ = write!(s, " {} |", cell(&runs[i]));
-            }
-            s.push('\n');
-        }
-    }
-
-    let _ = writeln!(s, "\n## Figures\n");
-    for (f, what) in [
-        ("loss_vs_examples", "smoothed training loss against training examples"),
-        ("accuracy_vs_examples", "test accuracy against training examples"),
-        ("loss_vs_time", "smoothed training loss against training time"),
-        ("accuracy_vs_time", "test accuracy against training time"),
-        ("batch_vs_steps", "batch size against steps"),
-        ("sensitivity", "final test accuracy and examples to target against α"),
-        ("conv_xi", "the conv layers' ξ, exact vs approximate (with --conv-norms both)"),
-    ] {
-        let _ = writeln!(s, "- {what}: [`figures/{f}.svg`](figures/{f}.svg)");
-    }
-    let _ = writeln!(
-        s,
-        "\nPer-step logs: `runs/<label>.csv` (the columns of `cabs train --csv`, plus `train_ms`, training time without evaluations); \
-one row per run in `all_runs.csv`, the main comparison in `summary.csv`."
-    );
-    s
 }

@@ -71,7 +71,7 @@ fn smoothed_loss_weights_batches_by_size() {
 #[test]
 fn run_summaries() {
     let mut run = Run {
-        spec: RunSpec { kind: Kind::Fixed { m: 10 }, alpha: 0.1 },
+        spec: RunSpec { kind: Kind::Fixed { m: 10 }, alpha: 0.1, seed: 1 },
         diverged: None,
         failed: None,
         steps: steps(&[(10, 1.0), (20, 1.0), (30, 1.0), (40, 1.0)]),
@@ -95,7 +95,7 @@ fn run_summaries() {
     assert_eq!(short_number(0.05), "0.05");
     assert_eq!(short_number(1e308), "1e308");
     assert_eq!(short_number(1e-300), "1e-300");
-    assert_eq!(RunSpec { kind: Kind::Cabs, alpha: 1e308 }.label(), "cabs-a1e308");
+    assert_eq!(RunSpec { kind: Kind::Cabs, alpha: 1e308, seed: 1 }.label(), "cabs-a1e308");
     let (a, b) = (short_number(0.123456789012), short_number(0.123456789013));
     assert!(a.len() <= 16 && b.len() <= 16 && a != b, "{a} {b}");
     assert!(a.starts_with("1.235e-1~"), "{a}");
@@ -103,20 +103,21 @@ fn run_summaries() {
 
 #[test]
 fn labels_rules_and_parsing() {
-    let d = RunSpec { kind: Kind::Decay { m: 64, k: invtime_k(64, 200_000) }, alpha: 0.2 };
+    let d = RunSpec { kind: Kind::Decay { m: 64, k: invtime_k(64, 200_000) }, alpha: 0.2, seed: 1 };
     assert_eq!(d.label(), "const-m64-a0.2-invtime");
     assert_eq!(d.rule(), "const:64:invtime:0.00064");
     assert_eq!(invtime_k(256, 6000), 0.0853333);
     // α halves after budget/(2m) steps (here 2000).
-    let half = RunSpec { kind: Kind::Decay { m: 64, k: invtime_k(64, 256_000) }, alpha: 0.2 };
+    let half = RunSpec { kind: Kind::Decay { m: 64, k: invtime_k(64, 256_000) }, alpha: 0.2, seed: 1 };
     let rule = cabs::cabs::parse_rule(&half.rule(), Default::default()).unwrap();
     if let cabs::cabs::Rule::Constant { schedule, .. } = rule {
         assert!((schedule.lr_at(0.2, 2000) - 0.1).abs() < 1e-12);
     } else {
         panic!("not a constant rule");
     }
-    assert_eq!(RunSpec { kind: Kind::Cabs, alpha: 0.1 }.label(), "cabs-a0.1");
-    assert_eq!(RunSpec { kind: Kind::Fixed { m: 16 }, alpha: 0.05 }.label(), "const-m16-a0.05");
+    assert_eq!(RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 }.label(), "cabs-a0.1");
+    assert_eq!(RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 3 }.label(), "cabs-a0.1-s3");
+    assert_eq!(RunSpec { kind: Kind::Fixed { m: 16 }, alpha: 0.05, seed: 1 }.label(), "const-m16-a0.05");
     assert_eq!(parse_alphas("0.2, 0.1,0.1", "--alphas").unwrap(), vec![0.1, 0.2]);
     assert!(parse_alphas("0.1,x", "--alphas").unwrap_err().to_string().contains("--alphas"));
     assert!(parse_alphas("0", "--alphas").is_err());
@@ -128,8 +129,7 @@ fn labels_rules_and_parsing() {
     assert_eq!(Parts::parse("cabs,decay").unwrap(), Parts { cabs: true, fixed: false, decay: true, sensitivity: false });
     assert!(Parts::parse("cabs,bogus").is_err());
     assert_eq!(thin((0..1000).map(|i| (i as f64, 1.0)).collect(), 100).len(), 101);
-    let acc =
-        |pts: &[f64]| accuracy_range(&[Series { style: Style::cabs(), points: pts.iter().map(|&a| (1.0, a)).collect(), markers: false }]);
+    let acc = |pts: &[f64]| accuracy_range(&[Series::line(Style::cabs(), pts.iter().map(|&a| (1.0, a)).collect(), false)]);
     let (lo, hi) = acc(&[0.898, 0.9035]).unwrap();
     assert!((hi - lo - 0.05).abs() < 1e-12 && lo < 0.898 && hi > 0.9035);
     let (lo, hi) = acc(&[0.99, 1.0]).unwrap();
