@@ -22,7 +22,7 @@ pub(super) fn results_md(runs: &[Run], rep: &Report, o: &Options, env: &Env, ext
     let _ = writeln!(s, "# CABS reproduction: results\n");
     let _ = writeln!(
         s,
-        "**Environment:** engine {}; data {}; model `{}`; seed{} {}; budget {} training examples per run; test evaluation every ~{} examples; CABS {}; {} runs in {:.1} s.\n",
+        "**Environment:** engine {}; data {}; model `{}`; seed{} {}; budget {} training examples per run; test evaluation every ~{} examples; CABS {}; {} runs, {:.1} s of run time (the runs' wall times summed).\n",
         env.engine,
         env.data,
         env.model,
@@ -32,7 +32,7 @@ pub(super) fn results_md(runs: &[Run], rep: &Report, o: &Options, env: &Env, ext
         env.eval_every,
         env.cabs_settings,
         runs.len(),
-        env.total_s
+        runs.iter().map(|r| r.wall_s).sum::<f64>()
     );
     let _ = writeln!(s, "**Command:** `{}`\n", env.command);
     let seeds_note = if k > 1 {

@@ -278,6 +278,12 @@ impl Run {
         Some((smoothed_loss_at(&self.steps, i, x, window)?, self.loss_se_at(i, x, window)))
     }
 
+    /// The mean batch loss of the first 10 steps: where training started from.
+    pub fn initial_loss(&self) -> Option<f64> {
+        let first = &self.steps[..self.steps.len().min(10)];
+        (!first.is_empty()).then(|| first.iter().map(|s| s.loss).sum::<f64>() / first.len() as f64)
+    }
+
     /// Steps taken (0 for a failed run).
     pub fn steps_done(&self) -> u64 {
         self.steps.last().map_or(0, |s| s.step)

@@ -211,7 +211,6 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         window,
         target: o.target_accuracy,
         command: command_line(),
-        total_s,
         sens_batches: sens_batches.clone(),
         cabs_settings: format!(
             "m ∈ [{}, {}], μ = {}, c = {}, ε = {}{}{}",
@@ -239,6 +238,19 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         total_s,
         o.out.join("results.md").display()
     );
+    // Run files in the folder that this reproduction did not use (left from other flags).
+    let used: std::collections::HashSet<String> = runs.iter().map(|r| format!("{}.csv", r.spec.label())).collect();
+    if let Ok(dir) = std::fs::read_dir(o.out.join("runs")) {
+        let mut stray: Vec<String> = dir
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".csv") && !used.contains(n))
+            .collect();
+        stray.sort();
+        for n in stray {
+            eprintln!("cabs: reproduce: note: runs/{n} is not part of this reproduction (left from other flags?)");
+        }
+    }
     let failed: Vec<&Run> = runs.iter().filter(|r| r.failed.is_some()).collect();
     if let Some(first) = failed.first() {
         return Err(CliError::run(format!(

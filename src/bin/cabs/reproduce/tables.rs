@@ -122,7 +122,6 @@ pub(super) struct Env {
     pub window: u64,
     pub target: f64,
     pub command: String,
-    pub total_s: f64,
     pub sens_batches: Vec<u32>,
     pub cabs_settings: String,
 }

@@ -303,12 +303,40 @@ smaller of the two runs' step counts) instead.\n"
         rep.sensitivity.iter().map(|r| r.0.to_string()).collect::<Vec<_>>().join(", "),
         cabs_range.map_or("unbounded (a run diverged or failed)".into(), |r| format!("{:.4}", r.0))
     );
+    // A rule whose loss stayed near where it started at every α learnt nothing: a small spread
+    // there is not robustness.
+    let stuck = |col: usize| -> bool {
+        rep.sensitivity.iter().all(|row| {
+            let g = if col == 0 { &row.1 } else { &row.2[col - 1] };
+            g.iter().all(|&i| match (runs[i].final_train_loss(w), runs[i].initial_loss()) {
+                (Some(end), Some(start)) => end > 0.9 * start,
+                _ => false,
+            })
+        })
+    };
+    let note = |col: usize| {
+        if stuck(col) {
+            " — its loss stayed within 10 % of where it started at every α: it did not learn, so its small spread says nothing about robustness"
+        } else {
+            ""
+        }
+    };
+    if stuck(0) {
+        let _ = writeln!(s, "  CABS{}.", note(0));
+    }
     let mut less = Vec::new();
     let mut not = Vec::new();
+    let mut no_learning = Vec::new();
     for (j, m) in env.sens_batches.iter().enumerate() {
         let fixed_range = range(j + 1);
-        let _ = writeln!(s, "- m = {m}: {}.", fixed_range.map_or("unbounded (a run diverged or failed)".into(), |r| format!("{:.4}", r.0)));
+        let _ = writeln!(
+            s,
+            "- m = {m}: {}{}.",
+            fixed_range.map_or("unbounded (a run diverged or failed)".into(), |r| format!("{:.4}", r.0)),
+            note(j + 1)
+        );
         match (cabs_range, fixed_range) {
+            _ if stuck(j + 1) => no_learning.push(format!("m = {m}")),
             (Some(_), None) => less.push(format!("m = {m}")),
             (Some((c, nc)), Some((f, nf))) if f - c > (nc * nc + nf * nf).sqrt() => less.push(format!("m = {m}")),
             _ => not.push(format!("m = {m}")),
@@ -316,9 +344,10 @@ smaller of the two runs' step counts) instead.\n"
     }
     let _ = writeln!(
         s,
-        "\nOn the training loss at equal examples, CABS is less sensitive to α beyond the noise than: {}; **not supported** against: {}. \
+        "\nOn the training loss at equal examples, CABS is less sensitive to α beyond the noise than: {}; **not supported** against: {}{}. \
 Where the fixed batch is larger, read this with the equal-steps table above: a spread caused by too few steps is not a sensitivity to α.\n",
         if less.is_empty() { "none".into() } else { less.join(", ") },
-        if not.is_empty() { "none".into() } else { not.join(", ") }
+        if not.is_empty() { "none".into() } else { not.join(", ") },
+        if no_learning.is_empty() { String::new() } else { format!("; not judged against {} (no learning at any α)", no_learning.join(", ")) }
     );
 }
