@@ -248,6 +248,9 @@ fn runs_that_would_do_nothing_and_non_integers_are_refused_quoting_the_value() {
         (vec!["--seed", "1.5"], "'1.5'"),
         (vec!["--eval-every", "0.5"], "'0.5'"),
         (vec!["--m-max", "64.5"], "'64.5'"),
+        // Finite as f64 but ∞ or 0 in the engine's f32.
+        (vec!["--lr", "1e39"], "'1e39'"),
+        (vec!["--lr", "1e-320"], "'1e-320'"),
         (vec!["--dump-step", "0", "--dump", "x.json"], "--dump-step 0"),
         // A probe step past the end of a step budget is refused before training …
         (vec!["--steps", "2", "--dump-step", "10", "--dump", "x.json"], "--dump-step 10"),

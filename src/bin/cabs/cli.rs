@@ -140,7 +140,11 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             Long("mnist-bundle") => a.mnist_bundle = value(&mut p, "--mnist-bundle")?,
             Long("model") => s.model = value(&mut p, "--model")?,
             Long("rule") => s.rule = value(&mut p, "--rule")?,
-            Long("lr") => s.lr = value(&mut p, "--lr")?,
+            Long("lr") => {
+                let t = text(&mut p, "--lr")?;
+                let a = t.trim().parse().map_err(|_| CliError::usage(format!("invalid value '{t}' for --lr")))?;
+                s.lr = crate::reproduce::check_alpha(a, &t, "--lr")?;
+            }
             Long("m-min") => s.mmin = whole(&mut p, "--m-min")?,
             Long("m-max") => s.mmax = whole(&mut p, "--m-max")?,
             Long("mu") => s.mu = value(&mut p, "--mu")?,

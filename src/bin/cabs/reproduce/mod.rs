@@ -9,7 +9,15 @@
 //! 4. sensitivity: CABS and fixed m (the smallest, middle and largest of `--batches`) at every
 //!    α of `--sensitivity`.
 //!
-//! Runs are cached by label (rule and α), so a run needed twice is trained once. Each run writes
+//! Every rule and α runs once per seed of `--seeds` (a seed sets initial weights and data order,
+//! the same for every rule); the tables give means and min–max over the seeds, and end with
+//! generated verdicts on the paper's claims with their noise levels (`verdicts.rs`).
+//!
+//! Modules: `options` (flags), `plan` (runs and labels), `run` (training through the shared
+//! loop, `--jobs`, `--resume`), `metrics` (what is read from a run), `tables` and `markdown`
+//! (CSVs, results.md), `verdicts`, `figures`.
+//!
+//! Runs are cached by label (rule, α, seed), so a run needed twice is trained once. Each run writes
 //! `OUT/runs/<label>.csv` (the `cabs train --csv` columns plus `train_ms` at the end); at the
 //! end come `OUT/summary.csv`, `OUT/all_runs.csv`, `OUT/results.md` and `OUT/figures/*.svg`.
 //! A run that diverges is recorded as diverged; a run that cannot be trained or written is

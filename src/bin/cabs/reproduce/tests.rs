@@ -4,6 +4,7 @@ use super::figures::*;
 use super::metrics::*;
 use super::options::*;
 use super::plan::*;
+use super::verdicts::{compare, Measured, Outcome};
 use crate::plot::{Series, Style};
 
 fn c(acc: Option<f64>, loss: Option<f64>) -> Candidate {
@@ -137,4 +138,24 @@ fn labels_rules_and_parsing() {
     let (lo, hi) = acc(&[0.2, 0.9]).unwrap();
     assert!((lo - 0.172).abs() < 1e-12 && (hi - 0.928).abs() < 1e-12);
     assert_eq!(acc(&[]), None);
+}
+
+#[test]
+fn spreads_and_noise_aware_comparisons() {
+    let s = spread([Some(1.0), None, Some(3.0)]).unwrap();
+    assert_eq!((s.mean, s.min, s.max, s.n, s.missing), (2.0, 1.0, 3.0, 2, 1));
+    assert!((s.sd.unwrap() - 2f64.sqrt()).abs() < 1e-12);
+    assert_eq!(spread([Some(2.0)]).unwrap().sd, None);
+    assert_eq!(spread([None, Some(f64::NAN)]), None);
+    // Binomial standard error: 95 % on 2,000 examples ≈ 0.49 points.
+    assert!((accuracy_se(0.95, 2000) - 0.004873).abs() < 1e-6);
+    let m = |value, se| Measured { value, se };
+    // A loss 0.03 lower with errors 0.01 each: 2σ = 0.028, so it counts …
+    let (o, d, noise) = compare(m(0.10, 0.01), m(0.13, 0.01), true);
+    assert_eq!(o, Outcome::Ahead);
+    assert!((d + 0.03).abs() < 1e-12 && (noise - 0.02 * 2f64.sqrt()).abs() < 1e-12);
+    // … 0.02 lower does not; and for accuracies higher is better.
+    assert_eq!(compare(m(0.10, 0.01), m(0.12, 0.01), true).0, Outcome::Within);
+    assert_eq!(compare(m(0.90, 0.004), m(0.95, 0.004), false).0, Outcome::Behind);
+    assert_eq!(compare(m(0.95, 0.004), m(0.90, 0.004), false).0, Outcome::Ahead);
 }
