@@ -232,3 +232,50 @@ fn the_papers_mnist_net_runs_at_its_bound_m_max_2048() {
         eprintln!("{backend}: chunk {} ({}), step at m = {m}: loss {:.4}, ξ {:.4}", info.chunk, info.chunk_reason, st.loss, st.xi);
     }
 }
+
+#[test]
+fn streamed_data_gives_the_same_steps_and_evaluation() {
+    for (name, data, layout) in models() {
+        let p0 = layout.init_params(6);
+        let perm = Rng::new(3).permutation(data.train.len());
+        let mut resident = engine(BackendChoice::Gpu, &layout, &data, &p0, 16);
+        let mut streamed =
+            require_gpu(pollster::block_on(Engine::new_gpu_streamed(layout.clone(), &data, 2048, &p0, ConvNorms::Both, Some(16))));
+        for e in [&mut resident, &mut streamed] {
+            e.set_permutation(&perm);
+        }
+        for (m, offset) in [(1u32, 0u32), (37, 100), (300, 7)] {
+            let a = pollster::block_on(resident.train_step(offset, m, 0.2, true)).unwrap();
+            let b = pollster::block_on(streamed.train_step(offset, m, 0.2, true)).unwrap();
+            assert_eq!(a, b, "{name}, m = {m}: the same kernels on the same examples give the same bits");
+        }
+        let (ea, eb) = (pollster::block_on(resident.evaluate()).unwrap(), pollster::block_on(streamed.evaluate()).unwrap());
+        assert_eq!(ea, eb, "{name}: evaluation");
+    }
+}
+
+#[test]
+fn a_cifar_sized_training_set_larger_than_a_binding_trains() {
+    // 50,000 CIFAR-shaped images are 153.6 MB of bytes: more than the 128 MiB one storage
+    // binding holds on lavapipe and in many browsers, so the engine streams the batches.
+    let n = 50_000;
+    let mut data = random_dataset(64, 40, 3 * 32 * 32, 10, true, 7);
+    let mut state = 12345u64;
+    let bytes: Vec<u8> = (0..n * 3 * 32 * 32)
+        .map(|_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 56) as u8
+        })
+        .collect();
+    data.train = cabs::data::Split {
+        features: cabs::data::Features::U8 { bytes, scale: 1.0 / 255.0 },
+        labels: (0..n).map(|i| (i % 10) as u32).collect(),
+    };
+    data.image = Some(ImageShape { c: 3, h: 32, w: 32 });
+    let s = Settings { model: "cnn-cifar".into(), backend: "gpu".into(), mmax: 64, lr: 0.1, ..Settings::default() };
+    let mut t = require_gpu(pollster::block_on(Trainer::new(s.trainer_config().unwrap(), data)));
+    let a = pollster::block_on(t.step()).unwrap();
+    let b = pollster::block_on(t.step()).unwrap();
+    assert!(a.loss.is_finite() && b.loss.is_finite() && a.xi > 0.0, "{a:?}");
+    assert!(pollster::block_on(t.evaluate()).unwrap().test_loss.is_finite());
+}

@@ -179,7 +179,7 @@ impl Engine {
         };
         match choice {
             BackendChoice::Cpu => cpu(None),
-            BackendChoice::Gpu | BackendChoice::Auto => match GpuEngine::new(plan.clone(), data, m_max, params, chunk).await {
+            BackendChoice::Gpu | BackendChoice::Auto => match GpuEngine::new(plan.clone(), data, m_max, params, chunk, false).await {
                 Ok(g) => {
                     let chunking = g.chunking();
                     let info = BackendInfo {
@@ -196,6 +196,21 @@ impl Engine {
                 Err(e) => Err(e),
             },
         }
+    }
+
+    /// A GPU engine whose data splits are streamed per step even when they would fit one
+    /// binding (as a split larger than the adapter's binding limit always is): for tests and for
+    /// measuring what streaming costs.
+    pub async fn new_gpu_streamed(
+        layout: Layout,
+        data: &Dataset,
+        m_max: u32,
+        params: &[f32],
+        conv_norms: ConvNorms,
+        chunk: Option<u32>,
+    ) -> Result<Engine> {
+        let g = GpuEngine::new(Plan::new(&layout, conv_norms), data, m_max, params, chunk, true).await?;
+        Ok(Engine::Gpu(Box::new(g)))
     }
 
     /// The step plan the engine runs.

@@ -8,7 +8,7 @@
 use super::context::{GpuContext, Requirements};
 use super::conv::{ConvKernels, ConvParams, PoolParams, PrepParams, APPROX, MUL_RELU_DERIV, RELU};
 use super::kernels::{GatherParams, Kernel, Kernels, MatmulParams, Params4, StepUniform, STEP_STRIDE};
-use crate::data::{Dataset, Split};
+use crate::data::{Dataset, Features, Split};
 use crate::engine::{ConvSnapshot, EvalSums, Snapshot};
 use crate::error::{CabsError, Result};
 use crate::model::Layout;
@@ -88,11 +88,73 @@ fn uniform<T: bytemuck::Pod>(device: &wgpu::Device, label: &str, value: &T) -> w
     })
 }
 
-/// A data split on the GPU: its features (packed bytes or f32 bits) and labels.
+/// A data split on the GPU: its features (packed bytes or f32 bits) and labels. Resident: the
+/// whole split, read through the permutation. Streamed (a split larger than one storage binding,
+/// e.g. full CIFAR-10 on a 128 MiB adapter): buffers of `rows` examples into which each step or
+/// evaluation group copies its examples in batch order; the gather then reads them in place.
 struct SplitBufs {
     features: wgpu::Buffer,
     labels: wgpu::Buffer,
     params: wgpu::Buffer,
+    stream: Option<Stream>,
+}
+
+struct Stream {
+    split: Split,
+    dim: usize,
+    rows: u32,
+}
+
+impl SplitBufs {
+    fn new(device: &wgpu::Device, split: &Split, dim: u32, name: &str, stream_rows: Option<u32>) -> SplitBufs {
+        let (format, scale) = split.gpu_format();
+        let params = uniform(device, "gather params", &GatherParams { dim, format, scale, _pad: 0 });
+        match stream_rows {
+            None => SplitBufs {
+                features: storage_init(device, &format!("{name} features"), &split.gpu_words()),
+                labels: storage_init(device, &format!("{name} labels"), &split.labels),
+                params,
+                stream: None,
+            },
+            Some(rows) => {
+                let words = match format {
+                    0 => (rows as u64 * dim as u64).div_ceil(4),
+                    _ => rows as u64 * dim as u64,
+                };
+                SplitBufs {
+                    features: storage(device, &format!("{name} features (streamed)"), words * 4),
+                    labels: storage(device, &format!("{name} labels (streamed)"), rows as u64 * 4),
+                    params,
+                    stream: Some(Stream { split: split.clone(), dim: dim as usize, rows }),
+                }
+            }
+        }
+    }
+
+    /// Copy the examples `indices` (in this order) into the streamed buffers; a no-op when resident.
+    fn upload(&self, queue: &wgpu::Queue, indices: &[u32]) {
+        let Some(s) = &self.stream else { return };
+        debug_assert!(indices.len() <= s.rows as usize);
+        let mut bytes = Vec::with_capacity(indices.len() * s.dim * 4);
+        match &s.split.features {
+            Features::U8 { bytes: b, .. } => {
+                for &e in indices {
+                    bytes.extend_from_slice(&b[e as usize * s.dim..(e as usize + 1) * s.dim]);
+                }
+                bytes.resize(bytes.len().next_multiple_of(4), 0);
+            }
+            Features::F32(v) => {
+                for &e in indices {
+                    bytes.extend_from_slice(bytemuck::cast_slice(&v[e as usize * s.dim..(e as usize + 1) * s.dim]));
+                }
+            }
+        }
+        let labels: Vec<u32> = indices.iter().map(|&e| s.split.labels[e as usize]).collect();
+        if !bytes.is_empty() {
+            queue.write_buffer(&self.features, 0, &bytes);
+            queue.write_buffer(&self.labels, 0, bytemuck::cast_slice(&labels));
+        }
+    }
 }
 
 pub struct GpuEngine {
@@ -108,6 +170,10 @@ pub struct GpuEngine {
     step: wgpu::Buffer,
     step_group: wgpu::BindGroup,
     perm: wgpu::Buffer,
+    /// The permutation on the host too, when the training split is streamed.
+    perm_host: Vec<u32>,
+    train: SplitBufs,
+    test: SplitBufs,
     /// Slots of the step uniform: training chunks first, then evaluation chunks.
     train_slots: u32,
     /// The plan's chunk ops (training gather), its finish ops, its forward ops (test gather).
@@ -339,11 +405,8 @@ impl GpuEngine {
     /// What must fit whatever the chunk: the parameters, gradients, the data splits and the
     /// per-example statistics of a whole batch, each in one binding.
     fn fixed_requirements(plan: &Plan, data: &Dataset, m_max: u32) -> Requirements {
-        let mut buffers = vec![
-            ("the training data set".to_string(), data.train.gpu_bytes()),
-            ("the test data set".to_string(), data.test.gpu_bytes()),
-            ("the permutation of the training set".to_string(), data.train.len() as u64 * 4),
-        ];
+        // The data splits are not listed: one larger than a binding is streamed.
+        let mut buffers = vec![("the permutation of the training set".to_string(), data.train.len() as u64 * 4)];
         for (buf, extent) in plan.buffers() {
             match extent {
                 Extent::PerBatchRow(n) => buffers.push((format!("{buf:?} for m_max = {m_max}"), n as u64 * m_max as u64 * 4)),
@@ -354,7 +417,16 @@ impl GpuEngine {
         Requirements { buffers }
     }
 
-    pub async fn new(plan: Plan, data: &Dataset, m_max: u32, params: &[f32], forced_chunk: Option<u32>) -> Result<GpuEngine> {
+    /// `stream_data` forces streamed splits (for tests and for measuring the cost of streaming);
+    /// otherwise only a split larger than one storage binding is streamed.
+    pub async fn new(
+        plan: Plan,
+        data: &Dataset,
+        m_max: u32,
+        params: &[f32],
+        forced_chunk: Option<u32>,
+        stream_data: bool,
+    ) -> Result<GpuEngine> {
         let ctx = GpuContext::new(Self::fixed_requirements(&plan, data, m_max)).await?;
         let limits = ctx.device.limits();
         let budget = Budget {
@@ -418,15 +490,10 @@ impl GpuEngine {
         });
         // Convolution pipelines only for models that use them (browsers compile each one).
         let conv = (!lay.convs.is_empty() || lay.prep.is_some()).then(|| ConvKernels::new(device, &kernels.step_layout));
-        let upload = |split: &Split, name: &str| {
-            let (format, scale) = split.gpu_format();
-            SplitBufs {
-                features: storage_init(device, &format!("{name} features"), &split.gpu_words()),
-                labels: storage_init(device, &format!("{name} labels"), &split.labels),
-                params: uniform(device, "gather params", &GatherParams { dim: lay.input_dim, format, scale, _pad: 0 }),
-            }
-        };
-        let (train, test) = (upload(&data.train, "training"), upload(&data.test, "test"));
+        let streamed = |s: &Split| stream_data || s.gpu_bytes() > budget.max_binding;
+        let train = SplitBufs::new(device, &data.train, lay.input_dim, "training", streamed(&data.train).then_some(m_max));
+        let test_rows = (n_test.min(m_max).max(1) / chunk).max(1) * chunk; // whole chunks per group
+        let test = SplitBufs::new(device, &data.test, lay.input_dim, "test", streamed(&data.test).then_some(test_rows));
         let builder = Builder {
             device,
             kernels,
@@ -464,6 +531,9 @@ impl GpuEngine {
             step,
             step_group,
             perm,
+            perm_host: Vec::new(),
+            train,
+            test,
             train_slots,
             chunk_ops,
             finish_ops,
@@ -508,6 +578,14 @@ impl GpuEngine {
 
     pub fn set_permutation(&mut self, perm: &[u32]) {
         self.ctx.queue.write_buffer(&self.perm, 0, bytemuck::cast_slice(perm));
+        if self.train.stream.is_some() {
+            self.perm_host = perm.to_vec();
+        }
+    }
+
+    /// Whether the (training, test) split is streamed per step rather than resident.
+    pub fn streams_data(&self) -> (bool, bool) {
+        (self.train.stream.is_some(), self.test.stream.is_some())
     }
 
     pub fn set_params(&mut self, params: &[f32]) -> Result<()> {
@@ -530,8 +608,13 @@ impl GpuEngine {
         self.ctx.queue.write_buffer(&self.step, slot as u64 * STEP_STRIDE, bytemuck::bytes_of(&s));
     }
 
-    /// Write the uniform slot of every chunk of a training step; returns (slot, rows) per chunk.
+    /// Write the uniform slot of every chunk of a training step (and, when the training split is
+    /// streamed, upload the batch's examples); returns (slot, rows) per chunk.
     fn write_train_slots(&self, offset: u32, m: u32, lr: f32, with_stats: bool) -> Vec<(u32, u32)> {
+        let streamed = self.train.stream.is_some();
+        if streamed {
+            self.train.upload(&self.ctx.queue, &self.perm_host[offset as usize..(offset + m) as usize]);
+        }
         self.chunking
             .spans(m)
             .enumerate()
@@ -541,10 +624,11 @@ impl GpuEngine {
                     slot,
                     StepUniform {
                         m: rows,
-                        offset: offset + row_base,
+                        // A streamed batch sits in batch order in the upload buffer.
+                        offset: if streamed { row_base } else { offset + row_base },
                         lr,
                         inv_m: 1.0 / m as f32,
-                        use_perm: 1,
+                        use_perm: !streamed as u32,
                         stats_slot: 0,
                         with_norms: with_stats as u32,
                         row_base,
@@ -647,29 +731,43 @@ impl GpuEngine {
         ))
     }
 
-    /// Loss and accuracy over the whole test split: every chunk in one submission (each writes
-    /// its sums to its own stats slot), one readback.
+    /// Loss and accuracy over the whole test split: every chunk writes its sums to its own stats
+    /// slot, one readback at the end. A resident split is one submission; a streamed one is one
+    /// submission per group of chunks that fits its upload buffers (each group's upload is
+    /// queued just before its submission, so no group sees another's examples).
     pub async fn evaluate(&mut self) -> Result<EvalSums> {
         if self.n_test == 0 {
             return Ok(EvalSums::default());
         }
         let chunk = self.chunking.chunk;
         let chunks = self.n_test.div_ceil(chunk);
-        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("evaluation") });
-        for c in 0..chunks {
-            let slot = self.train_slots + c;
-            let offset = c * chunk;
-            let m = (self.n_test - offset).min(chunk);
-            let s = StepUniform { m, offset, inv_m: 1.0 / m as f32, stats_slot: c + 1, batch: m, ..Default::default() };
-            self.write_step(slot, s);
-            // One pass per chunk: chunks reuse the same activation buffers.
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("evaluation chunk"), timestamp_writes: None });
-            for d in &self.eval_ops {
-                self.encode(&mut pass, d, m, slot);
+        let group = self.test.stream.as_ref().map_or(self.n_test, |s| s.rows);
+        let mut start = 0;
+        while start < self.n_test {
+            let end = (start + group).min(self.n_test);
+            let indices: Vec<u32> = (start..end).collect();
+            self.test.upload(&self.ctx.queue, &indices);
+            let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("evaluation") });
+            for c in start / chunk..end.div_ceil(chunk) {
+                let slot = self.train_slots + c;
+                let offset = c * chunk;
+                let m = (end - offset).min(chunk);
+                let at = if self.test.stream.is_some() { offset - start } else { offset };
+                let s = StepUniform { m, offset: at, inv_m: 1.0 / m as f32, stats_slot: c + 1, batch: m, ..Default::default() };
+                self.write_step(slot, s);
+                // One pass per chunk: chunks reuse the same activation buffers.
+                let mut pass =
+                    enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("evaluation chunk"), timestamp_writes: None });
+                for d in &self.eval_ops {
+                    self.encode(&mut pass, d, m, slot);
+                }
+                self.last_rows = m;
             }
-            self.last_rows = m;
+            self.ctx.queue.submit([enc.finish()]);
+            start = end;
         }
         let bytes = (1 + chunks as u64) * 16;
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("evaluation readback") });
         enc.copy_buffer_to_buffer(&self.stats, 0, &self.staging, 0, bytes);
         self.ctx.queue.submit([enc.finish()]);
         let s = self.ctx.read_f32(&self.staging, bytes).await?;
