@@ -279,3 +279,28 @@ fn a_cifar_sized_training_set_larger_than_a_binding_trains() {
     assert!(a.loss.is_finite() && b.loss.is_finite() && a.xi > 0.0, "{a:?}");
     assert!(pollster::block_on(t.evaluate()).unwrap().test_loss.is_finite());
 }
+
+#[test]
+fn the_memory_plan_refuses_a_model_that_cannot_fit_before_allocating() {
+    // 16.8 M parameters: 64 MiB of weights and as much of gradient, more than a 100 MiB budget.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cabs"))
+        .args(["train", "--data", "blobs", "--model", "mlp:4096,4096", "--backend", "cpu", "--steps", "1"])
+        .env("CABS_MEMORY_BUDGET_MIB", "100")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("needs") && err.contains("MiB") && err.contains("CABS_MEMORY_BUDGET_MIB") && err.contains("smaller model"),
+        "{err}"
+    );
+    // A budget that holds the parameters but only a few examples gives a small chunk, not an error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cabs"))
+        .args(["train", "--data", "blobs", "--model", "mlp:512", "--backend", "cpu", "--steps", "1", "--m-min", "64"])
+        .env("CABS_MEMORY_BUDGET_MIB", "3")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("(memory budget)"), "the start line names the chunk and why: {err}");
+}

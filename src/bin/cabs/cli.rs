@@ -13,6 +13,7 @@ USAGE:
   cabs train [OPTIONS]     train and log every step
   cabs bench [OPTIONS]     cost of the CABS statistics: step time with ξ / without
   cabs reproduce [OPTIONS] the paper's comparisons: CSVs, SVG figures, a Markdown table
+  cabs plan [OPTIONS]      the step plan of a model: ops, buffers, chunk and memory
   cabs gpu                 show the GPU adapter wgpu finds
 
 RUN OPTIONS (train, bench and reproduce):
@@ -223,7 +224,8 @@ pub fn run(args: Vec<OsString>) -> CliResult<()> {
         "bench" => crate::bench::bench(a).map_err(CliError::from_message),
         "gpu" => crate::bench::show_gpu(a).map_err(CliError::from_message),
         "reproduce" => crate::reproduce::reproduce(a),
-        other => Err(CliError::usage(format!("unknown command '{other}' (use train, bench, reproduce or gpu; see cabs --help)"))),
+        "plan" => crate::plan::plan(a),
+        other => Err(CliError::usage(format!("unknown command '{other}' (use train, bench, reproduce, plan or gpu; see cabs --help)"))),
     }
 }
 

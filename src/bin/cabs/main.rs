@@ -1,6 +1,6 @@
 //! `cabs` — the native command-line runner: the same engine as the page, headless, on any
 //! machine with a GPU (or lavapipe, or `--backend cpu`). Subcommands: `train`, `bench`,
-//! `reproduce`, `gpu`.
+//! `reproduce`, `plan`, `gpu`.
 //! Every failure is one line on stderr and a non-zero exit; nothing panics on bad input.
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -9,6 +9,8 @@ mod bench;
 mod cli;
 #[cfg(not(target_arch = "wasm32"))]
 mod error;
+#[cfg(not(target_arch = "wasm32"))]
+mod plan;
 #[cfg(not(target_arch = "wasm32"))]
 mod plot;
 #[cfg(not(target_arch = "wasm32"))]

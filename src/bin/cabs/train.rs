@@ -60,7 +60,7 @@ pub fn train(a: Args) -> CliResult<()> {
     let adapter =
         info.adapter.as_ref().map(|a| format!("{} ({}, {})", a.name, a.backend, a.device_type)).unwrap_or_else(|| "CPU engine".into());
     eprintln!(
-        "cabs: {} on {} ({} training / {} test examples), model {}, rule {}, α = {}, seed {}, engine: {adapter}",
+        "cabs: {} on {} ({} training / {} test examples), model {}, rule {}, α = {}, seed {}, engine: {adapter}, chunks of {} ({})",
         a.settings.data,
         trainer.data().name,
         trainer.data().train.len(),
@@ -68,7 +68,9 @@ pub fn train(a: Args) -> CliResult<()> {
         a.settings.model,
         trainer.config().rule.label(),
         a.settings.lr,
-        a.settings.seed
+        a.settings.seed,
+        info.chunk,
+        info.chunk_reason
     );
 
     let (total, unit) = match budget {
