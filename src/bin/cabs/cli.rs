@@ -177,7 +177,8 @@ pub fn run(args: Vec<OsString>) -> Result<(), String> {
 }
 
 fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    // Never more than the file's header declares: `/dev/zero` is refused, not read forever.
+    cabs::data::files::read_path(path).map_err(|e| e.to_string())
 }
 
 /// The data set named by `--data`: a built-in one, IDX files or a CIFAR-10 folder.
@@ -200,8 +201,9 @@ pub fn dataset(a: &Args) -> Result<cabs::data::Dataset, String> {
         return cabs::data::cifar::dataset(&named, (cabs::data::cifar::TEST_FILE, &test)).map_err(|e| e.to_string());
     }
     let bytes = if a.settings.data == "mnist" {
-        Some(std::fs::read(&a.mnist_bundle).map_err(|e| {
-            format!("cannot read the MNIST bundle {}: {e} (run `bash scripts/setup.sh` to create it)", a.mnist_bundle.display())
+        Some(cabs::data::bundle::read_path(&a.mnist_bundle).map_err(|e| match e {
+            cabs::CabsError::Io(m) => format!("{m} (run `bash scripts/setup.sh` to create it)"),
+            e => e.to_string(),
         })?)
     } else {
         None
