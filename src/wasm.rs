@@ -32,6 +32,7 @@ extern "C" {
     fn read_files(files: &JsValue, max: u32) -> Result<js_sys::Array, JsValue>;
     #[wasm_bindgen(catch)]
     fn copy_into(dst: &JsValue, src: &JsValue) -> Result<(), JsValue>;
+    fn adopt(obj: &JsValue, live: bool);
 }
 
 /// Most values one `predict` call takes or returns (64 MiB of f32): a decision-boundary grid is
@@ -44,6 +45,13 @@ const MAX_SETTING_CHARS: u32 = 1000;
 pub fn start() {
     // Last resort only: a panic is a bug, but if one happens the console should say where.
     console_error_panic_hook::set_once();
+    // Guard the class's methods now, before any trainer exists, through a placeholder object.
+    adopt(&JsValue::from(Trainer { inner: None }), false);
+}
+
+/// The engine of a trainer; the placeholder made at start-up has none.
+fn engine(inner: &Option<Rc<RefCell<Engine>>>) -> Result<Rc<RefCell<Engine>>, JsValue> {
+    inner.clone().ok_or_else(|| type_error("this is not a live Trainer; create one with Trainer.create"))
 }
 
 /// A CabsError as a JS `Error` whose `name` tells the kind (see the module docs).
@@ -167,16 +175,20 @@ fn file_bytes(v: &JsValue, what: &str) -> Result<Vec<u8>, JsValue> {
     copy_bytes(&view, what)
 }
 
-async fn build(settings: Settings, data: crate::data::Dataset) -> Result<Trainer, JsValue> {
+/// A new trainer as its JS object, registered with the guard so that its methods refuse a
+/// foreign or freed `this` with a TypeError (see `wasm_guard.js`).
+async fn build(settings: Settings, data: crate::data::Dataset) -> Result<JsValue, JsValue> {
     let cfg = settings.trainer_config().map_err(js_error)?;
     let t = Engine::new(cfg, data).await.map_err(js_error)?;
-    Ok(Trainer { inner: Rc::new(RefCell::new(t)) })
+    let obj = JsValue::from(Trainer { inner: Some(Rc::new(RefCell::new(t))) });
+    adopt(&obj, true);
+    Ok(obj)
 }
 
 /// A training run. Create with `await Trainer.create(settings, mnistBytes?)`.
 #[wasm_bindgen]
 pub struct Trainer {
-    inner: Rc<RefCell<Engine>>,
+    inner: Option<Rc<RefCell<Engine>>>,
 }
 
 #[wasm_bindgen]
@@ -185,7 +197,7 @@ impl Trainer {
     /// eps, unbiased, biasCorrection, seed, backend, convNorms` (missing keys take the
     /// defaults); `mnist`: the bytes of `data/mnist.bin` (a Uint8Array), needed when `data` is
     /// `"mnist"`.
-    pub async fn create(settings: JsValue, mnist: JsValue) -> Result<Trainer, JsValue> {
+    pub async fn create(settings: JsValue, mnist: JsValue) -> Result<JsValue, JsValue> {
         let s = read_settings(&settings)?;
         let bytes = if mnist.is_undefined() || mnist.is_null() { None } else { Some(file_bytes(&mnist, "the MNIST bundle")?) };
         let data = s.dataset(bytes.as_deref()).map_err(js_error)?;
@@ -198,7 +210,7 @@ impl Trainer {
     /// batches. The format is recognised from names and contents; `settings.data` is ignored.
     /// The files never leave the browser.
     #[wasm_bindgen(js_name = createWithFiles)]
-    pub async fn create_with_files(settings: JsValue, files: JsValue) -> Result<Trainer, JsValue> {
+    pub async fn create_with_files(settings: JsValue, files: JsValue) -> Result<JsValue, JsValue> {
         let s = read_settings(&settings)?;
         let flat = read_files(&files, crate::data::files::MAX_FILES as u32)?;
         let mut named = Vec::new();
@@ -216,6 +228,7 @@ impl Trainer {
     pub fn step(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
+            let inner = engine(&inner)?;
             let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
             let s: StepStats = t.step().await.map_err(js_error)?;
             to_js(&s)
@@ -227,6 +240,7 @@ impl Trainer {
     pub fn evaluate(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
+            let inner = engine(&inner)?;
             let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
             if t.data().test.is_empty() {
                 return to_js(&records::NoTest { step: t.steps_done(), test_loss: None, test_accuracy: None });
@@ -241,13 +255,15 @@ impl Trainer {
     pub fn set_learning_rate(&self, lr: JsValue) -> Result<(), JsValue> {
         let lr = lr.as_f64().ok_or_else(|| type_error(&format!("setLearningRate needs a number, got {}", describe(&lr))))?;
         crate::settings::check_lr(lr).map_err(js_error)?;
-        let mut t = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let e = engine(&self.inner)?;
+        let mut t = e.try_borrow_mut().map_err(|_| busy())?;
         t.set_lr(lr).map_err(js_error)
     }
 
     /// `{kind: "gpu"|"cpu", adapter, fallbackReason, dispatchesPerStep}`.
     pub fn backend(&self) -> Result<JsValue, JsValue> {
-        let t = self.inner.try_borrow().map_err(|_| busy())?;
+        let e = engine(&self.inner)?;
+        let t = e.try_borrow().map_err(|_| busy())?;
         to_js(t.backend())
     }
 
@@ -257,6 +273,7 @@ impl Trainer {
     pub fn predict(&self, points: JsValue) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
+            let inner = engine(&inner)?;
             let view: Float32Array = typed_view(&points, "Float32Array", "predict's points")?.unchecked_into();
             let t = inner.try_borrow().map_err(|_| busy())?;
             let l = t.layout();
@@ -285,7 +302,8 @@ impl Trainer {
     /// labels]`, for drawing the data over decision-boundary maps. Errors for image data.
     #[wasm_bindgen(js_name = testPoints)]
     pub fn test_points(&self, max: u32) -> Result<js_sys::Array, JsValue> {
-        let t = self.inner.try_borrow().map_err(|_| busy())?;
+        let e = engine(&self.inner)?;
+        let t = e.try_borrow().map_err(|_| busy())?;
         let d = t.data();
         let crate::data::Features::F32(xy) = &d.test.features else {
             return Err(config_error("test points exist only for the 2-D data sets".into()));
@@ -303,7 +321,8 @@ impl Trainer {
 
     /// `{inputDim, classes, paramCount, dataset, trainSize, testSize}`.
     pub fn info(&self) -> Result<JsValue, JsValue> {
-        let t = self.inner.try_borrow().map_err(|_| busy())?;
+        let e = engine(&self.inner)?;
+        let t = e.try_borrow().map_err(|_| busy())?;
         let l = t.layout();
         let d = t.data();
         to_js(&records::Info {
@@ -323,6 +342,7 @@ impl Trainer {
     pub fn profile_step(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
+            let inner = engine(&inner)?;
             let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
             let times = t.profile_step().await.map_err(js_error)?;
             let rows: Option<Vec<records::KernelTime>> =
@@ -334,7 +354,8 @@ impl Trainer {
     /// Steps done so far.
     #[wasm_bindgen(js_name = stepsDone)]
     pub fn steps_done(&self) -> Result<f64, JsValue> {
-        let t = self.inner.try_borrow().map_err(|_| busy())?;
+        let e = engine(&self.inner)?;
+        let t = e.try_borrow().map_err(|_| busy())?;
         Ok(t.steps_done() as f64)
     }
 }

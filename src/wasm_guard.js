@@ -118,3 +118,35 @@ export function copy_into(dst, src) {
   if (dst.length !== src.length) throw new TypeError(`the input changed size while it was read (${src.length} instead of ${dst.length} values)`);
   dst.set(src);
 }
+
+// Method calls on something that is not a live trainer (`Trainer.prototype.step.call({})`, a
+// freed trainer) would hand wasm-bindgen a null or forged pointer. The generated class cannot
+// be imported from here, so the engine hands over a placeholder instance at start-up and its
+// prototype's methods are wrapped once with a check against the set of genuine instances.
+const LIVE = new WeakSet();
+let guarded = null;
+
+/** Register a new trainer (a JS object made by wasm-bindgen; `live` false for the placeholder
+ *  made at start-up) and guard its class once. */
+export function adopt(obj, live) {
+  if (live) LIVE.add(obj);
+  const proto = Object.getPrototypeOf(obj);
+  if (guarded === proto) return obj;
+  guarded = proto;
+  const className = proto.constructor?.name || "Trainer";
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const d = Object.getOwnPropertyDescriptor(proto, name);
+    if (name === "constructor" || name === "free" || name.startsWith("__") || typeof d.value !== "function") continue;
+    const method = d.value;
+    const wrapped = {
+      [name](...args) {
+        if (!LIVE.has(this) || !this.__wbg_ptr) {
+          throw new TypeError(`${className}.${name} called on ${LIVE.has(this) ? "a freed trainer" : describe(this)}, not a live ${className}`);
+        }
+        return method.apply(this, args);
+      },
+    }[name];
+    Object.defineProperty(proto, name, { ...d, value: wrapped });
+  }
+  return obj;
+}

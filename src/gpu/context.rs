@@ -63,6 +63,7 @@ fn too_slow(what: &str) -> CabsError {
 async fn in_time<F: std::future::Future>(what: &str, fut: F) -> Result<F::Output> {
     #[cfg(target_arch = "wasm32")]
     {
+        use std::future::Future;
         use std::task::Poll;
         let mut fut = std::pin::pin!(fut);
         let mut timer = std::pin::pin!(web_timer::sleep(DEVICE_TIMEOUT_S * 1000));
