@@ -28,7 +28,7 @@ export function describe(v) {
   }
   if (ArrayBuffer.isView(v)) return TAG.call(v) ? `a ${TAG.call(v)}` : "a DataView";
   try {
-    if (v instanceof ArrayBuffer) return "an ArrayBuffer (wrap it: new Uint8Array(buffer))";
+    if (v instanceof ArrayBuffer) return "an ArrayBuffer";
   } catch {
     // a Proxy whose getPrototypeOf throws
   }
@@ -66,7 +66,15 @@ export function read_keys(obj, keys) {
 /** A fresh, untampered view of a genuine typed array of kind `tag` ("Uint8Array",
  *  "Float32Array"), or a TypeError naming `what`. A detached array gives an empty view. */
 export function typed_view(v, tag, what) {
-  if (!ArrayBuffer.isView(v) || TAG.call(v) !== tag) throw new TypeError(`${what} must be a ${tag}, got ${describe(v)}`);
+  if (!ArrayBuffer.isView(v) || TAG.call(v) !== tag) {
+    let hint = "";
+    try {
+      if (v instanceof ArrayBuffer) hint = ` (wrap it: new ${tag}(buffer))`;
+    } catch {
+      // a Proxy whose getPrototypeOf throws: no hint
+    }
+    throw new TypeError(`${what} must be a ${tag}, got ${describe(v)}${hint}`);
+  }
   const n = LENGTH.call(v); // 0 when detached
   if (n === 0) return tag === "Uint8Array" ? new Uint8Array(0) : new Float32Array(0);
   return tag === "Uint8Array" ? new Uint8Array(BUFFER.call(v), OFFSET.call(v), n) : new Float32Array(BUFFER.call(v), OFFSET.call(v), n);

@@ -61,20 +61,18 @@ fn check_magic(what: &str, b: &[u8]) -> Result<()> {
 /// nothing); a header that was read but is wrong keeps its own message.
 fn gzip_error(what: &str, e: CabsError) -> CabsError {
     match e {
-        CabsError::Data(m) if m.ends_with("too short for an IDX header") || m.contains("cannot be read") => {
-            bad(what, format!("not a valid gzip file, or too short for an IDX header ({})", m.trim_start_matches(what).trim_start_matches(": ")))
-        }
+        CabsError::Data(m) if m.ends_with("too short for an IDX header") || m.contains("cannot be read") => bad(
+            what,
+            format!("not a valid gzip file, or too short for an IDX header ({})", m.trim_start_matches(what).trim_start_matches(": ")),
+        ),
         e => e,
     }
 }
 
 /// The dimensions an IDX file (raw or gzip) declares, reading only its header.
 pub fn peek_dims(what: &str, bytes: &[u8]) -> Result<Vec<usize>> {
-    let r = if is_gzip(bytes) {
-        read_header(what, &mut flate2::read::MultiGzDecoder::new(bytes))
-    } else {
-        read_header(what, &mut &bytes[..])
-    };
+    let r =
+        if is_gzip(bytes) { read_header(what, &mut flate2::read::MultiGzDecoder::new(bytes)) } else { read_header(what, &mut &bytes[..]) };
     r.map(|(_, dims, _)| dims).map_err(|e| if is_gzip(bytes) { gzip_error(what, e) } else { e })
 }
 
