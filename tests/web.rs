@@ -171,3 +171,19 @@ async fn without_a_test_split_evaluate_says_so_instead_of_zeros() {
     let e = t.evaluate().await.unwrap_err().to_string();
     assert!(e.contains("no test set"), "{e}");
 }
+
+#[wasm_bindgen_test]
+async fn a_lost_webgpu_device_is_an_error_and_a_new_trainer_works_afterwards() {
+    let data = synthetic::blobs(5);
+    let layout = Layout::new(&ModelSpec::parse("mlp:8").unwrap(), data.dim, data.classes).unwrap();
+    let p0 = layout.init_params(1);
+    let (mut engine, _) = gpu_or_explain(Engine::new(BackendChoice::Gpu, layout, &data, 16, &p0, ConvNorms::Exact).await);
+    engine.set_permutation(&Rng::new(1).permutation(data.train.len()));
+    engine.train_step(0, 16, 0.1, true).await.unwrap();
+    let Engine::Gpu(g) = &engine else { panic!("expected the GPU engine") };
+    g.lose_device_for_testing();
+    let err = engine.train_step(0, 16, 0.1, true).await.unwrap_err();
+    assert!(matches!(err, cabs::CabsError::Gpu(_)), "{err}");
+    let mut fresh = gpu_or_explain(Trainer::new(blobs_config(BackendChoice::Gpu, 0.5), synthetic::blobs(6)).await);
+    assert!(fresh.step().await.unwrap().loss.is_finite());
+}

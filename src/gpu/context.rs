@@ -57,30 +57,40 @@ fn too_slow(what: &str) -> CabsError {
     ))
 }
 
-/// `fut`, or a [`too_slow`] error when it has not finished after [`DEVICE_TIMEOUT_S`] seconds.
-/// In the browser the device's promises can stay pending forever (a lost or hung device), so
-/// they race a timer; natively wgpu's futures are driven by `poll`, which has its own timeout.
-async fn in_time<F: std::future::Future>(what: &str, fut: F) -> Result<F::Output> {
+/// `fut`, or an error: [`too_slow`] when it has not finished after [`DEVICE_TIMEOUT_S`]
+/// seconds, or what `failed` reports (a lost device) while waiting. In the browser the device's
+/// promises can stay pending forever (a lost or hung device), so the wait wakes every 250 ms
+/// to look; natively wgpu's futures are driven by `poll`, which has its own timeout.
+async fn in_time<F: std::future::Future>(what: &str, fut: F, failed: impl Fn() -> Result<()>) -> Result<F::Output> {
     #[cfg(target_arch = "wasm32")]
     {
         use std::future::Future;
         use std::task::Poll;
+        const TICK_MS: u32 = 250;
         let mut fut = std::pin::pin!(fut);
-        let mut timer = std::pin::pin!(web_timer::sleep(DEVICE_TIMEOUT_S * 1000));
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-                return Poll::Ready(Ok(v));
+        let mut waited = 0;
+        loop {
+            let mut tick = std::pin::pin!(web_timer::sleep(TICK_MS));
+            let done = std::future::poll_fn(|cx| {
+                if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Some(v));
+                }
+                tick.as_mut().poll(cx).map(|()| None)
+            })
+            .await;
+            if let Some(v) = done {
+                return Ok(v);
             }
-            match timer.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(too_slow(what))),
-                Poll::Pending => Poll::Pending,
+            failed()?;
+            waited += TICK_MS;
+            if waited >= DEVICE_TIMEOUT_S * 1000 {
+                return Err(too_slow(what));
             }
-        })
-        .await
+        }
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let _ = what;
+        let _ = (what, failed);
         Ok(fut.await)
     }
 }
@@ -108,7 +118,7 @@ impl GpuContext {
     /// Find an adapter and open a device that satisfies `req`.
     pub async fn new(req: Requirements) -> Result<GpuContext> {
         #[cfg(target_arch = "wasm32")]
-        if !in_time("asking the browser for WebGPU", wgpu::util::is_browser_webgpu_supported()).await? {
+        if !in_time("asking the browser for WebGPU", wgpu::util::is_browser_webgpu_supported(), || Ok(())).await? {
             return Err(CabsError::Gpu(NO_ADAPTER_FIX.into()));
         }
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
@@ -120,6 +130,7 @@ impl GpuContext {
                 compatible_surface: None,
                 ..Default::default()
             }),
+            || Ok(()),
         )
         .await?
         .map_err(|e| CabsError::Gpu(format!("{NO_ADAPTER_FIX} ({e})")))?;
@@ -160,6 +171,7 @@ impl GpuContext {
                 required_limits: limits,
                 ..Default::default()
             }),
+            || Ok(()),
         )
         .await?
         .map_err(|e| CabsError::Gpu(format!("the adapter '{}' refused to open a device: {e}", summary.name)))?;
@@ -214,7 +226,7 @@ impl GpuContext {
             })?;
         // A readback that never arrives (a lost or hung device in the browser) must not hang
         // the caller: the step fails with a message instead.
-        let mapped = in_time("the GPU's work", rx).await?;
+        let mapped = in_time("the GPU's work", rx, || self.check()).await?;
         self.check()?;
         mapped
             .map_err(|_| CabsError::Gpu("the GPU dropped a readback; the device may be lost".into()))?
