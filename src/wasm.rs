@@ -8,6 +8,10 @@
 //! Proxies and look-alike typed arrays into TypeErrors before the engine sees them; every
 //! length is checked, and every copy of user data is a fallible allocation.
 
+// A trainer's RefCell stays borrowed across the awaits of a step on purpose: that borrow is what
+// makes a second call while one runs a prompt "still running" error instead of interleaving.
+#![allow(clippy::await_holding_refcell_ref)]
+
 use crate::data::try_with_capacity;
 use crate::error::CabsError;
 use crate::settings::Settings;
