@@ -54,8 +54,8 @@ pub fn from_named_files(files: &[(String, Vec<u8>)]) -> Result<Dataset> {
     let order = |v: &mut Vec<(&str, &[u8], usize, bool)>| v.sort_by_key(|e| (e.3, std::cmp::Reverse(e.2)));
     order(&mut images);
     order(&mut labels);
-    let test = (images.len() == 2).then(|| (images[1].1, labels[1].1));
-    idx::dataset(images[0].1, labels[0].1, test)
+    let pair = |i: usize| [(images[i].0, images[i].1), (labels[i].0, labels[i].1)];
+    idx::dataset_named(pair(0), (images.len() == 2).then(|| pair(1)))
 }
 
 /// Files that are neither IDX nor a bundle (CIFAR-10 batches) are read up to this size: all of

@@ -165,9 +165,16 @@ pub fn parse_idx<'a>(what: &str, bytes: &'a [u8]) -> Result<(Vec<usize>, &'a [u8
     Ok((dims, body))
 }
 
-fn images_and_labels(images: &[u8], labels: &[u8], name: &str) -> Result<(Split, ImageShape)> {
-    let img_name = format!("{name} images");
-    let lab_name = format!("{name} labels");
+fn names<'a>(f: &[(&'a str, &[u8]); 2]) -> Option<(&'a str, &'a str)> {
+    (!f[0].0.is_empty()).then_some((f[0].0, f[1].0))
+}
+
+/// One split from its two files; `files` names them in messages (default: "training images" …).
+fn images_and_labels(images: &[u8], labels: &[u8], name: &str, files: Option<(&str, &str)>) -> Result<(Split, ImageShape)> {
+    let (img_name, lab_name) = match files {
+        Some((i, l)) => (i.to_string(), l.to_string()),
+        None => (format!("{name} images"), format!("{name} labels")),
+    };
     let images = decompress(&img_name, images)?;
     let labels = decompress(&lab_name, labels)?;
     let (idims, ibody) = parse_idx(&img_name, &images)?;
@@ -193,11 +200,16 @@ fn images_and_labels(images: &[u8], labels: &[u8], name: &str) -> Result<(Split,
 /// A data set from IDX image and label files. Without test files, the last 1/6 of the training
 /// files (rounded down) is held out as the test split.
 pub fn dataset(train_images: &[u8], train_labels: &[u8], test: Option<(&[u8], &[u8])>) -> Result<Dataset> {
-    let (mut train, image) = images_and_labels(train_images, train_labels, "training")?;
+    dataset_named([("", train_images), ("", train_labels)], test.map(|(i, l)| [("", i), ("", l)]))
+}
+
+/// Like [`dataset`], with each file's name for messages (an empty name: "training images" …).
+pub fn dataset_named(train: [(&str, &[u8]); 2], test: Option<[(&str, &[u8]); 2]>) -> Result<Dataset> {
+    let (mut train, image) = images_and_labels(train[0].1, train[1].1, "training", names(&train))?;
     let dim = image.len() as usize;
     let test = match test {
-        Some((i, l)) => {
-            let (t, test_image) = images_and_labels(i, l, "test")?;
+        Some(files) => {
+            let (t, test_image) = images_and_labels(files[0].1, files[1].1, "test", names(&files))?;
             if test_image != image {
                 return Err(CabsError::Data(format!(
                     "test images are {}×{}, training images {}×{}",
