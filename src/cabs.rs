@@ -238,7 +238,7 @@ pub fn parse_rule(s: &str, cabs: CabsConfig) -> Result<Rule> {
                 ["step", every, factor] => {
                     // A whole number ≥ 1, refused as written (never cut: 2.7 is not 2).
                     let every = every.parse::<u64>().ok().filter(|&e| e >= 1).ok_or_else(|| {
-                        crate::CabsError::Config(format!("EVERY must be a whole number ≥ 1 in rule '{s}', got '{every}'"))
+                        crate::CabsError::Config(format!("step decay needs every ≥ 1, a whole number, in rule '{s}'; got '{every}'"))
                     })?;
                     LrSchedule::Step { every, factor: num(factor, "FACTOR")? }
                 }
