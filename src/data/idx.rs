@@ -193,8 +193,17 @@ fn images_and_labels(images: &[u8], labels: &[u8], name: &str, files: Option<(&s
     }
     let mut y = super::try_with_capacity(&lab_name, lbody.len())?;
     y.extend(lbody.iter().map(|&y| y as u32));
-    let split = Split { features: Features::U8 { bytes: super::try_copy(&img_name, ibody)?, scale: 1.0 / 255.0 }, labels: y };
-    Ok((split, ImageShape { c: 1, h: idims[1] as u32, w: idims[2] as u32 }))
+    let shape = ImageShape { c: 1, h: idims[1] as u32, w: idims[2] as u32 };
+    let header = images.len() - ibody.len();
+    // An inflated file becomes the pixels in place (one copy of a large set in memory, not two).
+    let pixels = match images {
+        std::borrow::Cow::Owned(mut v) => {
+            v.drain(..header);
+            v
+        }
+        std::borrow::Cow::Borrowed(b) => super::try_copy(&img_name, &b[header..])?,
+    };
+    Ok((Split { features: Features::U8 { bytes: pixels, scale: 1.0 / 255.0 }, labels: y }, shape))
 }
 
 /// A data set from IDX image and label files. Without test files, the last 1/6 of the training
