@@ -246,11 +246,14 @@ impl Trainer {
         future_to_promise(async move {
             let inner = engine(&inner)?;
             let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
-            if t.data().test.is_empty() {
-                return to_js(&records::NoTest { step: t.steps_done(), test_loss: None, test_accuracy: None });
+            match t.evaluate().await {
+                Ok(e) => to_js::<EvalStats>(&e),
+                // "no test set" (a failed trainer still reports its failure first)
+                Err(CabsError::Data(_)) if t.data().test.is_empty() => {
+                    to_js(&records::NoTest { step: t.steps_done(), test_loss: None, test_accuracy: None })
+                }
+                Err(e) => Err(js_error(e)),
             }
-            let e: EvalStats = t.evaluate().await.map_err(js_error)?;
-            to_js(&e)
         })
     }
 
