@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build the engine for the browser into www/pkg (release, ES module for `--target web`), then
 # shrink it with wasm-opt -Oz from the npm package binaryen (installed by scripts/setup.sh;
-# Debian's older binaryen breaks wasm-bindgen output, so it is never used).
+# Debian's older binaryen breaks wasm-bindgen output, so it is never used). No TypeScript output:
+# wasm-bindgen would type every object as `any`; the npm package ships hand-written declarations
+# (npm/index.d.ts, checked by tests/page/package.test.mjs). Budget: under 300 KB of wasm gzipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --lib --target wasm32-unknown-unknown

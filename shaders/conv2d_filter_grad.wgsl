@@ -25,7 +25,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
         for (var i = 0u; i < step.m; i++) {
             for (var q = 0u; q < positions; q++) { acc += dy[i * out_len + o * positions + q]; }
         }
-        grads[p.b_off + o] = acc * step.inv_m;
+        grads[p.b_off + o] = select(0.0, grads[p.b_off + o], step.accumulate == 1u) + acc * step.inv_m;
         return;
     }
     let o = j / patch_len;
@@ -41,5 +41,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
             }
         }
     }
-    grads[p.w_off + j] = acc * step.inv_m;
+    grads[p.w_off + j] = select(0.0, grads[p.w_off + j], step.accumulate == 1u) + acc * step.inv_m;
 }

@@ -64,7 +64,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u
         workgroupBarrier();
     }
     if (t == 0u) {
-        norms[p.w_row * p.m_max + i] = sums[0].x;
-        norms[(p.w_row + 1u) * p.m_max + i] = sums[0].y;
+        norms[p.w_row * p.m_max + step.row_base + i] = sums[0].x;
+        norms[(p.w_row + 1u) * p.m_max + step.row_base + i] = sums[0].y;
     }
 }

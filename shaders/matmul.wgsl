@@ -29,6 +29,7 @@ const TANH: u32 = 4u;
 const MUL_RELU_DERIV: u32 = 8u;
 const MUL_TANH_DERIV: u32 = 16u;
 const SCALE_INV_M: u32 = 32u;
+const ACCUMULATE: u32 = 64u; // add to out on chunks whose step says accumulate (gradients)
 
 const TILE: u32 = 64u;  // output rows and columns per workgroup
 const SLICE: u32 = 16u; // k per staging round
@@ -118,7 +119,10 @@ fn store_row(r: u32, c: u32, acc: vec4f, rows: u32, cols: u32) {
     for (var j = 0u; j < 4u; j++) {
         let cj = c + 16u * j;
         if (cj < cols) {
-            out[p.out_off + r * cols + cj] = epilogue(acc[j], r, cj, cols);
+            let at = p.out_off + r * cols + cj;
+            var v = epilogue(acc[j], r, cj, cols);
+            if ((p.flags & ACCUMULATE) != 0u && step.accumulate == 1u) { v += out[at]; }
+            out[at] = v;
         }
     }
 }

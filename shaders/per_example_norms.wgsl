@@ -19,6 +19,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     for (var j = 0u; j < p.d_in; j++) { let v = a[i * p.d_in + j]; na += v * v; }
     var nd = 0.0;
     for (var j = 0u; j < p.d_out; j++) { let v = delta[i * p.d_out + j]; nd += v * v; }
-    norms[p.w_row * p.m_max + i] = na * nd;
-    norms[(p.w_row + 1u) * p.m_max + i] = nd;
+    norms[p.w_row * p.m_max + step.row_base + i] = na * nd;
+    norms[(p.w_row + 1u) * p.m_max + step.row_base + i] = nd;
 }

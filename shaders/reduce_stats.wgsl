@@ -16,7 +16,7 @@ var<workgroup> sums: array<vec4f, 256>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) t: u32) {
-    let m = step.m;
+    let m = step.batch;
     var acc = vec4f(0.0);
     for (var i = t; i < m; i += 256u) {
         acc.x += losses[i];

@@ -27,8 +27,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     var s = 0.0;
     for (var c = 0u; c < p.classes; c++) { s += exp(logits[base + c] - mx); }
     let lse = mx + log(s);
-    losses[i] = lse - logits[base + y];
-    correct[i] = select(0.0, 1.0, arg == y);
+    losses[step.row_base + i] = lse - logits[base + y];
+    correct[step.row_base + i] = select(0.0, 1.0, arg == y);
     for (var c = 0u; c < p.classes; c++) {
         let prob = exp(logits[base + c] - mx) / s;
         delta[base + c] = select(prob, prob - 1.0, c == y);

@@ -1,6 +1,6 @@
 //! The CABS batch-size rule and the fixed-batch baselines: pure arithmetic on the step's
-//! statistics, no GPU. See `../shared/CABS.md` for the method; defaults are the reference
-//! TensorFlow code's ("parity" defaults).
+//! statistics, no GPU. The method is described in `docs/METHOD.md` ("The rule"); defaults are
+//! the reference TensorFlow code's ("parity" defaults, see "Defaults, and why" there).
 
 use crate::error::{config, Result};
 use serde::{Deserialize, Serialize};

@@ -4,6 +4,7 @@
 //!
 //! Layers of the crate, from the bottom up:
 //! - [`rng`], [`model`], [`data`]: seeded randomness, network shapes and parameter layout, data sets.
+//! - [`plan`]: the training step and forward pass as one list of ops, run by both engines.
 //! - [`reference`]: the CPU twin of every WGSL kernel (plain loops, same memory layout).
 //! - [`gpu`]: adapter/device set-up, one pipeline per WGSL kernel, the GPU training engine.
 //! - [`engine`]: one enum over the GPU engine and the CPU engine, with the same async API.
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod error;
 pub mod gpu;
 pub mod model;
+pub mod plan;
 pub mod probe;
 pub mod reference;
 pub mod rng;

@@ -104,12 +104,13 @@ fn preset(name: &str) -> Option<ModelSpec> {
         init: Vec::new(),
     };
     Some(match name {
-        // CABS.md: truncated normal σ = 0.01 everywhere, biases 0.05 (the reference code's init).
+        // Truncated normal σ = 0.01 everywhere, biases 0.05: the reference code's init
+        // (docs/METHOD.md, "The paper's models and initialisation").
         "cnn-mnist" => {
             ModelSpec { init: init(&[(0.01, 0.05); 4]), ..base("cnn-mnist", vec![conv(5, 32, (2, 2)), conv(5, 64, (2, 2))], vec![1024]) }
         }
-        // The TensorFlow CIFAR-10 tutorial's net and init, which the paper used (without its
-        // local response normalisation, which CABS.md does not list).
+        // The TensorFlow CIFAR-10 tutorial's net and init, which the paper used (without the
+        // tutorial's local response normalisation, which the authors' model leaves out too).
         "cnn-cifar" => ModelSpec {
             crop: Some(24),
             standardize: true,

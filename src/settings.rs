@@ -31,6 +31,8 @@ pub struct Settings {
     pub backend: String,
     /// exact | both | reference (see [`ConvNorms`]).
     pub conv_norms: String,
+    /// Examples per chunk of a step; absent: chosen from the device limits or memory budget.
+    pub chunk: Option<u32>,
 }
 
 impl Default for Settings {
@@ -51,6 +53,7 @@ impl Default for Settings {
             seed: 1,
             backend: "auto".into(),
             conv_norms: "exact".into(),
+            chunk: None,
         }
     }
 }
@@ -82,6 +85,10 @@ impl Settings {
             backend: BackendChoice::parse(&self.backend)?,
             with_stats: true,
             conv_norms: ConvNorms::parse(&self.conv_norms)?,
+            chunk: match self.chunk {
+                Some(0) => return config("chunk must be a whole number ≥ 1 (or absent for automatic)"),
+                c => c,
+            },
         })
     }
 

@@ -25,6 +25,9 @@ pub struct TrainerConfig {
     /// Exact conv-filter norms, the reference code's approximation, or both.
     #[serde(default)]
     pub conv_norms: ConvNorms,
+    /// Examples per chunk of a step (None: chosen from the device limits or memory budget).
+    #[serde(default)]
+    pub chunk: Option<u32>,
 }
 
 /// What one step did and decided. Field names are the CSV columns (camelCase in JavaScript).
@@ -78,6 +81,14 @@ pub struct StepDetail {
     pub stats: StepStats,
     pub params_before: Vec<f32>,
     pub indices: Vec<u32>,
+    /// The batch's features as the model receives them (before any layer), and labels, read
+    /// from the data set (the engine's buffers hold only the last chunk).
+    pub inputs: Vec<f32>,
+    pub labels: Vec<u32>,
+    /// The run's configuration, the data set's byte scale and the engine's chunk (for probes).
+    pub config: TrainerConfig,
+    pub byte_scale: f32,
+    pub chunk: u32,
     pub sums: StepSums,
     pub snapshot: Snapshot,
 }
@@ -115,7 +126,7 @@ impl Trainer {
             ));
         }
         let params = layout.init_params(cfg.seed);
-        let (engine, info) = Engine::new(cfg.backend, layout.clone(), &data, m_max, &params, cfg.conv_norms).await?;
+        let (engine, info) = Engine::new(cfg.backend, layout.clone(), &data, m_max, &params, cfg.conv_norms, cfg.chunk).await?;
         let averages = CabsState::new(match &cfg.rule {
             Rule::Cabs(c) => c.clone(),
             Rule::Constant { .. } => CabsConfig::default(),
@@ -138,6 +149,11 @@ impl Trainer {
 
     pub fn backend(&self) -> &BackendInfo {
         &self.info
+    }
+
+    /// The step plan the engine runs (ops, buffers, chunking).
+    pub fn plan(&self) -> &crate::plan::Plan {
+        self.engine.plan()
     }
 
     pub fn layout(&self) -> &Layout {
@@ -267,13 +283,17 @@ impl Trainer {
         let (stats, slot, sums) = self.run_step().await?;
         let indices = self.sampler.indices(slot).to_vec();
         let snapshot = self.engine.snapshot(stats.batch_size).await?;
-        Ok(StepDetail { stats, params_before, indices, sums, snapshot })
+        let (split, dim) = (&self.data.train, self.data.dim as usize);
+        let inputs = indices.iter().flat_map(|&e| (0..dim).map(move |j| split.feature(dim, e as usize, j))).collect();
+        let labels = indices.iter().map(|&e| split.labels[e as usize]).collect();
+        let (config, byte_scale, chunk) = (self.cfg.clone(), split.gpu_format().1, self.info.chunk);
+        Ok(StepDetail { stats, params_before, indices, inputs, labels, config, byte_scale, chunk, sums, snapshot })
     }
 
     /// Per-kernel GPU times (ms) of one step of the current batch size on the first examples of
     /// the current epoch, at α = 0: a measurement that leaves the run unchanged. None on the CPU
     /// engine or on adapters without timestamp queries.
-    pub async fn profile_step(&mut self) -> Result<Option<Vec<(&'static str, f64)>>> {
+    pub async fn profile_step(&mut self) -> Result<Option<Vec<(&'static str, String, f64)>>> {
         if self.sampler.permutation().is_empty() {
             return Ok(None); // no epoch drawn yet: take a step first
         }
@@ -294,15 +314,18 @@ impl Trainer {
         Ok(EvalStats { step: self.step, test_loss: s.loss_sum / n, test_accuracy: s.correct / n })
     }
 
-    /// Class probabilities at the current weights for `points` (row-major, `dim` values each),
-    /// computed by the CPU twin from the engine's weights: for decision-boundary maps.
-    pub async fn predict(&self, points: &[f32]) -> Result<Vec<f32>> {
+    /// Class probabilities at the current weights for `points` (row-major, `dim` values each, as
+    /// the data set's features: grey levels times its byte scale for images), by the step plan's
+    /// forward pass on the CPU twins: for decision-boundary maps, and for every model.
+    pub async fn predict(&mut self, points: &[f32]) -> Result<Vec<f32>> {
         let dim = self.layout.input_dim() as usize;
         if !points.len().is_multiple_of(dim) {
             return config(format!("predict needs a multiple of {dim} values, got {}", points.len()));
         }
-        let params = self.engine.params().await?;
-        Ok(crate::reference::predict::predict(&self.layout, &params, points))
+        if points.iter().any(|v| !v.is_finite()) {
+            return config("predict needs finite values");
+        }
+        self.engine.predict(points, self.data.train.gpu_format().1).await
     }
 
     /// The current parameters (flat layout, see [`crate::model`]).

@@ -282,12 +282,8 @@ impl Trainer {
         future_to_promise(async move {
             let inner = engine(&inner)?;
             let view: Float32Array = typed_view(&points, "Float32Array", "predict's points")?.unchecked_into();
-            let t = inner.try_borrow().map_err(|_| busy())?;
+            let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
             let l = t.layout();
-            if !l.convs.is_empty() {
-                // The predictor is dense-only; a CNN's input would be indexed out of range.
-                return Err(config_error("predict is available for MLP models only".into()));
-            }
             let (n, dim, classes) = (view.length() as usize, l.input_dim() as usize, l.classes() as usize);
             if !n.is_multiple_of(dim) {
                 return Err(config_error(format!("predict needs a multiple of {dim} values ({dim} per point), got {n}")));
@@ -352,8 +348,8 @@ impl Trainer {
             let inner = engine(&inner)?;
             let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
             let times = t.profile_step().await.map_err(js_error)?;
-            let rows: Option<Vec<records::KernelTime>> =
-                times.map(|v| v.into_iter().map(|(kernel, ms)| records::KernelTime { kernel: kernel.to_string(), ms }).collect());
+            let rows: Option<Vec<records::KernelTime>> = times
+                .map(|v| v.into_iter().map(|(kernel, shape, ms)| records::KernelTime { kernel: kernel.to_string(), shape, ms }).collect());
             to_js(&rows)
         })
     }
@@ -387,6 +383,8 @@ mod records {
     #[derive(serde::Serialize)]
     pub struct KernelTime {
         pub kernel: String,
+        /// The layer or stage ("layer 784→256"), empty for whole-model kernels.
+        pub shape: String,
         pub ms: f64,
     }
 

@@ -1,4 +1,4 @@
-//! The batch-size rule's exact properties (CABS.md, "Properties worth testing").
+//! The batch-size rule's exact properties (docs/METHOD.md, "The rule" and "What the tests check").
 #![cfg(not(target_arch = "wasm32"))]
 
 use cabs::cabs::{round_and_clip, CabsConfig, CabsState};

@@ -91,7 +91,7 @@ fn train_writes_the_documented_csv_and_honours_budgets() {
         assert!(f[5].parse::<f64>().unwrap().is_finite());
     }
     // A CNN with both conv norms fills the last two columns: the conv part of ξ, exact (a true
-    // variance, positive) and approximate (different; it can even be negative, CABS.md).
+    // variance, positive) and approximate (different; it can even be negative, docs/METHOD.md).
     let (code, _, err) = cabs(&[
         "train",
         "--data",

@@ -37,7 +37,7 @@ fn image_data(n: usize, image: ImageShape, classes: u32, seed: u64) -> Dataset {
 }
 
 fn engine(choice: BackendChoice, layout: &Layout, data: &Dataset, m_max: u32, params: &[f32], norms: ConvNorms) -> Engine {
-    let r = pollster::block_on(Engine::new(choice, layout.clone(), data, m_max, params, norms));
+    let r = pollster::block_on(Engine::new(choice, layout.clone(), data, m_max, params, norms, None));
     if choice == BackendChoice::Gpu {
         require_gpu(r).0
     } else {

@@ -62,7 +62,7 @@ fn convolution_backward_should_match_finite_differences() {
             );
         }
         let (mut gw, mut gb) = (vec![0.0; s.filter_len()], vec![0.0; s.out_c]);
-        conv2d::filter_grad(&s, &x, &r, m, &mut gw, &mut gb);
+        conv2d::filter_grad(&s, &x, &r, m, 1.0 / m as f32, false, &mut gw, &mut gb);
         for j in 0..w.len() {
             let (mut up, mut dn) = (w.clone(), w.clone());
             up[j] += h;

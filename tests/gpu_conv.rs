@@ -47,7 +47,7 @@ fn conv_kernels_should_match_reference() {
             assert_all_close(&format!("{ctx}: conv2d_backward_input"), &g.dx, &dx, 1e-4, 1e-5);
 
             let (mut gw, mut gb) = (vec![0.0; spec.filter_len()], vec![0.0; spec.out_c]);
-            conv2d::filter_grad(&spec, &x, &dy, m, &mut gw, &mut gb);
+            conv2d::filter_grad(&spec, &x, &dy, m, 1.0 / m as f32, false, &mut gw, &mut gb);
             gw.extend(gb);
             assert_all_close(&format!("{ctx}: conv2d_filter_grad"), &g.grads, &gw, 1e-4, 1e-5);
 

@@ -26,8 +26,10 @@ fn check_kernels(data: &Dataset, model: &str, batch_sizes: &[u32], m_max: u32) {
     let layout = Layout::new(&ModelSpec::parse(model).unwrap(), data.dim, data.classes).unwrap();
     let p0 = layout.init_params(11);
     let perm = Rng::new(5).permutation(data.train.len());
-    let (mut gpu, _) = require_gpu(pollster::block_on(Engine::new(BackendChoice::Gpu, layout.clone(), data, m_max, &p0, ConvNorms::Exact)));
-    let (mut cpu, _) = pollster::block_on(Engine::new(BackendChoice::Cpu, layout.clone(), data, m_max, &p0, ConvNorms::Exact)).unwrap();
+    let (mut gpu, _) =
+        require_gpu(pollster::block_on(Engine::new(BackendChoice::Gpu, layout.clone(), data, m_max, &p0, ConvNorms::Exact, None)));
+    let (mut cpu, _) =
+        pollster::block_on(Engine::new(BackendChoice::Cpu, layout.clone(), data, m_max, &p0, ConvNorms::Exact, None)).unwrap();
     gpu.set_permutation(&perm);
     cpu.set_permutation(&perm);
     let lr = 0.3f32;
@@ -103,7 +105,7 @@ fn check_one_step(
     for (l, d) in layout.layers.iter().enumerate() {
         let spec = MatmulSpec { m: d.d_out as usize, n: d.d_in as usize, k: mu, trans_a: true, trans_b: false, flags: SCALE_INV_M };
         matmul(spec, &g.deltas[l], &g.acts[l], &[], &[], inv_m, &mut grads[d.w_offset as usize..d.b_offset as usize]);
-        bias_grad(&g.deltas[l], mu, d.d_out as usize, inv_m, &mut grads[d.b_offset as usize..(d.b_offset + d.d_out) as usize]);
+        bias_grad(&g.deltas[l], mu, d.d_out as usize, inv_m, false, &mut grads[d.b_offset as usize..(d.b_offset + d.d_out) as usize]);
         let (mut wn, mut bn) = (vec![0.0; mu], vec![0.0; mu]);
         per_example_norms(&g.acts[l], &g.deltas[l], mu, d.d_in as usize, d.d_out as usize, &mut wn, &mut bn);
         assert_all_close(&format!("{ctx}: per_example_norms weights, layer {l}"), &g.norms[2 * l], &wn, REL, ABS);
@@ -147,6 +149,7 @@ fn run(backend: BackendChoice, rule: Rule, steps: usize) -> (Vec<cabs::trainer::
         backend,
         with_stats: true,
         conv_norms: ConvNorms::Exact,
+        chunk: None,
     };
     let mut t = require_gpu(pollster::block_on(Trainer::new(cfg, synthetic::spirals(3))));
     let stats = (0..steps).map(|_| pollster::block_on(t.step()).unwrap()).collect();
@@ -182,7 +185,7 @@ fn a_lost_device_is_an_error_not_a_panic() {
     let data = random_dataset(64, 8, 5, 3, false, 3);
     let layout = Layout::new(&ModelSpec::parse("mlp:4").unwrap(), 5, 3).unwrap();
     let p0 = layout.init_params(1);
-    let (mut engine, _) = require_gpu(pollster::block_on(Engine::new(BackendChoice::Gpu, layout, &data, 16, &p0, ConvNorms::Exact)));
+    let (mut engine, _) = require_gpu(pollster::block_on(Engine::new(BackendChoice::Gpu, layout, &data, 16, &p0, ConvNorms::Exact, None)));
     engine.set_permutation(&(0..64).collect::<Vec<_>>());
     pollster::block_on(engine.train_step(0, 16, 0.1, true)).unwrap();
     let Engine::Gpu(g) = &engine else { panic!("expected the GPU engine") };

@@ -32,7 +32,7 @@ fn cabs_on_bundled_mnist_grows_the_batch_and_learns() {
 }
 
 /// The paper's MNIST CNN at the paper's α = 0.1 and init, against an independent PyTorch run of
-/// the same rule on the same 8,000 digits (issue 4): the loss plateaus near 2.3 while the small
+/// the same rule on the same 8,000 digits (docs/REPRODUCTION.md, "Calibration"): the loss plateaus near 2.3 while the small
 /// init warms up, the batch stays at 16 until about step 330 and is ≈ 26 by step 400. On the CPU
 /// engine (the GPU engine's tested twin) because a software GPU needs seconds per step here.
 #[test]

@@ -12,7 +12,7 @@ use common::*;
 
 /// One CPU step (α = 0, so parameters stay put) on the first m examples, in order.
 fn cpu_step(data: &Dataset, layout: &Layout, params: &[f32], m: u32) -> (Snapshot, cabs::reference::reduce_stats::StepSums) {
-    let (mut e, _) = pollster::block_on(Engine::new(BackendChoice::Cpu, layout.clone(), data, m, params, ConvNorms::Exact)).unwrap();
+    let (mut e, _) = pollster::block_on(Engine::new(BackendChoice::Cpu, layout.clone(), data, m, params, ConvNorms::Exact, None)).unwrap();
     e.set_permutation(&(0..data.train.len() as u32).collect::<Vec<_>>());
     let sums = pollster::block_on(e.train_step(0, m, 0.0, true)).unwrap();
     (pollster::block_on(e.snapshot(m)).unwrap(), sums)

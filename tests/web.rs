@@ -45,8 +45,8 @@ async fn a_webgpu_cnn_step_matches_the_cpu_twin() {
     let layout = Layout::for_input(&ModelSpec::parse("cnn-cifar").unwrap(), data.dim, data.image, data.classes).unwrap();
     let p0 = layout.init_params(2);
     let perm = Rng::new(9).permutation(n);
-    let (mut gpu, _) = gpu_or_explain(Engine::new(BackendChoice::Gpu, layout.clone(), &data, 8, &p0, ConvNorms::Both).await);
-    let (mut cpu, _) = Engine::new(BackendChoice::Cpu, layout.clone(), &data, 8, &p0, ConvNorms::Both).await.unwrap();
+    let (mut gpu, _) = gpu_or_explain(Engine::new(BackendChoice::Gpu, layout.clone(), &data, 8, &p0, ConvNorms::Both, None).await);
+    let (mut cpu, _) = Engine::new(BackendChoice::Cpu, layout.clone(), &data, 8, &p0, ConvNorms::Both, None).await.unwrap();
     gpu.set_permutation(&perm);
     cpu.set_permutation(&perm);
     gpu.train_step(2, 5, 0.1, true).await.unwrap();
@@ -70,9 +70,9 @@ async fn a_webgpu_training_step_matches_the_cpu_twin() {
     let layout = Layout::new(&ModelSpec::parse("mlp:24,12").unwrap(), data.dim, data.classes).unwrap();
     let p0 = layout.init_params(2);
     let perm = Rng::new(9).permutation(data.train.len());
-    let (mut gpu, info) = gpu_or_explain(Engine::new(BackendChoice::Gpu, layout.clone(), &data, 512, &p0, ConvNorms::Exact).await);
+    let (mut gpu, info) = gpu_or_explain(Engine::new(BackendChoice::Gpu, layout.clone(), &data, 512, &p0, ConvNorms::Exact, None).await);
     assert_eq!(info.kind, "gpu");
-    let (mut cpu, _) = Engine::new(BackendChoice::Cpu, layout.clone(), &data, 512, &p0, ConvNorms::Exact).await.unwrap();
+    let (mut cpu, _) = Engine::new(BackendChoice::Cpu, layout.clone(), &data, 512, &p0, ConvNorms::Exact, None).await.unwrap();
     gpu.set_permutation(&perm);
     cpu.set_permutation(&perm);
     for m in [1u32, 37, 512] {
@@ -108,6 +108,7 @@ async fn a_short_cabs_run_on_webgpu_learns_and_grows_the_batch() {
         backend: BackendChoice::Gpu,
         with_stats: true,
         conv_norms: Default::default(),
+        chunk: None,
     };
     let mut t = gpu_or_explain(Trainer::new(cfg, synthetic::moons(1)).await);
     let first = t.evaluate().await.unwrap();

@@ -1,8 +1,10 @@
 // <cabs-demo> custom element: one <script type="module" src=".../cabs-demo.js"> tag, then
 // <cabs-demo data="moons" lr="2" baselines="const:16"></cabs-demo>. Attributes mirror the
 // URL-hash keys of index.html (embed defaults to 1); the element shows the page in an iframe
-// next to this file and re-dispatches its `cabs-progress` events on itself.
-const KEYS = ["data", "model", "rule", "lr", "mmin", "mmax", "mu", "seed", "baselines", "backend", "eval", "x", "embed", "hide", "play"];
+// next to this file and re-dispatches its `cabs-progress` events on itself. The page inside
+// sleeps while unseen (scrolled away, hidden tab, slide not shown) unless autopause="0".
+// Without a height attribute the element is 16:10 of its width (at least 360 px tall).
+const KEYS = ["data", "model", "rule", "lr", "mmin", "mmax", "mu", "seed", "baselines", "backend", "eval", "x", "embed", "hide", "play", "autopause"];
 
 class CabsDemo extends HTMLElement {
   static get observedAttributes() { return [...KEYS, "height"]; }
@@ -28,7 +30,8 @@ class CabsDemo extends HTMLElement {
     const url = new URL("index.html", import.meta.url);
     url.hash = params.toString().replace(/%3A/gi, ":").replace(/%2C/gi, ",");
     const h = Number.parseInt(this.getAttribute("height") || "", 10);
-    this.frame.style.height = `${Number.isFinite(h) && h > 100 ? h : 720}px`;
+    if (Number.isFinite(h) && h > 100) Object.assign(this.frame.style, { height: `${h}px`, aspectRatio: "", minHeight: "" });
+    else Object.assign(this.frame.style, { height: "auto", aspectRatio: "16 / 10", minHeight: "360px" });
     if (this.frame.src !== url.href) this.frame.src = url.href;
   }
 
@@ -45,3 +48,4 @@ class CabsDemo extends HTMLElement {
 }
 
 if (!customElements.get("cabs-demo")) customElements.define("cabs-demo", CabsDemo);
+export { CabsDemo };

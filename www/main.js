@@ -1,6 +1,9 @@
 // The page: reads the settings from the URL hash, starts the training worker, and draws what
 // it reports (charts, current values, decision boundaries, backend). All training happens in
 // worker.js; this module only wires the parts (lib/*.js) together and never touches innerHTML.
+// It sleeps when unseen (lib/sight.js): the engine is created only once the page is seen (or
+// Play is pressed), and training pauses while the tab is hidden, the frame is scrolled away or
+// its slide is not shown, and resumes on return if it was playing (`autopause=0` turns it off).
 import { el } from "./lib/dom.js";
 import { DEFAULTS, parseHash, toHash, engineSettings, runRules, evalEvery, HIDEABLE } from "./lib/state.js";
 import { Run } from "./lib/store.js";
@@ -13,6 +16,7 @@ import { ShareDialog } from "./lib/share.js";
 import { downloadCsv, downloadJson, importJson } from "./lib/exporter.js";
 import { installHook } from "./lib/hook.js";
 import { UserData, datasetLine } from "./lib/userdata.js";
+import { Sight } from "./lib/sight.js";
 
 const $ = (id) => document.getElementById(id);
 const darkQuery = matchMedia("(prefers-color-scheme: dark)");
@@ -32,9 +36,12 @@ let playWhenReady = false; // Play pressed before the worker was ready
 let hashTimer = 0; // debounces address updates while α is dragged
 let resetGen = 0; // the latest reset; an older one still reading data must not start its worker
 let dataInfo = null; // trainer.info() of the current run set
+let engineStarted = false; // the current run set's worker exists (created when first seen, or on Play)
+let autoPaused = false; // training is held because the demo cannot be seen
+let crashed = false; // the engine crashed: the runs are gone until a reset (Play does one)
 
 const client = new WorkerClient(onWorker);
-const charts = new Charts($("charts"), { hidden: new Set(), theme: theme() });
+const charts = new Charts($("charts"), { hidden: new Set(), theme: theme(), compact: false });
 const stats = new StatsTable($("stats"));
 const maps = new BoundaryMaps($("boundary"));
 const share = new ShareDialog(document.body);
@@ -45,7 +52,9 @@ const hook = installHook({
   running: () => workerRunning, liveRuns: () => runs, timing: () => ({ ...timing }), settings: () => ({ ...state }),
   data: () => dataInfo && { ...dataInfo, files: userData.loaded ? userData.files.map((f) => f.name) : null },
   play, pause, step, reset,
+  extra: () => ({ seen: sight.seen, engine: engineStarted, autopaused: autoPaused }),
 });
+const sight = new Sight(onSight);
 
 // ---- settings ⇄ hash ----------------------------------------------------------------------
 
@@ -103,9 +112,11 @@ function notice(text) {
   $("notice").textContent = text;
 }
 
-function showError(text) {
+/** text: the failure in words; withReset: offer a Reset button in the message (after a crash). */
+function showError(text, withReset = false) {
   $("error").hidden = !text;
   $("error").textContent = text ? `Something went wrong: ${text}` : "";
+  if (text && withReset) $("error").append(" ", el("button", { type: "button", class: "error-reset", text: "↺ Reset", onclick: reset }));
 }
 
 // ---- layout: embed mode and hide= ---------------------------------------------------------
@@ -114,6 +125,7 @@ function applyLayout() {
   const hidden = new Set(state.hide ? state.hide.split(",") : []);
   if (state.embed) for (const part of ["header", "controls", "stats", "notes"]) hidden.add(part);
   document.body.classList.toggle("embed", state.embed);
+  charts.opts.compact = state.embed; // fill the frame: charts share its height, one legend in the bar
   for (const part of HIDEABLE) document.body.classList.toggle(`hide-${part}`, hidden.has(part));
   const chartHidden = new Set([...hidden].filter((p) => ["loss", "accuracy", "batch", "terms", "noise"].includes(p)));
   const changed = [...chartHidden].join() !== [...charts.opts.hidden].join();
@@ -125,8 +137,9 @@ function applyLayout() {
 
 // ---- runs ---------------------------------------------------------------------------------
 
-async function reset() {
-  const gen = ++resetGen;
+/** Back to step 0 with the current settings; the engine starts now if the demo can be seen. */
+function reset() {
+  ++resetGen;
   running = false;
   workerRunning = false;
   playWhenReady = false;
@@ -137,12 +150,31 @@ async function reset() {
   setRunning(false);
   $("backend").replaceChildren(el("span", { class: "badge", text: "starting…" }));
   $("backend-note").textContent = "";
-  const rules = runRules(state);
-  runs = rules.map((rule, id) => new Run({ id, rule }));
+  runs = runRules(state).map((rule, id) => new Run({ id, rule }));
   rebuildCharts();
   maps.setRuns([]);
   client.stop();
   userData.refresh();
+  engineStarted = false;
+  autoPaused = false;
+  crashed = false;
+  if (active()) return startEngine();
+  $("backend").replaceChildren(el("span", { class: "badge", text: "waiting" }));
+  $("backend").title = "the engine starts when the demo is in view, or on Play";
+  return undefined;
+}
+
+/** Training may run now: the demo is seen, or autopause=0. */
+const active = () => sight.seen || !state.autopause;
+
+/** Read the data and start the worker of the current run set (once per reset). */
+async function startEngine() {
+  if (engineStarted) return;
+  engineStarted = true;
+  const gen = resetGen;
+  $("backend").replaceChildren(el("span", { class: "badge", text: "starting…" }));
+  $("backend").title = "";
+  const rules = runRules(state);
   let files = null;
   try {
     if (userData.loaded) {
@@ -157,7 +189,7 @@ async function reset() {
       $("backend-note").textContent = "";
     }
   } catch (err) {
-    if (gen === resetGen) showError(err.message);
+    if (gen === resetGen) { showError(err.message); engineStarted = false; }
     return;
   }
   if (gen !== resetGen) return; // a newer reset (or other files) took over meanwhile
@@ -179,7 +211,7 @@ function onWorker(msg) {
       dataInfo = msg.info;
       showBackend(msg.backend, msg.info);
       userData.refresh(msg.info);
-      if (msg.info.inputDim === 2) maps.setRuns(runs);
+      if (msg.info.inputDim === 2) { maps.setRuns(runs); fitMaps(); }
       if (state.play || playWhenReady) play();
       playWhenReady = false;
       break;
@@ -194,7 +226,24 @@ function onWorker(msg) {
       break;
     case "state":
       workerRunning = msg.running;
-      if (!msg.running) { setRunning(false); draw(); } // paused, or every run stopped by itself
+      if (!msg.running) {
+        if (!runs.some((r) => r.diverged === null)) setRunning(false); // every run stopped by itself
+        draw();
+      }
+      hook.emit();
+      break;
+    case "stopped": // one run diverged and stopped alone; the others go on
+      if (runs[msg.run]) runs[msg.run].diverged = msg.step;
+      draw();
+      hook.emit();
+      break;
+    case "crashed": // the engine trapped; the worker already holds a fresh module
+      running = false;
+      workerRunning = false;
+      backend = null;
+      crashed = true;
+      setRunning(false);
+      showError(`${msg.message}. The page is still usable: reset to start again.`, true);
       hook.emit();
       break;
     case "note":
@@ -246,13 +295,31 @@ const shortReason = (r) => r.replace(/^GPU:\s*/, "").split(/\.\s/)[0].replace(/[
 // ---- play / pause / step ------------------------------------------------------------------
 
 function play() {
-  if (!backend) { playWhenReady = true; setRunning(true); return; } // starts when the worker is ready
+  if (crashed) reset(); // the crashed runs are gone: Play starts again from step 0
+  if (!backend) { // starts when the worker is ready; Play creates the engine even when unseen
+    playWhenReady = true;
+    setRunning(true);
+    startEngine();
+    return;
+  }
   if (timing.playMs === null) timing.playMs = Math.round(performance.now());
   running = true;
   setRunning(true);
-  client.play();
+  autoPaused = !active();
+  if (!autoPaused) client.play();
+  hook.emit();
 }
-function pause() { running = false; setRunning(false); client.pause(); }
+function pause() { running = false; autoPaused = false; setRunning(false); client.pause(); }
+
+/** The demo came into view or went out of it: start the engine, pause or resume training. */
+function onSight(seen) {
+  if (!state.autopause) return;
+  if (seen && !engineStarted) { startEngine(); return; }
+  if (!backend || !running) { hook.emit(); return; }
+  if (seen && autoPaused) { autoPaused = false; client.play(); }
+  else if (!seen && !autoPaused) { autoPaused = true; client.pause(); }
+  hook.emit();
+}
 function step() { if (backend) client.step(); }
 function toggle() { (running ? pause : play)(); }
 
@@ -286,6 +353,22 @@ function scheduleDraw() {
 function draw() {
   charts.update();
   stats.update(allRuns(), PALETTE[theme()]);
+  if (state.embed) drawLegend();
+}
+
+/** Embed mode: one legend for every chart, in the bar (run colours, and which run diverged). */
+function drawLegend() {
+  const colors = PALETTE[theme()];
+  $("legend").replaceChildren(...allRuns().map((r, i) => el("span", { class: "legend-item" },
+    el("span", { class: "swatch", style: `background:${colors[i % colors.length]}` }), r.label,
+    r.diverged != null ? el("span", { class: "diverged", text: ` diverged at step ${r.diverged}` }) : null)));
+}
+
+/** Embed mode: the decision-boundary maps take what the charts leave (a column or a row). */
+function fitMaps() {
+  if (!state.embed || hidden("boundary")) return maps.fit(null);
+  const view = $("view").getBoundingClientRect();
+  return maps.fit({ width: view.width, height: view.height });
 }
 
 // ---- the bar: buttons, export, import -----------------------------------------------------
@@ -347,6 +430,7 @@ window.addEventListener("hashchange", () => {
   reset();
 });
 darkQuery.addEventListener("change", rebuildCharts);
+new ResizeObserver(() => fitMaps()).observe($("view"));
 loadHash();
 applyLayout();
 showControls();

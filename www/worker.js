@@ -9,14 +9,24 @@
 //                  {type:"boundary", n, lo, hi, classes, maps:[{run, probs}], points?:{xy, labels}}
 //                  {type:"state", running} {type:"note", message}
 //                  {type:"invalid", message} (settings the engine refuses) {type:"error", message}
+//                  {type:"stopped", run, step, reason:"diverged", message} (one run stopped alone)
+//                  {type:"crashed", message} (the engine trapped; the worker loaded a fresh one)
 // A reset is a new worker (the page terminates this one), which also aborts a long step.
-import init, { Trainer, csvHeader, checkSettings } from "./pkg/cabs.js";
+// A run that diverges stops alone: its records end before the diverging step and the other runs
+// go on. A trap in the wasm engine (a Rust panic or abort: `RuntimeError: unreachable`) poisons
+// that module instance, so the worker drops its trainers, reports "engine crashed: …" and imports
+// a fresh instance (a new module URL, hence new wasm memory) instead of hanging on a promise the
+// trap left unsettled.
+import { divergedAt, isCrash } from "./lib/failures.js";
 
 const MAX_ROUNDS_PER_SECOND = 120; // keeps tiny 2-D models watchable instead of a blur
 const FLUSH_MS = 50; // batch step records into one message at most this often
 const BOUNDARY_MS = 250; // how often the decision-boundary maps are recomputed while training
 
-let runs = []; // {id, rule, trainer, wallMs, stopped}
+let engine = null; // the wasm-bindgen module {default: init, Trainer, csvHeader, checkSettings}
+let instance = 0; // bumped after a crash: each instance is a fresh module with its own memory
+let generation = 0; // bumped after a crash: loops and queues of the old instance are abandoned
+let runs = []; // {id, rule, trainer, wallMs, stopped, diverged}
 let evalEvery = 50;
 let grid = null; // {n, lo, hi, points: Float32Array} for 2-D data sets
 let running = false;
@@ -39,6 +49,38 @@ function exclusive(fn) {
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 const message = (e) => (e instanceof Error ? e.message : String(e));
 
+async function loadEngine() {
+  if (engine) return engine;
+  try {
+    const mod = await import(instance ? `./pkg/cabs.js?instance=${instance}` : "./pkg/cabs.js");
+    await mod.default();
+    engine = mod;
+    return mod;
+  } catch (err) {
+    throw new Error(`the training engine (pkg/cabs_bg.wasm) could not be loaded: ${message(err)}. Build it with scripts/build-wasm.sh`);
+  }
+}
+
+/** Every failure ends here: a crash drops the poisoned instance and loads a fresh one. */
+function fail(err) {
+  if (!isCrash(err)) return post({ type: "error", message: message(err) });
+  generation++;
+  runs = [];
+  running = false;
+  looping = false;
+  pendingSteps = 0;
+  buffer = [];
+  queue = Promise.resolve(); // the old queue may wait forever on a promise the trap left unsettled
+  engine = null;
+  instance++;
+  post({ type: "crashed", message: `engine crashed: ${message(err)}` });
+  post({ type: "state", running: false });
+  loadEngine().catch((e) => post({ type: "error", message: message(e) }));
+}
+// A trap inside a wasm callback (a step's future) surfaces here, not in any promise.
+self.addEventListener("error", (e) => { if (isCrash(e.error)) { e.preventDefault(); fail(e.error); } });
+self.addEventListener("unhandledrejection", (e) => { if (isCrash(e.reason)) { e.preventDefault(); fail(e.reason); } });
+
 self.onmessage = (e) => {
   const msg = e.data || {};
   const handle = {
@@ -49,16 +91,15 @@ self.onmessage = (e) => {
     setLr: () => { pendingLr = Number(msg.lr); if (!looping) return exclusive(applyLr); },
   }[msg.type];
   if (!handle) return post({ type: "error", message: `the worker got an unknown message '${String(msg.type)}'` });
-  Promise.resolve(handle()).catch((err) => post({ type: "error", message: message(err) }));
+  Promise.resolve(handle()).catch(fail);
 };
 
 async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) {
   const t0 = performance.now();
-  try {
-    await init();
-  } catch (err) {
-    throw new Error(`the training engine (pkg/cabs_bg.wasm) could not be loaded: ${message(err)}. Build it with scripts/build-wasm.sh`);
-  }
+  const { Trainer, csvHeader, checkSettings } = await loadEngine();
+  const gen = generation;
+  runs = [];
+  grid = null;
   for (const spec of specs) {
     try {
       checkSettings(spec.settings);
@@ -73,8 +114,9 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
   // The user's files: views on the transferred buffers, no copies (the engine reads them per run).
   const userFiles = files ? files.map((f) => ({ name: String(f.name), bytes: new Uint8Array(f.bytes) })) : null;
   for (const spec of specs) {
-    const trainer = userFiles ? await createWithFiles(spec.settings, userFiles) : await Trainer.create(spec.settings, bytes);
-    runs.push({ id: spec.id, rule: spec.settings.rule, trainer, wallMs: 0, stopped: false });
+    const trainer = userFiles ? await createWithFiles(Trainer, spec.settings, userFiles) : await Trainer.create(spec.settings, bytes);
+    if (gen !== generation) return; // the engine crashed meanwhile
+    runs.push({ id: spec.id, rule: spec.settings.rule, trainer, wallMs: 0, stopped: false, diverged: null });
   }
   const info = runs[0].trainer.info();
   if (info.inputDim === 2 && gridSize > 0) grid = makeGrid(gridSize, -1.6, 1.6);
@@ -88,7 +130,7 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
 }
 
 /** A trainer on the user's files; a refusal names the files, since the page shows it as is. */
-async function createWithFiles(settings, files) {
+async function createWithFiles(Trainer, settings, files) {
   try {
     return await Trainer.createWithFiles(settings, files);
   } catch (err) {
@@ -127,7 +169,7 @@ function applyLr() {
   if (pendingLr === null) return;
   const lr = pendingLr;
   pendingLr = null;
-  for (const r of runs) r.trainer.setLearningRate(lr);
+  for (const r of runs) if (!r.stopped) r.trainer.setLearningRate(lr);
 }
 
 const tick = () => new Promise((resolve) => { const ch = new MessageChannel(); ch.port1.onmessage = () => resolve(); ch.port2.postMessage(0); });
@@ -136,9 +178,10 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function loop() {
   if (looping || runs.length === 0) return;
   looping = true;
+  const gen = generation;
   post({ type: "state", running: true });
   try {
-    while ((running || pendingSteps > 0) && runs.some((r) => !r.stopped)) {
+    while ((running || pendingSteps > 0) && runs.some((r) => !r.stopped) && gen === generation) {
       const t0 = performance.now();
       await exclusive(async () => { applyLr(); await round(); });
       if (pendingSteps > 0) pendingSteps--;
@@ -149,35 +192,56 @@ async function loop() {
       await (rest > 1 ? sleep(rest) : tick()); // let pause/step/setLr messages in
     }
   } catch (err) {
+    if (gen !== generation) return;
     running = false;
-    post({ type: "error", message: message(err) });
-  } finally {
-    flush();
-    if (grid) await exclusive(boundary).catch(() => {});
-    looping = false;
-    if (!runs.some((r) => !r.stopped)) running = false;
-    pendingSteps = 0;
-    post({ type: "state", running });
+    fail(err);
   }
+  if (gen !== generation) return; // a crash reset everything meanwhile
+  flush();
+  if (grid) await exclusive(boundary).catch(() => {});
+  looping = false;
+  if (!runs.some((r) => !r.stopped)) running = false;
+  pendingSteps = 0;
+  post({ type: "state", running });
 }
 
 async function round() {
   for (const r of runs) {
     if (r.stopped) continue;
     const t0 = performance.now();
-    const s = await r.trainer.step();
+    let s;
+    try {
+      s = await r.trainer.step();
+    } catch (err) {
+      const at = divergedAt(err);
+      if (at === null) throw err; // any other failure stops the comparison, as before
+      stop(r, at, message(err));
+      continue;
+    }
     r.wallMs += performance.now() - t0; // the run's own compute time, not its neighbours'
     const rec = { run: r.id, ...s, wallMs: r.wallMs };
-    if (!Number.isFinite(s.loss)) {
-      r.stopped = true;
-      post({ type: "note", message: `${r.rule} diverged at step ${s.step} (the loss is not a number); it stopped. Try a smaller α.` });
-    } else if (s.step % evalEvery === 0) {
+    if (!Number.isFinite(s.loss)) { // an engine that does not check: same outcome, no record
+      stop(r, s.step, "the loss is not a number");
+      continue;
+    }
+    if (s.step % evalEvery === 0) {
       const ev = await r.trainer.evaluate();
       rec.testLoss = ev.testLoss;
       rec.testAccuracy = ev.testAccuracy;
     }
     buffer.push(rec);
   }
+}
+
+/** A run that diverged stops alone; its records so far stay (curves and exports end there). */
+function stop(r, step, why) {
+  r.stopped = true;
+  r.diverged = step;
+  flush(); // its last records go out before the note, so the page's row is complete
+  const others = runs.some((o) => !o.stopped) ? "the other runs continue" : "no run is left";
+  post({ type: "stopped", run: r.id, step, reason: "diverged", message: why });
+  const what = why.replace(/^.*training diverged at step \d+:\s*/, "").replace(/; lower the learning rate.*$/, "");
+  post({ type: "note", message: `${r.rule} diverged at step ${step} and stopped (${what}); ${others}. Try a smaller α.` });
 }
 
 function flush() {
@@ -192,6 +256,7 @@ async function boundary() {
   lastBoundary = performance.now();
   const maps = [];
   for (const r of runs) {
+    if (r.diverged !== null) continue; // its map keeps the last weights before the divergence
     const probs = await r.trainer.predict(grid.points);
     maps.push({ run: r.id, probs });
   }

@@ -83,6 +83,14 @@ impl Split {
         }
     }
 
+    /// Bytes of [`Split::gpu_words`], without building them.
+    pub fn gpu_bytes(&self) -> u64 {
+        match &self.features {
+            Features::U8 { bytes, .. } => bytes.len().div_ceil(4) as u64 * 4,
+            Features::F32(v) => v.len() as u64 * 4,
+        }
+    }
+
     /// 0 for bytes, 1 for f32 (the `format` field of the gather kernel), and the byte scale.
     pub fn gpu_format(&self) -> (u32, f32) {
         match &self.features {
@@ -123,6 +131,11 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// Bytes the features and labels of both splits take in an engine (for memory plans).
+    pub fn memory_bytes(&self) -> u64 {
+        [&self.train, &self.test].iter().map(|s| s.gpu_bytes() + s.labels.len() as u64 * 4).sum()
+    }
+
     /// Check sizes and labels once, so that kernels can index without checks.
     pub fn validate(&self) -> Result<()> {
         if let Some(img) = self.image {

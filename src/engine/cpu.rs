@@ -1,62 +1,278 @@
-//! The CPU engine: the reference kernels called in the same order, on the same buffers, as the
-//! GPU engine dispatches them. Slow but exact, and available everywhere.
+//! The CPU engine: runs the step [`Plan`] by calling the CPU twin of each kernel on buffers of
+//! the same names and layout as the GPU engine's. Exact, available everywhere, and the fallback
+//! for browsers without WebGPU. [`CpuExec`] (buffers + op execution) also serves predictions on
+//! arbitrary points for every model.
 
-use super::{ConvNorms, ConvSnapshot, EvalSums, Snapshot};
-use crate::data::{Dataset, Split};
+use super::{ConvSnapshot, EvalSums, Snapshot};
+use crate::data::{Dataset, Features, Split};
 use crate::error::{CabsError, Result};
 use crate::model::Layout;
-use crate::reference::matmul::{activation_flag, derivative_flag, matmul, MatmulSpec, ADD_BIAS, MUL_RELU_DERIV, SCALE_INV_M};
+use crate::plan::{Buf, Chunking, Extent, Op, Plan};
+use crate::reference::matmul::{matmul, MatmulSpec, ACCUMULATE, SCALE_INV_M};
 use crate::reference::reduce_stats::{reduce_stats, StepSums};
 use crate::reference::{
     bias_grad::bias_grad, conv2d, crop_standardize::crop_standardize, gather::gather_batch, max_pool, per_example_norms::per_example_norms,
     sgd_update::sgd_update, softmax_xent::softmax_xent,
 };
+use std::collections::BTreeMap;
 
-/// One convolution stage's buffers (see [`ConvSnapshot`]).
-#[derive(Default)]
-struct StageBufs {
-    conv_out: Vec<f32>,
-    pool_out: Vec<f32>,
-    arg: Vec<u32>,
-    d_pool: Vec<f32>,
-    d_conv: Vec<f32>,
+/// A zeroed vector whose allocation failure is an error, not an abort.
+pub fn try_zeroed<T: Clone + Default>(n: usize, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        CabsError::Config(format!("out of memory allocating {what} ({} values); lower m_max or the chunk, or use a smaller model", n))
+    })?;
+    v.resize(n, T::default());
+    Ok(v)
 }
 
-impl StageBufs {
-    /// What the next layer reads, and where its error goes.
-    fn out(&self, pooled: bool) -> &[f32] {
-        if pooled {
-            &self.pool_out
-        } else {
-            &self.conv_out
-        }
-    }
+/// Where a chunk's examples come from and where its rows go.
+#[derive(Clone, Copy)]
+pub struct ChunkArgs<'a> {
+    pub split: &'a Split,
+    /// Training order (`perm[offset + i]`), or `None` for `offset + i`.
+    pub perm: Option<&'a [u32]>,
+    pub offset: usize,
+    pub rows: usize,
+    /// This chunk's first row within the batch (where its per-example statistics go).
+    pub row_base: usize,
+    /// 1 / examples in the whole batch.
+    pub inv_m: f32,
+    /// Later chunks add their gradient to the earlier chunks'.
+    pub accumulate: bool,
 }
 
-pub struct CpuEngine {
-    layout: Layout,
-    m_max: u32,
-    dim: usize,
+/// The buffers of a plan and the execution of its ops on the CPU twins.
+pub struct CpuExec {
+    pub plan: Plan,
+    /// Rows of the per-chunk buffers.
+    pub chunk: usize,
+    /// Rows of the per-batch buffers (the norm rows' stride).
+    pub m_max: usize,
     /// Standardisation floor (see `reference::crop_standardize`).
     floor: f32,
-    conv_norms: ConvNorms,
-    train: Split,
-    test: Split,
-    perm: Vec<u32>,
-    params: Vec<f32>,
-    grads: Vec<f32>,
-    input: Vec<f32>,
-    prepped: Vec<f32>,
-    stages: Vec<StageBufs>,
-    /// Error at the first dense layer's input (convolutional models only).
-    d_features: Vec<f32>,
-    acts: Vec<Vec<f32>>,
-    deltas: Vec<Vec<f32>>,
+    bufs: BTreeMap<Buf, Vec<f32>>,
     labels: Vec<u32>,
-    losses: Vec<f32>,
-    correct: Vec<f32>,
-    norms: Vec<Vec<f32>>,
-    partials: Vec<f32>,
+    args: BTreeMap<usize, Vec<u32>>,
+    pub params: Vec<f32>,
+    pub grads: Vec<f32>,
+    pub partials: Vec<f32>,
+}
+
+impl CpuExec {
+    pub fn new(plan: Plan, chunk: u32, m_max: u32, byte_scale: f32, params: &[f32]) -> Result<CpuExec> {
+        let (chunk, m_max) = (chunk as usize, m_max as usize);
+        let layout = &plan.layout;
+        if params.len() != layout.param_count as usize {
+            return Err(CabsError::Config(format!("expected {} parameters, got {}", layout.param_count, params.len())));
+        }
+        let mut bufs = BTreeMap::new();
+        let (mut labels, mut args) = (Vec::new(), BTreeMap::new());
+        for (buf, extent) in plan.buffers() {
+            let len = match extent {
+                Extent::PerChunkRow(n) => chunk * n,
+                Extent::PerBatchRow(n) => m_max * n,
+                Extent::Fixed(_) => continue, // params, gradients and partials are fields
+            };
+            let what = format!("{buf:?}");
+            match buf {
+                Buf::Labels => labels = try_zeroed(len, &what)?,
+                Buf::Arg(s) => _ = args.insert(s, try_zeroed(len, &what)?),
+                _ => _ = bufs.insert(buf, try_zeroed(len, &what)?),
+            }
+        }
+        let floor = layout.prep.map_or(0.0, |p| byte_scale / (p.output.len() as f32).sqrt());
+        let mut exec = CpuExec {
+            chunk,
+            m_max,
+            floor,
+            bufs,
+            labels,
+            args,
+            params: params.to_vec(),
+            grads: try_zeroed(layout.param_count as usize, "the gradient")?,
+            partials: Vec::new(),
+            plan,
+        };
+        exec.params.shrink_to_fit();
+        Ok(exec)
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.plan.layout
+    }
+
+    fn get(&self, b: Buf) -> &[f32] {
+        &self.bufs[&b]
+    }
+
+    /// Take a buffer out to write it while others are read (put back with [`Self::put`]).
+    fn take(&mut self, b: Buf) -> Vec<f32> {
+        self.bufs.remove(&b).unwrap_or_default()
+    }
+
+    fn put(&mut self, b: Buf, v: Vec<f32>) {
+        self.bufs.insert(b, v);
+    }
+
+    /// Run one op on a chunk.
+    pub fn run(&mut self, op: Op, a: &ChunkArgs, lr: f32) {
+        let lay = self.plan.layout.clone();
+        let m = a.rows;
+        match op {
+            Op::Gather => {
+                let mut x = self.take(Buf::Input);
+                gather_batch(a.split, lay.input_dim as usize, a.perm, a.offset, m, &mut x, &mut self.labels);
+                self.put(Buf::Input, x);
+            }
+            Op::CropStandardize => {
+                let (p, mut out) = (lay.prep.expect("plan has a transform"), self.take(Buf::Prepped));
+                crop_standardize(&p, self.get(Buf::Input), m, self.floor, &mut out);
+                self.put(Buf::Prepped, out);
+            }
+            Op::ConvForward { stage } => {
+                let c = lay.convs[stage];
+                let mut out = self.take(Buf::ConvOut(stage));
+                let (w, b) = self.params[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
+                conv2d::forward(&c.conv, self.get(self.plan.stage_input(stage)), w, b, m, &mut out);
+                out[..m * c.conv.out_len()].iter_mut().for_each(|v| *v = v.max(0.0));
+                self.put(Buf::ConvOut(stage), out);
+            }
+            Op::PoolForward { stage } => {
+                let p = lay.convs[stage].pool.expect("plan pools this stage");
+                let mut out = self.take(Buf::PoolOut(stage));
+                let arg = max_pool::forward(&p, self.get(Buf::ConvOut(stage)), m, &mut out);
+                self.args.get_mut(&stage).expect("arg buffer")[..arg.len()].copy_from_slice(&arg);
+                self.put(Buf::PoolOut(stage), out);
+            }
+            Op::DenseForward { layer } => {
+                let d = lay.layers[layer];
+                let spec = MatmulSpec {
+                    m,
+                    n: d.d_out as usize,
+                    k: d.d_in as usize,
+                    trans_a: false,
+                    trans_b: true,
+                    flags: self.plan.forward_flags(layer),
+                };
+                let mut out = self.take(Buf::Act(layer));
+                let (w, b) = self.params[d.w_offset as usize..(d.b_offset + d.d_out) as usize].split_at((d.d_in * d.d_out) as usize);
+                matmul(spec, self.get(self.plan.layer_input(layer)), w, b, &[], 0.0, &mut out);
+                self.put(Buf::Act(layer), out);
+            }
+            Op::SoftmaxXent => {
+                let last = lay.layers.len() - 1;
+                let (mut delta, mut losses, mut correct) = (self.take(Buf::Delta(last)), self.take(Buf::Losses), self.take(Buf::Correct));
+                let rows = a.row_base..a.row_base + m;
+                let classes = lay.classes() as usize;
+                softmax_xent(self.get(Buf::Act(last)), &self.labels, m, classes, &mut delta, &mut losses[rows.clone()], &mut correct[rows]);
+                self.put(Buf::Delta(last), delta);
+                self.put(Buf::Losses, losses);
+                self.put(Buf::Correct, correct);
+            }
+            Op::DenseBackward { layer } => {
+                let d = lay.layers[layer];
+                let (target, flags) = self.plan.backward_target(layer);
+                let spec = MatmulSpec { m, n: d.d_in as usize, k: d.d_out as usize, trans_a: false, trans_b: false, flags };
+                let mut out = self.take(target);
+                let w = &self.params[d.w_offset as usize..d.b_offset as usize];
+                matmul(spec, self.get(Buf::Delta(layer)), w, &[], self.get(self.plan.layer_input(layer)), 0.0, &mut out);
+                self.put(target, out);
+            }
+            Op::PoolBackward { stage } => {
+                let c = lay.convs[stage];
+                let mut dconv = self.take(Buf::DConv(stage));
+                max_pool::backward(&c.pool.expect("pooled"), self.get(Buf::DPool(stage)), &self.args[&stage], m, &mut dconv);
+                let n = m * c.conv.out_len();
+                mask_relu(&mut dconv[..n], &self.get(Buf::ConvOut(stage))[..n]);
+                self.put(Buf::DConv(stage), dconv);
+            }
+            Op::ConvBackwardInput { stage } => {
+                let c = lay.convs[stage];
+                let (target, flags) = self.plan.conv_backward_target(stage);
+                let mut dx = self.take(target);
+                let w = &self.params[c.w_offset as usize..c.b_offset as usize];
+                conv2d::backward_input(&c.conv, self.get(Buf::DConv(stage)), w, m, &mut dx);
+                if flags != 0 {
+                    let n = m * c.conv.in_len();
+                    mask_relu(&mut dx[..n], &self.get(self.plan.stage_output(stage - 1))[..n]);
+                }
+                self.put(target, dx);
+            }
+            Op::WeightGrad { layer } => {
+                let d = lay.layers[layer];
+                let flags = SCALE_INV_M | if a.accumulate { ACCUMULATE } else { 0 };
+                let spec = MatmulSpec { m: d.d_out as usize, n: d.d_in as usize, k: m, trans_a: true, trans_b: false, flags };
+                let out = &mut self.grads[d.w_offset as usize..d.b_offset as usize];
+                matmul(spec, &self.bufs[&Buf::Delta(layer)], &self.bufs[&self.plan.layer_input(layer)], &[], &[], a.inv_m, out);
+            }
+            Op::BiasGrad { layer } => {
+                let d = lay.layers[layer];
+                let out = &mut self.grads[d.b_offset as usize..(d.b_offset + d.d_out) as usize];
+                bias_grad(&self.bufs[&Buf::Delta(layer)], m, d.d_out as usize, a.inv_m, a.accumulate, out);
+            }
+            Op::ConvFilterGrad { stage } => {
+                let c = lay.convs[stage];
+                let (gw, gb) = self.grads[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at_mut(c.conv.filter_len());
+                let x = &self.bufs[&self.plan.stage_input(stage)];
+                conv2d::filter_grad(&c.conv, x, &self.bufs[&Buf::DConv(stage)], m, a.inv_m, a.accumulate, gw, gb);
+            }
+            Op::DenseNorms { layer, row } => {
+                let d = lay.layers[layer];
+                let mut norms = self.take(Buf::Norms);
+                let (w_rows, b_rows) = norms.split_at_mut((row + 1) * self.m_max);
+                let (w_row, b_row) = (&mut w_rows[row * self.m_max + a.row_base..], &mut b_rows[a.row_base..]);
+                let (x, delta) = (self.get(self.plan.layer_input(layer)), self.get(Buf::Delta(layer)));
+                per_example_norms(x, delta, m, d.d_in as usize, d.d_out as usize, w_row, b_row);
+                self.put(Buf::Norms, norms);
+            }
+            Op::ConvNorms { stage, approx, row } => {
+                let c = lay.convs[stage];
+                let (x, dy) = (self.get(self.plan.stage_input(stage)), self.get(Buf::DConv(stage)));
+                let pairs =
+                    if approx { conv2d::norms_reference_approx(&c.conv, x, dy, m) } else { conv2d::norms_per_example(&c.conv, x, dy, m) };
+                let norms = self.bufs.get_mut(&Buf::Norms).expect("norms buffer");
+                for (i, (w, b)) in pairs.into_iter().enumerate() {
+                    norms[row * self.m_max + a.row_base + i] = w;
+                    norms[(row + 1) * self.m_max + a.row_base + i] = b;
+                }
+            }
+            Op::SgdUpdate => self.partials = sgd_update(&mut self.params, &self.grads, lr),
+            Op::ReduceStats => {} // see `CpuEngine::train_step` / `evaluate`: it returns the sums
+        }
+    }
+
+    /// The step's sums over a batch of `m` (norms and ‖ḡ‖² only `with_stats`).
+    pub fn sums(&self, m: usize, with_stats: bool) -> StepSums {
+        let n_tensors = if with_stats { self.plan.layout.n_tensors() } else { 0 };
+        let partials: &[f32] = if with_stats { &self.partials } else { &[] };
+        reduce_stats(self.get(Buf::Losses), self.get(Buf::Correct), self.get(Buf::Norms), n_tensors, m, self.m_max, partials)
+    }
+
+    /// Class probabilities for `points` (`input_dim` values each), by the plan's forward ops and
+    /// a softmax of the logits, in chunks.
+    pub fn predict(&mut self, points: &[f32]) -> Vec<f32> {
+        let dim = self.plan.layout.input_dim as usize;
+        let n = points.len() / dim;
+        let classes = self.plan.layout.classes() as usize;
+        let split = Split { features: Features::F32(points.to_vec()), labels: vec![0; n] };
+        let last = self.plan.layout.layers.len() - 1;
+        let mut out = Vec::with_capacity(n * classes);
+        let ops: Vec<Op> = self.plan.forward.iter().copied().filter(|op| !matches!(op, Op::SoftmaxXent | Op::ReduceStats)).collect();
+        for offset in (0..n).step_by(self.chunk.max(1)) {
+            let rows = (n - offset).min(self.chunk);
+            let args = ChunkArgs { split: &split, perm: None, offset, rows, row_base: 0, inv_m: 1.0, accumulate: false };
+            for &op in &ops {
+                self.run(op, &args, 0.0);
+            }
+            for z in self.get(Buf::Act(last))[..rows * classes].chunks(classes) {
+                let mx = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let s: f32 = z.iter().map(|v| (v - mx).exp()).sum();
+                out.extend(z.iter().map(|v| (v - mx).exp() / s));
+            }
+        }
+        out
+    }
 }
 
 /// Zero `d` where the ReLU output `a` is not positive (`MUL_RELU_DERIV` of the shaders).
@@ -68,64 +284,35 @@ fn mask_relu(d: &mut [f32], a: &[f32]) {
     }
 }
 
-/// What stage `s` reads: the gathered batch, its transform, or the previous stage's output.
-fn stage_input<'a>(layout: &Layout, input: &'a [f32], prepped: &'a [f32], stages: &'a [StageBufs], s: usize) -> &'a [f32] {
-    match s {
-        0 if layout.prep.is_some() => prepped,
-        0 => input,
-        _ => stages[s - 1].out(layout.convs[s - 1].pool.is_some()),
-    }
+pub struct CpuEngine {
+    exec: CpuExec,
+    chunking: Chunking,
+    train: Split,
+    test: Split,
+    perm: Vec<u32>,
+    /// Rows of the last chunk run (what a snapshot shows of the per-chunk buffers).
+    last_rows: usize,
 }
 
 impl CpuEngine {
-    pub fn new(layout: Layout, data: &Dataset, m_max: u32, params: &[f32], conv_norms: ConvNorms) -> CpuEngine {
-        let mm = m_max as usize;
-        let d0 = layout.layers[0].d_in as usize;
-        let mut acts = vec![vec![0.0; mm * d0]];
-        let mut deltas = Vec::new();
-        for d in &layout.layers {
-            acts.push(vec![0.0; mm * d.d_out as usize]);
-            deltas.push(vec![0.0; mm * d.d_out as usize]);
-        }
-        let stages = layout
-            .convs
-            .iter()
-            .map(|c| {
-                let pool = c.pool.map_or(0, |p| mm * p.out_len());
-                StageBufs {
-                    conv_out: vec![0.0; mm * c.conv.out_len()],
-                    pool_out: vec![0.0; pool],
-                    arg: vec![0; pool],
-                    d_pool: vec![0.0; pool],
-                    d_conv: vec![0.0; mm * c.conv.out_len()],
-                }
-            })
-            .collect();
-        let prep_len = layout.prep.map_or(0, |p| mm * p.output.len() as usize);
-        let scale = data.train.gpu_format().1;
-        CpuEngine {
-            m_max,
-            dim: data.dim as usize,
-            floor: layout.prep.map_or(0.0, |p| scale / (p.output.len() as f32).sqrt()),
-            conv_norms,
+    pub fn new(plan: Plan, chunking: Chunking, data: &Dataset, m_max: u32, params: &[f32]) -> Result<CpuEngine> {
+        let exec = CpuExec::new(plan, chunking.chunk, m_max, data.train.gpu_format().1, params)?;
+        Ok(CpuEngine {
+            exec,
+            chunking,
             train: data.train.clone(),
             test: data.test.clone(),
             perm: (0..data.train.len() as u32).collect(),
-            params: params.to_vec(),
-            grads: vec![0.0; layout.param_count as usize],
-            input: vec![0.0; mm * data.dim as usize],
-            prepped: vec![0.0; prep_len],
-            stages,
-            d_features: if layout.convs.is_empty() { Vec::new() } else { vec![0.0; mm * d0] },
-            acts,
-            deltas,
-            labels: vec![0; mm],
-            losses: vec![0.0; mm],
-            correct: vec![0.0; mm],
-            norms: vec![vec![0.0; mm]; conv_norms.rows(&layout)],
-            partials: Vec::new(),
-            layout,
-        }
+            last_rows: 0,
+        })
+    }
+
+    pub fn chunking(&self) -> Chunking {
+        self.chunking
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.exec.plan
     }
 
     pub fn set_permutation(&mut self, perm: &[u32]) {
@@ -133,238 +320,117 @@ impl CpuEngine {
     }
 
     pub fn set_params(&mut self, params: &[f32]) -> Result<()> {
-        if params.len() != self.params.len() {
-            return Err(CabsError::Config(format!("expected {} parameters, got {}", self.params.len(), params.len())));
+        if params.len() != self.exec.params.len() {
+            return Err(CabsError::Config(format!("expected {} parameters, got {}", self.exec.params.len(), params.len())));
         }
-        self.params.copy_from_slice(params);
+        self.exec.params.copy_from_slice(params);
         Ok(())
     }
 
     pub fn params(&self) -> &[f32] {
-        &self.params
+        &self.exec.params
     }
 
-    /// The input of convolution stage `s` (`s` = number of stages: the dense layers' input).
-    fn stage_input(&self, s: usize) -> &[f32] {
-        stage_input(&self.layout, &self.input, &self.prepped, &self.stages, s)
-    }
-
-    /// Forward pass and loss of the batch (`perm` given: training; none: evaluation order).
-    fn forward(&mut self, split_is_train: bool, offset: usize, m: usize) {
-        let split = if split_is_train { &self.train } else { &self.test };
-        let perm = if split_is_train { Some(self.perm.as_slice()) } else { None };
-        let dense_only = self.layout.convs.is_empty() && self.layout.prep.is_none();
-        let first = if dense_only { &mut self.acts[0] } else { &mut self.input };
-        gather_batch(split, self.dim, perm, offset, m, first, &mut self.labels);
-        if let Some(p) = self.layout.prep {
-            crop_standardize(&p, &self.input, m, self.floor, &mut self.prepped);
-        }
-        for s in 0..self.layout.convs.len() {
-            let c = self.layout.convs[s];
-            let (done, rest) = self.stages.split_at_mut(s);
-            let x = stage_input(&self.layout, &self.input, &self.prepped, done, s);
-            let st = &mut rest[0];
-            let w = &self.params[c.w_offset as usize..c.b_offset as usize];
-            let b = &self.params[c.b_offset as usize..c.b_offset as usize + c.conv.out_c];
-            conv2d::forward(&c.conv, x, w, b, m, &mut st.conv_out);
-            st.conv_out[..m * c.conv.out_len()].iter_mut().for_each(|v| *v = v.max(0.0));
-            if let Some(p) = c.pool {
-                let arg = max_pool::forward(&p, &st.conv_out, m, &mut st.pool_out);
-                st.arg[..arg.len()].copy_from_slice(&arg);
-            }
-        }
-        if !dense_only {
-            let n = m * self.layout.layers[0].d_in as usize;
-            let features = stage_input(&self.layout, &self.input, &self.prepped, &self.stages, self.layout.convs.len());
-            self.acts[0][..n].copy_from_slice(&features[..n]);
-        }
-        let act = self.layout.activation;
-        for (l, d) in self.layout.layers.iter().enumerate() {
-            let flags = ADD_BIAS | if d.activated { activation_flag(act) } else { 0 };
-            let spec = MatmulSpec { m, n: d.d_out as usize, k: d.d_in as usize, trans_a: false, trans_b: true, flags };
-            let (before, after) = self.acts.split_at_mut(l + 1);
-            let w = &self.params[d.w_offset as usize..d.b_offset as usize];
-            let b = &self.params[d.b_offset as usize..(d.b_offset + d.d_out) as usize];
-            matmul(spec, &before[l], w, b, &[], 0.0, &mut after[0]);
-        }
-        let last = self.layout.layers.len();
-        softmax_xent(
-            &self.acts[last],
-            &self.labels,
-            m,
-            self.layout.classes() as usize,
-            &mut self.deltas[last - 1],
-            &mut self.losses,
-            &mut self.correct,
-        );
-    }
-
-    /// Errors of the convolution stages, from the error at the first dense layer's input.
-    fn backward_convs(&mut self, m: usize) {
-        let n_stages = self.layout.convs.len();
-        let last = self.layout.convs[n_stages - 1];
-        let n = m * last.out_len();
-        let st = &mut self.stages[n_stages - 1];
-        let into = if last.pool.is_some() { &mut st.d_pool } else { &mut st.d_conv };
-        into[..n].copy_from_slice(&self.d_features[..n]);
-        for s in (0..n_stages).rev() {
-            let c = self.layout.convs[s];
-            let st = &mut self.stages[s];
-            if let Some(p) = c.pool {
-                max_pool::backward(&p, &st.d_pool, &st.arg, m, &mut st.d_conv);
-                let n = m * c.conv.out_len();
-                mask_relu(&mut st.d_conv[..n], &st.conv_out[..n]);
-            }
-            if s > 0 {
-                let w = &self.params[c.w_offset as usize..c.b_offset as usize];
-                let mut dx = vec![0.0; m * c.conv.in_len()];
-                conv2d::backward_input(&c.conv, &self.stages[s].d_conv, w, m, &mut dx);
-                let prev = &mut self.stages[s - 1];
-                if self.layout.convs[s - 1].pool.is_some() {
-                    prev.d_pool[..dx.len()].copy_from_slice(&dx);
-                } else {
-                    let n = dx.len();
-                    mask_relu(&mut dx, &prev.conv_out[..n]);
-                    prev.d_conv[..dx.len()].copy_from_slice(&dx);
-                }
-            }
-        }
-    }
-
+    /// One SGD step on the batch `perm[offset .. offset + m]`, in chunks.
     pub fn train_step(&mut self, offset: u32, m: u32, lr: f32, with_stats: bool) -> StepSums {
-        let (m, inv_m) = (m as usize, 1.0 / m as f32);
-        self.forward(true, offset as usize, m);
-        let act = self.layout.activation;
-        let layers = self.layout.layers.clone();
-        for l in (1..layers.len()).rev() {
-            let d = layers[l];
-            let spec =
-                MatmulSpec { m, n: d.d_in as usize, k: d.d_out as usize, trans_a: false, trans_b: false, flags: derivative_flag(act) };
-            let (lo, hi) = self.deltas.split_at_mut(l);
-            let w = &self.params[d.w_offset as usize..d.b_offset as usize];
-            matmul(spec, &hi[0], w, &[], &self.acts[l], 0.0, &mut lo[l - 1]);
-        }
-        if let Some(last) = self.layout.convs.last() {
-            // The last stage's ReLU derivative is applied here when no pool sits in between.
-            let d = layers[0];
-            let flags = if last.pool.is_some() { 0 } else { MUL_RELU_DERIV };
-            let spec = MatmulSpec { m, n: d.d_in as usize, k: d.d_out as usize, trans_a: false, trans_b: false, flags };
-            let w = &self.params[d.w_offset as usize..d.b_offset as usize];
-            matmul(spec, &self.deltas[0], w, &[], &self.acts[0], 0.0, &mut self.d_features);
-            self.backward_convs(m);
-        }
-        for (l, d) in layers.iter().enumerate() {
-            let spec = MatmulSpec { m: d.d_out as usize, n: d.d_in as usize, k: m, trans_a: true, trans_b: false, flags: SCALE_INV_M };
-            matmul(spec, &self.deltas[l], &self.acts[l], &[], &[], inv_m, &mut self.grads[d.w_offset as usize..d.b_offset as usize]);
-        }
-        for (l, d) in layers.iter().enumerate() {
-            bias_grad(&self.deltas[l], m, d.d_out as usize, inv_m, &mut self.grads[d.b_offset as usize..(d.b_offset + d.d_out) as usize]);
-        }
-        let convs = self.layout.convs.clone();
-        let mut grads = std::mem::take(&mut self.grads);
-        for (s, c) in convs.iter().enumerate() {
-            let (gw, gb) = grads[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at_mut(c.conv.filter_len());
-            conv2d::filter_grad(&c.conv, self.stage_input(s), &self.stages[s].d_conv, m, gw, gb);
-        }
-        self.grads = grads;
-        if with_stats {
-            let base = 2 * convs.len();
-            for (l, d) in layers.iter().enumerate() {
-                let (w_rows, b_rows) = self.norms.split_at_mut(base + 2 * l + 1);
-                per_example_norms(
-                    &self.acts[l],
-                    &self.deltas[l],
-                    m,
-                    d.d_in as usize,
-                    d.d_out as usize,
-                    &mut w_rows[base + 2 * l],
-                    &mut b_rows[0],
-                );
+        let inv_m = 1.0 / m as f32;
+        let ops: Vec<Op> = self.exec.plan.chunk.iter().copied().filter(|op| with_stats || !op.is_norm()).collect();
+        for (k, (row_base, rows)) in self.chunking.spans(m).enumerate() {
+            let args = ChunkArgs {
+                split: &self.train,
+                perm: Some(&self.perm),
+                offset: (offset + row_base) as usize,
+                rows: rows as usize,
+                row_base: row_base as usize,
+                inv_m,
+                accumulate: k > 0,
+            };
+            for &op in &ops {
+                self.exec.run(op, &args, lr);
             }
-            let n_tensors = self.layout.n_tensors();
-            for (s, c) in convs.iter().enumerate() {
-                let (x, dy) = (self.stage_input(s), &self.stages[s].d_conv);
-                let mut rows = Vec::new();
-                if self.conv_norms != ConvNorms::Reference {
-                    rows.push((2 * s, conv2d::norms_per_example(&c.conv, x, dy, m)));
-                }
-                match self.conv_norms {
-                    ConvNorms::Exact => {}
-                    ConvNorms::Both => rows.push((n_tensors + 2 * s, conv2d::norms_reference_approx(&c.conv, x, dy, m))),
-                    ConvNorms::Reference => rows.push((2 * s, conv2d::norms_reference_approx(&c.conv, x, dy, m))),
-                }
-                for (row, pairs) in rows {
-                    for (i, (w, b)) in pairs.into_iter().enumerate() {
-                        self.norms[row][i] = w;
-                        self.norms[row + 1][i] = b;
-                    }
-                }
-            }
+            self.last_rows = rows as usize;
         }
-        self.partials = sgd_update(&mut self.params, &self.grads, lr);
-        let flat: Vec<f32> = self.norms.iter().flatten().copied().collect();
-        let n_tensors = if with_stats { self.layout.n_tensors() } else { 0 };
-        let partials: &[f32] = if with_stats { &self.partials } else { &[] };
-        reduce_stats(&self.losses, &self.correct, &flat, n_tensors, m, self.m_max as usize, partials)
+        let dummy = ChunkArgs { split: &self.train, perm: None, offset: 0, rows: 0, row_base: 0, inv_m, accumulate: false };
+        for op in self.exec.plan.finish.clone() {
+            self.exec.run(op, &dummy, lr);
+        }
+        self.exec.sums(m as usize, with_stats)
     }
 
+    /// Loss and accuracy over the test split, in chunks of at most one chunk's rows.
     pub fn evaluate(&mut self) -> EvalSums {
         let n = self.test.len();
         let mut out = EvalSums { n, ..Default::default() };
+        let ops = self.exec.plan.forward.clone();
         let mut offset = 0;
         while offset < n {
-            let m = (n - offset).min(self.m_max as usize);
-            self.forward(false, offset, m);
-            let s = reduce_stats(&self.losses, &self.correct, &[], 0, m, self.m_max as usize, &[]);
+            let rows = (n - offset).min(self.exec.chunk);
+            let args = ChunkArgs { split: &self.test, perm: None, offset, rows, row_base: 0, inv_m: 1.0, accumulate: false };
+            for &op in &ops {
+                self.exec.run(op, &args, 0.0);
+            }
+            let s = self.exec.sums(rows, false);
             out.loss_sum += s.loss_sum as f64;
             out.correct += s.correct as f64;
-            offset += m;
+            offset += rows;
+            self.last_rows = rows;
         }
         out
     }
 
-    pub fn norm_rows_and_grads(&self, m: u32, grad_len: usize) -> (Vec<Vec<f32>>, Vec<f32>) {
-        (self.norms.iter().map(|r| r[..m as usize].to_vec()).collect(), self.grads[..grad_len].to_vec())
+    /// Class probabilities for arbitrary points.
+    pub fn predict(&mut self, points: &[f32]) -> Vec<f32> {
+        self.exec.predict(points)
     }
 
+    pub fn norm_rows_and_grads(&self, m: u32, grad_len: usize) -> (Vec<Vec<f32>>, Vec<f32>) {
+        let norms = self.exec.get(Buf::Norms);
+        (norms.chunks(self.exec.m_max).map(|r| r[..m as usize].to_vec()).collect(), self.exec.grads[..grad_len].to_vec())
+    }
+
+    /// Every buffer after the last step: per-example statistics of the whole batch of `m`, the
+    /// per-chunk buffers of the last chunk.
     pub fn snapshot(&self, m: u32) -> Snapshot {
-        let m = m as usize;
-        let rows = |v: &[f32], w: usize| v[..m * w].to_vec();
-        let mut acts = vec![rows(&self.acts[0], self.layout.layers[0].d_in as usize)];
+        let (m, r) = (m as usize, self.last_rows);
+        let e = &self.exec;
+        let lay = e.layout();
+        let rows = |b: Buf, w: usize| e.get(b)[..r * w].to_vec();
+        let mut acts = vec![rows(e.plan.layer_input(0), lay.layers[0].d_in as usize)];
         let mut deltas = Vec::new();
-        for (l, d) in self.layout.layers.iter().enumerate() {
-            acts.push(rows(&self.acts[l + 1], d.d_out as usize));
-            deltas.push(rows(&self.deltas[l], d.d_out as usize));
+        for (l, d) in lay.layers.iter().enumerate() {
+            acts.push(rows(Buf::Act(l), d.d_out as usize));
+            deltas.push(rows(Buf::Delta(l), d.d_out as usize));
         }
-        let convs = self
-            .layout
+        let convs = lay
             .convs
             .iter()
-            .zip(&self.stages)
-            .map(|(c, st)| {
+            .enumerate()
+            .map(|(s, c)| {
                 let pooled = c.pool.map_or(0, |p| p.out_len());
+                let opt = |b: Buf| if pooled > 0 { rows(b, pooled) } else { Vec::new() };
                 ConvSnapshot {
-                    conv_out: rows(&st.conv_out, c.conv.out_len()),
-                    pool_out: rows(&st.pool_out, pooled),
-                    arg: st.arg[..m * pooled].to_vec(),
-                    d_pool: rows(&st.d_pool, pooled),
-                    d_conv: rows(&st.d_conv, c.conv.out_len()),
+                    conv_out: rows(Buf::ConvOut(s), c.conv.out_len()),
+                    pool_out: opt(Buf::PoolOut(s)),
+                    arg: e.args.get(&s).map_or(Vec::new(), |a| a[..r * pooled].to_vec()),
+                    d_pool: opt(Buf::DPool(s)),
+                    d_conv: rows(Buf::DConv(s), c.conv.out_len()),
                 }
             })
             .collect();
         Snapshot {
-            labels: self.labels[..m].to_vec(),
-            input: if self.layout.convs.is_empty() { acts[0].clone() } else { rows(&self.input, self.dim) },
-            prepped: self.layout.prep.map_or(Vec::new(), |p| rows(&self.prepped, p.output.len() as usize)),
+            rows: r,
+            labels: e.labels[..r].to_vec(),
+            input: rows(Buf::Input, lay.input_dim as usize),
+            prepped: lay.prep.map_or(Vec::new(), |p| rows(Buf::Prepped, p.output.len() as usize)),
             convs,
             acts,
             deltas,
-            grads: self.grads.clone(),
-            params: self.params.clone(),
-            losses: self.losses[..m].to_vec(),
-            correct: self.correct[..m].to_vec(),
-            norms: self.norms.iter().map(|r| r[..m].to_vec()).collect(),
-            partials: self.partials.clone(),
+            grads: e.grads.clone(),
+            params: e.params.clone(),
+            losses: e.get(Buf::Losses)[..m].to_vec(),
+            correct: e.get(Buf::Correct)[..m].to_vec(),
+            norms: e.get(Buf::Norms).chunks(e.m_max).map(|row| row[..m].to_vec()).collect(),
+            partials: e.partials.clone(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! One engine API over two implementations: the GPU engine (WGSL kernels through wgpu) and
 //! its CPU twin (the plain-Rust reference kernels), which is also the fallback for browsers
-//! without WebGPU. Both hold the same buffers in the same layout, so any intermediate can be
-//! compared between them.
+//! without WebGPU. Both run the same step [`Plan`] on buffers of the same names and layout, in
+//! the same chunks, so any intermediate can be compared between them.
 
 pub mod cpu;
 
@@ -9,6 +9,7 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::gpu::{AdapterSummary, GpuEngine};
 use crate::model::Layout;
+use crate::plan::{choose_chunk, Budget, Chunking, Plan};
 use crate::reference::reduce_stats::StepSums;
 pub use cpu::CpuEngine;
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,24 @@ pub struct BackendInfo {
     /// Why the CPU is used when the GPU was wanted (Auto).
     pub fallback_reason: Option<String>,
     pub dispatches_per_step: usize,
+    /// Examples per chunk: a step of batch m runs as ⌈m / chunk⌉ chunks.
+    pub chunk: u32,
+    /// Why this chunk: "m_max" (the whole batch fits), "binding limit", "memory budget", "forced".
+    pub chunk_reason: String,
+}
+
+/// The CPU engine's memory budget: the wasm heap can grow to 4 GiB and must also hold the data
+/// set and the page's own state, so the engine plans for 2 GiB there; natively the default is
+/// 4 GiB, or `CABS_MEMORY_BUDGET_MIB`.
+pub fn cpu_budget() -> Budget {
+    #[cfg(target_arch = "wasm32")]
+    let (total, what) = (2u64 << 30, "the browser's wasm memory (2 GiB planned of its 4 GiB)");
+    #[cfg(not(target_arch = "wasm32"))]
+    let (total, what) = match std::env::var("CABS_MEMORY_BUDGET_MIB").ok().and_then(|v| v.parse::<u64>().ok()) {
+        Some(mib) => (mib << 20, "the CPU memory budget CABS_MEMORY_BUDGET_MIB"),
+        None => (4u64 << 30, "the CPU engine's 4 GiB memory budget (set CABS_MEMORY_BUDGET_MIB to change it)"),
+    };
+    Budget { max_binding: u64::MAX, total, what }
 }
 
 /// Sums over the test split.
@@ -103,6 +122,8 @@ pub struct ConvSnapshot {
 /// Every intermediate buffer after a training step (first `m` rows of each), for tests and probes.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
+    /// Rows held by the per-chunk buffers (the last chunk's; the whole batch when unchunked).
+    pub rows: usize,
     pub labels: Vec<u32>,
     /// The batch as gathered from the data set.
     pub input: Vec<f32>,
@@ -131,7 +152,8 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// Build the engine with the given initial parameters.
+    /// Build the engine with the given initial parameters. `chunk` forces the chunk size;
+    /// otherwise it follows from the device limits (GPU) or the memory budget (CPU).
     pub async fn new(
         choice: BackendChoice,
         layout: Layout,
@@ -139,27 +161,70 @@ impl Engine {
         m_max: u32,
         params: &[f32],
         conv_norms: ConvNorms,
+        chunk: Option<u32>,
     ) -> Result<(Engine, BackendInfo)> {
-        let cpu = |reason: Option<String>| {
-            let e = CpuEngine::new(layout.clone(), data, m_max, params, conv_norms);
-            let info = BackendInfo { kind: "cpu".into(), adapter: None, fallback_reason: reason, dispatches_per_step: 0 };
-            (Engine::Cpu(Box::new(e)), info)
+        let plan = Plan::new(&layout, conv_norms);
+        let cpu = |reason: Option<String>| -> Result<(Engine, BackendInfo)> {
+            let chunking = choose_chunk(&plan, m_max, data.memory_bytes(), cpu_budget(), chunk)?;
+            let e = CpuEngine::new(plan.clone(), chunking, data, m_max, params)?;
+            let info = BackendInfo {
+                kind: "cpu".into(),
+                adapter: None,
+                fallback_reason: reason,
+                dispatches_per_step: 0,
+                chunk: chunking.chunk,
+                chunk_reason: chunking.reason.into(),
+            };
+            Ok((Engine::Cpu(Box::new(e)), info))
         };
         match choice {
-            BackendChoice::Cpu => Ok(cpu(None)),
-            BackendChoice::Gpu | BackendChoice::Auto => match GpuEngine::new(layout.clone(), data, m_max, params, conv_norms).await {
+            BackendChoice::Cpu => cpu(None),
+            BackendChoice::Gpu | BackendChoice::Auto => match GpuEngine::new(plan.clone(), data, m_max, params, chunk).await {
                 Ok(g) => {
+                    let chunking = g.chunking();
                     let info = BackendInfo {
                         kind: "gpu".into(),
                         adapter: Some(g.adapter().clone()),
                         fallback_reason: None,
-                        dispatches_per_step: g.dispatches_per_step(),
+                        dispatches_per_step: g.dispatches_per_step(m_max.min(chunking.chunk)),
+                        chunk: chunking.chunk,
+                        chunk_reason: chunking.reason.into(),
                     };
                     Ok((Engine::Gpu(Box::new(g)), info))
                 }
-                Err(e) if choice == BackendChoice::Auto => Ok(cpu(Some(e.to_string()))),
+                Err(e) if choice == BackendChoice::Auto => cpu(Some(e.to_string())),
                 Err(e) => Err(e),
             },
+        }
+    }
+
+    /// The step plan the engine runs.
+    pub fn plan(&self) -> &Plan {
+        match self {
+            Engine::Gpu(g) => g.plan(),
+            Engine::Cpu(c) => c.plan(),
+        }
+    }
+
+    /// How a batch is split into chunks.
+    pub fn chunking(&self) -> Chunking {
+        match self {
+            Engine::Gpu(g) => g.chunking(),
+            Engine::Cpu(c) => c.chunking(),
+        }
+    }
+
+    /// Class probabilities for `points` (`input_dim` values each), by the plan's forward pass on
+    /// the CPU twins with the engine's current weights (any model; decision maps).
+    pub async fn predict(&mut self, points: &[f32], byte_scale: f32) -> Result<Vec<f32>> {
+        match self {
+            Engine::Gpu(g) => {
+                let params = g.params().await?;
+                let rows = (points.len() / g.layout().input_dim as usize).clamp(1, 1024) as u32;
+                let mut exec = cpu::CpuExec::new(g.plan().clone(), rows, rows, byte_scale, &params)?;
+                Ok(exec.predict(points))
+            }
+            Engine::Cpu(c) => Ok(c.predict(points)),
         }
     }
 
@@ -184,8 +249,9 @@ impl Engine {
         }
     }
 
-    /// Per-kernel GPU times (ms) of one step at α = 0; None on the CPU or without timestamps.
-    pub async fn profile_step(&mut self, offset: u32, m: u32) -> Result<Option<Vec<(&'static str, f64)>>> {
+    /// Per-kernel GPU times (ms) of one step at α = 0 (label, shape, ms); None on the CPU or
+    /// without timestamps.
+    pub async fn profile_step(&mut self, offset: u32, m: u32) -> Result<Option<Vec<(&'static str, String, f64)>>> {
         match self {
             Engine::Gpu(g) => g.profile_step(offset, m).await,
             Engine::Cpu(_) => Ok(None),

@@ -6,18 +6,12 @@ use crate::error::{CabsError, Result};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 
-/// What the engine needs from a device; checked against the adapter's limits before asking.
-#[derive(Clone, Copy, Debug)]
+/// What the engine needs from a device whatever the chunk (the per-chunk buffers are sized
+/// afterwards, from the device's limits): each buffer with what it holds and its bytes; checked
+/// against the adapter's limits before asking for a device.
+#[derive(Clone, Debug, Default)]
 pub struct Requirements {
-    /// Largest single storage binding, in bytes.
-    pub max_binding_bytes: u64,
-    /// Largest single buffer, in bytes.
-    pub max_buffer_bytes: u64,
-    /// Most workgroups in one dispatch dimension.
-    pub max_workgroups: u32,
-    /// Bytes per example of the largest per-example buffer (0 if unknown), to suggest an m_max
-    /// that fits when a limit is exceeded.
-    pub bytes_per_example: u64,
+    pub buffers: Vec<(String, u64)>,
 }
 
 /// The adapter as shown to users.
@@ -142,27 +136,28 @@ impl GpuContext {
             driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
         };
         let have = adapter.limits();
-        let mut limits = wgpu::Limits::default();
-        let checks = [
-            ("max_storage_buffer_binding_size", req.max_binding_bytes, have.max_storage_buffer_binding_size as u64),
-            ("max_buffer_size", req.max_buffer_bytes, have.max_buffer_size),
-            ("max_compute_workgroups_per_dimension", req.max_workgroups as u64, have.max_compute_workgroups_per_dimension as u64),
-        ];
-        for (name, need, got) in checks {
-            if need > got {
-                let fits = match req.bytes_per_example {
-                    0 => String::new(),
-                    b if name != "max_compute_workgroups_per_dimension" => format!(" (at most {} for this model)", got / b),
-                    _ => String::new(),
-                };
+        let largest = (have.max_storage_buffer_binding_size as u64).min(have.max_buffer_size);
+        for (what, need) in &req.buffers {
+            if *need > largest {
                 return Err(CabsError::Gpu(format!(
-                    "the adapter '{}' allows {name} = {got}, but this model, data set and m_max need {need}; lower m_max{fits} or use a smaller model",
-                    summary.name
+                    "the adapter '{}' holds at most {} in one storage buffer, but {what} needs {}; {}",
+                    summary.name,
+                    crate::plan::bytes_text(largest),
+                    crate::plan::bytes_text(*need),
+                    if what.contains("data set") {
+                        "use a smaller data set or the CPU engine (--backend cpu)"
+                    } else if what.contains("m_max") {
+                        "lower m_max"
+                    } else {
+                        "use a smaller model"
+                    }
                 )));
             }
         }
-        limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.max(req.max_binding_bytes as _);
-        limits.max_buffer_size = limits.max_buffer_size.max(req.max_buffer_bytes);
+        // Ask for the adapter's largest buffers: the engine sizes its chunk to them.
+        let mut limits = wgpu::Limits::default();
+        limits.max_storage_buffer_binding_size = have.max_storage_buffer_binding_size;
+        limits.max_buffer_size = have.max_buffer_size;
         let (device, queue) = in_time(
             "opening the GPU device",
             adapter.request_device(&wgpu::DeviceDescriptor {

@@ -200,15 +200,9 @@ struct Harness {
 
 impl Harness {
     async fn new(m: usize, largest_bytes: u64) -> Result<Harness> {
-        let ctx = GpuContext::new(Requirements {
-            max_binding_bytes: largest_bytes,
-            max_buffer_bytes: largest_bytes,
-            max_workgroups: 65_535,
-            bytes_per_example: 0,
-        })
-        .await?;
+        let ctx = GpuContext::new(Requirements { buffers: vec![("the largest test buffer".into(), largest_bytes)] }).await?;
         let step_layout = step_layout(&ctx.device);
-        let s = StepUniform { m: m as u32, inv_m: 1.0 / m as f32, ..Default::default() };
+        let s = StepUniform { m: m as u32, inv_m: 1.0 / m as f32, batch: m as u32, ..Default::default() };
         let step = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("step uniform"),
             contents: bytemuck::bytes_of(&s),

@@ -13,14 +13,22 @@ pub const STEP_STRIDE: u64 = 256;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct StepUniform {
+    /// Examples in this chunk.
     pub m: u32,
     pub offset: u32,
     pub lr: f32,
+    /// 1 / examples in the whole batch.
     pub inv_m: f32,
     pub use_perm: u32,
     pub stats_slot: u32,
     pub with_norms: u32,
-    pub _pad: u32,
+    /// This chunk's first row within the batch.
+    pub row_base: u32,
+    /// Examples in the whole batch.
+    pub batch: u32,
+    /// 1 on every chunk but the first: gradients add to the earlier chunks'.
+    pub accumulate: u32,
+    pub _pad: [u32; 2],
 }
 
 /// Mirror of `Params` in `shaders/gather_batch.wgsl`.

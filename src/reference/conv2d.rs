@@ -16,6 +16,9 @@
 //! - [`norms_reference_approx`] is what the reference code computes by squaring inputs and errors
 //!   before the filter-gradient op: `Σ_p ‖x_p‖²‖δ_p‖²`, dropping all cross terms p ≠ q. By
 //!   Cauchy–Schwarz `exact ≤ P · approx`.
+//!
+//! Why the engines use the per-example route, and what the approximation does to ξ:
+//! `docs/METHOD.md`, "Convolutions: exact per-example norms" and the section after it.
 
 use serde::{Deserialize, Serialize};
 
@@ -209,18 +212,28 @@ pub fn add_example_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], scale: f32, gw: &
     add_unfolded_grad(s, &rows, &scaled, gw, gb);
 }
 
-/// Mean filter and bias gradient over the batch: summed over examples and positions in
-/// ascending order, then scaled by 1/m once (the order of `conv2d_filter_grad.wgsl`).
-pub fn filter_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize, gw: &mut [f32], gb: &mut [f32]) {
-    gw.fill(0.0);
-    gb.fill(0.0);
+/// Mean filter and bias gradient over `m` examples: summed over examples and positions in
+/// ascending order, then scaled by `inv_m` (1/(examples in the whole batch)) once, the order of
+/// `conv2d_filter_grad.wgsl`. With `accumulate` the result is added to `gw`, `gb` (the later
+/// chunks of a chunked step).
+#[allow(clippy::too_many_arguments)]
+pub fn filter_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize, inv_m: f32, accumulate: bool, gw: &mut [f32], gb: &mut [f32]) {
+    let mut sw = vec![0.0; gw.len()];
+    let mut sb = vec![0.0; gb.len()];
     let mut rows = vec![0.0; s.positions() * s.patch_len()];
     for i in 0..m {
         s.unfold(&x[i * s.in_len()..(i + 1) * s.in_len()], &mut rows);
-        add_unfolded_grad(s, &rows, &dy[i * s.out_len()..(i + 1) * s.out_len()], gw, gb);
+        add_unfolded_grad(s, &rows, &dy[i * s.out_len()..(i + 1) * s.out_len()], &mut sw, &mut sb);
     }
-    let inv_m = 1.0 / m as f32;
-    gw.iter_mut().chain(gb.iter_mut()).for_each(|g| *g *= inv_m);
+    for (g, v) in gw.iter_mut().chain(gb.iter_mut()).zip(sw.iter().chain(&sb)) {
+        *g = if accumulate { *g + v * inv_m } else { v * inv_m };
+    }
+}
+
+/// Σ v² in f64: a conv layer's per-example norm adds 10⁴–10⁵ squares, too many for an f32 sum
+/// one by one (relative error ~1e-5); the GPU sums them in a tree.
+fn sum_sq(v: &[f32]) -> f32 {
+    v.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() as f32
 }
 
 /// Per-example (‖∂ℓ_i/∂W‖², ‖∂ℓ_i/∂b‖²), exact, forming each G_i.
@@ -234,7 +247,7 @@ pub fn norms_per_example(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize) -> Vec
             gb.fill(0.0);
             s.unfold(&x[i * s.in_len()..(i + 1) * s.in_len()], &mut rows);
             add_unfolded_grad(s, &rows, &dy[i * s.out_len()..(i + 1) * s.out_len()], &mut gw, &mut gb);
-            (gw.iter().map(|v| v * v).sum(), gb.iter().map(|v| v * v).sum())
+            (sum_sq(&gw), sum_sq(&gb))
         })
         .collect()
 }
@@ -250,15 +263,15 @@ pub fn norms_gram(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize) -> Vec<(f32, 
             s.unfold(xi, &mut patches);
             let patch = |p: usize| &patches[p * s.patch_len()..(p + 1) * s.patch_len()];
             let delta_dot = |p: usize, q: usize| (0..s.out_c).map(|o| di[o * p_count + p] * di[o * p_count + q]).sum::<f32>();
-            let mut w = 0.0;
+            let mut w = 0.0f64;
             for p in 0..p_count {
                 for q in 0..p_count {
                     let xx: f32 = patch(p).iter().zip(patch(q)).map(|(a, b)| a * b).sum();
-                    w += xx * delta_dot(p, q);
+                    w += (xx * delta_dot(p, q)) as f64;
                 }
             }
-            let b: f32 = (0..s.out_c).map(|o| (0..p_count).map(|p| di[o * p_count + p]).sum::<f32>().powi(2)).sum();
-            (w, b)
+            let b: f64 = (0..s.out_c).map(|o| ((0..p_count).map(|p| di[o * p_count + p]).sum::<f32>() as f64).powi(2)).sum();
+            (w as f32, b as f32)
         })
         .collect()
 }
@@ -284,15 +297,15 @@ pub fn norms_reference_approx(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize) -
         .map(|i| {
             let xi = &x[i * s.in_len()..(i + 1) * s.in_len()];
             let di = &dy[i * s.out_len()..(i + 1) * s.out_len()];
-            let (mut w, mut b) = (0.0, 0.0);
+            let (mut w, mut b) = (0.0f64, 0.0f64);
             for p in 0..p_count {
                 s.patch(xi, p, &mut patch);
                 let xx: f32 = patch.iter().map(|v| v * v).sum();
                 let dd: f32 = (0..s.out_c).map(|o| di[o * p_count + p].powi(2)).sum();
-                w += xx * dd;
-                b += dd;
+                w += (xx * dd) as f64;
+                b += dd as f64;
             }
-            (w, b)
+            (w as f32, b as f32)
         })
         .collect()
 }

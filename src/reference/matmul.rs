@@ -12,6 +12,9 @@ pub const TANH: u32 = 4;
 pub const MUL_RELU_DERIV: u32 = 8;
 pub const MUL_TANH_DERIV: u32 = 16;
 pub const SCALE_INV_M: u32 = 32;
+/// Add the result to `out` instead of overwriting it (gradient accumulation over chunks; on the
+/// GPU it takes effect on the chunks whose step uniform says `accumulate`).
+pub const ACCUMULATE: u32 = 64;
 
 /// Shapes, transposes and epilogue of one matrix product.
 #[derive(Clone, Copy, Debug)]
@@ -71,8 +74,12 @@ pub fn matmul(s: MatmulSpec, a: &[f32], b: &[f32], bias: &[f32], aux: &[f32], in
             }
         }
         for (c, &v) in acc.iter().enumerate() {
-            out[r * s.n + c] =
-                epilogue(s.flags, v, bias.get(c).copied().unwrap_or(0.0), aux.get(r * s.n + c).copied().unwrap_or(0.0), inv_m);
+            let v = epilogue(s.flags, v, bias.get(c).copied().unwrap_or(0.0), aux.get(r * s.n + c).copied().unwrap_or(0.0), inv_m);
+            if s.flags & ACCUMULATE != 0 {
+                out[r * s.n + c] += v;
+            } else {
+                out[r * s.n + c] = v;
+            }
         }
     }
 }

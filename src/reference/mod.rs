@@ -10,7 +10,6 @@ pub mod gather;
 pub mod matmul;
 pub mod max_pool;
 pub mod per_example_norms;
-pub mod predict;
 pub mod reduce_stats;
 pub mod sgd_update;
 pub mod softmax_xent;

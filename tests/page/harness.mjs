@@ -1,11 +1,18 @@
 // Shared set-up of the page tests: the static server (scripts/serve.mjs on a free port of
 // 127.0.0.1) and headless Chromium through playwright-core, with or without WebGPU.
+// Every test fails on an uncaught error in any page (frames included) of any browser context
+// made through launch(): the hooks below check after each test, so no test can forget to.
+import { afterEach, after } from "node:test";
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+const UPNG = createRequire(import.meta.url)("upng-js");
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const SCREENSHOTS = join(ROOT, "docs", "screenshots");
@@ -21,12 +28,29 @@ function freePort() {
   });
 }
 
-/** Start scripts/serve.mjs on www/; resolves to {url, stop()} once it listens. */
-export async function startServer() {
-  for (const f of ["www/pkg/cabs.js", "www/pkg/cabs_bg.wasm", "www/vendor/uPlot.esm.js", "www/data/mnist.bin"])
-    if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run bash scripts/setup.sh and bash scripts/build-wasm.sh first`);
+/** Uncaught page errors not yet reported: "url: message". */
+const uncaught = [];
+function failOnUncaught() {
+  if (uncaught.length === 0) return;
+  const list = uncaught.splice(0);
+  assert.fail(`uncaught page error(s):\n${list.join("\n")}`);
+}
+afterEach(failOnUncaught);
+after(failOnUncaught);
+
+/** Record every uncaught error of this context's pages and frames (pageerror / weberror). */
+export function watchErrors(context) {
+  context.on("weberror", (e) => uncaught.push(`${e.page()?.url() ?? "?"}: ${e.error().message}`));
+  return context;
+}
+
+/** Start scripts/serve.mjs on www/ (or `root`); resolves to {url, stop()} once it listens. */
+export async function startServer(root = join(ROOT, "www")) {
+  if (root === join(ROOT, "www"))
+    for (const f of ["www/pkg/cabs.js", "www/pkg/cabs_bg.wasm", "www/vendor/uPlot.esm.js", "www/vendor/reveal/reveal.mjs", "www/data/mnist.bin"])
+      if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run bash scripts/setup.sh and bash scripts/build-wasm.sh first`);
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, "scripts", "serve.mjs"), join(ROOT, "www")], {
+  const child = spawn(process.execPath, [join(ROOT, "scripts", "serve.mjs"), root], {
     env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise((resolve, reject) => {
@@ -38,15 +62,18 @@ export async function startServer() {
 
 /** Headless Chromium; webgpu=false leaves out --enable-unsafe-webgpu (no adapter then). */
 export async function launch({ webgpu = true } = {}) {
-  return chromium.launch({
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true,
     args: [...BASE_FLAGS, ...(webgpu ? ["--enable-unsafe-webgpu"] : [])],
   });
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...args) => watchErrors(await newContext(...args));
+  return browser;
 }
 
 /** A new page that fails the test on uncaught page errors (collected in page.errors). */
-export async function openPage(browser, url, { width = 1280, height = 900, colorScheme = "light", reducedMotion = "no-preference" } = {}) {
-  const context = await browser.newContext({ viewport: { width, height }, colorScheme, reducedMotion, acceptDownloads: true });
+export async function openPage(browser, url, { width = 1280, height = 900, colorScheme = "light", reducedMotion = "no-preference", ...more } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, colorScheme, reducedMotion, acceptDownloads: true, ...more });
   const page = await context.newPage();
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(e.message));
@@ -65,3 +92,16 @@ export function screenshotDir() {
   mkdirSync(SCREENSHOTS, { recursive: true });
   return SCREENSHOTS;
 }
+
+/**
+ * Save a screenshot as docs/screenshots/NAME, quantised to a 256-colour palette (upng-js): about
+ * a third of the bytes of Chromium's PNG, and charts look the same. opts: page.screenshot's.
+ */
+export async function saveScreenshot(page, name, opts = {}) {
+  const png = await page.screenshot(opts);
+  const img = UPNG.decode(png.buffer.slice(png.byteOffset, png.byteOffset + png.length));
+  writeFileSync(join(screenshotDir(), name), Buffer.from(UPNG.encode(UPNG.toRGBA8(img), img.width, img.height, 256)));
+}
+
+/** Wait ms milliseconds (for "nothing happened meanwhile" checks). */
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -19,6 +19,11 @@ test("every key round-trips through the hash", () => {
   assert.deepEqual(problems, []);
   assert.deepEqual(state, s);
   assert.equal(parseHash("#baselines=none").state.baselines, "");
+  assert.equal(DEFAULTS.autopause, true);
+  assert.equal(parseHash("#autopause=0").state.autopause, false);
+  assert.equal(toHash({ ...DEFAULTS, autopause: false }).endsWith("&autopause=0"), true);
+  assert.equal(toHash({ ...DEFAULTS }).includes("autopause"), false, "the default is not written");
+  assert.match(parseHash("#autopause=maybe").problems[0], /autopause='maybe' is not 0 or 1/);
   assert.deepEqual(runRules({ ...DEFAULTS, baselines: "const:16,cabs,const:16" }), ["cabs", "const:16"]);
   assert.equal(evalEvery({ ...DEFAULTS }), 50);
   assert.equal(evalEvery({ ...DEFAULTS, data: "moons" }), 20);

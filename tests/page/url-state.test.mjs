@@ -4,8 +4,7 @@
 // parts; the Share dialog and the <cabs-demo> element produce working embeds.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { startServer, launch, openPage, ready, screenshotDir } from "./harness.mjs";
+import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
 
 let server, browser;
 before(async () => {
@@ -82,7 +81,7 @@ test("embed=1 shows only the charts and a minimal bar; hide= removes parts", asy
   await page.keyboard.press("Space");
   await page.waitForFunction(() => !window.cabsDemo.snapshot().running);
   await page.waitForTimeout(300); // the last redraw
-  await page.screenshot({ path: join(screenshotDir(), "embed.png") });
+  await saveScreenshot(page, "embed.png");
 
   await page.evaluate(() => { location.hash = "#data=blobs&backend=cpu&embed=1&hide=bar,boundary,noise,terms"; });
   await ready(page);

@@ -5,8 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { startServer, launch, openPage, ready, screenshotDir } from "./harness.mjs";
+import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
 
 const HASH = "#data=blobs&model=mlp:16&lr=4&mu=0.9&seed=1&baselines=const:16";
 const HEADER = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx";
@@ -62,7 +61,7 @@ test("play trains: CABS's batch grows above 16 and the loss falls", async () => 
   assert.ok(snap.runs[0].testAccuracy > 0.5, "test accuracy is reported");
   assert.equal(await page.locator(".chart").count(), 5, "five charts");
   assert.equal(await page.locator("#boundary canvas").count(), 2, "a decision-boundary map per run");
-  await page.screenshot({ path: join(screenshotDir(), "page.png"), fullPage: true });
+  await saveScreenshot(page, "page.png", { fullPage: true });
 });
 
 test("pause stops training; CSV export has the native runner's header and one row per step", async () => {

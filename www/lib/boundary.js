@@ -31,6 +31,25 @@ export class BoundaryMaps {
     this.host.append(row, el("p", { class: "note", text: "Colour: the predicted class on [−1.6, 1.6]²; paler where the model is unsure. Dots: test points in their true class." }));
   }
 
+  /**
+   * Embed mode: size the maps to what the charts leave, box = {width, height} of the view (a
+   * column of maps beside the charts in a landscape frame, a row below them in a portrait one);
+   * null: the page's fixed size.
+   */
+  fit(box) {
+    const n = this.canvases.size;
+    this.host.classList.toggle("row", !!box && box.width < box.height);
+    let size = "";
+    if (box && n > 0) {
+      const caption = 22;
+      size = box.width >= box.height
+        ? Math.floor(Math.min((box.height - 4) / n - caption, box.width * 0.26))
+        : Math.floor(Math.min((box.width - 8 * n) / n, box.height * 0.24 - caption));
+      size = `${Math.max(48, size)}px`;
+    }
+    for (const c of this.canvases.values()) { c.style.width = size; c.style.height = size; }
+  }
+
   /** msg: {n, lo, hi, classes, maps: [{run, probs: Float32Array (n·n·classes)}], points?} */
   draw(msg) {
     const { n, classes } = msg;

@@ -46,7 +46,11 @@ const positive = (v) => (Number.isFinite(v) && v > 0 ? v : null);
 const finite = (v) => (Number.isFinite(v) ? v : null);
 
 export class Charts {
-  /** host: element to fill; opts: {hidden: Set of chart ids, theme: "light"|"dark", reducedMotion} */
+  /**
+   * host: element to fill; opts: {hidden: Set of chart ids, theme: "light"|"dark", compact}.
+   * compact (embed mode): the charts share the host's height and width in a grid chosen for the
+   * frame's shape, without per-chart legends (the page shows one), fonts scaled to the frame.
+   */
   constructor(host, opts) {
     this.host = host;
     this.opts = opts;
@@ -99,14 +103,18 @@ export class Charts {
           getters.push({ constant: v });
         }
       }
-      const axisStyle = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, font: "14px system-ui, sans-serif", labelFont: "14px system-ui, sans-serif" };
+      const px = this.fontPx();
+      const font = `${px}px system-ui, sans-serif`;
+      const axisStyle = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, font, labelFont: font };
       const opts = {
-        width: 400, height: 220, series, legend: { live: true },
+        width: 400, height: 220, series, legend: { show: !this.opts.compact, live: true },
         cursor: { sync: { key: "cabs" }, drag: { x: false, y: false } },
         scales: { x: { time: false }, y: def.bounds ? { distr: 3, log: 2, range: (u, lo, hi) => this.batchRange(lo, hi) } : def.log ? { distr: 3 } : def.pct ? { range: [0, 1] } : {} },
         axes: [
-          { ...axisStyle, label: XLABEL[xmode], size: 36 },
-          { ...axisStyle, scale: "y", size: 56, splits: def.bounds ? powersOfTwo : undefined, values: def.pct ? (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) : (u, vals) => vals.map((v) => fmt(v, 2)) },
+          // A small frame drops the x-axis title (the bar's x-axis select names it) to leave room for the curves.
+          { ...axisStyle, label: this.opts.compact && innerWidth < 600 ? undefined : XLABEL[xmode], size: Math.round(px * 2.6), labelSize: Math.round(px * 1.4) },
+          // Wide enough for the longest tick label (1.0e-6 on a log loss axis), not a fixed guess.
+          { ...axisStyle, scale: "y", size: (u, vals) => Math.max(Math.round(px * 3), Math.ceil(Math.max(0, ...(vals || []).map((v) => String(v).length)) * px * 0.7) + 18), splits: def.bounds ? powersOfTwo : undefined, values: def.pct ? (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) : (u, vals) => vals.map((v) => (v == null ? "" : fmt(v, 2))) },
         ],
       };
       const u = new uPlot(opts, [[]].concat(series.slice(1).map(() => [])), body);
@@ -117,12 +125,39 @@ export class Charts {
     this.update();
   }
 
+  /** Axis font: 14 px on the page; in a frame, scaled with it (12 px on a phone, 18 px at 1280×720). */
+  fontPx() {
+    if (!this.opts.compact) return 14;
+    return Math.max(12, Math.min(18, Math.round(Math.min(innerWidth, innerHeight * 1.6) / 70)));
+  }
+
   fit() {
+    if (this.opts.compact) this.layoutGrid();
     for (const p of this.plots) {
-      const w = Math.max(200, Math.floor(p.body.clientWidth));
-      const h = Math.round(Math.min(300, Math.max(170, w * 0.5)));
+      const w = Math.max(this.opts.compact ? 80 : 200, Math.floor(p.body.clientWidth));
+      const h = this.opts.compact ? Math.max(60, Math.floor(p.body.clientHeight)) : Math.round(Math.min(300, Math.max(170, w * 0.5)));
       if (p.u.width !== w || p.u.height !== h) p.u.setSize({ width: w, height: h });
     }
+  }
+
+  /** Compact mode: columns for n charts in the host's box, so that each chart is as large as it can be. */
+  layoutGrid() {
+    const n = this.plots.length;
+    const W = this.host.clientWidth, H = this.host.clientHeight;
+    if (n === 0 || W === 0 || H === 0) return;
+    let best = 1, bestScore = -1;
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      const w = W / cols, h = H / rows;
+      // The area of the largest 1.6:1 chart that fits the cell; an empty cell costs a little.
+      const score = (w / h > 1.6 ? 1.6 * h * h : (w * w) / 1.6) * (1 - 0.03 * (cols * rows - n));
+      if (score > bestScore) { best = cols; bestScore = score; }
+    }
+    const rows = Math.ceil(n / best);
+    this.host.style.gridTemplateColumns = `repeat(${best}, minmax(0, 1fr))`;
+    this.host.style.gridTemplateRows = `repeat(${rows}, minmax(0, 1fr))`;
+    // The last chart takes the empty cells of the last row: nothing is left blank.
+    this.plots.forEach((p, i) => { p.body.parentElement.style.gridColumn = i === n - 1 ? `span ${best * rows - n + 1}` : ""; });
   }
 
   /** Push the runs' current data into every chart. */

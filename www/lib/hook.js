@@ -13,9 +13,11 @@ export function installHook(app) {
       batchSize: r.length ? r.last("batchSize") : null,
       loss: r.length ? r.last("loss") : null,
       testAccuracy: r.lastEval()?.testAccuracy ?? null,
+      diverged: r.diverged ?? null, // the step at which it diverged and stopped, else null
     })),
     timing: app.timing(),
     data: app.data?.() ?? null, // {dataset, trainSize, testSize, inputDim, classes, paramCount, files}
+    ...app.extra?.(), // seen (the demo is in view), engine (created yet), autopaused (held while unseen)
   });
   window.cabsDemo = Object.freeze({
     snapshot, settings: () => app.settings(),

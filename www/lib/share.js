@@ -17,7 +17,7 @@ function attrs(state) {
 export function snippets(state) {
   const link = pageUrl(state, { embed: false });
   const embedUrl = pageUrl(state, { embed: true });
-  const iframe = `<iframe src="${embedUrl.replace(/"/g, "&quot;")}" title="CABS: adaptive batch size demo" width="100%" height="720" style="border:0" loading="lazy"></iframe>`;
+  const iframe = `<iframe src="${embedUrl.replace(/"/g, "&quot;")}" title="CABS: adaptive batch size demo" width="100%" height="540" style="border:0;height:auto;aspect-ratio:16/10;min-height:360px" loading="lazy"></iframe>`;
   const script = new URL("../cabs-demo.js", import.meta.url).href;
   const element = `<script type="module" src="${script}"></script>\n<cabs-demo${attrs({ ...state, embed: false })}></cabs-demo>`;
   return { link, iframe, element };

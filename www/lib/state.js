@@ -10,7 +10,7 @@ export const HIDEABLE = ["header", "controls", "stats", "bar", "boundary", "loss
 
 export const DEFAULTS = Object.freeze({
   data: "mnist", model: "mlp:256", rule: "cabs", lr: 0.5, mmin: 16, mmax: 2048, mu: 0.95, seed: 1,
-  baselines: "const:16", backend: "auto", eval: 0, x: "examples", embed: false, hide: "", play: false,
+  baselines: "const:16", backend: "auto", eval: 0, x: "examples", embed: false, hide: "", play: false, autopause: true,
 });
 
 /** Keys always written to the hash (the run's identity); the others only when not default. */
@@ -63,6 +63,7 @@ const PARSERS = {
   x: (v) => (XAXES.includes(v) ? v : undefined),
   embed: (v) => (v === "1" || v === "true" ? true : v === "0" || v === "false" ? false : undefined),
   play: (v) => (v === "1" || v === "true" ? true : v === "0" || v === "false" ? false : undefined),
+  autopause: (v) => (v === "1" || v === "true" ? true : v === "0" || v === "false" ? false : undefined),
   hide: (v) => {
     const parts = v.split(",").filter(Boolean);
     return parts.every((p) => HIDEABLE.includes(p)) ? parts.join(",") : undefined;
@@ -76,7 +77,7 @@ const RULES_TEXT = {
   rule: "cabs, const:M, const:M:step:EVERY:FACTOR or const:M:invtime:K", lr: "a number > 0 and ≤ 100",
   mmin: `a whole number 1–${LIMITS.maxBatch}`, mmax: `a whole number 1–${LIMITS.maxBatch}, not below mmin`, mu: "a number in [0, 1)",
   seed: "a whole number 0–4294967295", baselines: `up to ${LIMITS.maxBaselines} const:… rules separated by commas, or none`,
-  backend: BACKENDS.join(", "), eval: "a whole number of steps (0 = automatic)", x: XAXES.join(", "), embed: "0 or 1", play: "0 or 1",
+  backend: BACKENDS.join(", "), eval: "a whole number of steps (0 = automatic)", x: XAXES.join(", "), embed: "0 or 1", play: "0 or 1", autopause: "0 or 1",
   hide: HIDEABLE.join(", "),
 };
 

@@ -18,7 +18,8 @@ export class StatsTable {
     const head = el("tr", {}, COLUMNS.map(([h]) => el("th", { scope: "col", text: h })));
     const rows = runs.map((r, i) =>
       el("tr", {}, COLUMNS.map(([, f], k) => (k === 0
-        ? el("th", { scope: "row" }, el("span", { class: "swatch", style: `background:${colors[i % colors.length]}` }), f(r))
+        ? el("th", { scope: "row" }, el("span", { class: "swatch", style: `background:${colors[i % colors.length]}` }), f(r),
+          r.diverged != null ? el("span", { class: "diverged", text: ` diverged at step ${r.diverged}` }) : null)
         : el("td", { text: r.length || k === 0 ? f(r) : "–" })))));
     this.host.replaceChildren(el("table", { class: "stats" }, el("caption", { class: "sr-only", text: "current values" }), el("thead", {}, head), el("tbody", {}, rows)));
   }

@@ -17,6 +17,7 @@ export class Run {
     this.smooth = [];
     this.ema = 0;
     this.evals = []; // {step, index, testLoss, testAccuracy}
+    this.diverged = null; // the step at which this run diverged and stopped, or null
   }
 
   get length() { return this.cols.step.length; }
@@ -77,7 +78,7 @@ export const JSON_FORMAT = "cabs-webgpu-run";
 export function runsToJson(runs, settings, backend) {
   return {
     format: JSON_FORMAT, version: 1, exportedAt: new Date().toISOString(), settings, backend,
-    runs: runs.map((r) => ({ rule: r.rule, steps: Array.from({ length: r.length }, (_, i) => r.record(i)) })),
+    runs: runs.map((r) => ({ rule: r.rule, ...(r.diverged != null && { divergedAtStep: r.diverged }), steps: Array.from({ length: r.length }, (_, i) => r.record(i)) })),
   };
 }
 
@@ -99,6 +100,7 @@ export function runsFromJson(text, fileName, nextId) {
     if (!r || !Array.isArray(r.steps)) throw new Error(`run ${k + 1} in this file has no steps`);
     const rule = String(r.rule ?? "run").replace(/[^\w:.,-]/g, "").slice(0, 40) || "run";
     const run = new Run({ id: nextId + k, rule, imported: name });
+    if (Number.isInteger(r.divergedAtStep) && r.divergedAtStep >= 0) run.diverged = r.divergedAtStep;
     for (const s of r.steps.slice(0, 1_000_000)) {
       if (!s || typeof s.step !== "number") throw new Error(`run ${k + 1} has a step without a number`);
       const rec = {};

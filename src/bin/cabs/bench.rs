@@ -1,6 +1,7 @@
-//! `cabs bench`: what the CABS statistics cost. Times training steps of a fixed batch size with
-//! and without the per-example norms and ξ, in alternating blocks (so drift hits both alike),
-//! and reports the ratio with the dispatch and readback counts. A measurement, never a test.
+//! `cabs bench`: what the CABS statistics (or chunking) cost. Times training steps of a fixed
+//! batch size with and without the per-example norms and ξ (or in chunks against one chunk), in
+//! interleaved blocks (so drift hits both alike), and reports the median ratio with the
+//! dispatch counts the step plan gives and the GPU time of each op. A measurement, never a test.
 //! `cabs gpu`: print the adapter wgpu finds.
 
 use crate::cli::{dataset, Args};
@@ -14,48 +15,75 @@ pub fn bench(a: Args) -> Result<(), String> {
     let mut cfg = a.settings.trainer_config().map_err(|e| e.to_string())?;
     cfg.rule = Rule::Constant { m: a.batch, schedule: LrSchedule::Constant };
     cfg.lr = 0.01; // small and constant: the network must not diverge while we time it
-    let mut with = pollster::block_on(Trainer::new(cfg.clone(), data.clone())).map_err(|e| e.to_string())?;
-    cfg.with_stats = false;
-    let mut without = pollster::block_on(Trainer::new(cfg, data)).map_err(|e| e.to_string())?;
+                   // Variant A and B: with ξ / without ξ, or chunks of N / one chunk per step.
+    let (name_a, name_b, cfg_b) = match a.vs_chunk {
+        Some(n) => {
+            let whole = cabs::trainer::TrainerConfig { chunk: Some(a.batch), ..cfg.clone() };
+            cfg.chunk = Some(n);
+            (format!("step in chunks of {n}:"), "step in one chunk:".to_string(), whole)
+        }
+        None => {
+            ("step with ξ:".to_string(), "step without ξ:".to_string(), cabs::trainer::TrainerConfig { with_stats: false, ..cfg.clone() })
+        }
+    };
+    let mut va = pollster::block_on(Trainer::new(cfg, data.clone())).map_err(|e| e.to_string())?;
+    let mut vb = pollster::block_on(Trainer::new(cfg_b, data)).map_err(|e| e.to_string())?;
     let time = |t: &mut Trainer, n: u64| -> Result<f64, String> {
         let start = Instant::now();
         for _ in 0..n {
             pollster::block_on(t.step()).map_err(|e| e.to_string())?;
         }
-        Ok(start.elapsed().as_secs_f64())
+        Ok(start.elapsed().as_secs_f64() / n as f64)
     };
-    time(&mut with, 5)?; // warm-up: pipeline caches, first-use allocations
-    time(&mut without, 5)?;
-    let blocks = 5;
-    let (mut tw, mut to) = (0.0, 0.0);
+    time(&mut va, 3)?; // warm-up: pipeline caches, first-use allocations
+    time(&mut vb, 3)?;
+    // Interleaved blocks (A B, B A, …); the median block is the figure, so a burst of load on
+    // this shared machine moves one block, not the result.
+    let blocks = 5u64.min(steps);
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
     for b in 0..blocks {
-        // Alternate which variant goes first, so neither always follows the other.
         if b % 2 == 0 {
-            tw += time(&mut with, steps / blocks)?;
-            to += time(&mut without, steps / blocks)?;
+            ta.push(time(&mut va, steps / blocks)?);
+            tb.push(time(&mut vb, steps / blocks)?);
         } else {
-            to += time(&mut without, steps / blocks)?;
-            tw += time(&mut with, steps / blocks)?;
+            tb.push(time(&mut vb, steps / blocks)?);
+            ta.push(time(&mut va, steps / blocks)?);
         }
     }
-    let n = (steps / blocks * blocks) as f64;
-    let info = with.backend();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (ma, mb) = (median(ta), median(tb));
+    let info = va.backend().clone();
     let engine = info.adapter.as_ref().map(|a| format!("{} ({})", a.name, a.backend)).unwrap_or_else(|| "CPU engine".into());
     println!("engine: {engine}");
-    println!("model {} on {}, batch {}, {} timed steps per variant", a.settings.model, a.settings.data, a.batch, n);
-    println!("step with ξ:    {:.3} ms", tw / n * 1e3);
-    println!("step without ξ: {:.3} ms", to / n * 1e3);
-    println!("ratio (with / without): {:.3}", tw / to);
+    println!(
+        "model {} on {}, batch {}, {} blocks of {} timed steps per variant (median block)",
+        a.settings.model,
+        a.settings.data,
+        a.batch,
+        blocks,
+        steps / blocks
+    );
+    println!("{name_a:<24}{:.3} ms", ma * 1e3);
+    println!("{name_b:<24}{:.3} ms", mb * 1e3);
+    println!("ratio (first / second): {:.3}", ma / mb);
+    let plan = va.plan();
+    let chunks = va.backend().chunk;
+    let n_chunks = a.batch.div_ceil(chunks) as usize;
+    println!("chunk: {chunks} ({}), so {n_chunks} chunk(s) per step", info.chunk_reason);
+    println!(
+        "kernel dispatches per step: {} with ξ, {} without",
+        plan.dispatches_per_step(n_chunks, true),
+        plan.dispatches_per_step(n_chunks, false)
+    );
     if info.kind == "gpu" {
-        let layout = with.layout();
-        let per_conv = if with.config().conv_norms == cabs::engine::ConvNorms::Both { 2 } else { 1 };
-        let norm_dispatches = layout.layers.len() + per_conv * layout.convs.len();
-        println!("kernel dispatches per step: {} with ξ, {} without", info.dispatches_per_step, info.dispatches_per_step - norm_dispatches);
         println!("GPU→CPU readbacks per step: 1 (16 bytes: Σℓ_i, Σcorrect, Σ‖g_i‖², ‖ḡ‖²)");
         // GPU time per kernel, the median of several profiled steps (steadier than wall time).
         let mut runs = Vec::new();
         for _ in 0..7 {
-            match pollster::block_on(with.profile_step()).map_err(|e| e.to_string())? {
+            match pollster::block_on(va.profile_step()).map_err(|e| e.to_string())? {
                 Some(p) => runs.push(p),
                 None => break,
             }
@@ -64,15 +92,15 @@ pub fn bench(a: Args) -> Result<(), String> {
             println!("GPU time per kernel (median of {} profiled steps, each dispatch in its own timed pass):", runs.len());
             let mut total = 0.0;
             let mut stats = 0.0;
-            for (i, (name, _)) in first.iter().enumerate() {
-                let mut t: Vec<f64> = runs.iter().map(|r| r[i].1).collect();
+            for (i, (name, shape, _)) in first.iter().enumerate() {
+                let mut t: Vec<f64> = runs.iter().map(|r| r[i].2).collect();
                 t.sort_by(f64::total_cmp);
                 let med = t[t.len() / 2];
                 total += med;
                 if name.contains("norms") {
                     stats += med;
                 }
-                println!("  {name:<28} {med:>9.3} ms");
+                println!("  {name:<28} {med:>9.3} ms    {shape}");
             }
             println!("  {:<28} {total:>9.3} ms", "total");
             println!(
@@ -97,6 +125,7 @@ pub fn show_gpu(_a: Args) -> Result<(), String> {
         backend: cabs::engine::BackendChoice::Gpu,
         with_stats: true,
         conv_norms: Default::default(),
+        chunk: None,
     };
     let t = pollster::block_on(Trainer::new(cfg, data)).map_err(|e| e.to_string())?;
     let a = t.backend().adapter.clone().ok_or("no adapter")?;

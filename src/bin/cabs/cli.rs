@@ -32,6 +32,8 @@ RUN OPTIONS (train, bench and reproduce):
   --backend KIND       gpu | cpu | auto                                 [gpu]
   --conv-norms HOW     exact | both (also the reference code's approximation, logged
                        as conv_xi_approx) | reference (the approximation drives ξ)  [exact]
+  --chunk N            examples per chunk: a step of batch m runs as ⌈m/N⌉ chunks
+                       [automatic: from the GPU's limits or the CPU memory budget]
 
 TRAIN OPTIONS:
   --steps N            number of SGD steps                              [500]
@@ -45,6 +47,8 @@ TRAIN OPTIONS:
 BENCH OPTIONS:
   --batch M            batch size                                       [256]
   --steps N            timed steps per variant                          [100]
+  --vs-chunk N         compare chunks of N against one chunk per step (instead of
+                       with ξ against without)
 
 REPRODUCE OPTIONS (every run gets the same budget of training examples):
   --out DIR            output folder                       [docs/reproduction]
@@ -75,6 +79,8 @@ pub struct Args {
     pub dump: Option<PathBuf>,
     pub quiet: bool,
     pub batch: u32,
+    /// `cabs bench --vs-chunk N`.
+    pub vs_chunk: Option<u32>,
     /// Options of `cabs reproduce`.
     pub repro: crate::reproduce::Options,
     /// Long flags given on the command line (to tell defaults from choices).
@@ -101,6 +107,7 @@ fn parse(args: Vec<OsString>) -> Result<(String, Args), String> {
         dump: None,
         quiet: false,
         batch: 256,
+        vs_chunk: None,
         repro: crate::reproduce::Options::default(),
         seen: Vec::new(),
     };
@@ -127,6 +134,8 @@ fn parse(args: Vec<OsString>) -> Result<(String, Args), String> {
             Long("seed") => s.seed = value(&mut p, "--seed")?,
             Long("backend") => s.backend = value(&mut p, "--backend")?,
             Long("conv-norms") => s.conv_norms = value(&mut p, "--conv-norms")?,
+            Long("chunk") => s.chunk = Some(value(&mut p, "--chunk")?),
+            Long("vs-chunk") => a.vs_chunk = Some(value(&mut p, "--vs-chunk")?),
             Long("steps") => a.steps = Some(value(&mut p, "--steps")?),
             Long("examples") => a.examples = Some(value(&mut p, "--examples")?),
             Long("eval-every") => a.eval_every = value(&mut p, "--eval-every")?,

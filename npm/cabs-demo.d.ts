@@ -1,0 +1,55 @@
+// Type declarations of the <cabs-demo> element (cabs-demo.js).
+
+/** What `window.cabsDemo.snapshot()` and the `cabs-progress` event's detail hold. */
+export interface CabsSnapshot {
+  backend: { kind: "gpu" | "cpu"; adapter: unknown; browserAdapter: unknown; fallbackReason: string | null } | null;
+  /** Whether the worker is training right now. */
+  running: boolean;
+  runs: Array<{
+    rule: string;
+    step: number;
+    examplesSeen: number;
+    batchSize: number | null;
+    loss: number | null;
+    testAccuracy: number | null;
+    /** The step at which this run diverged and stopped, else null. */
+    diverged: number | null;
+  }>;
+  timing: { readyMs: number | null; firstStepMs: number | null; playMs: number | null };
+  data: { dataset: string; trainSize: number; testSize: number; inputDim: number; classes: number; paramCount: number; files: string[] | null } | null;
+  /** The demo can be seen (tab visible, frame in view, slide shown). */
+  seen: boolean;
+  /** The engine of the current run set exists (created when first seen, or on Play). */
+  engine: boolean;
+  /** Training is held because the demo cannot be seen (resumes when it can). */
+  autopaused: boolean;
+}
+
+/** `window.cabsDemo` of the page, and `element.cabsDemo` when the element is same-origin. */
+export interface CabsDemoHook {
+  snapshot(): CabsSnapshot;
+  settings(): Record<string, string | number | boolean>;
+  play(): void;
+  pause(): void;
+  step(): void;
+  reset(): void;
+}
+
+/**
+ * `<cabs-demo data="moons" lr="2" baselines="const:16">`: the demo page in an iframe, in embed
+ * mode. Attributes: the page's URL keys (data, model, rule, lr, mmin, mmax, mu, seed, baselines,
+ * backend, eval, x, embed, hide, play, autopause) and `height` (px; default 16:10 of the width).
+ */
+export declare class CabsDemo extends HTMLElement {
+  /** The page's scripting hook (same-origin only, else undefined). */
+  readonly cabsDemo: CabsDemoHook | undefined;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    "cabs-demo": CabsDemo;
+  }
+  interface HTMLElementEventMap {
+    "cabs-progress": CustomEvent<CabsSnapshot>;
+  }
+}

@@ -1,0 +1,154 @@
+// Type declarations of the engine (pkg/cabs.js, made by wasm-bindgen from src/wasm.rs), written
+// by hand: wasm-bindgen's own output types every object as `any`. Keep in step with src/wasm.rs.
+
+/** Where the kernels run: `auto` tries WebGPU and falls back to the CPU twin. */
+export type BackendChoice = "auto" | "gpu" | "cpu";
+/** Built-in data sets (`mnist` needs the bytes of data/mnist.bin). */
+export type Dataset = "mnist" | "spirals" | "moons" | "blobs";
+
+/** Settings of one run; missing keys take the engine's defaults (see `checkSettings`). */
+export interface Settings {
+  data?: Dataset;
+  /** `logreg`, `mlp:H1[,H2…][:relu|tanh]`, or for images `cnn-small`, `cnn-mnist`, `cnn-cifar`. */
+  model?: string;
+  /** `cabs`, `const:M`, `const:M:step:EVERY:FACTOR` or `const:M:invtime:K`. */
+  rule?: string;
+  /** Learning rate α > 0. */
+  lr?: number;
+  /** CABS's clip bounds of the batch size. */
+  mmin?: number;
+  mmax?: number;
+  /** Running-average factor μ ∈ [0, 1). */
+  mu?: number;
+  c?: number;
+  eps?: number;
+  unbiased?: boolean;
+  biasCorrection?: boolean;
+  /** Initial weights and data order. */
+  seed?: number;
+  backend?: BackendChoice;
+  /** How per-example norms of convolution filters are computed (CNNs only). */
+  convNorms?: "exact" | "both" | "reference";
+}
+
+/** One step's statistics, resolved by `Trainer.step()` (the CSV's columns, camelCase). */
+export interface StepResult {
+  step: number;
+  examplesSeen: number;
+  epoch: number;
+  /** The batch size this step used. */
+  batchSize: number;
+  /** The batch size the rule chose for the next step. */
+  nextBatchSize: number;
+  /** CABS's batch size before rounding and clipping. */
+  mRaw: number;
+  loss: number;
+  lossAvg: number;
+  /** Gradient variance (trace of the covariance) and its running average. */
+  xi: number;
+  xiAvg: number;
+  gradNormSq: number;
+  /** B_simple = ξ / ‖ḡ‖². */
+  noiseScale: number;
+  lr: number;
+  batchAccuracy: number;
+  sumSqNorms: number;
+  convXiExact: number | null;
+  convXiApprox: number | null;
+}
+
+/** Test loss and accuracy at the current weights, resolved by `Trainer.evaluate()`. */
+export interface EvalResult {
+  step: number;
+  testLoss: number;
+  testAccuracy: number;
+}
+
+export interface AdapterSummary {
+  name: string;
+  backend: string;
+  deviceType: string;
+  driver: string;
+}
+
+/** What runs the kernels, from `Trainer.backend()`. */
+export interface BackendInfo {
+  kind: "gpu" | "cpu";
+  adapter: AdapterSummary | null;
+  /** Why the CPU is used although `auto` asked for the GPU. */
+  fallbackReason: string | null;
+  dispatchesPerStep: number;
+}
+
+/** The model and data set, from `Trainer.info()`. */
+export interface DataInfo {
+  inputDim: number;
+  classes: number;
+  paramCount: number;
+  dataset: string;
+  trainSize: number;
+  testSize: number;
+}
+
+export interface KernelTime {
+  kernel: string;
+  ms: number;
+}
+
+/** One of the user's files for `Trainer.createWithFiles` (IDX, gzip'd IDX or CIFAR-10 batches). */
+export interface UserFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * The rejection of `step()` when the loss or a statistic stopped being finite. Engines that do
+ * not name their errors yet reject with a plain Error whose message starts "training diverged at
+ * step N"; test for both (`err.name === "DivergedError"` or that message).
+ */
+export interface DivergedError extends Error {
+  name: "DivergedError";
+  /** The step that diverged (1-based). */
+  step: number;
+}
+
+/** A training run. One call at a time: await each promise before the next call. */
+export class Trainer {
+  private constructor();
+  /** Release the run's memory (GPU buffers included). */
+  free(): void;
+  /** `mnist`: the bytes of data/mnist.bin, needed when `settings.data` is `"mnist"`. */
+  static create(settings?: Settings | null, mnist?: Uint8Array | null): Promise<Trainer>;
+  /** A run on the user's own files; `settings.data` is ignored. */
+  static createWithFiles(settings: Settings | null | undefined, files: UserFile[]): Promise<Trainer>;
+  /** One SGD step; rejects with a `DivergedError` when the run diverged. */
+  step(): Promise<StepResult>;
+  evaluate(): Promise<EvalResult>;
+  /** Change α without resetting. */
+  setLearningRate(lr: number): void;
+  backend(): BackendInfo;
+  /** Class probabilities: `classes` values per point of `points` (`inputDim` values each). */
+  predict(points: Float32Array): Promise<Float32Array>;
+  /** Up to `max` test points of a 2-D data set: [x,y pairs, labels]. */
+  testPoints(max: number): [Float32Array, Uint8Array];
+  info(): DataInfo;
+  /** GPU time of each kernel of one step, or null on the CPU engine. */
+  profileStep(): Promise<KernelTime[] | null>;
+  stepsDone(): number;
+}
+
+/** The CSV header shared with the native runner (`cabs train --csv`). */
+export function csvHeader(): string;
+/** The settings the engine would use (defaults filled in); throws an Error naming a bad value. */
+export function checkSettings(settings: Settings): Required<Omit<Settings, "convNorms">> & Pick<Settings, "convNorms">;
+
+export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+export interface InitOutput {
+  readonly memory: WebAssembly.Memory;
+}
+/** Instantiate synchronously from bytes or a compiled module (e.g. in a worker). */
+export function initSync(module: { module: BufferSource | WebAssembly.Module } | BufferSource | WebAssembly.Module): InitOutput;
+/** Load and instantiate the wasm; by default `pkg/cabs_bg.wasm` next to `pkg/cabs.js`. Await it once before anything else. */
+export default function init(
+  moduleOrPath?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
+): Promise<InitOutput>;

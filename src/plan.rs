@@ -1,0 +1,562 @@
+//! The training step and the forward pass, described once.
+//!
+//! A [`Plan`] turns a model [`Layout`] into the ordered operations of one training step and of
+//! one forward (evaluation) pass. Each [`Op`] names its kernel, the named buffers ([`Buf`]) it
+//! reads and writes, and its parameters (the layer or stage it belongs to, flags, norm rows);
+//! its grid follows from the buffers' shapes. Both engines run the same list: the GPU engine
+//! binds and encodes it (`gpu::engine`), the CPU engine calls the CPU twin of each kernel
+//! (`engine::cpu`). Dispatch counts, profile labels and `cabs bench` read it too. A new layer type
+//! is one more kind of op here, plus its kernel and twin.
+//!
+//! **Chunks.** A step of batch m runs the [`Plan::chunk`] ops ⌈m / chunk⌉ times, each on at most
+//! `chunk` examples, then the [`Plan::finish`] ops once. Activations, errors and the gathered
+//! batch are sized for one chunk ([`Extent::PerChunkRow`]), so memory does not grow with m_max.
+//! Per-example statistics (losses, correctness, norm rows) are sized for the whole batch
+//! ([`Extent::PerBatchRow`]): each chunk writes its rows at its `row_base`. The gradient is
+//! accumulated over chunks (the first chunk writes, later ones add), already scaled by 1/m of the
+//! whole batch, so ‖ḡ‖², ξ and the update happen once, at the end, exactly as unchunked up to
+//! float rounding. Pure Rust: no wgpu, no wasm.
+
+use crate::engine::ConvNorms;
+use crate::error::{CabsError, Result};
+use crate::model::{Activation, Layout};
+use crate::reference::matmul::{activation_flag, derivative_flag, ADD_BIAS, MUL_RELU_DERIV};
+
+/// A named buffer of a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Buf {
+    /// The gathered chunk as the data set stores it (features per example: the input dim).
+    Input,
+    /// After centre crop / per-image standardisation.
+    Prepped,
+    /// ReLU(conv(x) + b) of stage s.
+    ConvOut(usize),
+    /// Max-pool output of stage s, and the arg-max (u32) of each output.
+    PoolOut(usize),
+    Arg(usize),
+    /// Error at the pool output of stage s.
+    DPool(usize),
+    /// Error at the convolution pre-activation of stage s.
+    DConv(usize),
+    /// Output of dense layer l (the last: logits).
+    Act(usize),
+    /// Per-example error at the output of dense layer l.
+    Delta(usize),
+    /// Class labels of the chunk (u32).
+    Labels,
+    /// Per-example loss and correctness of the whole batch.
+    Losses,
+    Correct,
+    /// Per-example squared gradient norms: [`Plan::norm_rows`] rows of m_max.
+    Norms,
+    Params,
+    Grads,
+    /// Partial sums of ‖ḡ‖² written by the update.
+    Partials,
+}
+
+/// How large a buffer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extent {
+    /// `n` values for each example of a chunk.
+    PerChunkRow(usize),
+    /// `n` values for each example of the whole batch (up to m_max).
+    PerBatchRow(usize),
+    /// A fixed number of values.
+    Fixed(usize),
+}
+
+/// One operation of a step. Indices refer to the layout: `stage` to `layout.convs`, `layer` to
+/// `layout.layers`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// The chunk's examples and labels out of the data set → Input, Labels.
+    Gather,
+    /// Input → Prepped.
+    CropStandardize,
+    /// Stage input, Params → ConvOut(s) (with ReLU).
+    ConvForward { stage: usize },
+    /// ConvOut(s) → PoolOut(s), Arg(s).
+    PoolForward { stage: usize },
+    /// Layer input, Params → Act(l) (bias, activation on all but the last layer).
+    DenseForward { layer: usize },
+    /// Logits, Labels → Delta(last), Losses, Correct (at the chunk's rows).
+    SoftmaxXent,
+    /// Delta(l), Params → the error at the layer's input (times the derivative of what produced it).
+    DenseBackward { layer: usize },
+    /// DPool(s), Arg(s), ConvOut(s) → DConv(s) (times relu′).
+    PoolBackward { stage: usize },
+    /// DConv(s), Params → the error at stage s−1's output (times relu′ when there is no pool).
+    ConvBackwardInput { stage: usize },
+    /// Delta(l), layer input → Grads (weights of layer l), accumulated over chunks.
+    WeightGrad { layer: usize },
+    /// Delta(l) → Grads (bias of layer l), accumulated over chunks.
+    BiasGrad { layer: usize },
+    /// Stage input, DConv(s) → Grads (filters and bias of stage s), accumulated over chunks.
+    ConvFilterGrad { stage: usize },
+    /// Layer input, Delta(l) → Norms rows `row`, `row + 1` (‖a‖²‖δ‖², ‖δ‖²).
+    DenseNorms { layer: usize, row: usize },
+    /// Stage input, DConv(s) → Norms rows `row`, `row + 1`, exact or the reference approximation.
+    ConvNorms { stage: usize, approx: bool, row: usize },
+    /// Grads, Params → Params, Partials.
+    SgdUpdate,
+    /// Losses, Correct, Norms, Partials → the step's four sums.
+    ReduceStats,
+}
+
+impl Op {
+    /// The kernel's name (the WGSL file without `.wgsl`, and the profile label).
+    pub fn kernel(self) -> &'static str {
+        match self {
+            Op::Gather => "gather_batch",
+            Op::CropStandardize => "crop_standardize",
+            Op::ConvForward { .. } => "conv2d_forward",
+            Op::PoolForward { .. } => "max_pool_forward",
+            Op::DenseForward { .. } | Op::DenseBackward { .. } | Op::WeightGrad { .. } => "matmul",
+            Op::SoftmaxXent => "softmax_xent",
+            Op::PoolBackward { .. } => "max_pool_backward",
+            Op::ConvBackwardInput { .. } => "conv2d_backward_input",
+            Op::BiasGrad { .. } => "bias_grad",
+            Op::ConvFilterGrad { .. } => "conv2d_filter_grad",
+            Op::DenseNorms { .. } => "per_example_norms",
+            Op::ConvNorms { .. } => "conv2d_norms",
+            Op::SgdUpdate => "sgd_update",
+            Op::ReduceStats => "reduce_stats",
+        }
+    }
+
+    /// The label in profiles and benchmark tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Op::DenseForward { .. } => "matmul (forward)",
+            Op::DenseBackward { .. } => "matmul (backward δ)",
+            Op::WeightGrad { .. } => "matmul (weight gradient)",
+            Op::ConvNorms { approx: false, .. } => "conv2d_norms (exact)",
+            Op::ConvNorms { approx: true, .. } => "conv2d_norms (approximate)",
+            other => other.kernel(),
+        }
+    }
+
+    /// Per-example statistics: skipped in steps without them.
+    pub fn is_norm(self) -> bool {
+        matches!(self, Op::DenseNorms { .. } | Op::ConvNorms { .. })
+    }
+}
+
+/// The operations of a model's training step and forward pass.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub layout: Layout,
+    pub conv_norms: ConvNorms,
+    /// Run once per chunk: forward, loss, backward, gradient accumulation, per-example norms.
+    pub chunk: Vec<Op>,
+    /// Run once per step, after the last chunk.
+    pub finish: Vec<Op>,
+    /// Run once per evaluation chunk: forward and loss.
+    pub forward: Vec<Op>,
+}
+
+impl Plan {
+    pub fn new(layout: &Layout, conv_norms: ConvNorms) -> Plan {
+        let n_convs = layout.convs.len();
+        let n_layers = layout.layers.len();
+        let mut forward = vec![Op::Gather];
+        if layout.prep.is_some() {
+            forward.push(Op::CropStandardize);
+        }
+        for (s, c) in layout.convs.iter().enumerate() {
+            forward.push(Op::ConvForward { stage: s });
+            if c.pool.is_some() {
+                forward.push(Op::PoolForward { stage: s });
+            }
+        }
+        forward.extend((0..n_layers).map(|layer| Op::DenseForward { layer }));
+        forward.push(Op::SoftmaxXent);
+
+        let mut chunk = forward.clone();
+        let first_backward = if n_convs > 0 { 0 } else { 1 };
+        chunk.extend((first_backward..n_layers).rev().map(|layer| Op::DenseBackward { layer }));
+        for (s, c) in layout.convs.iter().enumerate().rev() {
+            if c.pool.is_some() {
+                chunk.push(Op::PoolBackward { stage: s });
+            }
+            if s > 0 {
+                chunk.push(Op::ConvBackwardInput { stage: s });
+            }
+        }
+        chunk.extend((0..n_layers).map(|layer| Op::WeightGrad { layer }));
+        chunk.extend((0..n_layers).map(|layer| Op::BiasGrad { layer }));
+        chunk.extend((0..n_convs).map(|stage| Op::ConvFilterGrad { stage }));
+        chunk.extend((0..n_layers).map(|layer| Op::DenseNorms { layer, row: 2 * n_convs + 2 * layer }));
+        for stage in 0..n_convs {
+            match conv_norms {
+                ConvNorms::Exact => chunk.push(Op::ConvNorms { stage, approx: false, row: 2 * stage }),
+                ConvNorms::Both => {
+                    chunk.push(Op::ConvNorms { stage, approx: false, row: 2 * stage });
+                    chunk.push(Op::ConvNorms { stage, approx: true, row: layout.n_tensors() + 2 * stage });
+                }
+                ConvNorms::Reference => chunk.push(Op::ConvNorms { stage, approx: true, row: 2 * stage }),
+            }
+        }
+        forward.push(Op::ReduceStats);
+        Plan { layout: layout.clone(), conv_norms, chunk, finish: vec![Op::SgdUpdate, Op::ReduceStats], forward }
+    }
+
+    /// Dispatches of one step of `chunks` chunks.
+    pub fn dispatches_per_step(&self, chunks: usize, with_stats: bool) -> usize {
+        let per_chunk = self.chunk.iter().filter(|op| with_stats || !op.is_norm()).count();
+        chunks * per_chunk + self.finish.len()
+    }
+
+    /// Rows of per-example squared norms: one per parameter tensor, plus the approximate rows
+    /// of each conv stage with [`ConvNorms::Both`].
+    pub fn norm_rows(&self) -> usize {
+        self.conv_norms.rows(&self.layout)
+    }
+
+    /// What conv stage `s` reads: the gathered batch, its transform, or the previous stage's output.
+    pub fn stage_input(&self, s: usize) -> Buf {
+        match s {
+            0 if self.layout.prep.is_some() => Buf::Prepped,
+            0 => Buf::Input,
+            _ => self.stage_output(s - 1),
+        }
+    }
+
+    /// What conv stage `s` passes on: its pool's output, or its ReLU'd convolution without a pool.
+    pub fn stage_output(&self, s: usize) -> Buf {
+        if self.layout.convs[s].pool.is_some() {
+            Buf::PoolOut(s)
+        } else {
+            Buf::ConvOut(s)
+        }
+    }
+
+    /// Where the error at stage `s`'s output goes.
+    pub fn stage_error(&self, s: usize) -> Buf {
+        if self.layout.convs[s].pool.is_some() {
+            Buf::DPool(s)
+        } else {
+            Buf::DConv(s)
+        }
+    }
+
+    /// The input of dense layer `l`.
+    pub fn layer_input(&self, l: usize) -> Buf {
+        match l {
+            0 => self.stage_input(self.layout.convs.len()),
+            _ => Buf::Act(l - 1),
+        }
+    }
+
+    /// Where [`Op::DenseBackward`] of layer `l` writes, and the derivative flag it applies (the
+    /// derivative of whatever produced the layer's input).
+    pub fn backward_target(&self, l: usize) -> (Buf, u32) {
+        match l {
+            0 => {
+                let last = self.layout.convs.len() - 1;
+                let flags = if self.layout.convs[last].pool.is_some() { 0 } else { MUL_RELU_DERIV };
+                (self.stage_error(last), flags)
+            }
+            _ => (Buf::Delta(l - 1), derivative_flag(self.layout.activation)),
+        }
+    }
+
+    /// Where [`Op::ConvBackwardInput`] of stage `s` (≥ 1) writes, and whether it applies relu′
+    /// (only when no pool sits between the two stages; a pool's backward applies it otherwise).
+    pub fn conv_backward_target(&self, s: usize) -> (Buf, u32) {
+        let prev = s - 1;
+        (self.stage_error(prev), if self.layout.convs[prev].pool.is_some() { 0 } else { MUL_RELU_DERIV })
+    }
+
+    /// The epilogue flags of dense layer `l`'s forward product.
+    pub fn forward_flags(&self, l: usize) -> u32 {
+        let d = self.layout.layers[l];
+        ADD_BIAS | if d.activated { activation_flag(self.layout.activation) } else { 0 }
+    }
+
+    /// Buffers an op reads and writes (for documentation, checks and tests).
+    pub fn io(&self, op: Op) -> (Vec<Buf>, Vec<Buf>) {
+        use Buf::*;
+        match op {
+            Op::Gather => (vec![], vec![Input, Labels]),
+            Op::CropStandardize => (vec![Input], vec![Prepped]),
+            Op::ConvForward { stage } => (vec![self.stage_input(stage), Params], vec![ConvOut(stage)]),
+            Op::PoolForward { stage } => (vec![ConvOut(stage)], vec![PoolOut(stage), Arg(stage)]),
+            Op::DenseForward { layer } => (vec![self.layer_input(layer), Params], vec![Act(layer)]),
+            Op::SoftmaxXent => {
+                let last = self.layout.layers.len() - 1;
+                (vec![Act(last), Labels], vec![Delta(last), Losses, Correct])
+            }
+            Op::DenseBackward { layer } => (vec![Delta(layer), Params, self.layer_input(layer)], vec![self.backward_target(layer).0]),
+            Op::PoolBackward { stage } => (vec![DPool(stage), Arg(stage), ConvOut(stage)], vec![DConv(stage)]),
+            Op::ConvBackwardInput { stage } => {
+                (vec![DConv(stage), Params, self.stage_output(stage - 1)], vec![self.conv_backward_target(stage).0])
+            }
+            Op::WeightGrad { layer } => (vec![Delta(layer), self.layer_input(layer)], vec![Grads]),
+            Op::BiasGrad { layer } => (vec![Delta(layer)], vec![Grads]),
+            Op::ConvFilterGrad { stage } => (vec![self.stage_input(stage), DConv(stage)], vec![Grads]),
+            Op::DenseNorms { layer, .. } => (vec![self.layer_input(layer), Delta(layer)], vec![Norms]),
+            Op::ConvNorms { stage, .. } => (vec![self.stage_input(stage), DConv(stage)], vec![Norms]),
+            Op::SgdUpdate => (vec![Grads, Params], vec![Params, Partials]),
+            Op::ReduceStats => (vec![Losses, Correct, Norms, Partials], vec![]),
+        }
+    }
+
+    /// Every buffer the plan uses, with its extent.
+    pub fn buffers(&self) -> Vec<(Buf, Extent)> {
+        use Buf::*;
+        use Extent::*;
+        let lay = &self.layout;
+        let mut v = vec![(Input, PerChunkRow(lay.input_dim as usize)), (Labels, PerChunkRow(1))];
+        if let Some(p) = lay.prep {
+            v.push((Prepped, PerChunkRow(p.output.len() as usize)));
+        }
+        for (s, c) in lay.convs.iter().enumerate() {
+            v.push((ConvOut(s), PerChunkRow(c.conv.out_len())));
+            v.push((DConv(s), PerChunkRow(c.conv.out_len())));
+            if let Some(p) = c.pool {
+                v.extend([PoolOut(s), Arg(s), DPool(s)].map(|b| (b, PerChunkRow(p.out_len()))));
+            }
+        }
+        for (l, d) in lay.layers.iter().enumerate() {
+            v.push((Act(l), PerChunkRow(d.d_out as usize)));
+            v.push((Delta(l), PerChunkRow(d.d_out as usize)));
+        }
+        v.extend([(Losses, PerBatchRow(1)), (Correct, PerBatchRow(1)), (Norms, PerBatchRow(self.norm_rows()))]);
+        let n = lay.param_count as usize;
+        v.extend([(Params, Fixed(n)), (Grads, Fixed(n)), (Partials, Fixed(crate::reference::sgd_update::groups(n)))]);
+        v
+    }
+
+    /// Bytes per example of a chunk (activations and errors) and the widest single per-example
+    /// buffer (what a storage binding must hold per example).
+    pub fn bytes_per_chunk_row(&self) -> (u64, u64) {
+        let rows = self.buffers().into_iter().filter_map(|(_, e)| match e {
+            Extent::PerChunkRow(n) => Some(n as u64 * 4),
+            _ => None,
+        });
+        rows.fold((0, 0), |(sum, widest), b| (sum + b, widest.max(b)))
+    }
+
+    /// The most rows a GPU chunk may have so that no thread of `conv2d_filter_grad` (one thread
+    /// per filter weight, looping over the chunk's examples and output positions) loops more
+    /// than [`GPU_LOOP_LIMIT`] times. Measured on lavapipe: past ~40,000 iterations its gradient
+    /// came out wrong (m = 1,200 × 36 positions), silently; below, it matched the CPU twin.
+    pub fn max_gpu_chunk_rows(&self) -> u32 {
+        let positions = self.layout.convs.iter().map(|c| c.conv.positions() as u32).max().unwrap_or(1);
+        (GPU_LOOP_LIMIT / positions).max(1)
+    }
+
+    /// Memory of the parts that do not grow with the chunk, for a batch of up to `m_max`.
+    pub fn fixed_bytes(&self, m_max: u32) -> u64 {
+        self.buffers()
+            .into_iter()
+            .map(|(_, e)| match e {
+                Extent::PerBatchRow(n) => n as u64 * m_max as u64 * 4,
+                Extent::Fixed(n) => n as u64 * 4,
+                Extent::PerChunkRow(_) => 0,
+            })
+            .sum()
+    }
+
+    /// A readable description of an op's shape, for profiles ("layer 784→256", "conv 1 …").
+    pub fn describe(&self, op: Op) -> String {
+        let lay = &self.layout;
+        let conv = |s: usize| {
+            let c = &lay.convs[s].conv;
+            let (oh, ow, _, _) = c.output();
+            format!("conv {s} ({}×{}×{} → {}×{}×{})", c.in_h, c.in_w, c.in_c, oh, ow, c.out_c)
+        };
+        match op {
+            Op::DenseForward { layer } | Op::DenseBackward { layer } | Op::WeightGrad { layer } | Op::BiasGrad { layer } => {
+                let d = lay.layers[layer];
+                format!("layer {}→{}", d.d_in, d.d_out)
+            }
+            Op::DenseNorms { layer, .. } => {
+                let d = lay.layers[layer];
+                format!("layer {}→{}", d.d_in, d.d_out)
+            }
+            Op::ConvForward { stage }
+            | Op::ConvBackwardInput { stage }
+            | Op::ConvFilterGrad { stage }
+            | Op::ConvNorms { stage, .. }
+            | Op::PoolForward { stage }
+            | Op::PoolBackward { stage } => conv(stage),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Longest loop a GPU thread may run (see [`Plan::max_gpu_chunk_rows`]).
+pub const GPU_LOOP_LIMIT: u32 = 16_384;
+
+/// How a batch is split into chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chunking {
+    /// Examples per chunk (the last chunk of a step may be smaller).
+    pub chunk: u32,
+    /// Why this size: "m_max", "binding limit", "memory budget" or "forced".
+    pub reason: &'static str,
+}
+
+impl Chunking {
+    /// Chunks of a batch of `m`.
+    pub fn count(self, m: u32) -> u32 {
+        m.div_ceil(self.chunk).max(1)
+    }
+
+    /// (first row, rows) of each chunk of a batch of `m`.
+    pub fn spans(self, m: u32) -> impl Iterator<Item = (u32, u32)> {
+        let c = self.chunk;
+        (0..self.count(m)).map(move |k| (k * c, (m - k * c).min(c)))
+    }
+}
+
+/// What a device or memory budget allows, to choose the chunk.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Largest single buffer binding in bytes (GPU), or `u64::MAX`.
+    pub max_binding: u64,
+    /// Bytes all buffers of an engine may take together.
+    pub total: u64,
+    /// What the budget is, for messages ("the wasm heap", "--memory-budget", …).
+    pub what: &'static str,
+}
+
+/// Formats a byte count for messages.
+pub fn bytes_text(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b => format!("{:.1} KiB", b as f64 / 1024.0),
+    }
+}
+
+/// The chunk for a batch of up to `m_max` on `budget` (`data_bytes`: what the data set takes
+/// there), or `forced`. Sizes at or above 64 are rounded down to a multiple of 64, the matmul's
+/// tile height, so that no chunk leaves a tile mostly idle. Fails with the figure and the fix
+/// when not even one example fits.
+pub fn choose_chunk(plan: &Plan, m_max: u32, data_bytes: u64, budget: Budget, forced: Option<u32>) -> Result<Chunking> {
+    let (row_bytes, widest) = plan.bytes_per_chunk_row();
+    let fixed = plan.fixed_bytes(m_max) + data_bytes;
+    let label = plan.layout_label();
+    if fixed + row_bytes > budget.total {
+        return Err(CabsError::Config(format!(
+            "model {label} needs {} before any activation ({} parameters and gradients, the data set, per-example statistics for m_max = {m_max}) plus {} per example, but {} allows {}; use a smaller model, a smaller data set or a lower m_max",
+            bytes_text(fixed),
+            plan.layout.param_count,
+            bytes_text(row_bytes),
+            budget.what,
+            bytes_text(budget.total)
+        )));
+    }
+    if widest > budget.max_binding {
+        return Err(CabsError::Config(format!(
+            "one example of model {label} needs a {} buffer, more than the {} one binding of {} may hold; use a smaller model",
+            bytes_text(widest),
+            bytes_text(budget.max_binding),
+            budget.what
+        )));
+    }
+    if let Some(c) = forced {
+        if c == 0 {
+            return Err(CabsError::Config("chunk must be at least 1".into()));
+        }
+        let c = c.min(m_max);
+        let need = fixed + c as u64 * row_bytes;
+        if need > budget.total || c as u64 * widest > budget.max_binding {
+            return Err(CabsError::Config(format!(
+                "chunk {c} needs {} ({} per example), more than {} allows; use a smaller chunk or leave it automatic",
+                bytes_text(need),
+                bytes_text(row_bytes),
+                budget.what
+            )));
+        }
+        return Ok(Chunking { chunk: c, reason: "forced" });
+    }
+    let by_memory = (budget.total - fixed) / row_bytes;
+    let by_binding = budget.max_binding / widest.max(1);
+    let (mut chunk, mut reason) = (m_max as u64, "m_max");
+    if by_binding < chunk {
+        (chunk, reason) = (by_binding, "binding limit");
+    }
+    if by_memory < chunk {
+        (chunk, reason) = (by_memory, "memory budget");
+    }
+    if chunk < m_max as u64 && chunk >= 64 {
+        chunk -= chunk % 64;
+    }
+    Ok(Chunking { chunk: chunk.max(1) as u32, reason })
+}
+
+impl Plan {
+    fn layout_label(&self) -> String {
+        let l = &self.layout;
+        let act = match l.activation {
+            Activation::Relu => "",
+            Activation::Tanh => " (tanh)",
+        };
+        format!("with {} conv stage(s), {} dense layer(s){act} and {} parameters", l.convs.len(), l.layers.len(), l.param_count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::ImageShape;
+    use crate::model::ModelSpec;
+
+    fn cnn_mnist() -> Layout {
+        Layout::for_input(&ModelSpec::parse("cnn-mnist").unwrap(), 784, Some(ImageShape { c: 1, h: 28, w: 28 }), 10).unwrap()
+    }
+
+    #[test]
+    fn mlp_plan_has_the_classic_five_l_plus_three_dispatches() {
+        let lay = Layout::new(&ModelSpec::parse("mlp:256").unwrap(), 784, 10).unwrap();
+        let plan = Plan::new(&lay, ConvNorms::Exact);
+        assert_eq!(plan.dispatches_per_step(1, true), 5 * 2 + 3);
+        assert_eq!(plan.dispatches_per_step(1, false), 5 * 2 + 1);
+        assert_eq!(plan.layer_input(0), Buf::Input);
+        assert_eq!(plan.backward_target(1).0, Buf::Delta(0));
+    }
+
+    #[test]
+    fn every_op_reads_only_what_an_earlier_op_wrote() {
+        for norms in [ConvNorms::Exact, ConvNorms::Both, ConvNorms::Reference] {
+            let plan = Plan::new(&cnn_mnist(), norms);
+            let mut written = vec![Buf::Params];
+            for op in plan.chunk.iter().chain(&plan.finish) {
+                let (reads, writes) = plan.io(*op);
+                for r in reads {
+                    let ok = written.contains(&r) || (r == Buf::Norms || r == Buf::Partials);
+                    assert!(ok, "{op:?} reads {r:?} before anything wrote it");
+                }
+                written.extend(writes);
+            }
+            // The figures of the engine before the plan: 25 with ξ, 21 without (27 with both norms).
+            assert_eq!(plan.dispatches_per_step(1, true), if norms == ConvNorms::Both { 27 } else { 25 });
+            assert_eq!(plan.dispatches_per_step(1, false), 21);
+        }
+    }
+
+    #[test]
+    fn chunk_follows_the_binding_limit_and_the_memory_budget() {
+        let plan = Plan::new(&cnn_mnist(), ConvNorms::Exact);
+        let (_, widest) = plan.bytes_per_chunk_row();
+        assert_eq!(widest, 28 * 28 * 32 * 4);
+        let big = Budget { max_binding: u64::MAX, total: u64::MAX, what: "test" };
+        assert_eq!(choose_chunk(&plan, 2048, 0, big, None).unwrap(), Chunking { chunk: 2048, reason: "m_max" });
+        let lavapipe = Budget { max_binding: 128 << 20, total: u64::MAX, what: "test" };
+        let c = choose_chunk(&plan, 2048, 0, lavapipe, None).unwrap();
+        assert_eq!((c.chunk, c.reason), (1280, "binding limit"));
+        assert_eq!(c.count(2048), 2);
+        assert_eq!(c.spans(2048).collect::<Vec<_>>(), [(0, 1280), (1280, 768)]);
+        let tiny = Budget { max_binding: u64::MAX, total: plan.fixed_bytes(2048) + 10 * plan.bytes_per_chunk_row().0, what: "test" };
+        assert_eq!(choose_chunk(&plan, 2048, 0, tiny, None).unwrap(), Chunking { chunk: 10, reason: "memory budget" });
+        assert_eq!(choose_chunk(&plan, 2048, 0, big, Some(7)).unwrap(), Chunking { chunk: 7, reason: "forced" });
+        let none = Budget { max_binding: u64::MAX, total: 1 << 20, what: "a 1 MiB budget" };
+        let err = choose_chunk(&plan, 2048, 0, none, None).unwrap_err().to_string();
+        assert!(err.contains("a 1 MiB budget") && err.contains("MiB"), "{err}");
+    }
+}
