@@ -132,6 +132,7 @@ fn blobs_config(backend: BackendChoice, lr: f64) -> TrainerConfig {
         backend,
         with_stats: true,
         conv_norms: Default::default(),
+        chunk: None,
     }
 }
 
@@ -178,7 +179,7 @@ async fn a_lost_webgpu_device_is_an_error_and_a_new_trainer_works_afterwards() {
     let data = synthetic::blobs(5);
     let layout = Layout::new(&ModelSpec::parse("mlp:8").unwrap(), data.dim, data.classes).unwrap();
     let p0 = layout.init_params(1);
-    let (mut engine, _) = gpu_or_explain(Engine::new(BackendChoice::Gpu, layout, &data, 16, &p0, ConvNorms::Exact).await);
+    let (mut engine, _) = gpu_or_explain(Engine::new(BackendChoice::Gpu, layout, &data, 16, &p0, ConvNorms::Exact, None).await);
     engine.set_permutation(&Rng::new(1).permutation(data.train.len()));
     engine.train_step(0, 16, 0.1, true).await.unwrap();
     let Engine::Gpu(g) = &engine else { panic!("expected the GPU engine") };
