@@ -155,9 +155,11 @@ impl GpuContext {
             }
         }
         // Ask for the adapter's largest buffers: the engine sizes its chunk to them.
-        let mut limits = wgpu::Limits::default();
-        limits.max_storage_buffer_binding_size = have.max_storage_buffer_binding_size;
-        limits.max_buffer_size = have.max_buffer_size;
+        let limits = wgpu::Limits {
+            max_storage_buffer_binding_size: have.max_storage_buffer_binding_size,
+            max_buffer_size: have.max_buffer_size,
+            ..Default::default()
+        };
         let (device, queue) = in_time(
             "opening the GPU device",
             adapter.request_device(&wgpu::DeviceDescriptor {
