@@ -210,3 +210,76 @@ fn trains_on_idx_files_and_rejects_broken_ones_in_one_line() {
         assert_eq!(err.trim_end().lines().count(), 1, "{spec}: {err}");
     }
 }
+
+/// Exit code and the error line: stderr ends with exactly one `cabs: error:` line (after the
+/// run's start line, when it got that far).
+fn fails(args: &[&str]) -> (i32, String) {
+    let (code, _out, err) = cabs(args);
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("cabs: error")).count(), 1, "{args:?}: expected one error line, got:\n{err}");
+    let last = err.trim_end().lines().last().unwrap_or("").to_string();
+    assert!(last.starts_with("cabs: error: "), "{args:?}: {err}");
+    (code, last)
+}
+
+#[test]
+fn failed_writes_are_errors_not_silent_losses() {
+    // The probe: a full disk (ENOSPC) must not exit 0 with nothing written.
+    let (code, err) = fails(&["train", "--data", "moons", "--steps", "2", "--quiet", "--dump-step", "1", "--dump", "/dev/full"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot write /dev/full"), "{err}");
+    // The CSV: short (buffered until the end) and long (written while training).
+    for steps in ["2", "400"] {
+        let (code, err) = fails(&["train", "--data", "moons", "--steps", steps, "--quiet", "--csv", "/dev/full"]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("cannot write /dev/full"), "{err}");
+    }
+}
+
+#[test]
+fn runs_that_would_do_nothing_and_non_integers_are_refused_quoting_the_value() {
+    let usage: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--steps", "0"], "--steps 0"),
+        (vec!["--examples", "0"], "--examples 0"),
+        (vec!["--steps", "2.5"], "'2.5'"),
+        (vec!["--steps", "1e3"], "'1e3'"),
+        (vec!["--steps", "-3"], "'-3'"),
+        (vec!["--examples", "ten"], "'ten'"),
+        (vec!["--seed", "1.5"], "'1.5'"),
+        (vec!["--eval-every", "0.5"], "'0.5'"),
+        (vec!["--m-max", "64.5"], "'64.5'"),
+        // Finite as f64 but ∞ or 0 in the engine's f32.
+        (vec!["--lr", "1e39"], "'1e39'"),
+        (vec!["--lr", "1e-320"], "'1e-320'"),
+        (vec!["--dump-step", "0", "--dump", "x.json"], "--dump-step 0"),
+        // A probe step past the end of a step budget is refused before training …
+        (vec!["--steps", "2", "--dump-step", "10", "--dump", "x.json"], "--dump-step 10"),
+    ];
+    for (extra, needle) in usage {
+        let mut args = vec!["train", "--data", "moons", "--quiet"];
+        args.extend(extra.iter());
+        let (code, err) = fails(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // … and with an example budget (steps unknown up front) reported after it.
+    let probe = tmp("never.json");
+    let _ = std::fs::remove_file(&probe);
+    let (code, err) = fails(&[
+        "train",
+        "--data",
+        "moons",
+        "--rule",
+        "const:16",
+        "--examples",
+        "32",
+        "--quiet",
+        "--dump-step",
+        "10",
+        "--dump",
+        probe.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--dump-step 10") && err.contains("ended at step 2") && err.contains("no probe"), "{err}");
+    assert!(!probe.exists());
+}

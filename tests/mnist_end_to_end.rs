@@ -31,10 +31,13 @@ fn cabs_on_bundled_mnist_grows_the_batch_and_learns() {
     assert!(eval.test_accuracy > 0.9, "test accuracy {}", eval.test_accuracy);
 }
 
-/// The paper's MNIST CNN at the paper's α = 0.1 and init, against an independent PyTorch run of
-/// the same rule on the same 8,000 digits (docs/REPRODUCTION.md, "Calibration"): the loss plateaus near 2.3 while the small
-/// init warms up, the batch stays at 16 until about step 330 and is ≈ 26 by step 400. On the CPU
-/// engine (the GPU engine's tested twin) because a software GPU needs seconds per step here.
+/// The paper's MNIST CNN at the paper's α = 0.1 and init, against two runs of an independent
+/// PyTorch implementation of the same rule on the same 8,000 digits (exact per-example
+/// gradients; its figures are quoted in docs/REPRODUCTION.md, "Calibration"): the loss plateaus
+/// near 2.3 while the small init warms up, the batch first exceeds 16 at step 307 (seed 0) and
+/// 295 (seed 1) and is ≈ 26 by step 400. Our engine leaves the plateau somewhat later (its data
+/// order differs), so the window below is wide. On the CPU engine (the GPU engine's tested twin)
+/// because a software GPU needs seconds per step here.
 #[test]
 fn the_papers_cnn_plateaus_then_grows_the_batch_like_the_reference_run() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/mnist.bin");
@@ -54,7 +57,7 @@ fn the_papers_cnn_plateaus_then_grows_the_batch_like_the_reference_run() {
     assert!(first > 2.25 && plateau > 2.0, "the loss should start at ≈ ln 10 and still plateau at steps 181–200: {first}, {plateau}");
     assert!(stats[..250].iter().all(|s| s.batch_size == 16), "the batch stays at 16 through the plateau");
     let left16 = left16.expect("the batch should leave 16 by step 400");
-    assert!((280..=380).contains(&left16), "the reference run left 16 at about step 330; here {left16}");
+    assert!((280..=380).contains(&left16), "the reference runs left 16 at steps 295 and 307; here {left16}");
     assert!((20..=34).contains(&stats[399].batch_size), "the reference run had ≈ 26 at step 400; here {}", stats[399].batch_size);
     assert!(last < 0.25 * first, "loss should fall: {first} → {last}");
     assert!(eval.test_accuracy > 0.88, "test accuracy {}", eval.test_accuracy);

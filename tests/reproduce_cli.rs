@@ -65,17 +65,18 @@ fn quick_reproduction_writes_every_promised_file() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stdout.contains("28 runs"), "{stdout}");
+    assert!(stdout.contains("33 runs"), "{stdout}");
     // One line when each run starts and one when it ends.
-    assert_eq!(stderr.lines().filter(|l| l.contains("reproduce [")).count(), 56, "{stderr}");
+    assert_eq!(stderr.lines().filter(|l| l.contains("reproduce [")).count(), 66, "{stderr}");
 
     // Per-run logs: the `cabs train --csv` columns plus train_ms; 1 CABS + 5×4 grid + 5 decay
-    // + 2 more CABS α for the sensitivity study (its fixed-m runs are grid runs, reused).
+    // + 4 more CABS α for the sensitivity study (α ∈ {0.05, 0.1, 0.2, 0.5, 1}) + m = 16, 64, 256
+    // at α = 1 (its other fixed-m runs are grid runs, reused).
     let mut csvs: Vec<String> =
         std::fs::read_dir(out.join("runs")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     csvs.sort();
-    assert_eq!(csvs.len(), 28, "{csvs:?}");
-    for name in ["cabs-a0.1.csv", "cabs-a0.05.csv", "const-m64-a0.2.csv", "const-m256-a0.5.csv"] {
+    assert_eq!(csvs.len(), 33, "{csvs:?}");
+    for name in ["cabs-a0.1.csv", "cabs-a0.05.csv", "cabs-a1.csv", "const-m64-a0.2.csv", "const-m256-a0.5.csv", "const-m256-a1.csv"] {
         assert!(csvs.iter().any(|c| c == name), "{name} missing from {csvs:?}");
     }
     assert_eq!(csvs.iter().filter(|c| c.ends_with("-invtime.csv")).count(), 5);
@@ -104,7 +105,7 @@ fn quick_reproduction_writes_every_promised_file() {
     }
     let decay = summary.iter().find(|r| r[0].starts_with("const-m64-") && r[0].ends_with("-invtime")).unwrap();
     assert!(decay[col(SUMMARY_HEADER, "rule")].starts_with("const:64:invtime:0.0426667"), "{decay:?}");
-    assert_eq!(rows(&out.join("all_runs.csv"), SUMMARY_HEADER).len(), 28);
+    assert_eq!(rows(&out.join("all_runs.csv"), SUMMARY_HEADER).len(), 33);
 
     let md = read(&out.join("results.md"));
     for needle in [
@@ -113,6 +114,12 @@ fn quick_reproduction_writes_every_promised_file() {
         "| m \\ α | 0.05 | 0.1 | 0.2 | 0.5 | best α |",
         "## Sensitivity",
         "| α | CABS | m = 16 | m = 64 | m = 256 |",
+        "## Verdicts",
+        "**One seed**",
+        "### 1. \"Per training example, CABS is at least as fast as fixed-batch SGD with a tuned α\"",
+        "### 2. \"CABS needs no learning-rate schedule\"",
+        "### 3. \"CABS is less sensitive to α than fixed batches\"",
+        "Training loss at equal steps",
         "**Environment:** engine cpu",
         "model `mlp:16`",
         "budget 3000 training examples",
@@ -212,12 +219,18 @@ fn bad_values_give_one_line_naming_the_flag() {
         (vec!["--m-max", "9999"], "--m-max"),
         (vec!["--out", under_file.to_str().unwrap()], "cannot create"),
         (vec!["--model", "mlp:x"], "mlp:x"),
+        (vec!["--alphas", "0.1,1e39"], "'1e39'"),
+        (vec!["--sensitivity", "1e-320"], "'1e-320'"),
+        (vec!["--cabs-alpha", "1e308"], "'1e308'"),
+        (vec!["--examples", "2.5"], "'2.5'"),
+        (vec!["--jobs", "0"], "--jobs 0"),
     ];
     for (extra, needle) in cases {
         let mut args = vec!["reproduce", "--data", "blobs", "--model", "mlp:4", "--backend", "cpu", "--examples", "100"];
         args.extend(extra.iter());
         let (code, _out, err) = cabs(&args);
-        assert!(code == 1 || code == 2, "{extra:?}: exit code {code}");
+        // Flags and values are usage errors (2); files that cannot be created are not.
+        assert_eq!(code, if needle == "cannot create" { 1 } else { 2 }, "{extra:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{extra:?}: expected one line, got:\n{err}");
         assert!(err.starts_with("cabs: error: ") && err.contains(needle), "{extra:?}: {err}");
     }
@@ -294,4 +307,219 @@ fn parallel_jobs_give_the_same_runs_and_resume_reuses_them() {
     for d in [one, two] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+#[test]
+fn one_run_that_cannot_be_written_does_not_stop_the_others() {
+    let out = fresh_dir("onebad");
+    // A folder where one run's CSV should go: that run fails, the others are trained, the
+    // tables are written, and the command exits 1 naming it.
+    std::fs::create_dir_all(out.join("runs/const-m16-a0.5.csv")).unwrap();
+    let (code, stdout, stderr) = cabs(&[
+        "reproduce",
+        "--quick",
+        "--data",
+        "blobs",
+        "--model",
+        "mlp:8",
+        "--backend",
+        "cpu",
+        "--only",
+        "cabs,fixed",
+        "--alphas",
+        "0.5,2",
+        "--batches",
+        "16,32",
+        "--examples",
+        "600",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("5 runs"), "{stdout}");
+    let last = stderr.trim_end().lines().last().unwrap();
+    assert!(last.starts_with("cabs: error: 1 of 5 runs failed") && last.contains("const-m16-a0.5"), "{stderr}");
+    let all = rows(&out.join("all_runs.csv"), SUMMARY_HEADER);
+    let status = col(SUMMARY_HEADER, "status");
+    for r in &all {
+        assert_eq!(r[status], if r[0] == "const-m16-a0.5" { "failed" } else { "ok" }, "{r:?}");
+    }
+    assert!(read(&out.join("results.md")).contains("failed"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn seeds_change_weights_and_order_alike_for_every_rule_and_tables_give_the_spread() {
+    let out = fresh_dir("seeds");
+    let (code, stdout, stderr) = cabs(&[
+        "reproduce",
+        "--quick",
+        "--data",
+        "blobs",
+        "--model",
+        "mlp:8",
+        "--backend",
+        "cpu",
+        "--only",
+        "cabs,fixed",
+        "--alphas",
+        "0.5",
+        "--batches",
+        "16,32",
+        "--examples",
+        "600",
+        "--seeds",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("6 runs"), "{stdout}");
+    // Seed 1 keeps the plain labels; seed 2 gets "-s2".
+    let first_loss = |label: &str| -> String { rows(&out.join(format!("runs/{label}.csv")), RUN_HEADER)[0][5].clone() };
+    // CABS starts at m = 16 like the fixed m = 16 run: with the same seed the first step sees the
+    // same weights and the same batch, so the same loss; another seed changes both.
+    assert_eq!(first_loss("cabs-a0.1"), first_loss("const-m16-a0.5"));
+    assert_eq!(first_loss("cabs-a0.1-s2"), first_loss("const-m16-a0.5-s2"));
+    assert_ne!(first_loss("cabs-a0.1"), first_loss("cabs-a0.1-s2"));
+    // One row per run and seed in the CSVs; the Markdown gives mean (min–max) per rule.
+    assert_eq!(rows(&out.join("all_runs.csv"), SUMMARY_HEADER).len(), 6);
+    assert_eq!(rows(&out.join("summary.csv"), SUMMARY_HEADER).len(), 6);
+    let md = read(&out.join("results.md"));
+    assert!(md.contains("seeds 1–2"), "{md}");
+    assert!(md.contains("| cabs-a0.1 | cabs |"), "{md}");
+    assert!(!md.contains("cabs-a0.1-s2"), "groups are named without the seed: {md}");
+    assert!(md.contains("2 seeds: the values are means over the seeds"), "{md}");
+    let all = rows(&out.join("all_runs.csv"), SUMMARY_HEADER);
+    let acc = |label: &str| all.iter().find(|r| r[0] == label).unwrap()[col(SUMMARY_HEADER, "final_test_accuracy")].parse::<f64>().unwrap();
+    let (a1, a2) = (acc("cabs-a0.1"), acc("cabs-a0.1-s2"));
+    let cell = md.lines().find(|l| l.starts_with("| cabs-a0.1 |")).unwrap().split('|').nth(5).unwrap().trim().to_string();
+    let (lo, hi) = (a1.min(a2) * 100.0, a1.max(a2) * 100.0);
+    let expect = if a1 == a2 { format!("{lo:.2} %") } else { format!("{:.2} % ({lo:.2} %–{hi:.2} %)", (a1 + a2) / 2.0 * 100.0) };
+    assert_eq!(cell, expect, "mean (min–max) of {a1} and {a2}");
+    // Figures: a mean line with a min–max band.
+    let svg = read(&out.join("figures/loss_vs_examples.svg"));
+    assert!(svg.contains("<polygon"), "no band in the figure");
+    assert!(svg.contains("bands: their min–max"));
+    let (code, _, err) = cabs(&["reproduce", "--data", "blobs", "--seeds", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--seeds 0"), "{err}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// 11781 → "11,781".
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A committed CSV as (header, rows).
+fn committed_csv(rel: &str) -> (String, Vec<Vec<String>>) {
+    let text = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel));
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("").to_string();
+    (header, lines.map(|l| l.split(',').map(str::to_string).collect()).collect())
+}
+
+/// The committed reproduction in docs/reproduction/ is what the tool makes of its committed run
+/// CSVs: rerunning its own command (from results.md) with --resume retrains nothing and gives the
+/// same summary.csv, all_runs.csv and results.md (but the command line), and no run CSV there is
+/// left over from other flags.
+#[test]
+fn the_committed_reproduction_is_regenerated_from_its_csvs() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reproduction");
+    let md = read(&src.join("results.md"));
+    let command = md.lines().find_map(|l| l.strip_prefix("**Command:** `")).unwrap().trim_end_matches('`').to_string();
+    let out = fresh_dir("committed");
+    std::fs::create_dir_all(out.join("runs")).unwrap();
+    for e in std::fs::read_dir(src.join("runs")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), out.join("runs").join(e.file_name())).unwrap();
+    }
+    let mut args: Vec<String> = command.split(' ').skip(1).map(str::to_string).collect();
+    assert!(args.iter().any(|a| a == "--resume"), "the committed tables are regenerated with --resume: {command}");
+    let o = args.iter().position(|a| a == "--out").unwrap();
+    args[o + 1] = out.display().to_string();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, stderr) = cabs(&refs);
+    assert_eq!(code, 0, "{stderr}");
+    let runs = std::fs::read_dir(src.join("runs")).unwrap().count();
+    assert_eq!(stderr.matches("not retrained").count(), runs, "every committed run is read back, none trained:\n{stderr}");
+    assert!(!stderr.contains("is not part of this reproduction"), "stale run CSVs:\n{stderr}");
+    for f in ["summary.csv", "all_runs.csv"] {
+        assert_eq!(read(&out.join(f)), read(&src.join(f)), "{f} is not what the tool makes of the run CSVs");
+    }
+    let strip = |s: &str| s.lines().filter(|l| !l.starts_with("**Command:**")).collect::<Vec<_>>().join("\n");
+    assert_eq!(strip(&read(&out.join("results.md"))), strip(&md), "results.md is not what the tool makes of the run CSVs");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Every figure docs/REPRODUCTION.md quotes from this engine's runs is recomputed here from the
+/// committed CSVs (the tables themselves are generated: see the test above).
+#[test]
+fn the_reproduction_doc_quotes_its_csvs() {
+    // Whitespace-normalised, so that a phrase may wrap across lines.
+    let doc = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/REPRODUCTION.md")).split_whitespace().collect::<Vec<_>>().join(" ");
+    let has = |s: String| assert!(doc.contains(&s), "docs/REPRODUCTION.md lacks {s:?}");
+    let num = |r: &[String], header: &str, c: &str| -> Option<f64> { r[col(header, c)].parse().ok() };
+
+    // Calibration run.
+    let (h, cal) = committed_csv("docs/reproduction/calibration-cabs-a0.1-40k.csv");
+    let batch = |rows: &[Vec<String>], h: &str, step: usize| num(&rows[step - 1], h, "batch_size").unwrap() as u64;
+    let left16 = |rows: &[Vec<String>], h: &str| rows.iter().position(|r| num(r, h, "batch_size").unwrap() > 16.0).unwrap() + 1;
+    let plateau = cal[180..200].iter().map(|r| num(r, &h, "loss").unwrap()).sum::<f64>() / 20.0;
+    has(format!("| mean {plateau:.2} over steps 181–200 |"));
+    has(format!("| batch first above 16 | step 307 (seed 0), step 295 (seed 1) | step {} |", left16(&cal, &h)));
+    has(format!("| batch at step 400 | ≈ 26 | {} |", batch(&cal, &h, 400)));
+    has(format!("| batch at step 1,000 | ≈ 80 | {} |", batch(&cal, &h, 1000)));
+    let first_eval = |rows: &[Vec<String>], h: &str, target: f64| -> String {
+        let r = rows.iter().find(|r| num(r, h, "test_accuracy").is_some_and(|a| a >= target)).unwrap();
+        let x = num(r, h, "examples_seen").unwrap() as u64;
+        format!("{} examples ({:.2} %)", thousands(x as usize), 100.0 * num(r, h, "test_accuracy").unwrap())
+    };
+    has(format!("| first evaluation ≥ 93 % test accuracy | ≈ 7,000 examples | {} |", first_eval(&cal, &h, 0.93)));
+    has(format!("| first evaluation ≥ 97 % test accuracy | ≈ 38,000 examples | {} |", first_eval(&cal, &h, 0.97)));
+
+    let l = left16(&cal, &h);
+    has(format!("leaves the plateau {}–{} steps later than the two reference runs", l - 307, l - 295));
+    let se = |p: f64| 100.0 * (p * (1.0 - p) / 2000.0).sqrt();
+    has(format!("standard error of {:.2}–{:.2} points at 97–95 %", se(0.97), se(0.95)));
+
+    // The comparison runs: CABS's horizon, the fixed batches' steps, how many runs.
+    let (hc, exact) = committed_csv("docs/reproduction/runs/cabs-a0.1.csv");
+    let top = exact.iter().map(|r| num(r, &hc, "batch_size").unwrap() as u64).max().unwrap();
+    has(format!("CABS takes {} steps and its batch never passes {top}", exact.len()));
+    let steps = |m: u32, a: &str| committed_csv(&format!("docs/reproduction/runs/const-m{m}-a{a}.csv")).1.len();
+    has(format!("m = 64 gets only {} steps", steps(64, "0.2")));
+    has(format!("m = 128 and m = 256 have only {} and {} steps in all", steps(128, "0.5"), steps(256, "0.5")));
+    let n_runs = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reproduction/runs")).unwrap().count();
+    has(format!("set ({n_runs} runs, two epochs of the"));
+    has(format!("lowest smoothed training loss of all {n_runs} runs"));
+
+    // Conv norms: the approximation against the exact value in the calibration run …
+    let pairs: Vec<(f64, f64)> = cal.iter().filter_map(|r| Some((num(r, &h, "conv_xi_exact")?, num(r, &h, "conv_xi_approx")?))).collect();
+    let below = pairs.iter().filter(|(e, a)| a < e).count() as f64 / pairs.len() as f64;
+    has(format!("below the exact value in {:.0} % of its {} steps", 100.0 * below, thousands(pairs.len())));
+    // … negative "variances" over the comparison runs …
+    let (mut neg, mut total) = (0, 0);
+    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reproduction/runs")).unwrap() {
+        let (h, rows) = committed_csv(&format!("docs/reproduction/runs/{}", e.unwrap().file_name().to_string_lossy()));
+        total += rows.len();
+        neg += rows.iter().filter(|r| num(r, &h, "conv_xi_approx").is_some_and(|a| a < 0.0)).count();
+    }
+    has(format!("in {neg} of the {} steps of the comparison runs", thousands(total)));
+    // … and CABS driven by the approximation against CABS driven by the exact norms.
+    let (hr, refn) = committed_csv("docs/reproduction/cabs-a0.1-reference-norms.csv");
+    let path = |rows: &[Vec<String>], h: &str| format!("{} / {} / {}", batch(rows, h, 400), batch(rows, h, 500), batch(rows, h, 600));
+    has(format!("leaves m = 16 at step {} (exact: {})", left16(&refn, &hr), left16(&exact, &hc)));
+    has(format!("batches {} at steps 400 / 500 / 600 (exact: {})", path(&refn, &hr), path(&exact, &hc)));
+    let last_acc = |rows: &[Vec<String>], h: &str| rows.iter().rev().find_map(|r| num(r, h, "test_accuracy")).unwrap();
+    has(format!("final test accuracy {:.2} % (exact: {:.2} %)", 100.0 * last_acc(&refn, &hr), 100.0 * last_acc(&exact, &hc)));
 }

@@ -8,17 +8,21 @@ mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 mod cli;
 #[cfg(not(target_arch = "wasm32"))]
+mod error;
+#[cfg(not(target_arch = "wasm32"))]
 mod plot;
 #[cfg(not(target_arch = "wasm32"))]
 mod reproduce;
+#[cfg(not(target_arch = "wasm32"))]
+mod session;
 #[cfg(not(target_arch = "wasm32"))]
 mod train;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    if let Err(msg) = cli::run(std::env::args_os().skip(1).collect()) {
-        eprintln!("cabs: error: {msg}");
-        std::process::exit(if msg.starts_with("usage") { 2 } else { 1 });
+    if let Err(e) = cli::run(std::env::args_os().skip(1).collect()) {
+        eprintln!("cabs: error: {e}");
+        std::process::exit(e.exit_code());
     }
 }
 

@@ -4,6 +4,7 @@
 //! Colours are the Okabe–Ito palette (safe for the common colour-vision deficiencies); CABS
 //! is black and thicker, drawn first so that runs coinciding with it stay visible.
 
+use crate::error::{CliError, CliResult};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
@@ -56,6 +57,15 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Draw a dot at every point (for sparse data such as evaluations).
     pub markers: bool,
+    /// (x, low, high): a shaded band in the series' colour (the min–max over seeds); may be empty.
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+impl Series {
+    /// A line without a band.
+    pub fn line(style: Style, points: Vec<(f64, f64)>, markers: bool) -> Series {
+        Series { style, points, markers, band: Vec::new() }
+    }
 }
 
 pub struct Panel {
@@ -83,12 +93,12 @@ const HEIGHT: u32 = 560;
 const TITLE_H: u32 = 40;
 const NOTE_LINE_H: u32 = 17;
 
-fn fail(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
-    move |e| format!("cannot draw {}: {e}", path.display())
+fn fail(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> CliError + '_ {
+    move |e| CliError::Io(format!("cannot draw {}: {e}", path.display()))
 }
 
 /// Draw a figure and write it to `path` (SVG).
-pub fn figure(path: &Path, title: &str, panels: &[Panel], legend: &[LegendEntry], note: &str) -> Result<(), String> {
+pub fn figure(path: &Path, title: &str, panels: &[Panel], legend: &[LegendEntry], note: &str) -> CliResult<()> {
     let f = fail(path);
     let note_lines = wrap(note, 150);
     let width = PANEL_W * panels.len().max(1) as u32 + LEGEND_W;
@@ -222,6 +232,15 @@ where
         .map_err(|x| e(&x))?;
     let mut order: Vec<&Series> = p.series.iter().collect();
     order.sort_by_key(|s| s.style.z);
+    // Bands first, under every line: the outline of low then high, filled faintly.
+    for s in &order {
+        let band: Vec<(f64, f64, f64)> =
+            s.band.iter().copied().filter(|b| usable(b.0, p.x_log) && usable(b.1, p.y_log) && usable(b.2, p.y_log)).collect();
+        if band.len() >= 2 {
+            let outline: Vec<(f64, f64)> = band.iter().map(|b| (b.0, b.1)).chain(band.iter().rev().map(|b| (b.0, b.2))).collect();
+            chart.draw_series(std::iter::once(Polygon::new(outline, s.style.colour.mix(0.18).filled()))).map_err(|x| e(&x))?;
+        }
+    }
     let mut any = false;
     for s in order {
         let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|q| usable(q.0, p.x_log) && usable(q.1, p.y_log)).collect();

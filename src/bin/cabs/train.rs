@@ -2,39 +2,60 @@
 //! a CSV row per step, optional evaluations and an optional JSON probe of one step.
 
 use crate::cli::{dataset, Args};
+use crate::error::{CliError, CliResult};
+use crate::session::{drive, Budget, Ending, EvalEvery};
 use cabs::trainer::{EvalStats, StepStats, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::time::Instant;
 
-fn io_err(path: &std::path::Path, e: std::io::Error) -> String {
-    format!("cannot write {}: {e}", path.display())
+/// Write `value` as JSON to `path`, flushed and checked: a full disk is an error, not a
+/// silently truncated file.
+fn write_json(path: &Path, value: &impl serde::Serialize) -> CliResult<()> {
+    let f = File::create(path).map_err(|e| CliError::write(path, e))?;
+    let mut w = BufWriter::new(f);
+    serde_json::to_writer(&mut w, value).map_err(|e| CliError::write(path, e))?;
+    w.flush().map_err(|e| CliError::write(path, e))
 }
 
-pub fn train(a: Args) -> Result<(), String> {
-    if a.steps.is_some() && a.examples.is_some() {
-        return Err("usage: give --steps or --examples, not both".into());
+/// The budget of the run, checked: a run that would do nothing is refused.
+fn budget(a: &Args) -> CliResult<Budget> {
+    match (a.steps, a.examples) {
+        (Some(_), Some(_)) => Err(CliError::usage("give --steps or --examples, not both")),
+        (Some(0), None) => Err(CliError::usage("--steps 0: the run would do nothing (give at least 1)")),
+        (None, Some(0)) => Err(CliError::usage("--examples 0: the run would do nothing (give at least 1)")),
+        (Some(n), None) => Ok(Budget::Steps(n)),
+        (None, Some(n)) => Ok(Budget::Examples(n)),
+        (None, None) => Ok(Budget::Steps(500)),
     }
+}
+
+pub fn train(a: Args) -> CliResult<()> {
+    let budget = budget(&a)?;
     if a.dump_step.is_some() != a.dump.is_some() {
-        return Err("usage: --dump-step and --dump go together".into());
+        return Err(CliError::usage("--dump-step and --dump go together"));
     }
-    if a.dump_step == Some(0) {
-        return Err("usage: --dump-step counts from 1".into());
+    match (a.dump_step, budget) {
+        (Some(0), _) => return Err(CliError::usage("--dump-step 0: steps count from 1")),
+        (Some(d), Budget::Steps(n)) if d > n => {
+            return Err(CliError::usage(format!("--dump-step {d} is past the run's last step ({n}): no probe would be written")))
+        }
+        _ => {}
     }
-    let steps = if a.examples.is_none() { Some(a.steps.unwrap_or(500)) } else { None };
-    let cfg = a.settings.trainer_config().map_err(|e| e.to_string())?;
+    let cfg = a.settings.trainer_config()?;
     let data = dataset(&a)?;
     // Create the output files before training, so a bad path fails in a second, not an hour.
     let mut csv = match &a.csv {
         Some(p) => {
-            let mut w = BufWriter::new(File::create(p).map_err(|e| io_err(p, e))?);
-            writeln!(w, "{}", cabs::csv::HEADER).map_err(|e| io_err(p, e))?;
+            let mut w = BufWriter::new(File::create(p).map_err(|e| CliError::write(p, e))?);
+            writeln!(w, "{}", cabs::csv::HEADER).map_err(|e| CliError::write(p, e))?;
             Some((w, p.clone()))
         }
         None => None,
     };
-    let mut trainer = pollster::block_on(Trainer::new(cfg, data)).map_err(|e| e.to_string())?;
+    let mut trainer = pollster::block_on(Trainer::new(cfg, data))?;
     let info = trainer.backend();
     let adapter =
         info.adapter.as_ref().map(|a| format!("{} ({}, {})", a.name, a.backend, a.device_type)).unwrap_or_else(|| "CPU engine".into());
@@ -50,68 +71,59 @@ pub fn train(a: Args) -> Result<(), String> {
         a.settings.seed
     );
 
-    let total = steps.or(a.examples).unwrap_or(0);
+    let (total, unit) = match budget {
+        Budget::Steps(n) => (n, "steps"),
+        Budget::Examples(n) => (n, "examples"),
+    };
     let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
-        ProgressStyle::with_template(if steps.is_some() {
-            "{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}"
-        } else {
-            "{elapsed_precise} [{bar:30}] {pos}/{len} examples  {msg}"
-        })
-        .map_err(|e| e.to_string())?
-        .progress_chars("=> "),
+        ProgressStyle::with_template(&format!("{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit}  {{msg}}"))
+            .map_err(|e| CliError::run(e.to_string()))?
+            .progress_chars("=> "),
     );
     let start = Instant::now();
     let mut last: Option<(StepStats, Option<EvalStats>)> = None;
-    let result = (|| -> Result<(), String> {
-        loop {
-            let done = match steps {
-                Some(n) => trainer.steps_done() >= n,
-                None => trainer.examples_seen() >= total,
-            };
-            if done {
-                return Ok(());
-            }
-            let s = if a.dump_step == Some(trainer.steps_done() + 1) {
-                let detail = pollster::block_on(trainer.step_with_detail()).map_err(|e| e.to_string())?;
-                let probe = cabs::probe::build(trainer.layout(), a.settings.model.clone(), trainer.backend().kind.clone(), &detail);
-                let path = a.dump.as_ref().expect("checked above");
-                let f = File::create(path).map_err(|e| io_err(path, e))?;
-                serde_json::to_writer(BufWriter::new(f), &probe).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                detail.stats
-            } else {
-                pollster::block_on(trainer.step()).map_err(|e| e.to_string())?
-            };
-            let finished = match steps {
-                Some(n) => s.step >= n,
-                None => s.examples_seen >= total,
-            };
-            let eval = if (a.eval_every > 0 && s.step % a.eval_every == 0) || finished {
-                Some(pollster::block_on(trainer.evaluate()).map_err(|e| e.to_string())?)
-            } else {
-                None
-            };
-            let wall_ms = start.elapsed().as_secs_f64() * 1e3;
-            if let Some((w, p)) = csv.as_mut() {
-                writeln!(w, "{}", cabs::csv::row(&s, eval.as_ref(), wall_ms)).map_err(|e| io_err(p, e))?;
-            }
-            bar.set_position(if steps.is_some() { s.step } else { s.examples_seen.min(total) });
-            bar.set_message(format!(
-                "m = {:>4}  loss {:.4}{}",
-                s.batch_size,
-                s.loss,
-                eval.map(|e| format!("  test acc {:.4}", e.test_accuracy)).unwrap_or_default()
-            ));
-            let keep = eval.or(last.as_ref().and_then(|l| l.1));
-            last = Some((s, keep));
+    let mut dumped = false;
+    let model = a.settings.model.clone();
+    let result = drive(&mut trainer, budget, EvalEvery::Steps(a.eval_every), a.dump_step, &mut |t, step| {
+        let s = step.stats;
+        if let (Some(detail), Some(path)) = (step.detail, a.dump.as_ref()) {
+            write_json(path, &cabs::probe::build(t.layout(), model.clone(), t.backend().kind.clone(), detail))?;
+            dumped = true;
         }
-    })();
+        if let Some((w, p)) = csv.as_mut() {
+            writeln!(w, "{}", cabs::csv::row(s, step.eval, step.wall_ms)).map_err(|e| CliError::write(p, e))?;
+        }
+        bar.set_position(match budget {
+            Budget::Steps(_) => s.step,
+            Budget::Examples(n) => s.examples_seen.min(n),
+        });
+        bar.set_message(format!(
+            "m = {:>4}  loss {:.4}{}",
+            s.batch_size,
+            s.loss,
+            step.eval.map(|e| format!("  test acc {:.4}", e.test_accuracy)).unwrap_or_default()
+        ));
+        let keep = step.eval.copied().or(last.as_ref().and_then(|l| l.1));
+        last = Some((s.clone(), keep));
+        Ok(())
+    });
     bar.finish_and_clear();
-    // Whatever happened, keep every row written so far.
+    // Whatever happened, keep every row written so far; a failed flush is an error of its own.
     if let Some((mut w, p)) = csv {
-        w.flush().map_err(|e| io_err(&p, e))?;
+        let flushed = w.flush().map_err(|e| CliError::write(&p, e));
+        if result.is_ok() {
+            flushed?;
+        }
     }
-    result?;
+    match result? {
+        Ending::Done => {}
+        Ending::Diverged(e) => return Err(e.into()),
+    }
+    if let (Some(d), false) = (a.dump_step, dumped) {
+        let steps = last.as_ref().map_or(0, |l| l.0.step);
+        return Err(CliError::run(format!("--dump-step {d}: the run ended at step {steps}, before it; no probe was written")));
+    }
     if let Some((s, e)) = last {
         println!(
             "step {}  examples {}  batch {} (next {})  loss {:.4}  ξ {:.4}  test loss {}  test accuracy {}  {:.1} s",

@@ -1,0 +1,180 @@
+//! `results.md`: the environment and command, the main comparison, the tuning grid, the
+//! sensitivity table (means and min–max over seeds), the verdicts and the list of figures.
+
+use super::metrics::Run;
+use super::options::Options;
+use super::tables::{f4, group_cell, group_label, over, pct, secs, seed_list, spread_cell, Env, Group, Report};
+use std::fmt::Write as _;
+
+fn acc_cell(runs: &[Run], g: &Group) -> String {
+    group_cell(runs, g, |r| r.final_accuracy(), |a| pct(Some(a)), "–")
+}
+
+fn to_target_cell(runs: &[Run], g: &Group, target: f64) -> String {
+    group_cell(runs, g, |r| r.examples_to(target), |x| format!("{x:.0}"), "never")
+}
+
+pub(super) fn results_md(runs: &[Run], rep: &Report, o: &Options, env: &Env, extra: &[String]) -> String {
+    let t = env.target;
+    let tp = format!("{:.4}", t * 100.0).trim_end_matches('0').trim_end_matches('.').to_string();
+    let k = env.seeds.len();
+    let mut s = String::new();
+    let _ = writeln!(s, "# CABS reproduction: results\n");
+    let _ = writeln!(
+        s,
+        "**Environment:** engine {}; data {}; model `{}`; seed{} {}; budget {} training examples per run; test evaluation every ~{} examples; CABS {}; {} runs, {:.1} s of run time (the runs' wall times summed).\n",
+        env.engine,
+        env.data,
+        env.model,
+        if k > 1 { "s" } else { "" },
+        seed_list(&env.seeds),
+        env.budget,
+        env.eval_every,
+        env.cabs_settings,
+        runs.len(),
+        runs.iter().map(|r| r.wall_s).sum::<f64>()
+    );
+    let _ = writeln!(s, "**Command:** `{}`\n", env.command);
+    let seeds_note = if k > 1 {
+        format!(
+            "Each rule and α ran once per seed ({}): a seed sets the initial weights and the data order, the same for every rule. \
+Cells give the mean over the seeds and, in brackets, the min–max; runs that diverged or never reached the target are counted, not averaged. ",
+            seed_list(&env.seeds)
+        )
+    } else {
+        "One seed: every run starts from the same initial weights and sees the same data order. ".to_string()
+    };
+    let _ = writeln!(
+        s,
+        "Every run trains on the same number of examples. {seeds_note}\
+\"Examples to {tp} %\" is the first test evaluation at or above {tp} % test accuracy, linearly interpolated from the evaluation before it; \
+seconds count training steps only (evaluations excluded), measured on this machine while the runs ran. \
+The smoothed training loss is the mean batch loss over the last {} training examples, each batch weighted by its size. \
+Batch at 25/50/75/100 % is the batch size of the step at that fraction of the run's steps.\n",
+        env.window
+    );
+
+    let _ = writeln!(s, "## Main comparison\n");
+    let _ = writeln!(
+        s,
+        "CABS at α = {} (not tuned); for each fixed batch m the best constant α of the grid below; and that α with inverse-time decay \
+α/(1 + k·t), k = 2m/budget, so that α has halved after half the budget (the decay starts from the constant-α optimum; it was not tuned separately).\n",
+        o.cabs_alpha
+    );
+    let mut head = format!(
+        "| run | role | rule | α | final test accuracy | final test loss | smoothed train loss | examples to {tp} % | seconds to {tp} % | steps | examples | wall s | batch at 25/50/75/100 % |"
+    );
+    let mut sep = String::from("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for n in extra {
+        let _ = write!(head, " {n} |");
+        sep.push_str(" --- |");
+    }
+    let _ = writeln!(s, "{head}\n{sep}");
+    let int = |x: f64| format!("{x:.0}");
+    for (g, role) in rep.reported() {
+        let r = &runs[g[0]];
+        let b = |q| spread_cell(over(runs, g, |r| r.batch_at(q).map(f64::from)), int);
+        let _ = write!(
+            s,
+            "| {} | {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{}/{}/{} |",
+            group_label(runs, g),
+            role,
+            r.spec.rule(),
+            r.spec.alpha,
+            acc_cell(runs, g),
+            group_cell(runs, g, |r| r.final_test_loss(), |v| f4(Some(v)), "–"),
+            group_cell(runs, g, |r| r.final_train_loss(env.window), |v| f4(Some(v)), "–"),
+            to_target_cell(runs, g, t),
+            group_cell(runs, g, |r| r.seconds_to(t), secs, "never"),
+            spread_cell(over(runs, g, |r| Some(r.steps_done() as f64)), int),
+            spread_cell(over(runs, g, |r| r.steps.last().map(|l| l.examples as f64)), int),
+            spread_cell(over(runs, g, |r| Some(r.wall_s)), secs),
+            b(0.25),
+            b(0.5),
+            b(0.75),
+            b(1.0)
+        );
+        // The conv-ξ columns: of the first seed's run.
+        for n in extra {
+            let v = r.extra.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()).unwrap_or("–");
+            let _ = write!(s, " {v} |");
+        }
+        s.push('\n');
+    }
+    if rep.reported().is_empty() {
+        let _ = writeln!(s, "| (no runs: see --only) |||||||||||||");
+    }
+
+    if !rep.grid.is_empty() {
+        let _ = writeln!(s, "\n## Tuning grid: final test accuracy of fixed batch m with constant α\n");
+        let _ = writeln!(
+            s,
+            "Each cell is a full run with the whole budget. The best α per m (**bold**) is chosen by final test accuracy{}, ties by the lower smoothed \
+training loss; it is picked on the same test set that is reported, which favours the fixed-batch baselines (CABS is not tuned).\n",
+            if k > 1 { " (mean over the seeds)" } else { "" }
+        );
+        let mut head = String::from("| m \\ α |");
+        let mut sep = String::from("| ---: |");
+        for a in &o.alphas {
+            let _ = write!(head, " {a} |");
+            sep.push_str(" ---: |");
+        }
+        let _ = writeln!(s, "{head} best α |\n{sep} ---: |");
+        for (m, row, best) in &rep.grid {
+            let _ = write!(s, "| {m} |");
+            for (j, g) in row.iter().enumerate() {
+                let cell = acc_cell(runs, g);
+                if Some(j) == *best {
+                    let _ = write!(s, " **{cell}** |");
+                } else {
+                    let _ = write!(s, " {cell} |");
+                }
+            }
+            let _ = writeln!(s, " {} |", best.map(|b| runs[row[b][0]].spec.alpha.to_string()).unwrap_or_else(|| "all diverged".into()));
+        }
+    }
+
+    if !rep.sensitivity.is_empty() {
+        let _ = writeln!(s, "\n## Sensitivity to α: final test accuracy / examples to {tp} %\n");
+        let _ = writeln!(s, "CABS against fixed batch sizes, every one at the same constant α (not tuned).\n");
+        let mut head = String::from("| α | CABS |");
+        let mut sep = String::from("| ---: | ---: |");
+        for m in &env.sens_batches {
+            let _ = write!(head, " m = {m} |");
+            sep.push_str(" ---: |");
+        }
+        let _ = writeln!(s, "{head}\n{sep}");
+        for (alpha, c, fixed) in &rep.sensitivity {
+            let cell = |g: &Group| format!("{} / {}", acc_cell(runs, g), to_target_cell(runs, g, t));
+            let _ = write!(s, "| {alpha} | {} |", cell(c));
+            for g in fixed {
+                let _ = write!(s, " {} |", cell(g));
+            }
+            s.push('\n');
+        }
+    }
+
+    s.push_str(&super::verdicts::verdicts(runs, rep, env));
+
+    let _ = writeln!(s, "\n## Figures\n");
+    for (f, what) in [
+        ("loss_vs_examples", "smoothed training loss against training examples"),
+        ("accuracy_vs_examples", "test accuracy against training examples"),
+        ("loss_vs_time", "smoothed training loss against training time"),
+        ("accuracy_vs_time", "test accuracy against training time"),
+        ("batch_vs_steps", "batch size against steps"),
+        ("sensitivity", "final test accuracy and examples to target against α"),
+        ("conv_xi", "the conv layers' ξ, exact vs approximate (with --conv-norms both)"),
+    ] {
+        let _ = writeln!(s, "- {what}: [`figures/{f}.svg`](figures/{f}.svg)");
+    }
+    if k > 1 {
+        let _ = writeln!(s, "\nWith several seeds the lines are means over the seeds and the shaded bands their min–max.");
+    }
+    let _ = writeln!(
+        s,
+        "\nPer-step logs: `runs/<label>.csv` (the columns of `cabs train --csv`, plus `train_ms`, training time without evaluations); \
+one row per run (and seed) in `all_runs.csv`, the main comparison in `summary.csv`."
+    );
+    s
+}

@@ -1,0 +1,276 @@
+//! `cabs reproduce`: the paper's comparisons (Balles et al. 2017, section 5) run on our engine.
+//!
+//! Every run gets the same budget of training examples, so per-example comparisons are fair:
+//! 1. CABS at `--cabs-alpha`;
+//! 2. fixed batch m with constant α, for every m of `--batches` and every α of `--alphas`
+//!    (each a full-budget run); per m the best α by final test accuracy is reported;
+//! 3. per m, that best α with an inverse-time decay `const:M:invtime:K`, K = 2m/budget, so that
+//!    α has halved at about half the budget (step budget/(2m));
+//! 4. sensitivity: CABS and fixed m (the smallest, middle and largest of `--batches`) at every
+//!    α of `--sensitivity`.
+//!
+//! Every rule and α runs once per seed of `--seeds` (a seed sets initial weights and data order,
+//! the same for every rule); the tables give means and min–max over the seeds, and end with
+//! generated verdicts on the paper's claims with their noise levels (`verdicts.rs`).
+//!
+//! Modules: `options` (flags), `plan` (runs and labels), `run` (training through the shared
+//! loop, `--jobs`, `--resume`), `metrics` (what is read from a run), `tables` and `markdown`
+//! (CSVs, results.md), `verdicts`, `figures`.
+//!
+//! Runs are cached by label (rule, α, seed), so a run needed twice is trained once. Each run writes
+//! `OUT/runs/<label>.csv` (the `cabs train --csv` columns plus `train_ms` at the end); at the
+//! end come `OUT/summary.csv`, `OUT/all_runs.csv`, `OUT/results.md` and `OUT/figures/*.svg`.
+//! A run that diverges is recorded as diverged; a run that cannot be trained or written is
+//! recorded as failed and the others go on (the command then exits non-zero).
+
+mod figures;
+mod markdown;
+mod metrics;
+mod options;
+mod plan;
+mod run;
+mod tables;
+mod verdicts;
+
+pub use options::{check_alpha, parse_alphas, parse_batches, Options, Parts};
+
+use crate::cli::{dataset, Args};
+use crate::error::{CliError, CliResult};
+use markdown::results_md;
+use metrics::{best_candidate, spread, Candidate, Run};
+use options::*;
+use plan::*;
+use run::{engine_name, Cache, Ctx};
+use std::collections::HashMap;
+use std::time::Instant;
+use tables::{command_line, extra_names, seed_list, summary_csv, write_file, Env, Group, Report};
+
+pub fn reproduce(a: Args) -> CliResult<()> {
+    for (flag, instead) in NOT_HERE {
+        if a.seen.iter().any(|s| s == flag) {
+            return Err(CliError::usage(format!("--{flag} does not apply to reproduce ({instead})")));
+        }
+    }
+    let o = a.repro.clone();
+    let budget = a.examples.unwrap_or(if o.quick { QUICK_EXAMPLES } else { DEFAULT_EXAMPLES });
+    if budget == 0 {
+        return Err(CliError::usage("--examples 0: the runs would do nothing (give at least 1)"));
+    }
+    let evals = if o.quick { QUICK_EVALS_PER_RUN } else { EVALS_PER_RUN };
+    let eval_every = o.eval_every_examples.unwrap_or((budget / evals).max(1));
+    if eval_every == 0 {
+        return Err(CliError::usage("--eval-every-examples 0: give at least 1"));
+    }
+    if !(o.target_accuracy > 0.0 && o.target_accuracy <= 1.0) {
+        return Err(CliError::usage(format!("--target-accuracy must be in (0, 1], got {}", o.target_accuracy)));
+    }
+    let mut settings = a.settings.clone();
+    if !a.seen.iter().any(|s| s == "model") {
+        settings.model = default_model(&settings);
+    }
+    settings.trainer_config()?;
+    let parts = Parts { fixed: o.only.fixed || o.only.decay, ..o.only };
+    let data = dataset(&Args { settings: settings.clone(), ..a })?;
+    let n_train = data.train.len();
+    if parts.fixed || parts.sensitivity {
+        if let Some(&m) = o.batches.iter().find(|&&m| m as usize > n_train) {
+            return Err(CliError::usage(format!("--batches: {m} exceeds the {n_train} training examples of '{}'", data.name)));
+        }
+    }
+    if (parts.cabs || parts.sensitivity) && settings.mmax as usize > n_train {
+        return Err(CliError::usage(format!("--m-max {} exceeds the {n_train} training examples of '{}'", settings.mmax, data.name)));
+    }
+
+    let runs_dir = o.out.join("runs");
+    let fig_dir = o.out.join("figures");
+    for d in [&runs_dir, &fig_dir] {
+        std::fs::create_dir_all(d).map_err(|e| CliError::Io(format!("cannot create {}: {e}", d.display())))?;
+    }
+    let sens_batches = sensitivity_batches(&o.batches);
+    let seeds: Vec<u64> = (0..o.seeds).map(|k| settings.seed.saturating_add(k)).collect();
+    let mut planned = 0;
+    planned += parts.cabs as usize;
+    planned += parts.fixed as usize * o.batches.len() * o.alphas.len();
+    planned += parts.decay as usize * o.batches.len();
+    if parts.sensitivity {
+        for &al in &o.sensitivity {
+            planned += (!(parts.cabs && al == o.cabs_alpha)) as usize;
+            planned += sens_batches.iter().filter(|_| !(parts.fixed && o.alphas.contains(&al))).count();
+        }
+    }
+    planned *= seeds.len();
+    let window = (budget / SMOOTH_DIVISOR).max(1);
+    let mut ctx = Ctx {
+        settings: settings.clone(),
+        data,
+        budget,
+        eval_every,
+        runs_dir,
+        resume: o.resume,
+        quiet: a.quiet,
+        engine: None,
+        planned,
+        done: 0,
+    };
+    eprintln!(
+        "cabs: reproduce: {} runs planned, {budget} training examples each, test evaluation every ~{eval_every} examples; data {}, model {}, seed{} {} → {}",
+        planned,
+        settings.data,
+        settings.model,
+        if seeds.len() > 1 { "s" } else { "" },
+        seed_list(&seeds),
+        o.out.display()
+    );
+    let t_all = Instant::now();
+    let mut cache = Cache { runs: Vec::new(), index: HashMap::new() };
+    let mut report = Report { cabs: None, best_fixed: Vec::new(), decay: Vec::new(), grid: Vec::new(), sensitivity: Vec::new() };
+    // One run per seed of (kind, α): a group.
+    let specs =
+        |kind: Kind, alpha: f64| -> Vec<RunSpec> { seeds.iter().map(|&seed| RunSpec { kind: kind.clone(), alpha, seed }).collect() };
+    let group = |cache: &mut Cache, ctx: &mut Ctx, kind: Kind, alpha: f64, role: &'static str| -> Group {
+        specs(kind, alpha).iter().map(|s| cache.get(ctx, s, role)).collect()
+    };
+
+    // Everything that does not depend on other runs' results, trained `--jobs` at a time.
+    let mut independent = Vec::new();
+    if parts.cabs {
+        independent.extend(specs(Kind::Cabs, o.cabs_alpha));
+    }
+    if parts.fixed {
+        for &m in &o.batches {
+            for &alpha in &o.alphas {
+                independent.extend(specs(Kind::Fixed { m }, alpha));
+            }
+        }
+    }
+    if parts.sensitivity {
+        for &alpha in &o.sensitivity {
+            independent.extend(specs(Kind::Cabs, alpha));
+            for &m in &sens_batches {
+                independent.extend(specs(Kind::Fixed { m }, alpha));
+            }
+        }
+    }
+    cache.prefetch(&mut ctx, &independent, o.jobs);
+    if parts.cabs {
+        report.cabs = Some(group(&mut cache, &mut ctx, Kind::Cabs, o.cabs_alpha, "cabs"));
+    }
+    if parts.fixed {
+        for &m in &o.batches {
+            let row: Vec<Group> = o.alphas.iter().map(|&alpha| group(&mut cache, &mut ctx, Kind::Fixed { m }, alpha, "tuning")).collect();
+            // Judged on the mean over the seeds; a run that broke in any seed never wins.
+            let cands: Vec<Candidate> = row
+                .iter()
+                .map(|g| {
+                    let all_ok = g.iter().all(|&i| !cache.runs[i].broken());
+                    let acc = spread(g.iter().map(|&i| cache.runs[i].final_accuracy()));
+                    let loss = spread(g.iter().map(|&i| cache.runs[i].final_train_loss(window)));
+                    Candidate { accuracy: acc.filter(|_| all_ok).map(|s| s.mean), train_loss: loss.map(|s| s.mean) }
+                })
+                .collect();
+            let best = best_candidate(&cands);
+            if let (Some(b), true) = (best, o.only.fixed) {
+                for &i in &row[b] {
+                    cache.runs[i].roles.push("best-fixed");
+                }
+                report.best_fixed.push(row[b].clone());
+            }
+            report.grid.push((m, row, best));
+        }
+    }
+    if parts.decay {
+        // Per m: the best constant α, if any α did not diverge.
+        let best: Vec<(u32, Option<f64>)> =
+            report.grid.iter().map(|(m, row, best)| (*m, best.map(|b| cache.runs[row[b][0]].spec.alpha))).collect();
+        let decays: Vec<RunSpec> =
+            best.iter().filter_map(|&(m, a)| a.map(|alpha| specs(Kind::Decay { m, k: invtime_k(m, budget) }, alpha))).flatten().collect();
+        cache.prefetch(&mut ctx, &decays, o.jobs);
+        for (m, alpha) in best {
+            match alpha {
+                Some(alpha) => report.decay.push(group(&mut cache, &mut ctx, Kind::Decay { m, k: invtime_k(m, budget) }, alpha, "decay")),
+                None => eprintln!("cabs: reproduce: m = {m}: every α diverged, no decay run"),
+            }
+        }
+    }
+    if parts.sensitivity {
+        for &alpha in &o.sensitivity {
+            let c = group(&mut cache, &mut ctx, Kind::Cabs, alpha, "sensitivity");
+            let fixed = sens_batches.iter().map(|&m| group(&mut cache, &mut ctx, Kind::Fixed { m }, alpha, "sensitivity")).collect();
+            report.sensitivity.push((alpha, c, fixed));
+        }
+    }
+    let total_s = t_all.elapsed().as_secs_f64();
+
+    if ctx.engine.is_none() {
+        // Every run was read back (--resume): name the engine these flags select.
+        let cfg = settings.trainer_config()?;
+        if let Ok(t) = pollster::block_on(cabs::trainer::Trainer::new(cfg, ctx.data.clone())) {
+            ctx.engine = Some(engine_name(&t));
+        }
+    }
+    let env = Env {
+        engine: ctx.engine.clone().unwrap_or_else(|| "-".into()),
+        data: format!("{} ({} training / {} test examples)", settings.data, ctx.data.train.len(), ctx.data.test.len()),
+        model: settings.model.clone(),
+        seeds: seeds.clone(),
+        n_test: ctx.data.test.len(),
+        budget,
+        eval_every,
+        window,
+        target: o.target_accuracy,
+        command: command_line(),
+        sens_batches: sens_batches.clone(),
+        cabs_settings: format!(
+            "m ∈ [{}, {}], μ = {}, c = {}, ε = {}{}{}",
+            settings.mmin,
+            settings.mmax,
+            settings.mu,
+            settings.c,
+            settings.eps,
+            if settings.unbiased { ", unbiased ξ" } else { "" },
+            if settings.bias_correction { ", bias-corrected averages" } else { "" }
+        ),
+    };
+    let runs = &cache.runs;
+    let extra_names = extra_names(runs);
+    let reported: Vec<(usize, Option<&str>)> =
+        report.reported().into_iter().flat_map(|(g, r)| g.iter().map(move |&i| (i, Some(r)))).collect();
+    write_file(&o.out.join("summary.csv"), &summary_csv(runs, &reported, &env, &extra_names))?;
+    let all: Vec<(usize, Option<&str>)> = (0..runs.len()).map(|i| (i, None)).collect();
+    write_file(&o.out.join("all_runs.csv"), &summary_csv(runs, &all, &env, &extra_names))?;
+    write_file(&o.out.join("results.md"), &results_md(runs, &report, &o, &env, &extra_names))?;
+    figures::figures(&fig_dir, runs, &report, &o, &env)?;
+    println!(
+        "cabs reproduce: {} runs in {:.1} s; results in {} (also summary.csv, all_runs.csv, runs/*.csv, figures/*.svg)",
+        runs.len(),
+        total_s,
+        o.out.join("results.md").display()
+    );
+    // Run files in the folder that this reproduction did not use (left from other flags).
+    let used: std::collections::HashSet<String> = runs.iter().map(|r| format!("{}.csv", r.spec.label())).collect();
+    if let Ok(dir) = std::fs::read_dir(o.out.join("runs")) {
+        let mut stray: Vec<String> = dir
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".csv") && !used.contains(n))
+            .collect();
+        stray.sort();
+        for n in stray {
+            eprintln!("cabs: reproduce: note: runs/{n} is not part of this reproduction (left from other flags?)");
+        }
+    }
+    let failed: Vec<&Run> = runs.iter().filter(|r| r.failed.is_some()).collect();
+    if let Some(first) = failed.first() {
+        return Err(CliError::run(format!(
+            "{} of {} runs failed (their status in all_runs.csv is \"failed\"); the first: {}: {}",
+            failed.len(),
+            runs.len(),
+            first.spec.label(),
+            first.failed.as_deref().unwrap_or("")
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+//! The flags of `cabs reproduce`: parts, α and batch lists, budgets, and the flags of `train`
+//! that mean nothing here.
+
+use crate::error::{CliError, CliResult};
+use std::path::PathBuf;
+
+/// The default `--model` of `reproduce`: the first entry the library's model parser accepts.
+/// `cnn-mnist` (the paper's 2conv+2dense MNIST net) is tried first, so it becomes the default
+/// as soon as the library knows it; until then `mlp:256`. To pin one model, leave one entry.
+/// (The HELP text in cli.rs names this list too.)
+pub const DEFAULT_MODELS: &[&str] = &["cnn-mnist", "mlp:256"];
+/// Training examples per run, normally and with `--quick`.
+pub const DEFAULT_EXAMPLES: u64 = 200_000;
+pub const QUICK_EXAMPLES: u64 = 6_000;
+/// Evaluations per run when `--eval-every-examples` is not given, normally and with `--quick`
+/// (an evaluation passes the whole test set: with a small budget it would dominate the time).
+pub const EVALS_PER_RUN: u64 = 40;
+pub const QUICK_EVALS_PER_RUN: u64 = 10;
+/// The training loss is smoothed over a trailing window of budget/SMOOTH_DIVISOR examples.
+pub const SMOOTH_DIVISOR: u64 = 50;
+/// Flags of `train` and `bench` that mean nothing here, with what to use instead.
+pub(super) const NOT_HERE: &[(&str, &str)] = &[
+    ("rule", "the rules are fixed by the experiment; see --only"),
+    ("lr", "use --cabs-alpha, --alphas and --sensitivity"),
+    ("steps", "every run gets the same example budget: use --examples"),
+    ("eval-every", "use --eval-every-examples"),
+    ("csv", "every run writes OUT/runs/<label>.csv; use --out"),
+    ("dump-step", "use cabs train"),
+    ("dump", "use cabs train"),
+    ("batch", "use --batches"),
+];
+
+/// Which experiments to run (`--only`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Parts {
+    pub cabs: bool,
+    pub fixed: bool,
+    pub decay: bool,
+    pub sensitivity: bool,
+}
+
+impl Parts {
+    pub const ALL: Parts = Parts { cabs: true, fixed: true, decay: true, sensitivity: true };
+
+    pub fn parse(s: &str) -> CliResult<Parts> {
+        let mut p = Parts { cabs: false, fixed: false, decay: false, sensitivity: false };
+        for part in s.split(',').map(str::trim) {
+            match part {
+                "cabs" => p.cabs = true,
+                "fixed" => p.fixed = true,
+                "decay" => p.decay = true,
+                "sensitivity" => p.sensitivity = true,
+                "all" => p = Parts::ALL,
+                _ => return Err(CliError::usage(format!("--only: unknown part '{part}' (use cabs, fixed, decay, sensitivity)"))),
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// The flags of `cabs reproduce` (the run options come from [`Args`]).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub out: PathBuf,
+    pub eval_every_examples: Option<u64>,
+    pub target_accuracy: f64,
+    pub cabs_alpha: f64,
+    pub alphas: Vec<f64>,
+    pub batches: Vec<u32>,
+    pub sensitivity: Vec<f64>,
+    /// Seeds per run: `--seed`, `--seed`+1, ….
+    pub seeds: u64,
+    pub quick: bool,
+    pub only: Parts,
+    /// Runs trained at a time.
+    pub jobs: usize,
+    /// Reuse complete run CSVs found in `out/runs`.
+    pub resume: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            out: PathBuf::from("docs/reproduction"),
+            eval_every_examples: None,
+            target_accuracy: 0.97,
+            cabs_alpha: 0.1,
+            alphas: vec![0.05, 0.1, 0.2, 0.5],
+            batches: vec![16, 32, 64, 128, 256],
+            sensitivity: vec![0.05, 0.1, 0.2, 0.5, 1.0],
+            seeds: 1,
+            quick: false,
+            only: Parts::ALL,
+            jobs: 1,
+            resume: false,
+        }
+    }
+}
+
+/// A comma-separated list of positive learning rates, sorted, duplicates dropped.
+pub fn parse_alphas(s: &str, flag: &str) -> CliResult<Vec<f64>> {
+    let mut v = Vec::new();
+    for item in s.split(',').map(str::trim) {
+        match item.parse::<f64>() {
+            Ok(a) => v.push(check_alpha(a, item, flag)?),
+            _ => return Err(CliError::usage(format!("{flag}: '{item}' is not a positive number (e.g. {flag} 0.05,0.1,0.2)"))),
+        }
+    }
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    Ok(v)
+}
+
+/// A learning rate the engine can use: positive, and finite and non-zero as a 32-bit float
+/// (the engines compute in f32: 1e39 would be ∞ and 1e-320 would be 0). `given` is quoted.
+pub fn check_alpha(a: f64, given: &str, flag: &str) -> CliResult<f64> {
+    let why = if !(a.is_finite() && a > 0.0) {
+        "is not a positive number"
+    } else if !(a as f32).is_finite() {
+        "is too large for the engine's 32-bit arithmetic (it would be ∞)"
+    } else if (a as f32) == 0.0 || !(a as f32).is_normal() {
+        "is too small for the engine's 32-bit arithmetic (it would be 0 or denormal)"
+    } else {
+        return Ok(a);
+    };
+    Err(CliError::usage(format!("{flag}: '{given}' {why} (e.g. {flag} 0.1)")))
+}
+
+/// A comma-separated list of batch sizes ≥ 1, sorted, duplicates dropped.
+pub fn parse_batches(s: &str) -> CliResult<Vec<u32>> {
+    let mut v = Vec::new();
+    for item in s.split(',').map(str::trim) {
+        match item.parse::<u32>() {
+            Ok(m) if m >= 1 => v.push(m),
+            _ => return Err(CliError::usage(format!("--batches: '{item}' is not a batch size ≥ 1 (e.g. --batches 16,64,256)"))),
+        }
+    }
+    v.sort_unstable();
+    v.dedup();
+    Ok(v)
+}
+
+/// The first of [`DEFAULT_MODELS`] that the library accepts with these settings.
+pub(super) fn default_model(s: &cabs::settings::Settings) -> String {
+    for m in DEFAULT_MODELS {
+        let t = cabs::settings::Settings { model: m.to_string(), ..s.clone() };
+        if t.trainer_config().is_ok() {
+            return m.to_string();
+        }
+    }
+    DEFAULT_MODELS.last().copied().unwrap_or("mlp:256").to_string()
+}

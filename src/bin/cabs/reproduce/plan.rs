@@ -1,0 +1,105 @@
+//! What a reproduction trains: the runs (rule, α) with their labels and `--rule` strings, the
+//! decay constant, and the fixed batch sizes of the sensitivity study.
+
+/// What a run trains with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    Cabs,
+    Fixed {
+        m: u32,
+    },
+    /// Fixed m with α/(1 + k·t).
+    Decay {
+        m: u32,
+        k: f64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpec {
+    pub kind: Kind,
+    pub alpha: f64,
+    /// Initial weights and data order (`--seed`, then one more per `--seeds`).
+    pub seed: u64,
+}
+
+/// The seed of labels without a seed suffix (the default `--seed`).
+pub const PLAIN_SEED: u64 = 1;
+
+impl RunSpec {
+    /// File name and cache key: `cabs-a0.1`, `const-m64-a0.2`, `const-m64-a0.2-invtime`, and
+    /// `-s2`, `-s3` … after it for seeds other than 1; short whatever α is ([`short_number`]).
+    pub fn label(&self) -> String {
+        let a = short_number(self.alpha);
+        let seed = if self.seed == PLAIN_SEED { String::new() } else { format!("-s{}", self.seed) };
+        match self.kind {
+            Kind::Cabs => format!("cabs-a{a}{seed}"),
+            Kind::Fixed { m } => format!("const-m{m}-a{a}{seed}"),
+            Kind::Decay { m, .. } => format!("const-m{m}-a{a}-invtime{seed}"),
+        }
+    }
+
+    /// The `--rule` string.
+    pub fn rule(&self) -> String {
+        match self.kind {
+            Kind::Cabs => "cabs".into(),
+            Kind::Fixed { m } => format!("const:{m}"),
+            Kind::Decay { m, k } => format!("const:{m}:invtime:{k}"),
+        }
+    }
+
+    /// Name in figure legends.
+    pub fn legend(&self) -> String {
+        let a = short_number(self.alpha);
+        match self.kind {
+            Kind::Cabs => format!("CABS α={a}"),
+            Kind::Fixed { m } => format!("m={m} α={a}"),
+            Kind::Decay { m, .. } => format!("m={m} α={a}, inv-time decay"),
+        }
+    }
+
+    pub fn batch(&self) -> Option<u32> {
+        match self.kind {
+            Kind::Cabs => None,
+            Kind::Fixed { m } | Kind::Decay { m, .. } => Some(m),
+        }
+    }
+}
+
+/// The k of `const:M:invtime:K` that halves α at half the budget: α/(1 + k·t) = α/2 at
+/// t = budget/(2m) steps.
+/// Rounded to 6 significant digits, so that the rule string stays readable.
+pub fn invtime_k(m: u32, budget: u64) -> f64 {
+    let k = 2.0 * m as f64 / budget as f64;
+    format!("{k:.5e}").parse().unwrap_or(k)
+}
+
+/// The fixed batch sizes of the sensitivity study: the smallest, middle and largest of
+/// `--batches` (16, 64, 256 by default).
+pub fn sensitivity_batches(batches: &[u32]) -> Vec<u32> {
+    let mut v = Vec::new();
+    for m in [batches.first(), batches.get(batches.len() / 2), batches.last()].into_iter().flatten() {
+        if !v.contains(m) {
+            v.push(*m);
+        }
+    }
+    v
+}
+
+/// A number for labels and file names: as Rust prints it when that is at most 10 characters
+/// (0.1, 0.05, 1000), else in exponent form when that is (1e308, 2.5e-9); else 4 significant
+/// digits and 4 hex digits of a hash of the exact value, so that two α that differ only far
+/// down still get different labels (and file names never grow with the value).
+pub fn short_number(x: f64) -> String {
+    let plain = format!("{x}");
+    if plain.len() <= 10 {
+        return plain;
+    }
+    let exp = format!("{x:e}");
+    if exp.len() <= 10 {
+        return exp;
+    }
+    // FNV-1a over the bits: stable across runs and platforms.
+    let h = x.to_bits().to_le_bytes().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    format!("{x:.3e}~{:04x}", h & 0xffff)
+}

@@ -1,0 +1,161 @@
+//! Unit tests of the reproduction's metrics, labels and parsing.
+
+use super::figures::*;
+use super::metrics::*;
+use super::options::*;
+use super::plan::*;
+use super::verdicts::{compare, Measured, Outcome};
+use crate::plot::{Series, Style};
+
+fn c(acc: Option<f64>, loss: Option<f64>) -> Candidate {
+    Candidate { accuracy: acc, train_loss: loss }
+}
+
+#[test]
+fn best_alpha_by_accuracy_then_loss_then_order() {
+    assert_eq!(best_candidate(&[c(Some(0.9), Some(0.3)), c(Some(0.95), Some(0.5)), c(Some(0.93), Some(0.1))]), Some(1));
+    // A tie in accuracy goes to the lower training loss …
+    assert_eq!(best_candidate(&[c(Some(0.95), Some(0.3)), c(Some(0.95), Some(0.2)), c(Some(0.9), Some(0.1))]), Some(1));
+    // … and a full tie to the first (smaller α).
+    assert_eq!(best_candidate(&[c(Some(0.95), Some(0.2)), c(Some(0.95), Some(0.2))]), Some(0));
+    // A missing training loss loses a tie.
+    assert_eq!(best_candidate(&[c(Some(0.95), None), c(Some(0.95), Some(9.0))]), Some(1));
+    // Diverged runs (no accuracy, or NaN) never win, even when first.
+    assert_eq!(best_candidate(&[c(None, None), c(Some(0.5), Some(1.0)), c(Some(f64::NAN), Some(0.1))]), Some(1));
+    assert_eq!(best_candidate(&[c(None, None), c(None, Some(0.1))]), None);
+    assert_eq!(best_candidate(&[]), None);
+}
+
+#[test]
+fn first_crossing_interpolates_between_the_bracketing_evaluations() {
+    let p = [(100.0, 0.5), (200.0, 0.8), (300.0, 0.9), (400.0, 0.85), (500.0, 0.99)];
+    // 0.85 lies halfway between 0.8 (200) and 0.9 (300).
+    assert!((first_crossing(&p, 0.85).unwrap() - 250.0).abs() < 1e-9);
+    // Exactly on an evaluation.
+    assert!((first_crossing(&p, 0.9).unwrap() - 300.0).abs() < 1e-9);
+    // The first crossing counts, not a later one after a dip.
+    assert!((first_crossing(&p, 0.88).unwrap() - 280.0).abs() < 1e-9);
+    // Reached at the first evaluation: nothing before it to interpolate from.
+    assert_eq!(first_crossing(&p, 0.4), Some(100.0));
+    assert_eq!(first_crossing(&p, 0.995), None);
+    assert_eq!(first_crossing(&[], 0.5), None);
+    // A NaN before the crossing does not poison it.
+    assert_eq!(first_crossing(&[(1.0, f64::NAN), (2.0, 0.9)], 0.8), Some(2.0));
+}
+
+fn steps(b: &[(u32, f64)]) -> Vec<StepPoint> {
+    let mut ex = 0;
+    b.iter()
+        .enumerate()
+        .map(|(i, &(m, l))| {
+            ex += m as u64;
+            StepPoint { step: i as u64 + 1, examples: ex, batch: m, loss: l, train_s: i as f64, conv_xi: None }
+        })
+        .collect()
+}
+
+#[test]
+fn smoothed_loss_weights_batches_by_size() {
+    let s = steps(&[(10, 4.0), (10, 2.0), (30, 1.0)]);
+    // Window 40 at 50 examples: steps ending after 10 examples → the last two.
+    assert!((smoothed_loss_at(&s, 2, 50, 40).unwrap() - (10.0 * 2.0 + 30.0) / 40.0).abs() < 1e-12);
+    // A window smaller than the last batch still holds that batch.
+    assert_eq!(smoothed_loss_at(&s, 2, 50, 1), Some(1.0));
+    assert!((smoothed_loss_at(&s, 2, 50, 1000).unwrap() - 90.0 / 50.0).abs() < 1e-12);
+    let nan = steps(&[(10, f64::NAN), (10, 1.0)]);
+    assert_eq!(smoothed_loss_at(&nan, 1, 20, 100), None);
+    let curve = smoothed_curve(&s, 10, 4);
+    assert_eq!(curve.first().map(|p| p.0), Some(10.0));
+    assert_eq!(curve.last().map(|p| p.0), Some(50.0));
+}
+
+#[test]
+fn run_summaries() {
+    let mut run = Run {
+        spec: RunSpec { kind: Kind::Fixed { m: 10 }, alpha: 0.1, seed: 1 },
+        diverged: None,
+        failed: None,
+        steps: steps(&[(10, 1.0), (20, 1.0), (30, 1.0), (40, 1.0)]),
+        evals: vec![EvalPoint { examples: 100, train_s: 3.0, test_loss: 0.5, test_accuracy: 0.9 }],
+        wall_s: 1.0,
+        extra: Vec::new(),
+        roles: Vec::new(),
+    };
+    assert_eq!(run.batch_at(0.25), Some(10));
+    assert_eq!(run.batch_at(0.5), Some(20));
+    assert_eq!(run.batch_at(0.75), Some(30));
+    assert_eq!(run.batch_at(1.0), Some(40));
+    assert_eq!(run.final_accuracy(), Some(0.9));
+    run.diverged = Some("diverged".into());
+    assert_eq!(run.final_accuracy(), None);
+    assert_eq!(run.final_train_loss(10), None);
+    assert_eq!(run.status(), "diverged at step 5");
+    run.failed = Some("cannot write".into());
+    assert_eq!(run.status(), "failed");
+    // Labels stay short and distinct whatever α is.
+    assert_eq!(short_number(0.05), "0.05");
+    assert_eq!(short_number(1e308), "1e308");
+    assert_eq!(short_number(1e-300), "1e-300");
+    assert_eq!(RunSpec { kind: Kind::Cabs, alpha: 1e308, seed: 1 }.label(), "cabs-a1e308");
+    let (a, b) = (short_number(0.123456789012), short_number(0.123456789013));
+    assert!(a.len() <= 16 && b.len() <= 16 && a != b, "{a} {b}");
+    assert!(a.starts_with("1.235e-1~"), "{a}");
+}
+
+#[test]
+fn labels_rules_and_parsing() {
+    let d = RunSpec { kind: Kind::Decay { m: 64, k: invtime_k(64, 200_000) }, alpha: 0.2, seed: 1 };
+    assert_eq!(d.label(), "const-m64-a0.2-invtime");
+    assert_eq!(d.rule(), "const:64:invtime:0.00064");
+    assert_eq!(invtime_k(256, 6000), 0.0853333);
+    // α halves after budget/(2m) steps (here 2000).
+    let half = RunSpec { kind: Kind::Decay { m: 64, k: invtime_k(64, 256_000) }, alpha: 0.2, seed: 1 };
+    let rule = cabs::cabs::parse_rule(&half.rule(), Default::default()).unwrap();
+    if let cabs::cabs::Rule::Constant { schedule, .. } = rule {
+        assert!((schedule.lr_at(0.2, 2000) - 0.1).abs() < 1e-12);
+    } else {
+        panic!("not a constant rule");
+    }
+    assert_eq!(RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 }.label(), "cabs-a0.1");
+    assert_eq!(RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 3 }.label(), "cabs-a0.1-s3");
+    assert_eq!(RunSpec { kind: Kind::Fixed { m: 16 }, alpha: 0.05, seed: 1 }.label(), "const-m16-a0.05");
+    assert_eq!(parse_alphas("0.2, 0.1,0.1", "--alphas").unwrap(), vec![0.1, 0.2]);
+    assert!(parse_alphas("0.1,x", "--alphas").unwrap_err().to_string().contains("--alphas"));
+    assert!(parse_alphas("0", "--alphas").is_err());
+    assert!(parse_alphas("", "--alphas").is_err());
+    assert_eq!(parse_batches("64,16").unwrap(), vec![16, 64]);
+    assert!(parse_batches("16,0").unwrap_err().to_string().contains("--batches"));
+    assert_eq!(sensitivity_batches(&[16, 32, 64, 128, 256]), vec![16, 64, 256]);
+    assert_eq!(sensitivity_batches(&[32]), vec![32]);
+    assert_eq!(Parts::parse("cabs,decay").unwrap(), Parts { cabs: true, fixed: false, decay: true, sensitivity: false });
+    assert!(Parts::parse("cabs,bogus").is_err());
+    assert_eq!(thin((0..1000).map(|i| (i as f64, 1.0)).collect(), 100).len(), 101);
+    let acc = |pts: &[f64]| accuracy_range(&[Series::line(Style::cabs(), pts.iter().map(|&a| (1.0, a)).collect(), false)]);
+    let (lo, hi) = acc(&[0.898, 0.9035]).unwrap();
+    assert!((hi - lo - 0.05).abs() < 1e-12 && lo < 0.898 && hi > 0.9035);
+    let (lo, hi) = acc(&[0.99, 1.0]).unwrap();
+    assert!((lo - 0.95).abs() < 1e-12 && hi == 1.0);
+    let (lo, hi) = acc(&[0.2, 0.9]).unwrap();
+    assert!((lo - 0.172).abs() < 1e-12 && (hi - 0.928).abs() < 1e-12);
+    assert_eq!(acc(&[]), None);
+}
+
+#[test]
+fn spreads_and_noise_aware_comparisons() {
+    let s = spread([Some(1.0), None, Some(3.0)]).unwrap();
+    assert_eq!((s.mean, s.min, s.max, s.n, s.missing), (2.0, 1.0, 3.0, 2, 1));
+    assert!((s.sd.unwrap() - 2f64.sqrt()).abs() < 1e-12);
+    assert_eq!(spread([Some(2.0)]).unwrap().sd, None);
+    assert_eq!(spread([None, Some(f64::NAN)]), None);
+    // Binomial standard error: 95 % on 2,000 examples ≈ 0.49 points.
+    assert!((accuracy_se(0.95, 2000) - 0.004873).abs() < 1e-6);
+    let m = |value, se| Measured { value, se };
+    // A loss 0.03 lower with errors 0.01 each: 2σ = 0.028, so it counts …
+    let (o, d, noise) = compare(m(0.10, 0.01), m(0.13, 0.01), true);
+    assert_eq!(o, Outcome::Ahead);
+    assert!((d + 0.03).abs() < 1e-12 && (noise - 0.02 * 2f64.sqrt()).abs() < 1e-12);
+    // … 0.02 lower does not; and for accuracies higher is better.
+    assert_eq!(compare(m(0.10, 0.01), m(0.12, 0.01), true).0, Outcome::Within);
+    assert_eq!(compare(m(0.90, 0.004), m(0.95, 0.004), false).0, Outcome::Behind);
+    assert_eq!(compare(m(0.95, 0.004), m(0.90, 0.004), false).0, Outcome::Ahead);
+}

@@ -1,0 +1,101 @@
+//! The one training loop of `cabs train` and `cabs reproduce`: step until a budget of steps or
+//! examples is spent, evaluate on a schedule and after the last step, time training apart from
+//! evaluations, and hand every step to the caller (which writes its CSV row, moves a progress
+//! bar, writes a probe). Divergence ends the loop with [`Ending::Diverged`], so that each caller
+//! decides whether it is fatal (`train`) or a result to record (`reproduce`).
+
+use crate::error::CliResult;
+use cabs::trainer::{EvalStats, StepDetail, StepStats, Trainer};
+use cabs::CabsError;
+use std::time::Instant;
+
+/// When the run stops: after the step that reaches the budget.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Budget {
+    Steps(u64),
+    Examples(u64),
+}
+
+impl Budget {
+    pub fn reached(self, steps: u64, examples: u64) -> bool {
+        match self {
+            Budget::Steps(n) => steps >= n,
+            Budget::Examples(n) => examples >= n,
+        }
+    }
+}
+
+/// When the test set is evaluated (always after the last step, too).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EvalEvery {
+    /// Every k steps; 0: at the end only.
+    Steps(u64),
+    /// At the first step at or past every multiple of n examples.
+    Examples(u64),
+}
+
+/// One finished step, as the caller sees it.
+pub struct Step<'a> {
+    pub stats: &'a StepStats,
+    pub eval: Option<&'a EvalStats>,
+    /// Milliseconds since the loop started, evaluations and the caller's work included.
+    pub wall_ms: f64,
+    /// Seconds spent in training steps only, up to the end of this one.
+    pub train_s: f64,
+    /// The step's full detail, at the step asked for with `detail_at`.
+    pub detail: Option<&'a StepDetail>,
+}
+
+pub enum Ending {
+    /// The budget was spent.
+    Done,
+    /// A step produced NaN/∞; the steps before it were handed over.
+    Diverged(CabsError),
+}
+
+/// Train `trainer` until `budget`, calling `on_step` after every step. `detail_at`: the 1-based
+/// step whose [`StepDetail`] is kept (for a probe file). Errors other than divergence, and the
+/// caller's errors, end the loop with that error.
+pub fn drive(
+    trainer: &mut Trainer,
+    budget: Budget,
+    evals: EvalEvery,
+    detail_at: Option<u64>,
+    on_step: &mut dyn FnMut(&Trainer, Step) -> CliResult<()>,
+) -> CliResult<Ending> {
+    let start = Instant::now();
+    let mut train_s = 0.0;
+    let mut next_eval = match evals {
+        EvalEvery::Examples(n) => n,
+        EvalEvery::Steps(_) => 0,
+    };
+    while !budget.reached(trainer.steps_done(), trainer.examples_seen()) {
+        let t0 = Instant::now();
+        let stepped = if detail_at == Some(trainer.steps_done() + 1) {
+            pollster::block_on(trainer.step_with_detail()).map(|d| (d.stats.clone(), Some(d)))
+        } else {
+            pollster::block_on(trainer.step()).map(|s| (s, None))
+        };
+        let (s, detail) = match stepped {
+            Ok(v) => v,
+            Err(e @ CabsError::Diverged { .. }) => return Ok(Ending::Diverged(e)),
+            Err(e) => return Err(e.into()),
+        };
+        train_s += t0.elapsed().as_secs_f64();
+        let finished = budget.reached(s.step, s.examples_seen);
+        let due = match evals {
+            EvalEvery::Steps(k) => k > 0 && s.step % k == 0,
+            EvalEvery::Examples(n) => {
+                let due = s.examples_seen >= next_eval;
+                while next_eval <= s.examples_seen {
+                    next_eval += n.max(1);
+                }
+                due
+            }
+        };
+        let eval = if due || finished { Some(pollster::block_on(trainer.evaluate())?) } else { None };
+        let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+        on_step(trainer, Step { stats: &s, eval: eval.as_ref(), wall_ms, train_s, detail: detail.as_ref() })?;
+    }
+    Ok(Ending::Done)
+}
