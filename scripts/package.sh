@@ -14,6 +14,7 @@ mkdir -p "$out/pkg" "$out/data" "$out/vendor"
 cp www/index.html www/main.js www/worker.js www/style.css www/cabs-demo.js "$out/"
 cp -r www/lib "$out/lib"
 cp www/pkg/cabs.js www/pkg/cabs_bg.wasm "$out/pkg/"
+cp -r www/pkg/snippets "$out/pkg/" # the argument guards cabs.js imports (src/wasm_guard.js)
 cp www/vendor/uPlot.esm.js www/vendor/uPlot.min.css "$out/vendor/"
 cp www/data/mnist.bin "$out/data/"
 cp npm/index.d.ts npm/cabs-demo.d.ts npm/README.md "$out/"

@@ -235,7 +235,13 @@ pub fn parse_rule(s: &str, cabs: CabsConfig) -> Result<Rule> {
                 m.parse().map_err(|_| crate::CabsError::Config(format!("batch size in rule '{s}' must be a whole number, got '{m}'")))?;
             let schedule = match rest {
                 [] => LrSchedule::Constant,
-                ["step", every, factor] => LrSchedule::Step { every: num(every, "EVERY")? as u64, factor: num(factor, "FACTOR")? },
+                ["step", every, factor] => {
+                    // A whole number ≥ 1, refused as written (never cut: 2.7 is not 2).
+                    let every = every.parse::<u64>().ok().filter(|&e| e >= 1).ok_or_else(|| {
+                        crate::CabsError::Config(format!("step decay needs every ≥ 1, a whole number, in rule '{s}'; got '{every}'"))
+                    })?;
+                    LrSchedule::Step { every, factor: num(factor, "FACTOR")? }
+                }
                 ["invtime", k] => LrSchedule::InverseTime { k: num(k, "K")? },
                 _ => return config(format!("unknown decay in rule '{s}': use const:M, const:M:step:EVERY:FACTOR or const:M:invtime:K")),
             };

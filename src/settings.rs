@@ -76,6 +76,7 @@ impl Settings {
     }
 
     pub fn trainer_config(&self) -> Result<TrainerConfig> {
+        check_lr(self.lr)?;
         Ok(TrainerConfig {
             model: ModelSpec::parse(&self.model)?,
             rule: self.rule()?,
@@ -99,6 +100,61 @@ impl Settings {
                 None => config("data 'mnist' needs the bundle file www/data/mnist.bin (made by scripts/setup.sh)"),
             },
             other => other.generate(self.seed),
+        }
+    }
+}
+
+/// α as the engines use it: a positive number that stays finite and non-zero as an `f32` (the
+/// kernels' precision). `1e39` is finite as f64 but infinite as f32; `1e-320` is 0 in f32.
+pub fn check_lr(lr: f64) -> Result<()> {
+    let single = lr as f32;
+    if !(lr.is_finite() && lr > 0.0) {
+        return config(format!("the learning rate α must be a positive number, got {lr}"));
+    }
+    if !single.is_finite() {
+        return config(format!("the learning rate α = {lr:e} is too large: it is infinite in 32-bit floats (at most {:e})", f32::MAX));
+    }
+    if single < f32::MIN_POSITIVE {
+        return config(format!(
+            "the learning rate α = {lr:e} is too small: it is 0 or subnormal in 32-bit floats (at least {:e})",
+            f32::MIN_POSITIVE
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learning_rates_must_survive_f32() {
+        for lr in [1e39, 1e308, 1e-320, 1e-40, 0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let s = Settings { lr, ..Settings::default() };
+            let e = s.trainer_config().unwrap_err().to_string();
+            assert!(e.contains("learning rate"), "{lr}: {e}");
+        }
+        let e = Settings { lr: 1e39, ..Settings::default() }.trainer_config().unwrap_err().to_string();
+        assert!(e.contains("1e39") && e.contains("too large"), "{e}");
+        let e = Settings { lr: 1e-320, ..Settings::default() }.trainer_config().unwrap_err().to_string();
+        assert!(e.contains("1e-320") && e.contains("too small"), "{e}");
+        for lr in [1e-30, 0.5, 3e38] {
+            assert!(Settings { lr, ..Settings::default() }.trainer_config().is_ok(), "{lr}");
+        }
+    }
+
+    #[test]
+    fn rules_quote_the_value_given() {
+        for (rule, needle) in [
+            ("const:16:step:2.7:0.5", "'2.7'"),
+            ("const:16:step:-5:0.5", "'-5'"),
+            ("const:16:step:0:0.5", "'0'"),
+            ("const:2.5", "'2.5'"),
+            ("const:16:invtime:nan", "NaN"),
+        ] {
+            let s = Settings { rule: rule.into(), ..Settings::default() };
+            let e = s.trainer_config().unwrap_err().to_string();
+            assert!(e.contains(needle), "{rule}: {e}");
         }
     }
 }

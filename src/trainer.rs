@@ -300,10 +300,14 @@ impl Trainer {
         self.engine.profile_step(0, self.batch).await
     }
 
-    /// Test loss and accuracy at the current weights.
+    /// Test loss and accuracy at the current weights. A data set without test examples has no
+    /// test loss: that is an error ("no test set"), never a made-up 0.
     pub async fn evaluate(&mut self) -> Result<EvalStats> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
+        }
+        if self.data.test.is_empty() {
+            return Err(CabsError::Data(format!("no test set: '{}' has no test examples to evaluate on", self.data.name)));
         }
         let s = self.engine.evaluate().await?;
         let n = s.n.max(1) as f64;

@@ -1,10 +1,22 @@
 //! The JavaScript API (wasm32 only): the one place with `#[wasm_bindgen]` exports.
 //! Every export returns a `Result` (a rejected promise or a thrown `Error` in JavaScript);
 //! nothing panics across the boundary, because a wasm module that panicked is unusable.
+//!
+//! Errors are JS `Error`s whose `name` says the kind: `ConfigError`, `DataError`, `GpuError`,
+//! `DivergedError` (with a numeric `step`), `IoError`, and `TypeError` for arguments of the
+//! wrong type. Arguments are read through `wasm_guard.js`, which turns throwing getters,
+//! Proxies and look-alike typed arrays into TypeErrors before the engine sees them; every
+//! length is checked, and every copy of user data is a fallible allocation.
 
+// A trainer's RefCell stays borrowed across the awaits of a step on purpose: that borrow is what
+// makes a second call while one runs a prompt "still running" error instead of interleaving.
+#![allow(clippy::await_holding_refcell_ref)]
+
+use crate::data::try_with_capacity;
+use crate::error::CabsError;
 use crate::settings::Settings;
 use crate::trainer::{EvalStats, StepStats, Trainer as Engine};
-use js_sys::{Promise, Uint8Array};
+use js_sys::{Float32Array, Promise, Uint8Array};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,42 +24,191 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
+#[wasm_bindgen(module = "/src/wasm_guard.js")]
+extern "C" {
+    fn describe(v: &JsValue) -> String;
+    fn is_array(v: &JsValue) -> bool;
+    #[wasm_bindgen(catch)]
+    fn read_keys(obj: &JsValue, keys: js_sys::Array) -> Result<js_sys::Array, JsValue>;
+    #[wasm_bindgen(catch)]
+    fn typed_view(v: &JsValue, tag: &str, what: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch)]
+    fn read_files(files: &JsValue, max: u32) -> Result<js_sys::Array, JsValue>;
+    #[wasm_bindgen(catch)]
+    fn copy_into(dst: &JsValue, src: &JsValue) -> Result<(), JsValue>;
+    fn adopt(obj: &JsValue, live: bool);
+}
+
+/// Most values one `predict` call takes or returns (64 MiB of f32): a decision-boundary grid is
+/// far smaller; larger inputs are split by the caller.
+const MAX_PREDICT_VALUES: usize = 1 << 24;
+/// Longest string setting (model and rule strings are short).
+const MAX_SETTING_CHARS: u32 = 1000;
+
 #[wasm_bindgen(start)]
 pub fn start() {
     // Last resort only: a panic is a bug, but if one happens the console should say where.
     console_error_panic_hook::set_once();
+    // Guard the class's methods now, before any trainer exists, through a placeholder object.
+    adopt(&JsValue::from(Trainer { inner: None }), false);
 }
 
-fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsError::new(&e.to_string()))
+/// The engine of a trainer; the placeholder made at start-up has none.
+fn engine(inner: &Option<Rc<RefCell<Engine>>>) -> Result<Rc<RefCell<Engine>>, JsValue> {
+    inner.clone().ok_or_else(|| type_error("this is not a live Trainer; create one with Trainer.create"))
 }
 
-fn err(e: impl std::fmt::Display) -> JsValue {
-    JsError::new(&e.to_string()).into()
+/// A CabsError as a JS `Error` whose `name` tells the kind (see the module docs).
+fn js_error(e: CabsError) -> JsValue {
+    let name = match &e {
+        CabsError::Config(_) => "ConfigError",
+        CabsError::Data(_) => "DataError",
+        CabsError::Gpu(_) => "GpuError",
+        CabsError::Diverged { .. } => "DivergedError",
+        CabsError::Io(_) => "IoError",
+    };
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name(name);
+    if let CabsError::Diverged { step, .. } = e {
+        let _ = js_sys::Reflect::set(&err, &"step".into(), &JsValue::from_f64(step as f64));
+    }
+    err.into()
+}
+
+fn type_error(msg: &str) -> JsValue {
+    js_sys::TypeError::new(msg).into()
+}
+
+fn config_error(msg: String) -> JsValue {
+    js_error(CabsError::Config(msg))
+}
+
+fn busy() -> JsValue {
+    config_error("a step or evaluation of this trainer is still running; await it first".into())
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| js_error(CabsError::Config(e.to_string())))
+}
+
+/// The settings object: missing (undefined) keys take the defaults; every key is read once,
+/// through a guard, and checked for its type and range here.
+fn read_settings(v: &JsValue) -> Result<Settings, JsValue> {
+    let mut s = Settings::default();
+    if v.is_undefined() || v.is_null() {
+        return Ok(s);
+    }
+    if !v.is_object() || is_array(v) {
+        return Err(type_error(&format!("settings must be an object such as {{model: \"mlp:64\"}}, got {}", describe(v))));
+    }
+    const KEYS: [&str; 15] =
+        ["data", "model", "rule", "lr", "mmin", "mmax", "mu", "c", "eps", "unbiased", "biasCorrection", "seed", "backend", "convNorms", "chunk"];
+    let keys: js_sys::Array = KEYS.iter().map(|k| JsValue::from_str(k)).collect();
+    let values = read_keys(v, keys)?;
+    for (i, key) in KEYS.iter().enumerate() {
+        let x = values.get(i as u32);
+        if x.is_undefined() {
+            continue;
+        }
+        let text = || -> Result<String, JsValue> {
+            match x.dyn_ref::<js_sys::JsString>() {
+                Some(t) if t.length() <= MAX_SETTING_CHARS => Ok(String::from(t)),
+                Some(t) => Err(config_error(format!("{key} is {} characters long; at most {MAX_SETTING_CHARS}", t.length()))),
+                None => Err(config_error(format!("{key} must be a string, got {}", describe(&x)))),
+            }
+        };
+        let number = || x.as_f64().ok_or_else(|| config_error(format!("{key} must be a number, got {}", describe(&x))));
+        let whole = |max: f64| -> Result<f64, JsValue> {
+            let n = number()?;
+            if n.fract() == 0.0 && (0.0..=max).contains(&n) {
+                Ok(n)
+            } else {
+                Err(config_error(format!("{key} must be a whole number from 0 to {max}, got {n}")))
+            }
+        };
+        let flag = || x.as_bool().ok_or_else(|| config_error(format!("{key} must be true or false, got {}", describe(&x))));
+        match *key {
+            "data" => s.data = text()?,
+            "model" => s.model = text()?,
+            "rule" => s.rule = text()?,
+            "backend" => s.backend = text()?,
+            "convNorms" => s.conv_norms = text()?,
+            "lr" => s.lr = number()?,
+            "mu" => s.mu = number()?,
+            "c" => s.c = number()?,
+            "eps" => s.eps = number()?,
+            "mmin" => s.mmin = whole(u32::MAX as f64)? as u32,
+            "mmax" => s.mmax = whole(u32::MAX as f64)? as u32,
+            "seed" => s.seed = whole(9007199254740991.0)? as u64,
+            "chunk" => s.chunk = Some(whole(u32::MAX as f64)? as u32),
+            "unbiased" => s.unbiased = flag()?,
+            "biasCorrection" => s.bias_correction = flag()?,
+            _ => {} // KEYS lists only the keys matched above
+        }
+    }
+    Ok(s)
+}
+
+/// A copy of a JS typed array view (from `typed_view`) in Rust memory, allocated fallibly.
+fn copy_bytes(view: &Uint8Array, what: &str) -> Result<Vec<u8>, JsValue> {
+    let n = view.length() as usize;
+    let mut v: Vec<u8> = try_with_capacity(what, n).map_err(js_error)?;
+    v.resize(n, 0);
+    // SAFETY: the view covers `v`'s n initialised bytes and is used before any other allocation.
+    let dst = unsafe { Uint8Array::view_mut_raw(v.as_mut_ptr(), n) };
+    copy_into(&dst, view)?;
+    Ok(v)
+}
+
+fn copy_floats(view: &Float32Array) -> Result<Vec<f32>, JsValue> {
+    let n = view.length() as usize;
+    let mut v: Vec<f32> = try_with_capacity("predict input", n).map_err(js_error)?;
+    v.resize(n, 0.0);
+    // SAFETY: as in `copy_bytes`.
+    let dst = unsafe { Float32Array::view_mut_raw(v.as_mut_ptr(), n) };
+    copy_into(&dst, view)?;
+    Ok(v)
+}
+
+/// The bytes of a Uint8Array argument, refusing an empty (or detached) one with a reason.
+fn file_bytes(v: &JsValue, what: &str) -> Result<Vec<u8>, JsValue> {
+    let view: Uint8Array = typed_view(v, "Uint8Array", what)?.unchecked_into();
+    if view.length() == 0 {
+        return Err(js_error(CabsError::Data(format!(
+            "{what} is empty (0 bytes): an empty file, or a Uint8Array whose buffer was transferred (detached)"
+        ))));
+    }
+    copy_bytes(&view, what)
+}
+
+/// A new trainer as its JS object, registered with the guard so that its methods refuse a
+/// foreign or freed `this` with a TypeError (see `wasm_guard.js`).
+async fn build(settings: Settings, data: crate::data::Dataset) -> Result<JsValue, JsValue> {
+    let cfg = settings.trainer_config().map_err(js_error)?;
+    let t = Engine::new(cfg, data).await.map_err(js_error)?;
+    let obj = JsValue::from(Trainer { inner: Some(Rc::new(RefCell::new(t))) });
+    adopt(&obj, true);
+    Ok(obj)
 }
 
 /// A training run. Create with `await Trainer.create(settings, mnistBytes?)`.
 #[wasm_bindgen]
 pub struct Trainer {
-    inner: Rc<RefCell<Engine>>,
+    inner: Option<Rc<RefCell<Engine>>>,
 }
 
 #[wasm_bindgen]
 impl Trainer {
     /// `settings`: an object with any of the keys `data, model, rule, lr, mmin, mmax, mu, c,
-    /// eps, unbiased, biasCorrection, seed, backend` (missing keys take the defaults);
-    /// `mnist`: the bytes of `data/mnist.bin`, needed when `data` is `"mnist"`.
-    pub async fn create(settings: JsValue, mnist: Option<Uint8Array>) -> Result<Trainer, JsError> {
-        let s: Settings = if settings.is_undefined() || settings.is_null() {
-            Settings::default()
-        } else {
-            serde_wasm_bindgen::from_value(settings).map_err(|e| JsError::new(&format!("invalid settings: {e}")))?
-        };
-        let bytes = mnist.map(|a| a.to_vec());
-        let data = s.dataset(bytes.as_deref()).map_err(|e| JsError::new(&e.to_string()))?;
-        let cfg = s.trainer_config().map_err(|e| JsError::new(&e.to_string()))?;
-        let t = Engine::new(cfg, data).await.map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(Trainer { inner: Rc::new(RefCell::new(t)) })
+    /// eps, unbiased, biasCorrection, seed, backend, convNorms` (missing keys take the
+    /// defaults); `mnist`: the bytes of `data/mnist.bin` (a Uint8Array), needed when `data` is
+    /// `"mnist"`.
+    pub async fn create(settings: JsValue, mnist: JsValue) -> Result<JsValue, JsValue> {
+        let s = read_settings(&settings)?;
+        let bytes = if mnist.is_undefined() || mnist.is_null() { None } else { Some(file_bytes(&mnist, "the MNIST bundle")?) };
+        let data = s.dataset(bytes.as_deref()).map_err(js_error)?;
+        drop(bytes);
+        build(s, data).await
     }
 
     /// Like `create`, on the user's own files: `files` is an array of `{name, bytes: Uint8Array}`
@@ -55,81 +216,105 @@ impl Trainer {
     /// batches. The format is recognised from names and contents; `settings.data` is ignored.
     /// The files never leave the browser.
     #[wasm_bindgen(js_name = createWithFiles)]
-    pub async fn create_with_files(settings: JsValue, files: js_sys::Array) -> Result<Trainer, JsError> {
-        let s: Settings = if settings.is_undefined() || settings.is_null() {
-            Settings::default()
-        } else {
-            serde_wasm_bindgen::from_value(settings).map_err(|e| JsError::new(&format!("invalid settings: {e}")))?
-        };
+    pub async fn create_with_files(settings: JsValue, files: JsValue) -> Result<JsValue, JsValue> {
+        let s = read_settings(&settings)?;
+        let flat = read_files(&files, crate::data::files::MAX_FILES as u32)?;
         let mut named = Vec::new();
-        for f in files.iter() {
-            let name = js_sys::Reflect::get(&f, &"name".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
-            let bytes = js_sys::Reflect::get(&f, &"bytes".into()).map_err(|_| JsError::new("each file needs {name, bytes}"))?;
-            let bytes: Uint8Array = bytes.dyn_into().map_err(|_| JsError::new(&format!("{name}: bytes must be a Uint8Array")))?;
-            named.push((name, bytes.to_vec()));
+        for i in (0..flat.length()).step_by(2) {
+            let name = flat.get(i).as_string().unwrap_or_default();
+            let bytes = file_bytes(&flat.get(i + 1), &name)?;
+            named.push((name, bytes));
         }
-        let data = crate::data::files::from_named_files(&named).map_err(|e| JsError::new(&e.to_string()))?;
-        let cfg = s.trainer_config().map_err(|e| JsError::new(&e.to_string()))?;
-        let t = Engine::new(cfg, data).await.map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(Trainer { inner: Rc::new(RefCell::new(t)) })
+        let data = crate::data::files::from_named_files(&named).map_err(js_error)?;
+        drop(named);
+        build(s, data).await
     }
 
     /// One SGD step; resolves to the step's statistics (see the README's field list).
     pub fn step(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let mut t = inner.try_borrow_mut().map_err(|_| err("a step or evaluation is already running"))?;
-            let s: StepStats = t.step().await.map_err(err)?;
-            to_js(&s).map_err(Into::into)
+            let inner = engine(&inner)?;
+            let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
+            let s: StepStats = t.step().await.map_err(js_error)?;
+            to_js(&s)
         })
     }
 
-    /// Test loss and accuracy at the current weights: `{step, testLoss, testAccuracy}`.
+    /// Test loss and accuracy at the current weights: `{step, testLoss, testAccuracy}`. Without
+    /// a test split (a tiny data set) both are `null`: there is no test loss, not a zero one.
     pub fn evaluate(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let mut t = inner.try_borrow_mut().map_err(|_| err("a step or evaluation is already running"))?;
-            let e: EvalStats = t.evaluate().await.map_err(err)?;
-            to_js(&e).map_err(Into::into)
+            let inner = engine(&inner)?;
+            let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
+            match t.evaluate().await {
+                Ok(e) => to_js::<EvalStats>(&e),
+                // "no test set" (a failed trainer still reports its failure first)
+                Err(CabsError::Data(_)) if t.data().test.is_empty() => {
+                    to_js(&records::NoTest { step: t.steps_done(), test_loss: None, test_accuracy: None })
+                }
+                Err(e) => Err(js_error(e)),
+            }
         })
     }
 
     /// Change α without resetting.
     #[wasm_bindgen(js_name = setLearningRate)]
-    pub fn set_learning_rate(&self, lr: f64) -> Result<(), JsError> {
-        let mut t = self.inner.try_borrow_mut().map_err(|_| JsError::new("a step is running; try again after it"))?;
-        t.set_lr(lr).map_err(|e| JsError::new(&e.to_string()))
+    pub fn set_learning_rate(&self, lr: JsValue) -> Result<(), JsValue> {
+        let lr = lr.as_f64().ok_or_else(|| type_error(&format!("setLearningRate needs a number, got {}", describe(&lr))))?;
+        crate::settings::check_lr(lr).map_err(js_error)?;
+        let e = engine(&self.inner)?;
+        let mut t = e.try_borrow_mut().map_err(|_| busy())?;
+        t.set_lr(lr).map_err(js_error)
     }
 
     /// `{kind: "gpu"|"cpu", adapter, fallbackReason, dispatchesPerStep}`.
-    pub fn backend(&self) -> Result<JsValue, JsError> {
-        let t = self.inner.try_borrow().map_err(|_| JsError::new("a step is running"))?;
+    pub fn backend(&self) -> Result<JsValue, JsValue> {
+        let e = engine(&self.inner)?;
+        let t = e.try_borrow().map_err(|_| busy())?;
         to_js(t.backend())
     }
 
     /// Class probabilities for `points` (Float32Array, `dim` values per point, e.g. x,y pairs for
-    /// the 2-D sets): resolves to a Float32Array with `classes` values per point.
-    pub fn predict(&self, points: js_sys::Float32Array) -> Promise {
+    /// the 2-D sets): resolves to a Float32Array with `classes` values per point. The length is
+    /// checked against the model before anything is copied.
+    pub fn predict(&self, points: JsValue) -> Promise {
         let inner = self.inner.clone();
-        let pts = points.to_vec();
         future_to_promise(async move {
-            let mut t = inner.try_borrow_mut().map_err(|_| err("a step is running"))?;
-            let p = t.predict(&pts).await.map_err(err)?;
-            Ok(js_sys::Float32Array::from(p.as_slice()).into())
+            let inner = engine(&inner)?;
+            let view: Float32Array = typed_view(&points, "Float32Array", "predict's points")?.unchecked_into();
+            let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
+            let l = t.layout();
+            let (n, dim, classes) = (view.length() as usize, l.input_dim() as usize, l.classes() as usize);
+            if !n.is_multiple_of(dim) {
+                return Err(config_error(format!("predict needs a multiple of {dim} values ({dim} per point), got {n}")));
+            }
+            let max_points = MAX_PREDICT_VALUES / dim.max(classes);
+            if n / dim > max_points {
+                return Err(config_error(format!(
+                    "predict takes at most {max_points} points per call for this model, got {}; split them into smaller calls",
+                    n / dim
+                )));
+            }
+            let pts = copy_floats(&view)?;
+            let p = t.predict(&pts).await.map_err(js_error)?;
+            Ok(Float32Array::from(p.as_slice()).into())
         })
     }
 
     /// Up to `max` test points of a 2-D data set as `[Float32Array of x,y pairs, Uint8Array of
     /// labels]`, for drawing the data over decision-boundary maps. Errors for image data.
     #[wasm_bindgen(js_name = testPoints)]
-    pub fn test_points(&self, max: u32) -> Result<js_sys::Array, JsError> {
-        let t = self.inner.try_borrow().map_err(|_| JsError::new("a step is running"))?;
+    pub fn test_points(&self, max: u32) -> Result<js_sys::Array, JsValue> {
+        let e = engine(&self.inner)?;
+        let t = e.try_borrow().map_err(|_| busy())?;
         let d = t.data();
         let crate::data::Features::F32(xy) = &d.test.features else {
-            return Err(JsError::new("test points exist only for the 2-D data sets"));
+            return Err(config_error("test points exist only for the 2-D data sets".into()));
         };
         if d.dim != 2 {
-            return Err(JsError::new("test points exist only for the 2-D data sets"));
+            return Err(config_error("test points exist only for the 2-D data sets".into()));
         }
         let n = d.test.len().min(max as usize);
         let labels: Vec<u8> = d.test.labels[..n].iter().map(|&y| y as u8).collect();
@@ -140,8 +325,9 @@ impl Trainer {
     }
 
     /// `{inputDim, classes, paramCount, dataset, trainSize, testSize}`.
-    pub fn info(&self) -> Result<JsValue, JsError> {
-        let t = self.inner.try_borrow().map_err(|_| JsError::new("a step is running"))?;
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        let e = engine(&self.inner)?;
+        let t = e.try_borrow().map_err(|_| busy())?;
         let l = t.layout();
         let d = t.data();
         to_js(&records::Info {
@@ -161,18 +347,20 @@ impl Trainer {
     pub fn profile_step(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let mut t = inner.try_borrow_mut().map_err(|_| err("a step or evaluation is already running"))?;
-            let times = t.profile_step().await.map_err(err)?;
+            let inner = engine(&inner)?;
+            let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
+            let times = t.profile_step().await.map_err(js_error)?;
             let rows: Option<Vec<records::KernelTime>> = times
                 .map(|v| v.into_iter().map(|(kernel, shape, ms)| records::KernelTime { kernel: kernel.to_string(), shape, ms }).collect());
-            to_js(&rows).map_err(Into::into)
+            to_js(&rows)
         })
     }
 
     /// Steps done so far.
     #[wasm_bindgen(js_name = stepsDone)]
-    pub fn steps_done(&self) -> Result<f64, JsError> {
-        let t = self.inner.try_borrow().map_err(|_| JsError::new("a step is running"))?;
+    pub fn steps_done(&self) -> Result<f64, JsValue> {
+        let e = engine(&self.inner)?;
+        let t = e.try_borrow().map_err(|_| busy())?;
         Ok(t.steps_done() as f64)
     }
 }
@@ -186,9 +374,9 @@ pub fn csv_header() -> String {
 /// The settings the engine would use for `settings` (defaults filled in), or an error naming
 /// the first invalid value. Lets the page validate URL state without building a trainer.
 #[wasm_bindgen(js_name = checkSettings)]
-pub fn check_settings(settings: JsValue) -> Result<JsValue, JsError> {
-    let s: Settings = serde_wasm_bindgen::from_value(settings).map_err(|e| JsError::new(&format!("invalid settings: {e}")))?;
-    s.trainer_config().map_err(|e| JsError::new(&e.to_string()))?;
+pub fn check_settings(settings: JsValue) -> Result<JsValue, JsValue> {
+    let s = read_settings(&settings)?;
+    s.trainer_config().map_err(js_error)?;
     to_js(&s)
 }
 
@@ -200,6 +388,15 @@ mod records {
         /// The layer or stage ("layer 784→256"), empty for whole-model kernels.
         pub shape: String,
         pub ms: f64,
+    }
+
+    /// `evaluate()` without a test split: no test loss (null), not a zero one.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct NoTest {
+        pub step: u64,
+        pub test_loss: Option<f64>,
+        pub test_accuracy: Option<f64>,
     }
 
     #[derive(serde::Serialize)]

@@ -94,3 +94,27 @@ fn rejects_impossible_settings() {
         assert!(bad.validate().is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn rule_strings_are_refused_as_written() {
+    use cabs::cabs::{parse_rule, LrSchedule, Rule};
+    // Non-integers where integers are meant are refused, never cut; the message quotes the value.
+    for (rule, needle) in [
+        ("const:16:step:2.7:0.5", "'2.7'"),
+        ("const:16:step:-5:0.5", "'-5'"),
+        ("const:16:step:0:0.5", "'0'"),
+        ("const:16:step:1e3:0.5", "'1e3'"),
+        ("const:-16", "'-16'"),
+        ("const:16.0", "'16.0'"),
+        ("const:16:step:3:nan", "NaN"),
+        ("const:16:step:3:1.5", "1.5"),
+        ("const:16:invtime:-1", "-1"),
+    ] {
+        let e = parse_rule(rule, CabsConfig::default()).unwrap_err().to_string();
+        assert!(e.contains(needle), "{rule}: {e}");
+    }
+    assert_eq!(
+        parse_rule("const:16:step:3:0.5", CabsConfig::default()).unwrap(),
+        Rule::Constant { m: 16, schedule: LrSchedule::Step { every: 3, factor: 0.5 } }
+    );
+}

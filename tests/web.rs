@@ -122,3 +122,70 @@ async fn a_short_cabs_run_on_webgpu_learns_and_grows_the_batch() {
     assert!(eval.test_loss < 0.6 * first.test_loss, "test loss {} → {}", first.test_loss, eval.test_loss);
     assert!(eval.test_accuracy > 0.85, "test accuracy {}", eval.test_accuracy);
 }
+
+fn blobs_config(backend: BackendChoice, lr: f64) -> TrainerConfig {
+    TrainerConfig {
+        model: ModelSpec::parse("mlp:16").unwrap(),
+        rule: Rule::Cabs(CabsConfig { m_min: 8, m_max: 64, ..Default::default() }),
+        lr,
+        seed: 1,
+        backend,
+        with_stats: true,
+        conv_norms: Default::default(),
+        chunk: None,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn after_a_divergence_or_a_refusal_a_new_trainer_works_on_both_engines() {
+    for backend in [BackendChoice::Cpu, BackendChoice::Gpu] {
+        // Refused settings and data first: nothing is built, nothing is left behind.
+        let mut huge = blobs_config(backend, 0.5);
+        huge.rule = Rule::Cabs(CabsConfig { m_min: 8, m_max: 1 << 30, ..Default::default() });
+        assert!(Trainer::new(huge, synthetic::blobs(0)).await.is_err());
+        // Divergence: a named error with its step, and the trainer stays failed.
+        let mut t = gpu_or_explain(Trainer::new(blobs_config(backend, 1e30), synthetic::blobs(1)).await);
+        let mut diverged = None;
+        for _ in 0..20 {
+            if let Err(e) = t.step().await {
+                diverged = Some(e);
+                break;
+            }
+        }
+        let e = diverged.unwrap_or_else(|| panic!("{backend:?}: α = 1e30 should diverge"));
+        assert!(matches!(e, cabs::CabsError::Diverged { .. }), "{backend:?}: {e}");
+        assert_eq!(t.step().await.unwrap_err(), e, "a failed trainer keeps reporting its failure");
+        // A new trainer in the same module trains.
+        let mut fresh = gpu_or_explain(Trainer::new(blobs_config(backend, 0.5), synthetic::blobs(2)).await);
+        for _ in 0..3 {
+            assert!(fresh.step().await.unwrap().loss.is_finite(), "{backend:?}");
+        }
+        assert!(fresh.evaluate().await.unwrap().test_loss.is_finite());
+    }
+}
+
+#[wasm_bindgen_test]
+async fn without_a_test_split_evaluate_says_so_instead_of_zeros() {
+    let mut data = synthetic::blobs(3);
+    data.test = Split { features: Features::F32(Vec::new()), labels: Vec::new() };
+    let mut t = Trainer::new(blobs_config(BackendChoice::Cpu, 0.5), data).await.unwrap();
+    t.step().await.unwrap();
+    let e = t.evaluate().await.unwrap_err().to_string();
+    assert!(e.contains("no test set"), "{e}");
+}
+
+#[wasm_bindgen_test]
+async fn a_lost_webgpu_device_is_an_error_and_a_new_trainer_works_afterwards() {
+    let data = synthetic::blobs(5);
+    let layout = Layout::new(&ModelSpec::parse("mlp:8").unwrap(), data.dim, data.classes).unwrap();
+    let p0 = layout.init_params(1);
+    let (mut engine, _) = gpu_or_explain(Engine::new(BackendChoice::Gpu, layout, &data, 16, &p0, ConvNorms::Exact, None).await);
+    engine.set_permutation(&Rng::new(1).permutation(data.train.len()));
+    engine.train_step(0, 16, 0.1, true).await.unwrap();
+    let Engine::Gpu(g) = &engine else { panic!("expected the GPU engine") };
+    g.lose_device_for_testing();
+    let err = engine.train_step(0, 16, 0.1, true).await.unwrap_err();
+    assert!(matches!(err, cabs::CabsError::Gpu(_)), "{err}");
+    let mut fresh = gpu_or_explain(Trainer::new(blobs_config(BackendChoice::Gpu, 0.5), synthetic::blobs(6)).await);
+    assert!(fresh.step().await.unwrap().loss.is_finite());
+}

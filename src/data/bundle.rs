@@ -22,6 +22,48 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// The file size a bundle's header (its first [`HEADER`] bytes) declares, checked against
+/// `MAX_BYTES` and its class count against the byte labels.
+fn expected_len(header: &[u8]) -> Result<usize> {
+    let (n_train, n_test) = (u32_at(header, 16) as u64, u32_at(header, 20) as u64);
+    let (rows, cols, classes) = (u32_at(header, 24) as u64, u32_at(header, 28) as u64, u32_at(header, 32));
+    if !(2..=256).contains(&classes) {
+        return Err(bad(format!("{classes} classes: labels are bytes, so 2…256 classes; the header is corrupt")));
+    }
+    let len = (n_train + n_test).checked_mul(rows * cols + 1).and_then(|n| n.checked_add(HEADER as u64 + 4));
+    match len {
+        Some(n) if n <= MAX_BYTES => Ok(n as usize),
+        _ => Err(bad(format!("its header declares {n_train} + {n_test} images of {rows}×{cols}: more than 2 GiB, a corrupt header"))),
+    }
+}
+
+/// Bundles larger than this are refused (the real one is 7.9 MB).
+const MAX_BYTES: u64 = 1 << 31;
+
+/// Read a bundle from disk, never more than its header declares (a device such as `/dev/zero`
+/// is refused after 36 bytes).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_path(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |e: std::io::Error| CabsError::Io(format!("cannot read the MNIST bundle {}: {e}", path.display()));
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut out = vec![0u8; HEADER];
+    f.read_exact(&mut out).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => bad("file too short for a header; rerun scripts/setup.sh"),
+        _ => io(e),
+    })?;
+    if &out[..12] != MAGIC {
+        return Err(bad("wrong magic number: this is not a file written by scripts/convert-mnist.mjs"));
+    }
+    let total = expected_len(&out)?;
+    out.try_reserve_exact(total - HEADER).map_err(|_| bad("does not fit in the memory left"))?;
+    (&mut f).take((total - HEADER) as u64).read_to_end(&mut out).map_err(io)?;
+    if out.len() < total || f.read(&mut [0u8; 1]).map_err(io)? > 0 {
+        return Err(bad(format!("the file's size does not match the {total} bytes its header promises: truncated or corrupt")));
+    }
+    Ok(out)
+}
+
 /// Parse and verify a bundle. Either the whole data set or an error; nothing half-loaded.
 pub fn parse(bytes: &[u8]) -> Result<Dataset> {
     if bytes.len() < HEADER + 4 {
@@ -37,8 +79,7 @@ pub fn parse(bytes: &[u8]) -> Result<Dataset> {
     let (n_train, n_test) = (u32_at(bytes, 16) as usize, u32_at(bytes, 20) as usize);
     let (rows, cols, classes) = (u32_at(bytes, 24), u32_at(bytes, 28), u32_at(bytes, 32));
     let dim = rows as usize * cols as usize;
-    let expected =
-        (n_train + n_test).checked_mul(dim + 1).and_then(|n| n.checked_add(HEADER + 4)).ok_or_else(|| bad("header sizes overflow"))?;
+    let expected = expected_len(bytes)?;
     if bytes.len() != expected {
         return Err(bad(format!("file has {} bytes but its header promises {expected}: truncated or corrupt", bytes.len())));
     }
@@ -56,12 +97,14 @@ pub fn parse(bytes: &[u8]) -> Result<Dataset> {
         at += n;
         s
     };
-    let mut split = |n: usize| Split {
-        features: Features::U8 { bytes: take(n * dim).to_vec(), scale: 1.0 / 255.0 },
-        labels: take(n).iter().map(|&y| y as u32).collect(),
+    let mut split = |n: usize| -> Result<Split> {
+        let bytes = super::try_copy("MNIST bundle", take(n * dim))?;
+        let mut labels = super::try_with_capacity("MNIST bundle", n)?;
+        labels.extend(take(n).iter().map(|&y| y as u32));
+        Ok(Split { features: Features::U8 { bytes, scale: 1.0 / 255.0 }, labels })
     };
-    let train = split(n_train);
-    let test = split(n_test);
+    let train = split(n_train)?;
+    let test = split(n_test)?;
     let ds = Dataset { name: "mnist".into(), dim: dim as u32, image: Some(ImageShape { c: 1, h: rows, w: cols }), classes, train, test };
     ds.validate()?;
     Ok(ds)

@@ -34,11 +34,15 @@ pub fn dataset(train: &[(&str, &[u8])], test: (&str, &[u8])) -> Result<Dataset> 
     if train.is_empty() {
         return Err(CabsError::Data("CIFAR-10: no training batch given".into()));
     }
-    let (mut px, mut y) = (Vec::new(), Vec::new());
+    let n: usize = train.iter().map(|(_, b)| b.len() / RECORD).sum();
+    let (mut px, mut y) =
+        (super::try_with_capacity("CIFAR-10 training images", n * (RECORD - 1))?, super::try_with_capacity("CIFAR-10 training labels", n)?);
     for (name, bytes) in train {
         read_batch(name, bytes, &mut px, &mut y)?;
     }
-    let (mut tpx, mut ty) = (Vec::new(), Vec::new());
+    let n = test.1.len() / RECORD;
+    let (mut tpx, mut ty) =
+        (super::try_with_capacity("CIFAR-10 test images", n * (RECORD - 1))?, super::try_with_capacity("CIFAR-10 test labels", n)?);
     read_batch(test.0, test.1, &mut tpx, &mut ty)?;
     let split = |bytes, labels| Split { features: Features::U8 { bytes, scale: 1.0 / 255.0 }, labels };
     let ds = Dataset {

@@ -11,6 +11,26 @@ pub mod synthetic;
 use crate::error::{config, CabsError, Result};
 use serde::Serialize;
 
+/// A copy of `bytes` whose allocation may fail: user files can be larger than the memory left
+/// (a wasm heap is at most 4 GiB), and a failed infallible allocation aborts the engine.
+pub fn try_copy(what: &str, bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut v = try_with_capacity(what, bytes.len())?;
+    v.extend_from_slice(bytes);
+    Ok(v)
+}
+
+/// An empty vector with room for `n` elements, or an error that names the size.
+pub fn try_with_capacity<T>(what: &str, n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        CabsError::Data(format!(
+            "{what}: {} MB do not fit in the memory left; use a smaller file or a subset",
+            (n as u64 * std::mem::size_of::<T>() as u64).div_ceil(1 << 20)
+        ))
+    })?;
+    Ok(v)
+}
+
 /// Feature storage. Images stay as bytes (4× smaller on the GPU, where a full-size data set
 /// must fit in one storage binding); generated 2-D points are `f32`.
 #[derive(Clone, Debug, PartialEq)]

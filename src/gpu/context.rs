@@ -39,23 +39,95 @@ const NO_ADAPTER_FIX: &str = "this browser offers no WebGPU adapter. Use a curre
 #[cfg(not(target_arch = "wasm32"))]
 const NO_ADAPTER_FIX: &str = "no GPU adapter found. Install a Vulkan driver (on Debian/Ubuntu: `apt-get install mesa-vulkan-drivers libvulkan1` gives lavapipe, a CPU Vulkan implementation), or run on a machine with a GPU";
 
+/// How long one piece of device work (opening the device, a readback) may take before it is
+/// reported as a lost or far too slow device. Generous: a CPU adapter at a large m_max takes
+/// seconds per step, never a minute.
+pub const DEVICE_TIMEOUT_S: u32 = 60;
+
+fn too_slow(what: &str) -> CabsError {
+    CabsError::Gpu(format!(
+        "{what} did not finish within {DEVICE_TIMEOUT_S} s: the device was lost or is too slow for this model and m_max. \
+         Lower m_max or use a smaller model, or choose the CPU engine (backend cpu); reload the page (or restart the run) afterwards"
+    ))
+}
+
+/// `fut`, or an error: [`too_slow`] when it has not finished after [`DEVICE_TIMEOUT_S`]
+/// seconds, or what `failed` reports (a lost device) while waiting. In the browser the device's
+/// promises can stay pending forever (a lost or hung device), so the wait wakes every 250 ms
+/// to look; natively wgpu's futures are driven by `poll`, which has its own timeout.
+async fn in_time<F: std::future::Future>(what: &str, fut: F, failed: impl Fn() -> Result<()>) -> Result<F::Output> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use std::future::Future;
+        use std::task::Poll;
+        const TICK_MS: u32 = 250;
+        let mut fut = std::pin::pin!(fut);
+        let mut waited = 0;
+        loop {
+            let mut tick = std::pin::pin!(web_timer::sleep(TICK_MS));
+            let done = std::future::poll_fn(|cx| {
+                if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Some(v));
+                }
+                tick.as_mut().poll(cx).map(|()| None)
+            })
+            .await;
+            if let Some(v) = done {
+                return Ok(v);
+            }
+            failed()?;
+            waited += TICK_MS;
+            if waited >= DEVICE_TIMEOUT_S * 1000 {
+                return Err(too_slow(what));
+            }
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (what, failed);
+        Ok(fut.await)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod web_timer {
+    //! A timer future from the global `setTimeout` (present in pages and workers alike).
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_name = setTimeout)]
+        fn set_timeout(f: &js_sys::Function, ms: u32) -> JsValue;
+    }
+
+    pub async fn sleep(ms: u32) {
+        let p = js_sys::Promise::new(&mut |resolve, _| {
+            set_timeout(&resolve, ms);
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+    }
+}
+
 impl GpuContext {
     /// Find an adapter and open a device that satisfies `req`.
     pub async fn new(req: Requirements) -> Result<GpuContext> {
         #[cfg(target_arch = "wasm32")]
-        if !wgpu::util::is_browser_webgpu_supported().await {
+        if !in_time("asking the browser for WebGPU", wgpu::util::is_browser_webgpu_supported(), || Ok(())).await? {
             return Err(CabsError::Gpu(NO_ADAPTER_FIX.into()));
         }
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = instance
-            .request_adapter(&wgpu::RequestAdapterOptions {
+        let adapter = in_time(
+            "finding a GPU adapter",
+            instance.request_adapter(&wgpu::RequestAdapterOptions {
                 power_preference: wgpu::PowerPreference::HighPerformance,
                 force_fallback_adapter: false,
                 compatible_surface: None,
                 ..Default::default()
-            })
-            .await
-            .map_err(|e| CabsError::Gpu(format!("{NO_ADAPTER_FIX} ({e})")))?;
+            }),
+            || Ok(()),
+        )
+        .await?
+        .map_err(|e| CabsError::Gpu(format!("{NO_ADAPTER_FIX} ({e})")))?;
         let info = adapter.get_info();
         let summary = AdapterSummary {
             name: info.name.clone(),
@@ -83,18 +155,23 @@ impl GpuContext {
             }
         }
         // Ask for the adapter's largest buffers: the engine sizes its chunk to them.
-        let mut limits = wgpu::Limits::default();
-        limits.max_storage_buffer_binding_size = have.max_storage_buffer_binding_size;
-        limits.max_buffer_size = have.max_buffer_size;
-        let (device, queue) = adapter
-            .request_device(&wgpu::DeviceDescriptor {
+        let limits = wgpu::Limits {
+            max_storage_buffer_binding_size: have.max_storage_buffer_binding_size,
+            max_buffer_size: have.max_buffer_size,
+            ..Default::default()
+        };
+        let (device, queue) = in_time(
+            "opening the GPU device",
+            adapter.request_device(&wgpu::DeviceDescriptor {
                 label: Some("cabs device"),
                 required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
                 required_limits: limits,
                 ..Default::default()
-            })
-            .await
-            .map_err(|e| CabsError::Gpu(format!("the adapter '{}' refused to open a device: {e}", summary.name)))?;
+            }),
+            || Ok(()),
+        )
+        .await?
+        .map_err(|e| CabsError::Gpu(format!("the adapter '{}' refused to open a device: {e}", summary.name)))?;
         let failures = Arc::new(Mutex::new(Vec::new()));
         // Without a handler wgpu panics on validation errors; record them instead and report
         // them from the next step as errors.
@@ -138,8 +215,15 @@ impl GpuContext {
             let _ = tx.send(r);
         });
         #[cfg(not(target_arch = "wasm32"))]
-        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| CabsError::Gpu(format!("waiting for the GPU failed: {e}")))?;
-        let mapped = rx.await;
+        self.device
+            .poll(wgpu::PollType::Wait { submission_index: None, timeout: Some(std::time::Duration::from_secs(DEVICE_TIMEOUT_S.into())) })
+            .map_err(|e| match e {
+                wgpu::PollError::Timeout => too_slow("the GPU's work"),
+                e => CabsError::Gpu(format!("waiting for the GPU failed: {e}")),
+            })?;
+        // A readback that never arrives (a lost or hung device in the browser) must not hang
+        // the caller: the step fails with a message instead.
+        let mapped = in_time("the GPU's work", rx, || self.check()).await?;
         self.check()?;
         mapped
             .map_err(|_| CabsError::Gpu("the GPU dropped a readback; the device may be lost".into()))?

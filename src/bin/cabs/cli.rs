@@ -230,7 +230,11 @@ pub fn run(args: Vec<OsString>) -> CliResult<()> {
 }
 
 fn read(path: &std::path::Path) -> CliResult<Vec<u8>> {
-    std::fs::read(path).map_err(|e| CliError::read(path, e))
+    // Never more than the file's header declares: `/dev/zero` is refused, not read forever.
+    cabs::data::files::read_path(path).map_err(|e| match e {
+        cabs::CabsError::Io(m) => CliError::Io(m),
+        e => e.into(),
+    })
 }
 
 /// The data set named by `--data`: a built-in one, IDX files or a CIFAR-10 folder.
@@ -253,11 +257,9 @@ pub fn dataset(a: &Args) -> CliResult<cabs::data::Dataset> {
         return Ok(cabs::data::cifar::dataset(&named, (cabs::data::cifar::TEST_FILE, &test))?);
     }
     let bytes = if a.settings.data == "mnist" {
-        Some(std::fs::read(&a.mnist_bundle).map_err(|e| {
-            CliError::Io(format!(
-                "cannot read the MNIST bundle {}: {e} (run `bash scripts/setup.sh` to create it)",
-                a.mnist_bundle.display()
-            ))
+        Some(cabs::data::bundle::read_path(&a.mnist_bundle).map_err(|e| match e {
+            cabs::CabsError::Io(m) => CliError::Io(format!("{m} (run `bash scripts/setup.sh` to create it)")),
+            e => e.into(),
         })?)
     } else {
         None
