@@ -101,8 +101,23 @@ fn read_settings(v: &JsValue) -> Result<Settings, JsValue> {
     if !v.is_object() || is_array(v) {
         return Err(type_error(&format!("settings must be an object such as {{model: \"mlp:64\"}}, got {}", describe(v))));
     }
-    const KEYS: [&str; 15] =
-        ["data", "model", "rule", "lr", "mmin", "mmax", "mu", "c", "eps", "unbiased", "biasCorrection", "seed", "backend", "convNorms", "chunk"];
+    const KEYS: [&str; 15] = [
+        "data",
+        "model",
+        "rule",
+        "lr",
+        "mmin",
+        "mmax",
+        "mu",
+        "c",
+        "eps",
+        "unbiased",
+        "biasCorrection",
+        "seed",
+        "backend",
+        "convNorms",
+        "chunk",
+    ];
     let keys: js_sys::Array = KEYS.iter().map(|k| JsValue::from_str(k)).collect();
     let values = read_keys(v, keys)?;
     for (i, key) in KEYS.iter().enumerate() {

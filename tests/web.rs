@@ -189,3 +189,40 @@ async fn a_lost_webgpu_device_is_an_error_and_a_new_trainer_works_afterwards() {
     let mut fresh = gpu_or_explain(Trainer::new(blobs_config(BackendChoice::Gpu, 0.5), synthetic::blobs(6)).await);
     assert!(fresh.step().await.unwrap().loss.is_finite());
 }
+
+#[wasm_bindgen_test]
+async fn the_papers_mnist_net_at_m_max_2048_runs_in_chunks_on_webgpu() {
+    // Sized for m_max = 2048 in one piece, cnn-mnist needs a 196 MiB binding; WebGPU's default
+    // (and SwiftShader's) is 128 MiB, so the engine plans chunks and the step runs in several.
+    let mut r = Rng::new(5);
+    let n = 2100;
+    let split = |r: &mut Rng, n: usize| Split {
+        features: Features::U8 { bytes: (0..n * 784).map(|_| r.below(256) as u8).collect(), scale: 1.0 / 255.0 },
+        labels: (0..n).map(|_| r.below(10) as u32).collect(),
+    };
+    let data = Dataset {
+        name: "random digits".into(),
+        dim: 784,
+        image: Some(ImageShape { c: 1, h: 28, w: 28 }),
+        classes: 10,
+        train: split(&mut r, n),
+        test: split(&mut r, 20),
+    };
+    let cfg = TrainerConfig {
+        model: ModelSpec::parse("cnn-mnist").unwrap(),
+        rule: Rule::Cabs(CabsConfig { m_min: 48, m_max: 2048, ..Default::default() }),
+        lr: 0.1,
+        seed: 1,
+        backend: BackendChoice::Gpu,
+        with_stats: true,
+        conv_norms: Default::default(),
+        chunk: None,
+    };
+    let mut t = gpu_or_explain(Trainer::new(cfg, data).await);
+    let info = t.backend().clone();
+    assert!(info.chunk < 48, "chunk {} ({})", info.chunk, info.chunk_reason);
+    let s = t.step().await.unwrap();
+    assert_eq!(s.batch_size, 48);
+    assert!(s.loss.is_finite() && s.xi > 0.0, "{s:?}");
+    web_sys::console::log_1(&format!("cnn-mnist, m_max 2048 on WebGPU: chunk {} ({})", info.chunk, info.chunk_reason).into());
+}
