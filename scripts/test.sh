@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Run every test: install what is missing, then
+#   0. the lint gate: rustfmt and clippy (warnings are errors);
 #   1. native tests (cargo test --release: the CPU twins are exact but slow unoptimised): CPU twins
 #      vs brute force, GPU (lavapipe or a real GPU) vs CPU,
 #      the CABS rule, the command-line runner, end-to-end MNIST training;
@@ -11,6 +12,10 @@ bash scripts/setup.sh test
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/cabs-xdg}
 mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+step "lint (cargo fmt --check, cargo clippy -D warnings)"
+cargo fmt --check
+cargo clippy --release --all-targets -- -D warnings
 
 step "native tests (cargo test)"
 cargo test --release --all-targets --no-fail-fast
