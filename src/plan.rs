@@ -420,6 +420,9 @@ pub struct Budget {
     pub max_binding: u64,
     /// Bytes all buffers of an engine may take together.
     pub total: u64,
+    /// Bytes the per-chunk buffers (activations and errors) may take: larger chunks than this
+    /// buy nothing on a CPU, whose caches they overflow.
+    pub activations: u64,
     /// What the budget is, for messages ("the wasm heap", "--memory-budget", …).
     pub what: &'static str,
 }
@@ -477,7 +480,11 @@ pub fn choose_chunk(plan: &Plan, m_max: u32, data_bytes: u64, budget: Budget, fo
     }
     let by_memory = (budget.total - fixed) / row_bytes;
     let by_binding = budget.max_binding / widest.max(1);
+    let by_activations = (budget.activations / row_bytes).max(1);
     let (mut chunk, mut reason) = (m_max as u64, "m_max");
+    if by_activations < chunk {
+        (chunk, reason) = (by_activations, "activation budget");
+    }
     if by_binding < chunk {
         (chunk, reason) = (by_binding, "binding limit");
     }
@@ -545,17 +552,22 @@ mod tests {
         let plan = Plan::new(&cnn_mnist(), ConvNorms::Exact);
         let (_, widest) = plan.bytes_per_chunk_row();
         assert_eq!(widest, 28 * 28 * 32 * 4);
-        let big = Budget { max_binding: u64::MAX, total: u64::MAX, what: "test" };
+        let big = Budget { max_binding: u64::MAX, total: u64::MAX, activations: u64::MAX, what: "test" };
         assert_eq!(choose_chunk(&plan, 2048, 0, big, None).unwrap(), Chunking { chunk: 2048, reason: "m_max" });
-        let lavapipe = Budget { max_binding: 128 << 20, total: u64::MAX, what: "test" };
+        let lavapipe = Budget { max_binding: 128 << 20, total: u64::MAX, activations: u64::MAX, what: "test" };
         let c = choose_chunk(&plan, 2048, 0, lavapipe, None).unwrap();
         assert_eq!((c.chunk, c.reason), (1280, "binding limit"));
         assert_eq!(c.count(2048), 2);
         assert_eq!(c.spans(2048).collect::<Vec<_>>(), [(0, 1280), (1280, 768)]);
-        let tiny = Budget { max_binding: u64::MAX, total: plan.fixed_bytes(2048) + 10 * plan.bytes_per_chunk_row().0, what: "test" };
+        let tiny = Budget {
+            max_binding: u64::MAX,
+            total: plan.fixed_bytes(2048) + 10 * plan.bytes_per_chunk_row().0,
+            activations: u64::MAX,
+            what: "test",
+        };
         assert_eq!(choose_chunk(&plan, 2048, 0, tiny, None).unwrap(), Chunking { chunk: 10, reason: "memory budget" });
         assert_eq!(choose_chunk(&plan, 2048, 0, big, Some(7)).unwrap(), Chunking { chunk: 7, reason: "forced" });
-        let none = Budget { max_binding: u64::MAX, total: 1 << 20, what: "a 1 MiB budget" };
+        let none = Budget { max_binding: u64::MAX, total: 1 << 20, activations: u64::MAX, what: "a 1 MiB budget" };
         let err = choose_chunk(&plan, 2048, 0, none, None).unwrap_err().to_string();
         assert!(err.contains("a 1 MiB budget") && err.contains("MiB"), "{err}");
     }

@@ -56,14 +56,16 @@ pub struct BackendInfo {
 /// set and the page's own state, so the engine plans for 2 GiB there; natively the default is
 /// 4 GiB, or `CABS_MEMORY_BUDGET_MIB`.
 pub fn cpu_budget() -> Budget {
+    // In the browser, activations are also kept to 256 MiB: a page shares the wasm heap, and
+    // bigger chunks are no faster on a CPU.
     #[cfg(target_arch = "wasm32")]
-    let (total, what) = (2u64 << 30, "the browser's wasm memory (2 GiB planned of its 4 GiB)");
+    let (total, what, activations) = (2u64 << 30, "the browser's wasm memory (2 GiB planned of its 4 GiB)", 256u64 << 20);
     #[cfg(not(target_arch = "wasm32"))]
-    let (total, what) = match std::env::var("CABS_MEMORY_BUDGET_MIB").ok().and_then(|v| v.parse::<u64>().ok()) {
-        Some(mib) => (mib << 20, "the CPU memory budget CABS_MEMORY_BUDGET_MIB"),
-        None => (4u64 << 30, "the CPU engine's 4 GiB memory budget (set CABS_MEMORY_BUDGET_MIB to change it)"),
+    let (total, what, activations) = match std::env::var("CABS_MEMORY_BUDGET_MIB").ok().and_then(|v| v.parse::<u64>().ok()) {
+        Some(mib) => (mib << 20, "the CPU memory budget CABS_MEMORY_BUDGET_MIB", u64::MAX),
+        None => (4u64 << 30, "the CPU engine's 4 GiB memory budget (set CABS_MEMORY_BUDGET_MIB to change it)", u64::MAX),
     };
-    Budget { max_binding: u64::MAX, total, what }
+    Budget { max_binding: u64::MAX, total, activations, what }
 }
 
 /// Sums over the test split.

@@ -432,6 +432,7 @@ impl GpuEngine {
         let budget = Budget {
             max_binding: (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size),
             total: GPU_BUDGET,
+            activations: u64::MAX,
             what: "the GPU adapter",
         };
         let mut chunking = choose_chunk(&plan, m_max, data.memory_bytes(), budget, forced_chunk)?;

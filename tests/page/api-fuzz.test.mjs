@@ -135,6 +135,21 @@ for (const backend of ["cpu", "gpu"]) test(`${backend}: each reported hostile in
       ["create(rule const:16:step:-5:0.5)", () => Trainer.create({ ...blobs, rule: "const:16:step:-5:0.5" }), "ConfigError"],
       ["create(model of 10^6 characters)", () => Trainer.create({ ...blobs, model: "mlp:".padEnd(1e6, "8") }), "ConfigError"],
       ["checkSettings(proxy)", () => m.checkSettings(proxy), "TypeError"],
+      // Models and batches that once exhausted the wasm heap (an abort, a promise that never
+      // settled): the memory plan now chunks them or refuses them with the figure.
+      ["create(mlp:65536, mmax 4096)", () => Trainer.create({ data: "blobs", model: "mlp:65536", mmax: 4096, backend }), null],
+      ["create(cnn-mnist, mmax 8000)", () => Trainer.create({ data: "mnist", model: "cnn-mnist", mmax: 8000, backend }, mnist), null],
+      ["create(cnn-cifar on mnist, mmax 8000)", () => Trainer.create({ data: "mnist", model: "cnn-cifar", mmax: 8000, backend }, mnist), null],
+      // predict on a CNN: probabilities for every model (the step plan's forward pass).
+      ["predict on cnn-small", async () => {
+        const t = await Trainer.create({ data: "mnist", model: "cnn-small", mmax: 64, backend }, mnist);
+        const p = await t.predict(new Float32Array(784 * 2).fill(0.5));
+        const sums = [0, 1].map((i) => p.slice(10 * i, 10 * i + 10).reduce((a, b) => a + b, 0));
+        if (!(p instanceof Float32Array) || p.length !== 20 || sums.some((s) => Math.abs(s - 1) > 1e-4) || p.some((v) => !(v >= 0))) {
+          throw new Error(`predict on a CNN: not probabilities: ${Array.from(p).join(",")}`);
+        }
+        return p.length;
+      }, null],
     ];
     const out = [];
     for (const [what, f, want] of cases) out.push({ what, want, r: await settle(f), after: await healthy() });

@@ -48,7 +48,7 @@ pub fn plan(a: Args) -> CliResult<()> {
         bytes_text(widest),
         bytes_text(fixed)
     );
-    let gpu = Budget { max_binding: 128 << 20, total: 1 << 30, what: "a 128 MiB-binding adapter" };
+    let gpu = Budget { max_binding: 128 << 20, total: 1 << 30, activations: u64::MAX, what: "a 128 MiB-binding adapter" };
     for (name, budget, cap) in [("GPU, 128 MiB bindings", gpu, Some(plan.max_gpu_chunk_rows())), ("CPU engine", cpu_budget(), None)] {
         match choose_chunk(&plan, m_max, 0, budget, cfg.chunk) {
             Ok(mut c) => {
