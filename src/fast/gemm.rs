@@ -20,7 +20,7 @@
 //!
 //! [`reference::matmul`]: crate::reference::matmul
 
-use crate::reference::matmul::{epilogue, MatmulSpec, ACCUMULATE};
+use crate::reference::matmul::{epilogue, MatmulSpec, ACCUMULATE, ADD_BIAS, MUL_RELU_DERIV, MUL_TANH_DERIV, RELU, SCALE_INV_M, TANH};
 
 /// Depth of one packed block: an `MR × KC` panel of A and a `KC × NR` panel of B stay in L1.
 const KC: usize = 256;
@@ -100,10 +100,10 @@ fn blocked<const MR: usize, const NR: usize>(
         let nc = NC.min(n - jc);
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
-            pack::<NR>(kc, nc, |kk, j| b.data[(pc + kk) * b.rs + (jc + j) * b.cs], &mut pb);
+            pack::<NR>(&b.data[pc * b.rs + jc * b.cs..], b.rs, b.cs, kc, nc, &mut pb);
             for ic in (0..m).step_by(mc) {
                 let mcc = mc.min(m - ic);
-                pack::<MR>(kc, mcc, |kk, i| a.data[(ic + i) * a.rs + (pc + kk) * a.cs], &mut pa);
+                pack::<MR>(&a.data[ic * a.rs + pc * a.cs..], a.cs, a.rs, kc, mcc, &mut pa);
                 for jr in (0..nc).step_by(NR) {
                     let bp = &pb[jr * kc..(jr + NR) * kc];
                     let cols = NR.min(nc - jr);
@@ -130,16 +130,26 @@ fn blocked<const MR: usize, const NR: usize>(
     }
 }
 
-/// Pack `kc × cols` values (`get(kk, j)`) into panels of `W` columns: panel `p` holds, for each
-/// kk, the `W` values of columns `p·W ..`, zero past `cols`.
-fn pack<const W: usize>(kc: usize, cols: usize, get: impl Fn(usize, usize) -> f32, out: &mut [f32]) {
+/// Pack `kc × cols` values (value (kk, j) at `src[kk·ks + j·js]`) into panels of `W` columns:
+/// panel `p` holds, for each kk, the `W` values of columns `p·W ..`, zero past `cols`. The loops
+/// run along whichever index is contiguous in `src`.
+fn pack<const W: usize>(src: &[f32], ks: usize, js: usize, kc: usize, cols: usize, out: &mut [f32]) {
     for (p, j0) in (0..cols).step_by(W).enumerate() {
         let panel = &mut out[p * W * kc..(p + 1) * W * kc];
         let w = W.min(cols - j0);
-        for kk in 0..kc {
-            let row = &mut panel[kk * W..(kk + 1) * W];
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = if j < w { get(kk, j0 + j) } else { 0.0 };
+        if w < W {
+            panel.fill(0.0);
+        }
+        if js == 1 {
+            for (kk, row) in panel.chunks_exact_mut(W).enumerate() {
+                row[..w].copy_from_slice(&src[kk * ks + j0..kk * ks + j0 + w]);
+            }
+        } else {
+            for j in 0..w {
+                let col = &src[(j0 + j) * js..];
+                for kk in 0..kc {
+                    panel[kk * W + j] = col[kk * ks];
+                }
             }
         }
     }
@@ -225,19 +235,44 @@ mod wasm {
 pub fn matmul(s: MatmulSpec, a: &[f32], b: &[f32], bias: &[f32], aux: &[f32], inv_m: f32, out: &mut [f32]) {
     let am = if s.trans_a { Mat::cols(a, s.m) } else { Mat::rows(a, s.k) };
     let bm = if s.trans_b { Mat::cols(b, s.k) } else { Mat::rows(b, s.n) };
-    let len = s.m * s.n;
-    let accumulate = s.flags & ACCUMULATE != 0;
-    if s.flags & !ACCUMULATE == 0 && !accumulate {
-        // No epilogue: straight into `out`.
-        return gemm(s.m, s.n, s.k, am, bm, &mut out[..len], s.n, false);
+    let (n, len) = (s.n, s.m * s.n);
+    if s.flags & ACCUMULATE == 0 {
+        gemm(s.m, n, s.k, am, bm, &mut out[..len], n, false);
+        if n > 0 {
+            out[..len].chunks_exact_mut(n).enumerate().for_each(|(r, row)| epilogue_row(s.flags, row, bias, aux_row(aux, r, n), inv_m));
+        }
+        return;
     }
     let mut acc = vec![0.0f32; len];
-    gemm(s.m, s.n, s.k, am, bm, &mut acc, s.n, false);
-    let flags = s.flags & !ACCUMULATE;
-    for (r, (o_row, a_row)) in out[..len].chunks_exact_mut(s.n.max(1)).zip(acc.chunks_exact(s.n.max(1))).enumerate() {
-        for (c, (o, &v)) in o_row.iter_mut().zip(a_row).enumerate() {
-            let e = epilogue(flags, v, bias.get(c).copied().unwrap_or(0.0), aux.get(r * s.n + c).copied().unwrap_or(0.0), inv_m);
-            *o = if accumulate { *o + e } else { e };
+    gemm(s.m, n, s.k, am, bm, &mut acc, n, false);
+    if n > 0 {
+        for (r, (o, row)) in out[..len].chunks_exact_mut(n).zip(acc.chunks_exact_mut(n)).enumerate() {
+            epilogue_row(s.flags, row, bias, aux_row(aux, r, n), inv_m);
+            o.iter_mut().zip(&*row).for_each(|(o, v)| *o += v);
+        }
+    }
+}
+
+fn aux_row(aux: &[f32], r: usize, n: usize) -> &[f32] {
+    aux.get(r * n..(r + 1) * n).unwrap_or(&[])
+}
+
+/// [`epilogue`] on one output row, one flag at a time (each a loop that vectorises), in its order.
+fn epilogue_row(flags: u32, row: &mut [f32], bias: &[f32], aux: &[f32], inv_m: f32) {
+    if flags & SCALE_INV_M != 0 {
+        row.iter_mut().for_each(|v| *v *= inv_m);
+    }
+    if flags & ADD_BIAS != 0 {
+        row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+    }
+    if flags & RELU != 0 {
+        row.iter_mut().for_each(|v| *v = v.max(0.0));
+    }
+    if flags & (TANH | MUL_RELU_DERIV | MUL_TANH_DERIV) != 0 {
+        // Rare or cheap next to the product: the reference's scalar epilogue, element by element.
+        let rest = flags & (TANH | MUL_RELU_DERIV | MUL_TANH_DERIV);
+        for (c, v) in row.iter_mut().enumerate() {
+            *v = epilogue(rest, *v, 0.0, aux.get(c).copied().unwrap_or(0.0), inv_m);
         }
     }
 }
