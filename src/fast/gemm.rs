@@ -118,7 +118,7 @@ fn blocked<const MR: usize, const NR: usize>(
                             let at = (ic + ir + i) * ldc + jc + jr;
                             let dst = &mut c[at..at + cols];
                             if first {
-                                dst.copy_from_slice(&t[..cols]);
+                                dst.iter_mut().zip(t).for_each(|(d, v)| *d = *v);
                             } else {
                                 dst.iter_mut().zip(t).for_each(|(d, v)| *d += v);
                             }
@@ -142,7 +142,9 @@ fn pack<const W: usize>(src: &[f32], ks: usize, js: usize, kc: usize, cols: usiz
         }
         if js == 1 {
             for (kk, row) in panel.chunks_exact_mut(W).enumerate() {
-                row[..w].copy_from_slice(&src[kk * ks + j0..kk * ks + j0 + w]);
+                let from = &src[kk * ks + j0..];
+                // Element by element: a copy_from_slice of a few values becomes a memcpy call.
+                row[..w].iter_mut().zip(from).for_each(|(d, v)| *d = *v);
             }
         } else {
             for j in 0..w {
