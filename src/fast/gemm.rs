@@ -69,6 +69,16 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: &mut [f32], ldc: us
     blocked::<4, 8>(m, n, k, a, b, c, ldc, add, portable_kernel::<4, 8>)
 }
 
+/// [`gemm`] on the portable micro-kernel whatever the CPU, so that tests cover it on machines
+/// whose SIMD kernel is picked otherwise.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_portable(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: &mut [f32], ldc: usize, add: bool) {
+    if m > 0 && n > 0 {
+        blocked::<4, 8>(m, n, k, a, b, c, ldc, add, portable_kernel::<4, 8>)
+    }
+}
+
 /// `kernel(kc, a_panel, b_panel, tile)`: `tile = Σ_k a_panel[k·MR + i] · b_panel[k·NR + j]`,
 /// row-major `MR × NR`. Unsafe because the SIMD kernels need their target feature and read the
 /// panels through raw pointers; callers pass panels of at least `kc·MR` and `kc·NR` values.
