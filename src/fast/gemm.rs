@@ -50,6 +50,7 @@ impl<'a> Mat<'a> {
 }
 
 /// `C = A·B` (or `C += A·B` with `add`), A `m × k`, B `k × n`, C `m × n` with row stride `ldc`.
+#[allow(clippy::too_many_arguments)]
 pub fn gemm(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: &mut [f32], ldc: usize, add: bool) {
     if m == 0 || n == 0 {
         return;
