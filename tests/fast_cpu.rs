@@ -3,12 +3,18 @@
 //! columns > 512, rows > one packed block), both transposes, every epilogue flag, accumulation,
 //! and convolutions with SAME/VALID padding and strides 1–3. The fast kernels sum in another
 //! order (blocked, fused multiply-adds natively), so agreement is to rounding: each value within
-//! `TOL · (Σ|products| + |value|)`, a bound that does not depend on cancellation.
+//! `TOL · (Σ|products| + |value|)`, a bound that does not depend on cancellation. Natively
+//! and in the browser.
 
 use cabs::fast::{conv, gemm};
 use cabs::reference::conv2d::{self, Conv2dSpec, Padding};
 use cabs::reference::matmul::{self, MatmulSpec, ACCUMULATE, ADD_BIAS, MUL_RELU_DERIV, MUL_TANH_DERIV, RELU, SCALE_INV_M, TANH};
 use cabs::rng::Rng;
+// In the browser (`wasm-pack test --headless --chrome`) the same tests check the simd128 kernel.
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 const TOL: f32 = 2e-6;
 
