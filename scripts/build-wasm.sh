@@ -10,7 +10,7 @@ cargo build --release --lib --target wasm32-unknown-unknown
 wasm-bindgen --target web --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/release/cabs.wasm
 if [ -x node_modules/.bin/wasm-opt ]; then
   node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals www/pkg/cabs_bg.wasm -o www/pkg/cabs_bg.opt.wasm
+    --enable-mutable-globals --enable-simd www/pkg/cabs_bg.wasm -o www/pkg/cabs_bg.opt.wasm
   mv www/pkg/cabs_bg.opt.wasm www/pkg/cabs_bg.wasm
 fi
 echo "[build] www/pkg: $(du -h www/pkg/cabs_bg.wasm | cut -f1) of wasm ($(gzip -9c www/pkg/cabs_bg.wasm | wc -c) bytes gzipped)" >&2

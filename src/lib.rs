@@ -6,6 +6,8 @@
 //! - [`rng`], [`model`], [`data`]: seeded randomness, network shapes and parameter layout, data sets.
 //! - [`plan`]: the training step and forward pass as one list of ops, run by both engines.
 //! - [`reference`]: the CPU twin of every WGSL kernel (plain loops, same memory layout).
+//! - [`fast`]: blocked SIMD GEMM and im2col convolutions, what the CPU engine runs (checked
+//!   against [`reference`]).
 //! - [`gpu`]: adapter/device set-up, one pipeline per WGSL kernel, the GPU training engine.
 //! - [`engine`]: one enum over the GPU engine and the CPU engine, with the same async API.
 //! - [`cabs`]: the batch-size rule and the baselines (pure arithmetic, no GPU).
@@ -18,6 +20,7 @@ pub mod csv;
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod fast;
 pub mod gpu;
 pub mod model;
 pub mod plan;

@@ -1,14 +1,17 @@
-//! The CPU engine: runs the step [`Plan`] by calling the CPU twin of each kernel on buffers of
-//! the same names and layout as the GPU engine's. Exact, available everywhere, and the fallback
-//! for browsers without WebGPU. [`CpuExec`] (buffers + op execution) also serves predictions on
-//! arbitrary points for every model.
+//! The CPU engine: runs the step [`Plan`] on buffers of the same names and layout as the GPU
+//! engine's. Matrix products and convolutions run on the blocked SIMD kernels of [`crate::fast`]
+//! (equal to the plain twins in `reference` up to rounding); the other ops call the CPU twin of
+//! their kernel. Available everywhere, and the fallback for browsers without WebGPU.
+//! [`CpuExec`] (buffers + op execution) also serves predictions on arbitrary points for every
+//! model.
 
 use super::{ConvSnapshot, EvalSums, Snapshot};
 use crate::data::{Dataset, Features, Split};
 use crate::error::{CabsError, Result};
+use crate::fast::{conv as fast_conv, gemm::matmul};
 use crate::model::Layout;
 use crate::plan::{Buf, Chunking, Extent, Op, Plan};
-use crate::reference::matmul::{matmul, MatmulSpec, ACCUMULATE, SCALE_INV_M};
+use crate::reference::matmul::{MatmulSpec, ACCUMULATE, SCALE_INV_M};
 use crate::reference::reduce_stats::{reduce_stats, StepSums};
 use crate::reference::{
     bias_grad::bias_grad, conv2d, crop_standardize::crop_standardize, gather::gather_batch, max_pool, per_example_norms::per_example_norms,
@@ -134,7 +137,7 @@ impl CpuExec {
                 let c = lay.convs[stage];
                 let mut out = self.take(Buf::ConvOut(stage));
                 let (w, b) = self.params[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
-                conv2d::forward(&c.conv, self.get(self.plan.stage_input(stage)), w, b, m, &mut out);
+                fast_conv::forward(&c.conv, self.get(self.plan.stage_input(stage)), w, b, m, &mut out);
                 out[..m * c.conv.out_len()].iter_mut().for_each(|v| *v = v.max(0.0));
                 self.put(Buf::ConvOut(stage), out);
             }
@@ -192,7 +195,7 @@ impl CpuExec {
                 let (target, flags) = self.plan.conv_backward_target(stage);
                 let mut dx = self.take(target);
                 let w = &self.params[c.w_offset as usize..c.b_offset as usize];
-                conv2d::backward_input(&c.conv, self.get(Buf::DConv(stage)), w, m, &mut dx);
+                fast_conv::backward_input(&c.conv, self.get(Buf::DConv(stage)), w, m, &mut dx);
                 if flags != 0 {
                     let n = m * c.conv.in_len();
                     mask_relu(&mut dx[..n], &self.get(self.plan.stage_output(stage - 1))[..n]);
@@ -215,7 +218,7 @@ impl CpuExec {
                 let c = lay.convs[stage];
                 let (gw, gb) = self.grads[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at_mut(c.conv.filter_len());
                 let x = &self.bufs[&self.plan.stage_input(stage)];
-                conv2d::filter_grad(&c.conv, x, &self.bufs[&Buf::DConv(stage)], m, a.inv_m, a.accumulate, gw, gb);
+                fast_conv::filter_grad(&c.conv, x, &self.bufs[&Buf::DConv(stage)], m, a.inv_m, a.accumulate, gw, gb);
             }
             Op::DenseNorms { layer, row } => {
                 let d = lay.layers[layer];
@@ -229,8 +232,11 @@ impl CpuExec {
             Op::ConvNorms { stage, approx, row } => {
                 let c = lay.convs[stage];
                 let (x, dy) = (self.get(self.plan.stage_input(stage)), self.get(Buf::DConv(stage)));
-                let pairs =
-                    if approx { conv2d::norms_reference_approx(&c.conv, x, dy, m) } else { conv2d::norms_per_example(&c.conv, x, dy, m) };
+                let pairs = if approx {
+                    conv2d::norms_reference_approx(&c.conv, x, dy, m)
+                } else {
+                    fast_conv::norms_per_example(&c.conv, x, dy, m)
+                };
                 let norms = self.bufs.get_mut(&Buf::Norms).expect("norms buffer");
                 for (i, (w, b)) in pairs.into_iter().enumerate() {
                     norms[row * self.m_max + a.row_base + i] = w;
