@@ -280,8 +280,13 @@ impl Builder<'_> {
                 let scratch = storage(self.device, "filter gradient splits", conv::filter_grad_scratch(c, self.chunk) * 4);
                 let (x, y) = conv::filter_grad_tiles(c);
                 let grid = Grid::ExampleSplits { x, y, per_row: c.positions() as u32, w: SPLIT_K };
-                let mut d =
-                    self.dispatch(op, &ck.filter_grad, conv_params(stage, 0, 0), &[b(plan.stage_input(stage)), b(Buf::DConv(stage)), &scratch], grid);
+                let mut d = self.dispatch(
+                    op,
+                    &ck.filter_grad,
+                    conv_params(stage, 0, 0),
+                    &[b(plan.stage_input(stage)), b(Buf::DConv(stage)), &scratch],
+                    grid,
+                );
                 let sum = Grid::Fixed { x: (c.filter_len() + c.out_c) as u32, wx: 64, y: 1, wy: 1 };
                 d.then = Some(Box::new(self.dispatch(op, &ck.grad_reduce, conv_params(stage, 0, 0), &[&scratch, b(Buf::Grads)], sum)));
                 d
@@ -298,9 +303,15 @@ impl Builder<'_> {
                 let scratch = storage(self.device, "norm tiles", conv::norms_scratch(c, self.chunk) * 4);
                 let (x, y) = conv::filter_grad_tiles(c);
                 let grid = Grid::ExampleSplits { x, y, per_row: 1, w: 1 };
-                let mut d =
-                    self.dispatch(op, &ck.norms, conv_params(stage, 0, row), &[b(plan.stage_input(stage)), b(Buf::DConv(stage)), &scratch], grid);
-                let sum = self.dispatch(op, &ck.norms_reduce, conv_params(stage, 0, row), &[&scratch, b(Buf::Norms)], Grid::Examples { w: 64 });
+                let mut d = self.dispatch(
+                    op,
+                    &ck.norms,
+                    conv_params(stage, 0, row),
+                    &[b(plan.stage_input(stage)), b(Buf::DConv(stage)), &scratch],
+                    grid,
+                );
+                let sum =
+                    self.dispatch(op, &ck.norms_reduce, conv_params(stage, 0, row), &[&scratch, b(Buf::Norms)], Grid::Examples { w: 64 });
                 d.then = Some(Box::new(sum));
                 d
             }

@@ -162,10 +162,8 @@ impl Kernel {
 
 fn pipeline(device: &wgpu::Device, layout: &wgpu::PipelineLayout, label: &str, body: &str) -> wgpu::ComputePipeline {
     let source = format!("{}\n{}", include_str!("../../shaders/step.wgsl"), body);
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(label),
-        source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)),
-    });
+    let module = device
+        .create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)) });
     device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some(label),
         layout: Some(layout),
