@@ -4,9 +4,9 @@
 // Implicit GEMM (conv_gemm.wgsl): dx = Wᵀ · D̂, rows the C_in input channels, k = (o, u, v)
 // over C_out·K_h·K_w, columns (i, y, x) over the chunk's examples × input pixels; D̂'s entry is
 // dy[i, o, oy, ox] where filter tap (u, v) at output (oy, ox) lands on (y, x), else 0.
-// Arithmetic intensity: 16 FLOP per byte loaded from storage (conv_gemm.wgsl), = the 64×64
-// matmul's (above it where taps miss the output grid and are not loaded); channel counts
-// below 64 leave rows of the tile empty (cnn-mnist conv 1: C_in = 32 → 8 FLOP/B of useful work).
+// Arithmetic intensity: 16 FLOP per byte loaded from storage in full tiles (conv_gemm.wgsl), =
+// the 64×64 matmul's (above it where taps miss the output grid and are not loaded). Fewer than
+// 64 input channels fill part of the tile: M·N / (2·(M + N)), cnn-mnist conv 1 (32) 10.7.
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 dy (m × C_out·P), 2 weights, 3 aux (m × C_in·H·W), 4 dx.
 // Dispatch: (ceil(m·H·W / 64), ceil(C_in / 64), 1).

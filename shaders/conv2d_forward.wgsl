@@ -5,9 +5,9 @@
 // and X̂ the im2col matrix whose column (i, q) holds the patch of example i under output
 // position q. Columns run over the chunk's examples × positions, so small batches still fill
 // 64-wide tiles. Each output sums the C_in·K_h·K_w products in (c, u, v) order as the twin.
-// Arithmetic intensity: 16 FLOP per byte loaded from storage (conv_gemm.wgsl), = the 64×64
-// matmul's; cnn-mnist conv 0 (K = 25 padded to 32) is the exception: 2·64·64·25 FLOPs for
-// 64·32 + 32·64 loads = 12.5 FLOP/B, since its reduction is shorter than two slices.
+// Arithmetic intensity: 16 FLOP per byte loaded from storage in full tiles (conv_gemm.wgsl), =
+// the 64×64 matmul's. Elements outside the matrices are not loaded, so an M×N tile that a layer
+// fills only in part does M·N / (2·(M + N)): cnn-mnist conv 0 (32 filters) 10.7, conv 1 16.
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 x (m × C_in·H·W), 2 weights (flat parameters: W at w_off as
 // [C_out, C_in, K_h, K_w], b at b_off), 3 out (m × C_out·out_h·out_w).
