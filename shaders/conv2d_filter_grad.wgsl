@@ -1,45 +1,73 @@
-// conv2d_filter_grad.wgsl — mean filter and bias gradients (1/m)·Σ_i Σ_p δ_{i,p} x_{i,p}ᵀ and
-// (1/m)·Σ_i Σ_p δ_{i,p}; one thread per filter weight (then one per bias), summing examples
-// and positions in ascending order.
-// CPU twin: reference::conv2d::filter_grad.
+// conv2d_filter_grad.wgsl — partial filter and bias gradients Σ_{(i,p) in split s} δ_{i,p} x_{i,p}ᵀ
+// and Σ δ_{i,p}; conv2d_grad_reduce.wgsl then sums the splits and scales by 1/m.
+// CPU twin: reference::conv2d::filter_grad (which sums examples and positions in one run; the
+// split changes the rounding only, tests compare with tolerances).
+// Implicit GEMM (conv_gemm.wgsl): G = Δ · X̂ with Δ the [C_out, m·P] errors and X̂ the im2col
+// matrix (rows (i, q) over the chunk's examples × positions, columns (c, u, v)), plus one column
+// of ones whose product is the bias gradient. The long reduction over m·P is cut into splits of
+// SPLIT_K (one row of workgroups each), so no thread loops more than SPLIT_K / 16 = 256 slices
+// whatever the chunk: lavapipe returned wrong sums from threads that looped past ~40,000 times.
+// Arithmetic intensity: 16 FLOP per byte loaded from storage in the tiles (conv_gemm.wgsl), =
+// the 64×64 matmul's; the reduction reloads 4 B per output and split (2·SPLIT_K FLOPs), so the
+// pair does 2·4096 / (512 + 4) = 15.9 FLOP/B where the tiles are full. A layer that fills an
+// M×N part of a tile does M·N / (2·(M + N)): cnn-mnist conv 0 (32 filters × 26 columns) 7.2.
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
-// Bindings (group 0): 0 params, 1 x (m × C_in·H·W), 2 dy (m × C_out·P), 3 grads (flat layout).
-// Dispatch: (ceil((C_out·C_in·K_h·K_w + C_out) / 64), 1, 1).
+// Bindings (group 0): 0 params, 1 x (m × C_in·H·W), 2 dy (m × C_out·P),
+// 3 partial (split s, filter o, column j at (s·C_out + o)·(C_in·K_h·K_w + 1) + j).
+// Dispatch: (ceil((C_in·K_h·K_w + 1) / 64), ceil(C_out / 64) · ceil(m·P / SPLIT_K), 1).
 @group(0) @binding(0) var<uniform> p: Conv;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> grads: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-    let patch_len = p.in_c * p.k_h * p.k_w;
-    let filter_len = p.out_c * patch_len;
-    let j = gid.x;
-    if (j >= filter_len + p.out_c) { return; }
-    let positions = p.out_h * p.out_w;
-    let in_len = p.in_c * p.in_h * p.in_w;
-    let out_len = p.out_c * positions;
-    var acc = 0.0;
-    if (j >= filter_len) {
-        let o = j - filter_len;
-        for (var i = 0u; i < step.m; i++) {
-            for (var q = 0u; q < positions; q++) { acc += dy[i * out_len + o * positions + q]; }
+// k = (i, y, x) over examples × output positions: digits of radices (out_h, out_w).
+fn radix() -> vec2u { return vec2u(p.out_h, p.out_w); }
+
+struct ACtx { o: u32 }
+
+fn a_ctx(o: u32, ex: u32) -> ACtx { return ACtx(o); }
+
+fn a_at(k: u32, d: vec3u, ctx: ACtx) -> f32 {
+    return dy[((d.x * p.out_c + ctx.o) * p.out_h + d.y) * p.out_w + d.z];
+}
+
+/// Column e = (c, u, v) of the filter, or the last column (ones: the bias gradient).
+struct BCtx { ones: bool, base: u32, u: i32, v: i32 }
+
+fn b_ctx(e: u32, ex: u32) -> BCtx {
+    let kk = p.k_h * p.k_w;
+    let c = e / kk;
+    let u = i32((e % kk) / p.k_w) - i32(p.pad_top);
+    let v = i32(e % p.k_w) - i32(p.pad_left);
+    return BCtx(e == p.in_c * kk, c * p.in_h * p.in_w, u, v);
+}
+
+/// The input under this column's tap at row d = (i, y, x) (0 in the padding), or 1.
+fn b_at(k: u32, d: vec3u, ctx: BCtx) -> f32 {
+    if (ctx.ones) { return 1.0; }
+    let yy = i32(d.y * p.stride) + ctx.u;
+    let xx = i32(d.z * p.stride) + ctx.v;
+    if (yy < 0 || yy >= i32(p.in_h) || xx < 0 || xx >= i32(p.in_w)) { return 0.0; }
+    return x[d.x * p.in_c * p.in_h * p.in_w + ctx.base + u32(yy) * p.in_w + u32(xx)];
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+    let cols = p.in_c * p.k_h * p.k_w + 1u;
+    let row_tiles = (p.out_c + TILE - 1u) / TILE;
+    let split = wid.y / row_tiles;
+    let row0 = (wid.y % row_tiles) * TILE;
+    let col0 = wid.x * TILE;
+    let depth = step.m * p.out_h * p.out_w;
+    let k_begin = split * SPLIT_K;
+    let blk = tile_product(row0, col0, k_begin, min(k_begin + SPLIT_K, depth), p.out_c, cols, lid, li, 0u);
+    for (var r = 0u; r < 4u; r++) {
+        let o = row0 + lid.y + 16u * r;
+        let acc = block_row(blk, r);
+        for (var j = 0u; j < 4u; j++) {
+            let col = col0 + lid.x + 16u * j;
+            if (o < p.out_c && col < cols) { partial[(split * p.out_c + o) * cols + col] = acc[j]; }
         }
-        grads[p.b_off + o] = select(0.0, grads[p.b_off + o], step.accumulate == 1u) + acc * step.inv_m;
-        return;
     }
-    let o = j / patch_len;
-    let c = (j % patch_len) / (p.k_h * p.k_w);
-    let u = (j / p.k_w) % p.k_h;
-    let v = j % p.k_w;
-    for (var i = 0u; i < step.m; i++) {
-        for (var q = 0u; q < positions; q++) {
-            let yy = i32((q / p.out_w) * p.stride + u) - i32(p.pad_top);
-            let xx = i32((q % p.out_w) * p.stride + v) - i32(p.pad_left);
-            if (yy >= 0 && yy < i32(p.in_h) && xx >= 0 && xx < i32(p.in_w)) {
-                acc += dy[i * out_len + o * positions + q] * x[i * in_len + (c * p.in_h + u32(yy)) * p.in_w + u32(xx)];
-            }
-        }
-    }
-    grads[p.w_off + j] = select(0.0, grads[p.w_off + j], step.accumulate == 1u) + acc * step.inv_m;
 }

@@ -1,70 +1,86 @@
-// conv2d_norms.wgsl — per-example squared norms of a convolution's filter and bias gradients.
-// One workgroup per example. Exact (flags bit 0 clear): each thread forms entries of
-// G_i = Σ_p δ_{i,p} x_{i,p}ᵀ (O(P) each) and adds their squares; bias: (Σ_p δ_{i,o,p})².
-// Approximate (flags bit 0 set), as the reference TensorFlow code: Σ_p ‖x_p‖²‖δ_p‖² and
-// Σ_p ‖δ_p‖², cross terms between positions dropped.
-// CPU twins: reference::conv2d::norms_per_example (exact) and norms_reference_approx.
+// conv2d_norms.wgsl — per-example squared norms of a convolution's filter and bias gradients,
+// exact: ‖G_i‖² and ‖Σ_p δ_{i,p}‖², with G_i = Σ_p δ_{i,p} x_{i,p}ᵀ. This kernel forms each
+// 64×64 tile of G_i (plus a column of ones: the bias gradient) and writes the tile's sums of
+// squares; conv2d_norms_reduce.wgsl adds the tiles of each example. The approximation of the
+// reference code is conv2d_norms_approx.wgsl.
+// CPU twin: reference::conv2d::norms_per_example (f64 sums; tests compare with tolerances).
+// Implicit GEMM (conv_gemm.wgsl) per example: G_i = Δ_i · X̂_i, Δ_i the [C_out, P] errors, X̂_i
+// its im2col matrix [P, C_in·K_h·K_w]; one row of workgroups per example, each thread looping
+// over P / 16 slices (49 for a 28×28 output).
+// Arithmetic intensity: 16 FLOP per byte loaded from storage (conv_gemm.wgsl), = the 64×64
+// matmul's; the squares and the two reductions add 3 FLOPs per entry of G_i and no tile loads.
+// A layer that fills an M×N part of a tile does M·N / (2·(M + N)): cnn-mnist conv 0 7.2, conv 1 16.
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
-// Bindings (group 0): 0 params, 1 x, 2 dy, 3 norms (rows w_row, w_row + 1 of m_max each).
-// Dispatch: (m, 1, 1).
+// Bindings (group 0): 0 params, 1 x, 2 dy, 3 partial (example i, tile t: 2·(i·tiles + t) and + 1).
+// Dispatch: (ceil((C_in·K_h·K_w + 1) / 64), ceil(C_out / 64) · m, 1).
 @group(0) @binding(0) var<uniform> p: Conv;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> norms: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
 var<workgroup> sums: array<vec2f, 256>;
 
-/// Input value under filter tap (c, u, v) at output position q of example i (0 in the padding).
-fn tap(i: u32, q: u32, c: u32, u: u32, v: u32) -> f32 {
-    let yy = i32((q / p.out_w) * p.stride + u) - i32(p.pad_top);
-    let xx = i32((q % p.out_w) * p.stride + v) - i32(p.pad_left);
-    if (yy < 0 || yy >= i32(p.in_h) || xx < 0 || xx >= i32(p.in_w)) { return 0.0; }
-    return x[i * p.in_c * p.in_h * p.in_w + (c * p.in_h + u32(yy)) * p.in_w + u32(xx)];
+// k = (0, y, x) over one example's output positions: digits of radices (out_h, out_w).
+fn radix() -> vec2u { return vec2u(p.out_h, p.out_w); }
+
+struct ACtx { o: u32 }
+
+fn a_ctx(o: u32, ex: u32) -> ACtx { return ACtx(ex * p.out_c + o); }
+
+fn a_at(k: u32, d: vec3u, ctx: ACtx) -> f32 {
+    return dy[((d.x * p.out_c + ctx.o) * p.out_h + d.y) * p.out_w + d.z];
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
-    let i = wid.x;
-    let positions = p.out_h * p.out_w;
-    let base = i * p.out_c * positions;
+/// Column e = (c, u, v) of the filter, or the last column (ones: the bias gradient).
+struct BCtx { ones: bool, base: u32, u: i32, v: i32 }
+
+fn b_ctx(e: u32, ex: u32) -> BCtx {
     let kk = p.k_h * p.k_w;
-    let patch_len = p.in_c * kk;
+    let c = e / kk;
+    let u = i32((e % kk) / p.k_w) - i32(p.pad_top);
+    let v = i32(e % p.k_w) - i32(p.pad_left);
+    return BCtx(e == p.in_c * kk, ex * p.in_c * p.in_h * p.in_w + c * p.in_h * p.in_w, u, v);
+}
+
+/// The input under this column's tap at row d = (i, y, x) (0 in the padding), or 1.
+fn b_at(k: u32, d: vec3u, ctx: BCtx) -> f32 {
+    if (ctx.ones) { return 1.0; }
+    let yy = i32(d.y * p.stride) + ctx.u;
+    let xx = i32(d.z * p.stride) + ctx.v;
+    if (yy < 0 || yy >= i32(p.in_h) || xx < 0 || xx >= i32(p.in_w)) { return 0.0; }
+    return x[d.x * p.in_c * p.in_h * p.in_w + ctx.base + u32(yy) * p.in_w + u32(xx)];
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+    let cols = p.in_c * p.k_h * p.k_w + 1u;
+    let row_tiles = (p.out_c + TILE - 1u) / TILE;
+    let col_tiles = (cols + TILE - 1u) / TILE;
+    let ex = wid.y / row_tiles;
+    let row0 = (wid.y % row_tiles) * TILE;
+    let col0 = wid.x * TILE;
+    let blk = tile_product(row0, col0, 0u, p.out_h * p.out_w, p.out_c, cols, lid, li, ex);
     var acc = vec2f(0.0);
-    if ((p.flags & APPROX) == 0u) {
-        for (var e = t; e < p.out_c * patch_len; e += 256u) {
-            let o = e / patch_len;
-            let c = (e % patch_len) / kk;
-            let u = (e % kk) / p.k_w;
-            let v = e % p.k_w;
-            var g = 0.0;
-            for (var q = 0u; q < positions; q++) { g += dy[base + o * positions + q] * tap(i, q, c, u, v); }
-            acc.x += g * g;
-        }
-        for (var o = t; o < p.out_c; o += 256u) {
-            var g = 0.0;
-            for (var q = 0u; q < positions; q++) { g += dy[base + o * positions + q]; }
-            acc.y += g * g;
-        }
-    } else {
-        for (var q = t; q < positions; q += 256u) {
-            var xx = 0.0;
-            for (var e = 0u; e < patch_len; e++) {
-                let a = tap(i, q, e / kk, (e % kk) / p.k_w, e % p.k_w);
-                xx += a * a;
+    for (var r = 0u; r < 4u; r++) {
+        let g = block_row(blk, r);
+        if (row0 + lid.y + 16u * r < p.out_c) {
+            for (var j = 0u; j < 4u; j++) {
+                let col = col0 + lid.x + 16u * j;
+                if (col + 1u < cols) { acc.x += g[j] * g[j]; }
+                if (col + 1u == cols) { acc.y += g[j] * g[j]; }
             }
-            var dd = 0.0;
-            for (var o = 0u; o < p.out_c; o++) { let d = dy[base + o * positions + q]; dd += d * d; }
-            acc += vec2f(xx * dd, dd);
         }
     }
-    sums[t] = acc;
+    sums[li] = acc;
     workgroupBarrier();
     for (var s = 128u; s > 0u; s >>= 1u) {
-        if (t < s) { sums[t] += sums[t + s]; }
+        if (li < s) { sums[li] += sums[li + s]; }
         workgroupBarrier();
     }
-    if (t == 0u) {
-        norms[p.w_row * p.m_max + step.row_base + i] = sums[0].x;
-        norms[(p.w_row + 1u) * p.m_max + step.row_base + i] = sums[0].y;
+    if (li == 0u) {
+        let at = 2u * (ex * row_tiles * col_tiles + (wid.y % row_tiles) * col_tiles + wid.x);
+        partial[at] = sums[0].x;
+        partial[at + 1u] = sums[0].y;
     }
 }

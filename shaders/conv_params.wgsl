@@ -15,3 +15,5 @@ struct Pool {
 const APPROX: u32 = 1u;          // conv2d_norms: the reference code's approximation
 const RELU: u32 = 2u;            // apply ReLU to the output
 const MUL_RELU_DERIV: u32 = 8u;  // multiply the gradient by relu'(aux)
+// conv2d_filter_grad: rows (example, position) of the reduction per split (SPLIT_K in src/gpu/conv.rs).
+const SPLIT_K: u32 = 4096u;

@@ -1,8 +1,17 @@
-// matmul.wgsl — out = epilogue(A·B), register-blocked: a 16×16 workgroup computes a 64×64 tile
-// of out, each thread a 4×4 block (rows ty + 16i, columns tx + 16j), stepping through K in
-// slices of 16 staged in workgroup memory. 16 outputs per thread means 16× fewer barriers per
-// multiply-add than one output per thread, which is what software GPUs (lavapipe, SwiftShader)
-// pay most for, and it reuses each loaded value four times on real GPUs.
+// matmul.wgsl — out = epilogue(A·B), register-blocked: a workgroup of RX×RY = 256 threads
+// computes a TM×TN tile of out (TM = 4·RY rows, TN = 4·RX columns), each thread a 4×4 block
+// (rows ty + RY·i, columns tx + RX·j), stepping through K in slices of 16 staged in workgroup
+// memory. 16 outputs per thread means 16× fewer barriers per multiply-add than one output per
+// thread, which is what software GPUs (lavapipe, SwiftShader) pay most for, and it reuses each
+// loaded value four times on real GPUs.
+// The host prepends `const RX` and `const RY` (src/gpu/kernels.rs), one pipeline per shape:
+//   square  RX = RY = 16: 64×64 tiles, the default.
+//   wide    RX = 64, RY = 4: 16×256 tiles, for batches of ≤ 16 rows (a 64-row tile would leave
+//           three quarters of its threads idle).
+//   narrow  RX = 4, RY = 64: 256×16 tiles, for outputs ≤ 16 wide (the 10-class output layer).
+// Arithmetic intensity (FLOPs per byte loaded from storage, per K slice of 16):
+//   square  2·64·64·16 / ((64 + 64)·16·4 B) = 131,072 / 8,192 = 16 FLOP/B;
+//   wide / narrow  2·16·256·16 / ((16 + 256)·16·4 B) = 131,072 / 17,408 ≈ 7.5 FLOP/B.
 // CPU twin: reference::matmul::matmul (same flag bits; each output sums k in ascending order).
 // A is M×K (stored K×M when trans_a), B is K×N (stored N×K when trans_b), out is M×N row-major.
 // batch_dim says which of M (1) or K (2) is the batch size, read from the step uniform, so
@@ -11,7 +20,7 @@
 //       backward  δ_prev = δ·W ⊙ act'(A_prev)           batch_dim M
 //       gradient  G = (1/m)·δᵀ·A_prev                     trans_a, batch_dim K
 // Bindings (group 0): 0 params, 1 a, 2 b (also holds the bias), 3 aux (activations for act'), 4 out.
-// Dispatch: (ceil(N / 64), ceil(M / 64), 1).
+// Dispatch: (ceil(N / TN), ceil(M / TM), 1).
 struct Params {
     m: u32, n: u32, k: u32, batch_dim: u32,
     flags: u32, trans_a: u32, trans_b: u32, a_off: u32,
@@ -31,11 +40,12 @@ const MUL_TANH_DERIV: u32 = 16u;
 const SCALE_INV_M: u32 = 32u;
 const ACCUMULATE: u32 = 64u; // add to out on chunks whose step says accumulate (gradients)
 
-const TILE: u32 = 64u;  // output rows and columns per workgroup
-const SLICE: u32 = 16u; // k per staging round
+const TM: u32 = 4u * RY;  // output rows per workgroup
+const TN: u32 = 4u * RX;  // output columns per workgroup
+const SLICE: u32 = 16u;   // k per staging round
 
-var<workgroup> tile_a: array<array<f32, 16>, 64>; // [row][k]
-var<workgroup> tile_b: array<array<f32, 64>, 16>; // [k][col]
+var<workgroup> tile_a: array<array<f32, SLICE>, TM>; // [row][k]
+var<workgroup> tile_b: array<array<f32, TN>, SLICE>; // [k][col]
 
 fn load_a(r: u32, k: u32, rows: u32, depth: u32) -> f32 {
     if (r >= rows || k >= depth) { return 0.0; }
@@ -65,7 +75,7 @@ fn epilogue(acc: f32, r: u32, c: u32, cols: u32) -> f32 {
     return v;
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(RX, RY)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) li: u32) {
     var rows = p.m;
@@ -73,8 +83,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     if (p.batch_dim == 1u) { rows = step.m; }
     if (p.batch_dim == 2u) { depth = step.m; }
     let cols = p.n;
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
+    let row0 = wid.y * TM;
+    let col0 = wid.x * TN;
     // Four named accumulators rather than an array: dynamically indexed private arrays spill to
     // memory on software GPUs (SwiftShader, lavapipe).
     var acc0 = vec4f(0.0);
@@ -82,42 +92,43 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     var acc2 = vec4f(0.0);
     var acc3 = vec4f(0.0);
     for (var k0 = 0u; k0 < depth; k0 += SLICE) {
-        // 1024 values of each tile, 4 per thread. The index order follows the storage order
-        // of the operand, so neighbouring threads read neighbouring addresses.
-        for (var q = 0u; q < 4u; q++) {
-            let e = li + 256u * q;
+        // TM·16 and 16·TN values, 256 at a time. The index order follows the storage order of
+        // the operand, so neighbouring threads read neighbouring addresses.
+        for (var e = li; e < TM * SLICE; e += 256u) {
             if (p.trans_a == 1u) {
-                tile_a[e % TILE][e / TILE] = load_a(row0 + e % TILE, k0 + e / TILE, rows, depth);
+                tile_a[e % TM][e / TM] = load_a(row0 + e % TM, k0 + e / TM, rows, depth);
             } else {
                 tile_a[e / SLICE][e % SLICE] = load_a(row0 + e / SLICE, k0 + e % SLICE, rows, depth);
             }
+        }
+        for (var e = li; e < TN * SLICE; e += 256u) {
             if (p.trans_b == 1u) {
                 tile_b[e % SLICE][e / SLICE] = load_b(k0 + e % SLICE, col0 + e / SLICE, depth, cols);
             } else {
-                tile_b[e / TILE][e % TILE] = load_b(k0 + e / TILE, col0 + e % TILE, depth, cols);
+                tile_b[e / TN][e % TN] = load_b(k0 + e / TN, col0 + e % TN, depth, cols);
             }
         }
         workgroupBarrier();
         for (var kk = 0u; kk < SLICE; kk++) {
-            let bv = vec4f(tile_b[kk][lid.x], tile_b[kk][lid.x + 16u], tile_b[kk][lid.x + 32u], tile_b[kk][lid.x + 48u]);
+            let bv = vec4f(tile_b[kk][lid.x], tile_b[kk][lid.x + RX], tile_b[kk][lid.x + 2u * RX], tile_b[kk][lid.x + 3u * RX]);
             acc0 += tile_a[lid.y][kk] * bv;
-            acc1 += tile_a[lid.y + 16u][kk] * bv;
-            acc2 += tile_a[lid.y + 32u][kk] * bv;
-            acc3 += tile_a[lid.y + 48u][kk] * bv;
+            acc1 += tile_a[lid.y + RY][kk] * bv;
+            acc2 += tile_a[lid.y + 2u * RY][kk] * bv;
+            acc3 += tile_a[lid.y + 3u * RY][kk] * bv;
         }
         workgroupBarrier();
     }
     store_row(row0 + lid.y, col0 + lid.x, acc0, rows, cols);
-    store_row(row0 + lid.y + 16u, col0 + lid.x, acc1, rows, cols);
-    store_row(row0 + lid.y + 32u, col0 + lid.x, acc2, rows, cols);
-    store_row(row0 + lid.y + 48u, col0 + lid.x, acc3, rows, cols);
+    store_row(row0 + lid.y + RY, col0 + lid.x, acc1, rows, cols);
+    store_row(row0 + lid.y + 2u * RY, col0 + lid.x, acc2, rows, cols);
+    store_row(row0 + lid.y + 3u * RY, col0 + lid.x, acc3, rows, cols);
 }
 
-/// Write one thread's four outputs of row r (columns c, c+16, c+32, c+48) through the epilogue.
+/// Write one thread's four outputs of row r (columns c + RX·j) through the epilogue.
 fn store_row(r: u32, c: u32, acc: vec4f, rows: u32, cols: u32) {
     if (r >= rows) { return; }
     for (var j = 0u; j < 4u; j++) {
-        let cj = c + 16u * j;
+        let cj = c + RX * j;
         if (cj < cols) {
             let at = p.out_off + r * cols + cj;
             var v = epilogue(acc[j], r, cj, cols);

@@ -325,7 +325,7 @@ impl Plan {
         }
         v.extend([(Losses, PerBatchRow(1)), (Correct, PerBatchRow(1)), (Norms, PerBatchRow(self.norm_rows()))]);
         let n = lay.param_count as usize;
-        v.extend([(Params, Fixed(n)), (Grads, Fixed(n)), (Partials, Fixed(crate::reference::sgd_update::groups(n)))]);
+        v.extend([(Params, Fixed(n)), (Grads, Fixed(n)), (Partials, Fixed(crate::reference::sgd_update::partials(n)))]);
         v
     }
 
@@ -339,13 +339,16 @@ impl Plan {
         rows.fold((0, 0), |(sum, widest), b| (sum + b, widest.max(b)))
     }
 
-    /// The most rows a GPU chunk may have so that no thread of `conv2d_filter_grad` (one thread
-    /// per filter weight, looping over the chunk's examples and output positions) loops more
-    /// than [`GPU_LOOP_LIMIT`] times. Measured on lavapipe: past ~40,000 iterations its gradient
-    /// came out wrong (m = 1,200 × 36 positions), silently; below, it matched the CPU twin.
+    /// The most rows a GPU chunk may have so that no GPU thread loops more than
+    /// [`GPU_LOOP_LIMIT`] times. Measured on lavapipe: a thread that looped past ~40,000 times
+    /// (the old one-thread-per-weight filter gradient, m = 1,200 × 36 positions) returned a wrong
+    /// sum, silently. The tiled kernels bound their loops by the layer, not the chunk: the filter
+    /// gradient cuts its m·P-long reduction into splits of [`GPU_SPLIT_K`] (256 slices of 16 per
+    /// thread), and only its split reduction grows with the chunk (⌈m·P / GPU_SPLIT_K⌉ terms
+    /// per thread). So the cap is far above any batch: 85,598 rows for 28×28 outputs.
     pub fn max_gpu_chunk_rows(&self) -> u32 {
-        let positions = self.layout.convs.iter().map(|c| c.conv.positions() as u32).max().unwrap_or(1);
-        (GPU_LOOP_LIMIT / positions).max(1)
+        let positions = self.layout.convs.iter().map(|c| c.conv.positions() as u64).max().unwrap_or(1);
+        (GPU_LOOP_LIMIT as u64 * GPU_SPLIT_K as u64 / positions).clamp(1, u32::MAX as u64) as u32
     }
 
     /// Memory of the parts that do not grow with the chunk, for a batch of up to `m_max`.
@@ -390,6 +393,10 @@ impl Plan {
 
 /// Longest loop a GPU thread may run (see [`Plan::max_gpu_chunk_rows`]).
 pub const GPU_LOOP_LIMIT: u32 = 16_384;
+
+/// Rows (example, position) of the GPU filter gradient's reduction per split: each thread of
+/// `shaders/conv2d_filter_grad.wgsl` loops over at most this / 16 slices.
+pub const GPU_SPLIT_K: u32 = 4096;
 
 /// How a batch is split into chunks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

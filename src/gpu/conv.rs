@@ -3,6 +3,12 @@
 //! parameter structs, and [`run_conv`] / [`run_pool`], a small harness that runs single layers
 //! on given inputs for the kernel-level tests against `reference::{conv2d, max_pool}`. The
 //! training engine (`gpu::engine`) builds these pipelines only for convolutional models.
+//!
+//! The forward pass, the input gradient, the filter gradient and the exact per-example norms
+//! are implicit GEMMs sharing one tiled product (`shaders/conv_gemm.wgsl`, the matmul's 64×64
+//! register blocking). The filter gradient and the norms write partial sums to a scratch
+//! buffer that a second, small kernel reduces in a fixed order ([`filter_grad_scratch`],
+//! [`norms_scratch`] size it).
 
 use super::context::{GpuContext, Requirements};
 use super::kernels::{step_layout, Kernel, Slot, StepUniform};
@@ -17,6 +23,32 @@ pub const RELU: u32 = 2;
 pub const MUL_RELU_DERIV: u32 = 8;
 /// `conv2d_norms`: the reference code's approximation instead of the exact norms.
 pub const APPROX: u32 = 1;
+/// Rows (example, position) of the filter gradient's reduction per split (`SPLIT_K` in
+/// `shaders/conv_params.wgsl`): bounds each thread's loop at 4096 / 16 = 256 slices.
+pub const SPLIT_K: u32 = crate::plan::GPU_SPLIT_K;
+/// Side of the square output tile of the implicit GEMMs (`shaders/conv_gemm.wgsl`).
+pub const TILE: u32 = 64;
+
+/// Splits of the filter gradient of a chunk of `m` examples.
+pub fn filter_grad_splits(s: &Conv2dSpec, m: u32) -> u32 {
+    (m * s.positions() as u32).div_ceil(SPLIT_K).max(1)
+}
+
+/// Workgroup grid of `conv2d_filter_grad` (x: column tiles; y: row tiles per split).
+pub fn filter_grad_tiles(s: &Conv2dSpec) -> (u32, u32) {
+    (((s.filter_len() / s.out_c + 1) as u32).div_ceil(TILE), (s.out_c as u32).div_ceil(TILE))
+}
+
+/// f32s of `conv2d_filter_grad`'s partial sums for chunks of up to `chunk` examples.
+pub fn filter_grad_scratch(s: &Conv2dSpec, chunk: u32) -> u64 {
+    filter_grad_splits(s, chunk) as u64 * (s.filter_len() + s.out_c) as u64
+}
+
+/// f32s of `conv2d_norms`' per-tile sums for chunks of up to `chunk` examples.
+pub fn norms_scratch(s: &Conv2dSpec, chunk: u32) -> u64 {
+    let (x, y) = filter_grad_tiles(s);
+    2 * chunk as u64 * (x * y) as u64
+}
 
 /// Mirror of `struct Conv` in `shaders/conv_params.wgsl`.
 #[repr(C)]
@@ -142,7 +174,10 @@ pub struct ConvKernels {
     pub forward: Kernel,
     pub backward_input: Kernel,
     pub filter_grad: Kernel,
+    pub grad_reduce: Kernel,
     pub norms: Kernel,
+    pub norms_reduce: Kernel,
+    pub norms_approx: Kernel,
     pub pool_forward: Kernel,
     pub pool_backward: Kernel,
 }
@@ -152,6 +187,8 @@ impl ConvKernels {
         use Slot::*;
         let prelude = include_str!("../../shaders/conv_params.wgsl");
         let k = |label, body: &str, slots: &[Slot]| Kernel::new(device, step_layout, label, &format!("{prelude}\n{body}"), slots);
+        let gemm = include_str!("../../shaders/conv_gemm.wgsl");
+        let tiled = |label, body: &str, slots: &[Slot]| k(label, &format!("{body}\n{gemm}"), slots);
         ConvKernels {
             crop_standardize: Kernel::new(
                 device,
@@ -160,14 +197,17 @@ impl ConvKernels {
                 include_str!("../../shaders/crop_standardize.wgsl"),
                 &[Uniform, Read, Write],
             ),
-            forward: k("conv2d_forward", include_str!("../../shaders/conv2d_forward.wgsl"), &[Uniform, Read, Read, Write]),
-            backward_input: k(
+            forward: tiled("conv2d_forward", include_str!("../../shaders/conv2d_forward.wgsl"), &[Uniform, Read, Read, Write]),
+            backward_input: tiled(
                 "conv2d_backward_input",
                 include_str!("../../shaders/conv2d_backward_input.wgsl"),
                 &[Uniform, Read, Read, Read, Write],
             ),
-            filter_grad: k("conv2d_filter_grad", include_str!("../../shaders/conv2d_filter_grad.wgsl"), &[Uniform, Read, Read, Write]),
-            norms: k("conv2d_norms", include_str!("../../shaders/conv2d_norms.wgsl"), &[Uniform, Read, Read, Write]),
+            filter_grad: tiled("conv2d_filter_grad", include_str!("../../shaders/conv2d_filter_grad.wgsl"), &[Uniform, Read, Read, Write]),
+            grad_reduce: k("conv2d_grad_reduce", include_str!("../../shaders/conv2d_grad_reduce.wgsl"), &[Uniform, Read, Write]),
+            norms: tiled("conv2d_norms", include_str!("../../shaders/conv2d_norms.wgsl"), &[Uniform, Read, Read, Write]),
+            norms_reduce: k("conv2d_norms_reduce", include_str!("../../shaders/conv2d_norms_reduce.wgsl"), &[Uniform, Read, Write]),
+            norms_approx: k("conv2d_norms_approx", include_str!("../../shaders/conv2d_norms_approx.wgsl"), &[Uniform, Read, Read, Write]),
             pool_forward: k("max_pool_forward", include_str!("../../shaders/max_pool_forward.wgsl"), &[Uniform, Read, Write, Write]),
             pool_backward: k(
                 "max_pool_backward",
@@ -298,18 +338,26 @@ pub async fn run_conv(
     let grads = h.buffer::<f32>("grads", &[], fl + s.out_c);
     let norms = h.buffer::<f32>("norms", &[], 4 * m);
     let p = |flags, w_row| h.uniform(&ConvParams::new(s, flags, 0, fl as u32, w_row, m as u32));
-    let (mm, in_groups, out_groups) = (m as u32, (s.in_len() as u32).div_ceil(64), (s.out_len() as u32).div_ceil(64));
+    let mm = m as u32;
+    let (pixels, positions) = ((s.in_h * s.in_w) as u32, s.positions() as u32);
+    let (col_tiles, row_tiles) = filter_grad_tiles(s);
+    let grad_scratch = h.buffer::<f32>("filter gradient splits", &[], filter_grad_scratch(s, mm) as usize);
+    let norm_scratch = h.buffer::<f32>("norm tiles", &[], norms_scratch(s, mm) as usize);
     let mut enc = h.ctx.device.create_command_encoder(&Default::default());
-    h.dispatch(&mut enc, &k.forward, &[&p(if relu { RELU } else { 0 }, 0), &xb, &weights, &out], (out_groups, mm));
+    let fwd = ((mm * positions).div_ceil(TILE), (s.out_c as u32).div_ceil(TILE));
+    h.dispatch(&mut enc, &k.forward, &[&p(if relu { RELU } else { 0 }, 0), &xb, &weights, &out], fwd);
     h.dispatch(
         &mut enc,
         &k.backward_input,
         &[&p(if aux.is_some() { MUL_RELU_DERIV } else { 0 }, 0), &dyb, &weights, &auxb, &dx],
-        (in_groups, mm),
+        ((mm * pixels).div_ceil(TILE), (s.in_c as u32).div_ceil(TILE)),
     );
-    h.dispatch(&mut enc, &k.filter_grad, &[&p(0, 0), &xb, &dyb, &grads], (((fl + s.out_c) as u32).div_ceil(64), 1));
-    h.dispatch(&mut enc, &k.norms, &[&p(0, 0), &xb, &dyb, &norms], (mm, 1));
-    h.dispatch(&mut enc, &k.norms, &[&p(APPROX, 2), &xb, &dyb, &norms], (mm, 1));
+    let splits = filter_grad_splits(s, mm);
+    h.dispatch(&mut enc, &k.filter_grad, &[&p(0, 0), &xb, &dyb, &grad_scratch], (col_tiles, row_tiles * splits));
+    h.dispatch(&mut enc, &k.grad_reduce, &[&p(0, 0), &grad_scratch, &grads], (((fl + s.out_c) as u32).div_ceil(64), 1));
+    h.dispatch(&mut enc, &k.norms, &[&p(0, 0), &xb, &dyb, &norm_scratch], (col_tiles, row_tiles * mm));
+    h.dispatch(&mut enc, &k.norms_reduce, &[&p(0, 0), &norm_scratch, &norms], (mm.div_ceil(64), 1));
+    h.dispatch(&mut enc, &k.norms_approx, &[&p(APPROX, 2), &xb, &dyb, &norms], (mm, 1));
     let r = h.read(enc, &[(&out, m * s.out_len()), (&dx, m * s.in_len()), (&grads, fl + s.out_c), (&norms, 4 * m)]).await?;
     h.ctx.check()?;
     let pairs = |row: usize| (0..m).map(|i| (r[3][row * m + i], r[3][(row + 1) * m + i])).collect();

@@ -6,8 +6,8 @@
 //! offset), never through a pipeline or bind-group rebuild.
 
 use super::context::{GpuContext, Requirements};
-use super::conv::{ConvKernels, ConvParams, PoolParams, PrepParams, APPROX, MUL_RELU_DERIV, RELU};
-use super::kernels::{GatherParams, Kernel, Kernels, MatmulParams, Params4, StepUniform, STEP_STRIDE};
+use super::conv::{self, ConvKernels, ConvParams, PoolParams, PrepParams, APPROX, MUL_RELU_DERIV, RELU, SPLIT_K, TILE};
+use super::kernels::{GatherParams, Kernel, Kernels, MatmulParams, MatmulShape, Params4, StepUniform, STEP_STRIDE};
 use crate::data::{Dataset, Features, Split};
 use crate::engine::{ConvSnapshot, EvalSums, Snapshot};
 use crate::error::{CabsError, Result};
@@ -33,6 +33,27 @@ struct Dispatch {
     pipeline: wgpu::ComputePipeline,
     group: wgpu::BindGroup,
     grid: Grid,
+    /// For chunks of at most this many rows: another pipeline with the same bindings and its
+    /// grid (the matmul's 16-row tiles).
+    small: Option<(u32, wgpu::ComputePipeline, Grid)>,
+    /// A second dispatch that completes the op (the fixed-order reduction of partial sums).
+    then: Option<Box<Dispatch>>,
+}
+
+impl Dispatch {
+    /// The pipeline and grid for a chunk of `m` rows.
+    fn pick(&self, m: u32) -> (&wgpu::ComputePipeline, Grid) {
+        match &self.small {
+            Some((rows, pipeline, grid)) if m <= *rows => (pipeline, *grid),
+            _ => (&self.pipeline, self.grid),
+        }
+    }
+
+    /// The most workgroups along one dimension, this dispatch and the one that completes it.
+    fn widest(&self, chunk: u32) -> u32 {
+        let mine = self.grid.widest(chunk).max(self.small.as_ref().map_or(0, |s| s.2.widest(chunk)));
+        mine.max(self.then.as_ref().map_or(0, |t| t.widest(chunk)))
+    }
 }
 
 /// Workgroup counts as a function of the rows m of a chunk.
@@ -44,6 +65,12 @@ enum Grid {
     Fixed { x: u32, wx: u32, y: u32, wy: u32 },
     /// (ceil(m / w), 1) — one thread (or workgroup, w = 1) per example.
     Examples { w: u32 },
+    /// (ceil(m·per_row / w), y) — implicit-GEMM convolutions, whose columns run over the
+    /// chunk's examples × positions.
+    ExampleCols { per_row: u32, w: u32, y: u32 },
+    /// (x, y·ceil(m·per_row / w)) — y rows of workgroups per split of the chunk's examples ×
+    /// positions (filter gradient), or per example (per_row = w = 1: exact conv norms).
+    ExampleSplits { x: u32, y: u32, per_row: u32, w: u32 },
 }
 
 impl Grid {
@@ -52,6 +79,8 @@ impl Grid {
             Grid::Rows { x, wx, wy } => (x.div_ceil(wx), m.div_ceil(wy)),
             Grid::Fixed { x, wx, y, wy } => (x.div_ceil(wx), y.div_ceil(wy)),
             Grid::Examples { w } => (m.div_ceil(w), 1),
+            Grid::ExampleCols { per_row, w, y } => ((m * per_row).div_ceil(w), y),
+            Grid::ExampleSplits { x, y, per_row, w } => (x, y * (m * per_row).div_ceil(w).max(1)),
         }
     }
 
@@ -194,6 +223,8 @@ struct Builder<'a> {
     perm: &'a wgpu::Buffer,
     stats: &'a wgpu::Buffer,
     m_max: u32,
+    /// Examples per chunk (sizes the scratch buffers of split reductions).
+    chunk: u32,
     n_partials: u32,
     byte_scale: f32,
 }
@@ -206,7 +237,32 @@ impl Builder<'_> {
     fn dispatch(&self, op: Op, kernel: &Kernel, params: wgpu::Buffer, buffers: &[&wgpu::Buffer], grid: Grid) -> Dispatch {
         let mut all = vec![&params];
         all.extend_from_slice(buffers);
-        Dispatch { op, pipeline: kernel.pipeline.clone(), group: kernel.bind(self.device, &all), grid }
+        Dispatch { op, pipeline: kernel.pipeline.clone(), group: kernel.bind(self.device, &all), grid, small: None, then: None }
+    }
+
+    /// A matmul dispatch in the tile shape that fits it: 256×16 tiles when the output is at most
+    /// 16 wide, 16×256 when its rows are a fixed count of at most 16, 64×64 otherwise, and
+    /// 16×256 for chunks of at most 16 rows when the rows are the batch (`fixed_rows` None).
+    fn matmul(&self, op: Op, p: MatmulParams, buffers: &[&wgpu::Buffer], fixed_rows: Option<u32>) -> Dispatch {
+        let k = &self.kernels;
+        let grid = |s: MatmulShape| match fixed_rows {
+            Some(r) => Grid::Fixed { x: p.n, wx: s.cols(), y: r, wy: s.rows() },
+            None => Grid::Rows { x: p.n, wx: s.cols(), wy: s.rows() },
+        };
+        let narrow = p.n <= MatmulShape::NARROW.cols();
+        let few_rows = fixed_rows.is_some_and(|r| r <= MatmulShape::WIDE.rows());
+        let (pipeline, shape) = match (narrow, few_rows) {
+            (true, _) => (&k.matmul_narrow, MatmulShape::NARROW),
+            (false, true) => (&k.matmul_wide, MatmulShape::WIDE),
+            _ => (&k.matmul.pipeline, MatmulShape::SQUARE),
+        };
+        let params = uniform(self.device, "matmul params", &p);
+        let mut d = self.dispatch(op, &k.matmul, params, buffers, grid(shape));
+        d.pipeline = pipeline.clone();
+        if !narrow && fixed_rows.is_none() {
+            d.small = Some((MatmulShape::WIDE.rows(), k.matmul_wide.clone(), grid(MatmulShape::WIDE)));
+        }
+        d
     }
 
     fn small(&self, op: Op, kernel: &Kernel, p: [u32; 4], buffers: &[&wgpu::Buffer], grid: Grid) -> Dispatch {
@@ -245,7 +301,10 @@ impl Builder<'_> {
                 &self.conv_kernels().forward,
                 conv_params(stage, RELU, 0),
                 &[b(plan.stage_input(stage)), b(Buf::Params), b(Buf::ConvOut(stage))],
-                Grid::Rows { x: lay.convs[stage].conv.out_len() as u32, wx: 64, wy: 1 },
+                {
+                    let c = &lay.convs[stage].conv;
+                    Grid::ExampleCols { per_row: c.positions() as u32, w: TILE, y: (c.out_c as u32).div_ceil(TILE) }
+                },
             ),
             Op::PoolForward { stage } => {
                 let pool = lay.convs[stage].pool.expect("pooled");
@@ -276,26 +335,52 @@ impl Builder<'_> {
                     &self.conv_kernels().backward_input,
                     conv_params(stage, flags, 0),
                     &[b(Buf::DConv(stage)), b(Buf::Params), b(plan.stage_output(stage - 1)), b(target)],
-                    Grid::Rows { x: lay.convs[stage].conv.in_len() as u32, wx: 64, wy: 1 },
+                    {
+                        let c = &lay.convs[stage].conv;
+                        Grid::ExampleCols { per_row: (c.in_h * c.in_w) as u32, w: TILE, y: (c.in_c as u32).div_ceil(TILE) }
+                    },
                 )
             }
             Op::ConvFilterGrad { stage } => {
-                let c = &lay.convs[stage].conv;
-                self.dispatch(
+                let (c, ck) = (&lay.convs[stage].conv, self.conv_kernels());
+                let scratch = storage(self.device, "filter gradient splits", conv::filter_grad_scratch(c, self.chunk) * 4);
+                let (x, y) = conv::filter_grad_tiles(c);
+                let grid = Grid::ExampleSplits { x, y, per_row: c.positions() as u32, w: SPLIT_K };
+                let mut d = self.dispatch(
                     op,
-                    &self.conv_kernels().filter_grad,
+                    &ck.filter_grad,
                     conv_params(stage, 0, 0),
-                    &[b(plan.stage_input(stage)), b(Buf::DConv(stage)), b(Buf::Grads)],
-                    Grid::Fixed { x: (c.filter_len() + c.out_c) as u32, wx: 64, y: 1, wy: 1 },
-                )
+                    &[b(plan.stage_input(stage)), b(Buf::DConv(stage)), &scratch],
+                    grid,
+                );
+                let sum = Grid::Fixed { x: (c.filter_len() + c.out_c) as u32, wx: 64, y: 1, wy: 1 };
+                d.then = Some(Box::new(self.dispatch(op, &ck.grad_reduce, conv_params(stage, 0, 0), &[&scratch, b(Buf::Grads)], sum)));
+                d
             }
-            Op::ConvNorms { stage, approx, row } => self.dispatch(
+            Op::ConvNorms { stage, approx: true, row } => self.dispatch(
                 op,
-                &self.conv_kernels().norms,
-                conv_params(stage, if approx { APPROX } else { 0 }, row),
+                &self.conv_kernels().norms_approx,
+                conv_params(stage, APPROX, row),
                 &[b(plan.stage_input(stage)), b(Buf::DConv(stage)), b(Buf::Norms)],
                 Grid::Examples { w: 1 },
             ),
+            Op::ConvNorms { stage, approx: false, row } => {
+                let (c, ck) = (&lay.convs[stage].conv, self.conv_kernels());
+                let scratch = storage(self.device, "norm tiles", conv::norms_scratch(c, self.chunk) * 4);
+                let (x, y) = conv::filter_grad_tiles(c);
+                let grid = Grid::ExampleSplits { x, y, per_row: 1, w: 1 };
+                let mut d = self.dispatch(
+                    op,
+                    &ck.norms,
+                    conv_params(stage, 0, row),
+                    &[b(plan.stage_input(stage)), b(Buf::DConv(stage)), &scratch],
+                    grid,
+                );
+                let sum =
+                    self.dispatch(op, &ck.norms_reduce, conv_params(stage, 0, row), &[&scratch, b(Buf::Norms)], Grid::Examples { w: 64 });
+                d.then = Some(Box::new(sum));
+                d
+            }
             Op::DenseForward { layer } => {
                 let d = lay.layers[layer];
                 let p = MatmulParams {
@@ -309,14 +394,7 @@ impl Builder<'_> {
                     ..Default::default()
                 };
                 let input = b(plan.layer_input(layer));
-                let params = uniform(self.device, "matmul params", &p);
-                self.dispatch(
-                    op,
-                    &k.matmul,
-                    params,
-                    &[input, b(Buf::Params), input, b(Buf::Act(layer))],
-                    Grid::Rows { x: d.d_out, wx: 64, wy: 64 },
-                )
+                self.matmul(op, p, &[input, b(Buf::Params), input, b(Buf::Act(layer))], None)
             }
             Op::SoftmaxXent => {
                 let last = lay.layers.len() - 1;
@@ -332,15 +410,8 @@ impl Builder<'_> {
                 let d = lay.layers[layer];
                 let (target, flags) = plan.backward_target(layer);
                 let p = MatmulParams { n: d.d_in, k: d.d_out, batch_dim: 1, flags, b_off: d.w_offset, ..Default::default() };
-                let params = uniform(self.device, "matmul params", &p);
                 let aux = b(plan.layer_input(layer));
-                self.dispatch(
-                    op,
-                    &k.matmul,
-                    params,
-                    &[b(Buf::Delta(layer)), b(Buf::Params), aux, b(target)],
-                    Grid::Rows { x: d.d_in, wx: 64, wy: 64 },
-                )
+                self.matmul(op, p, &[b(Buf::Delta(layer)), b(Buf::Params), aux, b(target)], None)
             }
             Op::WeightGrad { layer } => {
                 let d = lay.layers[layer];
@@ -354,14 +425,7 @@ impl Builder<'_> {
                     ..Default::default()
                 };
                 let input = b(plan.layer_input(layer));
-                let params = uniform(self.device, "matmul params", &p);
-                self.dispatch(
-                    op,
-                    &k.matmul,
-                    params,
-                    &[b(Buf::Delta(layer)), input, input, b(Buf::Grads)],
-                    Grid::Fixed { x: d.d_in, wx: 64, y: d.d_out, wy: 64 },
-                )
+                self.matmul(op, p, &[b(Buf::Delta(layer)), input, input, b(Buf::Grads)], Some(d.d_out))
             }
             Op::BiasGrad { layer } => {
                 let d = lay.layers[layer];
@@ -388,7 +452,7 @@ impl Builder<'_> {
                 &k.sgd_update,
                 [lay.param_count, self.n_partials, 0, 0],
                 &[b(Buf::Grads), b(Buf::Params), b(Buf::Partials)],
-                Grid::Fixed { x: self.n_partials, wx: 1, y: 1, wy: 1 },
+                Grid::Fixed { x: self.n_partials, wx: crate::reference::WORKGROUP as u32, y: 1, wy: 1 },
             ),
             Op::ReduceStats => self.small(
                 op,
@@ -443,7 +507,7 @@ impl GpuEngine {
         let chunk = chunking.chunk;
         let device = &ctx.device;
         let lay = &plan.layout;
-        let n_partials = crate::reference::sgd_update::groups(lay.param_count as usize) as u32;
+        let n_partials = crate::reference::sgd_update::partials(lay.param_count as usize) as u32;
         let n_test = data.test.len() as u32;
         let train_slots = chunking.count(m_max);
         let eval_slots = n_test.div_ceil(chunk).max(1);
@@ -504,6 +568,7 @@ impl GpuEngine {
             perm: &perm,
             stats: &stats,
             m_max,
+            chunk,
             n_partials,
             byte_scale: data.train.gpu_format().1,
         };
@@ -511,7 +576,7 @@ impl GpuEngine {
         let finish_ops: Vec<Dispatch> = plan.finish.iter().map(|&op| builder.build(op, &train)).collect();
         let eval_ops: Vec<Dispatch> = plan.forward.iter().map(|&op| builder.build(op, &test)).collect();
         drop(builder);
-        let widest = chunk_ops.iter().chain(&finish_ops).chain(&eval_ops).map(|d| d.grid.widest(chunk)).max().unwrap_or(1);
+        let widest = chunk_ops.iter().chain(&finish_ops).chain(&eval_ops).map(|d| d.widest(chunk)).max().unwrap_or(1);
         if widest > limits.max_compute_workgroups_per_dimension {
             return Err(CabsError::Gpu(format!(
                 "the adapter '{}' allows {} workgroups per dimension, but this model needs {widest}; use a smaller model or chunk",
@@ -598,11 +663,15 @@ impl GpuEngine {
     }
 
     fn encode(&self, pass: &mut wgpu::ComputePass<'_>, d: &Dispatch, m: u32, slot: u32) {
-        let (x, y) = d.grid.size(m);
-        pass.set_pipeline(&d.pipeline);
+        let (pipeline, grid) = d.pick(m);
+        let (x, y) = grid.size(m);
+        pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &d.group, &[]);
         pass.set_bind_group(1, &self.step_group, &[slot * STEP_STRIDE as u32]);
         pass.dispatch_workgroups(x, y, 1);
+        if let Some(then) = &d.then {
+            self.encode(pass, then, m, slot);
+        }
     }
 
     fn write_step(&self, slot: u32, s: StepUniform) {

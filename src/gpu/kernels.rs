@@ -76,7 +76,38 @@ pub(crate) enum Slot {
 pub struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
     pub group0: wgpu::BindGroupLayout,
+    layout: wgpu::PipelineLayout,
     label: &'static str,
+}
+
+/// A tile shape of `shaders/matmul.wgsl`: RX × RY threads, each a 4×4 block, so a tile of
+/// 4·RY rows by 4·RX columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulShape {
+    pub rx: u32,
+    pub ry: u32,
+}
+
+impl MatmulShape {
+    /// 64×64 tiles: the default, 16 FLOP per byte loaded.
+    pub const SQUARE: MatmulShape = MatmulShape { rx: 16, ry: 16 };
+    /// 16×256 tiles, for products whose rows are a batch of at most 16.
+    pub const WIDE: MatmulShape = MatmulShape { rx: 64, ry: 4 };
+    /// 256×16 tiles, for outputs at most 16 wide (the class scores).
+    pub const NARROW: MatmulShape = MatmulShape { rx: 4, ry: 64 };
+
+    pub fn rows(self) -> u32 {
+        4 * self.ry
+    }
+
+    pub fn cols(self) -> u32 {
+        4 * self.rx
+    }
+
+    /// The WGSL source of this shape.
+    pub fn source(self) -> String {
+        format!("const RX: u32 = {}u;\nconst RY: u32 = {}u;\n{}", self.rx, self.ry, include_str!("../../shaders/matmul.wgsl"))
+    }
 }
 
 impl Kernel {
@@ -87,11 +118,6 @@ impl Kernel {
         body: &str,
         slots: &[Slot],
     ) -> Kernel {
-        let source = format!("{}\n{}", include_str!("../../shaders/step.wgsl"), body);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(label),
-            source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)),
-        });
         let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
             .iter()
             .enumerate()
@@ -116,15 +142,14 @@ impl Kernel {
             bind_group_layouts: &[Some(&group0), Some(step_layout)],
             immediate_size: 0,
         });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(label),
-            layout: Some(&layout),
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        Kernel { pipeline, group0, label }
+        let pipeline = pipeline(device, &layout, label, body);
+        Kernel { pipeline, group0, layout, label }
+    }
+
+    /// Another pipeline with this kernel's bindings (its bind groups fit both): a variant of
+    /// the same kernel, such as another tile shape.
+    pub fn variant(&self, device: &wgpu::Device, body: &str) -> wgpu::ComputePipeline {
+        pipeline(device, &self.layout, self.label, body)
     }
 
     /// A bind group for this kernel's group 0, buffers in binding order.
@@ -135,11 +160,28 @@ impl Kernel {
     }
 }
 
+fn pipeline(device: &wgpu::Device, layout: &wgpu::PipelineLayout, label: &str, body: &str) -> wgpu::ComputePipeline {
+    let source = format!("{}\n{}", include_str!("../../shaders/step.wgsl"), body);
+    let module = device
+        .create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)) });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: Some(layout),
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}
+
 /// All kernels and the shared step-uniform layout.
 pub struct Kernels {
     pub step_layout: wgpu::BindGroupLayout,
     pub gather_batch: Kernel,
+    /// 64×64 tiles ([`MatmulShape::SQUARE`]); `matmul_wide` and `matmul_narrow` share its bindings.
     pub matmul: Kernel,
+    pub matmul_wide: wgpu::ComputePipeline,
+    pub matmul_narrow: wgpu::ComputePipeline,
     pub softmax_xent: Kernel,
     pub per_example_norms: Kernel,
     pub bias_grad: Kernel,
@@ -168,10 +210,13 @@ impl Kernels {
     pub fn new(device: &wgpu::Device) -> Kernels {
         use Slot::*;
         let step_layout = step_layout(device);
-        let k = |label, body, slots: &[Slot]| Kernel::new(device, &step_layout, label, body, slots);
+        let k = |label, body: &str, slots: &[Slot]| Kernel::new(device, &step_layout, label, body, slots);
+        let matmul = k("matmul", &MatmulShape::SQUARE.source(), &[Uniform, Read, Read, Read, Write]);
         Kernels {
             gather_batch: k("gather_batch", include_str!("../../shaders/gather_batch.wgsl"), &[Uniform, Read, Read, Read, Write, Write]),
-            matmul: k("matmul", include_str!("../../shaders/matmul.wgsl"), &[Uniform, Read, Read, Read, Write]),
+            matmul_wide: matmul.variant(device, &MatmulShape::WIDE.source()),
+            matmul_narrow: matmul.variant(device, &MatmulShape::NARROW.source()),
+            matmul,
             softmax_xent: k("softmax_xent", include_str!("../../shaders/softmax_xent.wgsl"), &[Uniform, Read, Read, Write, Write, Write]),
             per_example_norms: k("per_example_norms", include_str!("../../shaders/per_example_norms.wgsl"), &[Uniform, Read, Read, Write]),
             bias_grad: k("bias_grad", include_str!("../../shaders/bias_grad.wgsl"), &[Uniform, Read, Write]),
