@@ -74,8 +74,8 @@ impl Choice {
     }
 
     /// A software adapter where the CPU engine could not be built: the GPU stays.
-    pub fn software_without_cpu(adapter: &AdapterSummary, why: &str) -> Choice {
-        let reason = format!("{}, but the CPU engine could not be built ({why}): the GPU is kept", software_name(adapter));
+    pub async fn software_without_cpu(adapter: &AdapterSummary, why: &str) -> Choice {
+        let reason = format!("{}, but the CPU engine could not be built ({why}): the GPU is kept", software_name(adapter).await);
         Choice { requested: BackendChoice::Auto, how: "software adapter".into(), reason, trial: None }
     }
 
@@ -98,13 +98,37 @@ fn adapter_name(a: &AdapterSummary) -> String {
     }
 }
 
-/// "software adapter llvmpipe (…)"; on the web wgpu leaves the name empty.
-pub(crate) fn software_name(a: &AdapterSummary) -> String {
-    if a.name.is_empty() {
+/// "software adapter llvmpipe (…)". On the web wgpu leaves the name empty: the browser's own
+/// adapter info names it instead (e.g. "google swiftshader").
+pub(crate) async fn software_name(a: &AdapterSummary) -> String {
+    let name = if a.name.is_empty() { browser_adapter_name().await.unwrap_or_default() } else { a.name.clone() };
+    if name.is_empty() {
         "software WebGPU adapter (isFallbackAdapter)".into()
     } else {
-        format!("software adapter {}", a.name)
+        format!("software adapter {name}")
     }
+}
+
+/// `adapter.info`'s description, vendor and architecture from `navigator.gpu.requestAdapter()`.
+#[cfg(target_arch = "wasm32")]
+async fn browser_adapter_name() -> Option<String> {
+    use js_sys::{Promise, Reflect};
+    use wasm_bindgen::JsCast;
+    let get = |o: &wasm_bindgen::JsValue, k: &str| Reflect::get(o, &k.into()).ok().filter(|v| !v.is_undefined() && !v.is_null());
+    let navigator = get(&js_sys::global(), "navigator")?;
+    let gpu = get(&navigator, "gpu")?;
+    let request: js_sys::Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
+    let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    let info = get(&adapter, "info")?;
+    let parts: Vec<String> =
+        ["description", "vendor", "architecture"].iter().filter_map(|k| get(&info, k)?.as_string()).filter(|s| !s.is_empty()).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+async fn browser_adapter_name() -> Option<String> {
+    None
 }
 
 /// "4.1" below 10 ms, "96" above: enough digits to compare, no false precision.
@@ -169,7 +193,8 @@ pub async fn measure(gpu: &mut GpuEngine, cpu: &mut CpuEngine, trial: TrialBatch
         }
     }
     let (c, g) = (median(&mut cpu_ms), median(&mut gpu_ms));
-    let reason = format!("{}: CPU {} ms/step vs GPU {} ms/step at m = {}", software_name(gpu.adapter()), ms_text(c), ms_text(g), trial.m);
     let t = Trial { batch: trial.m, steps: cpu_ms.len() as u32, cpu_ms_per_step: c, gpu_ms_per_step: g, total_ms: now_ms() - start };
+    let name = software_name(gpu.adapter()).await;
+    let reason = format!("{name}: CPU {} ms/step vs GPU {} ms/step at m = {}", ms_text(c), ms_text(g), trial.m);
     Ok(Choice { requested: BackendChoice::Auto, how: "measured".into(), reason, trial: Some(t) })
 }

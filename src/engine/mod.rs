@@ -246,14 +246,14 @@ impl Engine {
         let (mut c, chunking) = match make_cpu() {
             Ok(c) => c,
             Err(e) => {
-                let info = gpu_info(&g, Choice::software_without_cpu(g.adapter(), &e.to_string()));
+                let info = gpu_info(&g, Choice::software_without_cpu(g.adapter(), &e.to_string()).await);
                 return Ok((Engine::Gpu(Box::new(g)), info));
             }
         };
         let measured = match auto::measure(&mut g, &mut c, trial).await {
             Ok(m) => m,
             Err(e) => {
-                let why = format!("{} failed a trial step: {e}", auto::software_name(g.adapter()));
+                let why = format!("{} failed a trial step: {e}", auto::software_name(g.adapter()).await);
                 c.set_params(params)?;
                 return Ok((Engine::Cpu(Box::new(c)), cpu_info(chunking, Choice::no_gpu(&why), Some(why))));
             }
