@@ -27,7 +27,7 @@ test("WebGPU is available headless with --enable-unsafe-webgpu", async () => {
   assert.equal(hasAdapter, true, "navigator.gpu.requestAdapter() returned null: start Chromium with --enable-unsafe-webgpu");
 });
 
-test("the page picks the WebGPU backend and shows it", async () => {
+test("backend=gpu: the page uses the WebGPU backend and shows it", async () => {
   const snap = await ready(page);
   assert.equal(snap.backend.kind, "gpu");
   assert.equal(snap.running, false);
