@@ -1,7 +1,8 @@
 //! One engine API over two implementations: the GPU engine (WGSL kernels through wgpu) and
 //! its CPU twin (the plain-Rust reference kernels), which is also the fallback for browsers
-//! without WebGPU. Both run the same step [`Plan`] on buffers of the same names and layout, in
-//! the same chunks, so any intermediate can be compared between them.
+//! without WebGPU and what `auto` keeps where it times faster than a software adapter
+//! ([`auto`]). Both run the same step [`Plan`] on buffers of the same names and layout, in the
+//! same chunks, so any intermediate can be compared between them.
 
 pub mod auto;
 pub mod cpu;
