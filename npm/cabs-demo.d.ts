@@ -2,7 +2,7 @@
 
 /** What `window.cabsDemo.snapshot()` and the `cabs-progress` event's detail hold. */
 export interface CabsSnapshot {
-  backend: { kind: "gpu" | "cpu"; adapter: unknown; browserAdapter: unknown; fallbackReason: string | null } | null;
+  backend: { kind: "gpu" | "cpu"; adapter: unknown; browserAdapter: unknown; fallbackReason: string | null; choice: import("./index.js").BackendChoiceInfo | null } | null;
   /** Whether the worker is training right now. */
   running: boolean;
   runs: Array<{

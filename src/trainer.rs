@@ -5,7 +5,7 @@
 use crate::cabs::{xi_from_sums, CabsConfig, CabsState, Decision, Rule};
 use crate::data::sampler::{BatchSlot, EpochSampler};
 use crate::data::Dataset;
-use crate::engine::{BackendChoice, BackendInfo, ConvNorms, Engine, Snapshot};
+use crate::engine::{BackendChoice, BackendInfo, ConvNorms, Engine, EngineRequest, Snapshot, TrialBatch};
 use crate::error::{config, CabsError, Result};
 use crate::model::{Layout, ModelSpec};
 use crate::reference::reduce_stats::StepSums;
@@ -126,7 +126,18 @@ impl Trainer {
             ));
         }
         let params = layout.init_params(cfg.seed);
-        let (engine, info) = Engine::new(cfg.backend, layout.clone(), &data, m_max, &params, cfg.conv_norms, cfg.chunk).await?;
+        let (engine, info) = Engine::build(EngineRequest {
+            choice: cfg.backend,
+            layout: layout.clone(),
+            data: &data,
+            m_max,
+            params: &params,
+            conv_norms: cfg.conv_norms,
+            chunk: cfg.chunk,
+            // `auto` on a software adapter times both engines on the rule's first batch.
+            trial: TrialBatch { m: cfg.rule.initial_batch(), with_stats: cfg.with_stats },
+        })
+        .await?;
         let averages = CabsState::new(match &cfg.rule {
             Rule::Cabs(c) => c.clone(),
             Rule::Constant { .. } => CabsConfig::default(),

@@ -48,7 +48,7 @@ const share = new ShareDialog(document.body);
 const controls = new Controls($("controls"), { onChange: changeSetting, onPreset: (p) => { if (p.data) userData.clear(false); applyState({ ...state, ...p }); } });
 const userData = new UserData({ onChange: userFilesChanged });
 const hook = installHook({
-  backend: () => backend && { kind: backend.kind, adapter: backend.adapter, browserAdapter: backend.browserAdapter ?? null, fallbackReason: backend.fallbackReason },
+  backend: () => backend && { kind: backend.kind, adapter: backend.adapter, browserAdapter: backend.browserAdapter ?? null, fallbackReason: backend.fallbackReason, choice: backend.choice ?? null },
   running: () => workerRunning, liveRuns: () => runs, timing: () => ({ ...timing }), settings: () => ({ ...state }),
   data: () => dataInfo && { ...dataInfo, files: userData.loaded ? userData.files.map((f) => f.name) : null },
   play, pause, step, reset,
@@ -269,25 +269,35 @@ function onWorker(msg) {
 function showBackend(b, info) {
   const gpu = b.kind === "gpu";
   const a = b.adapter;
+  const w = b.browserAdapter;
+  const c = b.choice; // how the engine was chosen; `trial` holds auto's timings on a software adapter
   const badge = el("span", { class: `badge ${gpu ? "gpu" : "cpu"}`, text: gpu ? "WebGPU" : "CPU" });
+  const adapterName = [w?.description, w?.vendor, w?.architecture].filter(Boolean).join(" ");
+  const measured = c?.how === "measured" && c.trial
+    ? `auto timed both engines on the software adapter ${adapterName || "(isFallbackAdapter)"}: CPU ${msText(c.trial.cpuMsPerStep)} ms/step vs WebGPU ${msText(c.trial.gpuMsPerStep)} ms/step at m = ${c.trial.batch}`
+    : "";
   let line;
   if (gpu) {
-    const w = b.browserAdapter;
-    const name = [w?.description, w?.vendor, w?.architecture].filter(Boolean).join(" ");
-    const parts = [name || a?.name, a?.deviceType && `device type ${a.deviceType}`, a?.driver].filter(Boolean);
+    const parts = [adapterName || a?.name, a?.deviceType && `device type ${a.deviceType}`, a?.driver].filter(Boolean);
     line = `WebGPU adapter: ${parts.join(" · ") || "unnamed"} · ${b.dispatchesPerStep} dispatches per step`;
-    if (a?.deviceType === "Cpu" || w?.isFallbackAdapter) line += " · a software GPU (slow): for speed set Backend to cpu";
+    if (measured) line += ` · ${measured}, so it kept WebGPU`;
+    else if (a?.deviceType === "Cpu" || w?.isFallbackAdapter) line += " · a software GPU (slow): for speed set Backend to auto or cpu";
+  } else if (measured) {
+    line = `The CPU engine was chosen: ${measured}, so the same training runs on the engine's CPU twin`;
   } else {
     line = b.fallbackReason
       ? `WebGPU is not available here (${shortReason(b.fallbackReason)}), so the same training runs on the engine's CPU twin`
       : "The CPU engine was chosen (backend=cpu): the same maths as the GPU kernels";
   }
   $("backend").replaceChildren(badge);
-  $("backend").title = b.fallbackReason || line;
+  $("backend").title = c?.reason || b.fallbackReason || line;
   $("backend-note").textContent = userData.loaded
     ? `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters. Your data, ${datasetLine(info)}.`
     : `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters, ${info.trainSize.toLocaleString("en")} training examples.`;
 }
+
+/** "4.1" below 10 ms, "96" above (as the engine writes its reason). */
+const msText = (ms) => (ms < 10 ? ms.toFixed(1) : ms.toFixed(0));
 
 /** The first sentence of the engine's fallback reason (the full text is in the badge's tooltip). */
 const shortReason = (r) => r.replace(/^GPU:\s*/, "").split(/\.\s/)[0].replace(/[.\s]+$/, "");

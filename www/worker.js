@@ -113,15 +113,18 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
   const bytes = mnist ? new Uint8Array(mnist) : undefined;
   // The user's files: views on the transferred buffers, no copies (the engine reads them per run).
   const userFiles = files ? files.map((f) => ({ name: String(f.name), bytes: new Uint8Array(f.bytes) })) : null;
+  let chosen = null; // the engine `auto` chose for the first run: the others use it too, untimed
   for (const spec of specs) {
-    const trainer = userFiles ? await createWithFiles(Trainer, spec.settings, userFiles) : await Trainer.create(spec.settings, bytes);
+    const settings = chosen && (spec.settings.backend ?? "auto") === "auto" ? { ...spec.settings, backend: chosen } : spec.settings;
+    const trainer = userFiles ? await createWithFiles(Trainer, settings, userFiles) : await Trainer.create(settings, bytes);
+    chosen ??= trainer.backend().kind;
     if (gen !== generation) return; // the engine crashed meanwhile
     runs.push({ id: spec.id, rule: spec.settings.rule, trainer, wallMs: 0, stopped: false, diverged: null });
   }
   const info = runs[0].trainer.info();
   if (info.inputDim === 2 && gridSize > 0) grid = makeGrid(gridSize, -1.6, 1.6);
   const backend = runs[0].trainer.backend();
-  backend.browserAdapter = backend.kind === "gpu" ? await adapterInfo : null;
+  backend.browserAdapter = backend.kind === "gpu" || backend.choice?.trial ? await adapterInfo : null;
   post({
     type: "ready", backend, info, csvHeader: csvHeader(),
     runs: runs.map((r) => ({ id: r.id, rule: r.rule })), createMs: performance.now() - t0,

@@ -1,8 +1,10 @@
 //! One engine API over two implementations: the GPU engine (WGSL kernels through wgpu) and
 //! its CPU twin (the plain-Rust reference kernels), which is also the fallback for browsers
-//! without WebGPU. Both run the same step [`Plan`] on buffers of the same names and layout, in
-//! the same chunks, so any intermediate can be compared between them.
+//! without WebGPU and what `auto` keeps where it times faster than a software adapter
+//! ([`auto`]). Both run the same step [`Plan`] on buffers of the same names and layout, in the
+//! same chunks, so any intermediate can be compared between them.
 
+pub mod auto;
 pub mod cpu;
 
 use crate::data::Dataset;
@@ -11,6 +13,7 @@ use crate::gpu::{AdapterSummary, GpuEngine};
 use crate::model::Layout;
 use crate::plan::{choose_chunk, Budget, Chunking, Plan};
 use crate::reference::reduce_stats::StepSums;
+pub use auto::{Choice, Trial, TrialBatch};
 pub use cpu::CpuEngine;
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +21,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// The GPU if one can be opened, else the CPU (the reason is kept in [`BackendInfo`]).
+    /// The GPU if one can be opened and it is a hardware GPU; on a software adapter the faster
+    /// of the two engines on the run's first batch (timed at start-up, see [`auto`]); else the
+    /// CPU. The choice and its reason are kept in [`BackendInfo::choice`].
     #[default]
     Auto,
     Gpu,
@@ -43,13 +48,16 @@ pub struct BackendInfo {
     /// "gpu" or "cpu".
     pub kind: String,
     pub adapter: Option<AdapterSummary>,
-    /// Why the CPU is used when the GPU was wanted (Auto).
+    /// Why the CPU is used when the GPU was wanted (Auto): no usable GPU, or a software adapter
+    /// on which the CPU engine measured faster (then the same text as `choice.reason`).
     pub fallback_reason: Option<String>,
     pub dispatches_per_step: usize,
     /// Examples per chunk: a step of batch m runs as ⌈m / chunk⌉ chunks.
     pub chunk: u32,
     /// Why this chunk: "m_max" (the whole batch fits), "binding limit", "memory budget", "forced".
     pub chunk_reason: String,
+    /// How this engine was chosen, with the timings when `auto` measured both.
+    pub choice: Choice,
 }
 
 /// The CPU engine's memory budget: the wasm heap can grow to 4 GiB and must also hold the data
@@ -153,9 +161,27 @@ pub enum Engine {
     Cpu(Box<CpuEngine>),
 }
 
+/// Everything [`Engine::build`] needs.
+pub struct EngineRequest<'a> {
+    pub choice: BackendChoice,
+    pub layout: Layout,
+    pub data: &'a Dataset,
+    /// The largest batch a step will run (buffers are sized for its chunks).
+    pub m_max: u32,
+    /// The initial parameters (both engines start from them when `auto` times both).
+    pub params: &'a [f32],
+    pub conv_norms: ConvNorms,
+    /// Forced chunk size; None: from the device limits (GPU) or the memory budget (CPU).
+    pub chunk: Option<u32>,
+    /// The batch `auto` times the engines on, when the adapter is a software one.
+    pub trial: TrialBatch,
+}
+
 impl Engine {
     /// Build the engine with the given initial parameters. `chunk` forces the chunk size;
-    /// otherwise it follows from the device limits (GPU) or the memory budget (CPU).
+    /// otherwise it follows from the device limits (GPU) or the memory budget (CPU). On a
+    /// software adapter `auto` times both engines on a batch of min(m_max, 256) with statistics;
+    /// [`Engine::build`] lets callers name the run's own first batch instead.
     pub async fn new(
         choice: BackendChoice,
         layout: Layout,
@@ -165,38 +191,85 @@ impl Engine {
         conv_norms: ConvNorms,
         chunk: Option<u32>,
     ) -> Result<(Engine, BackendInfo)> {
+        let trial = TrialBatch { m: m_max.clamp(1, 256), with_stats: true };
+        Engine::build(EngineRequest { choice, layout, data, m_max, params, conv_norms, chunk, trial }).await
+    }
+
+    /// Build the engine `req.choice` asks for; see [`BackendChoice::Auto`] for how `auto` picks.
+    pub async fn build(req: EngineRequest<'_>) -> Result<(Engine, BackendInfo)> {
+        let EngineRequest { choice, layout, data, m_max, params, conv_norms, chunk, trial } = req;
         let plan = Plan::new(&layout, conv_norms);
-        let cpu = |reason: Option<String>| -> Result<(Engine, BackendInfo)> {
+        let make_cpu = || -> Result<(CpuEngine, Chunking)> {
             let chunking = choose_chunk(&plan, m_max, data.memory_bytes(), cpu_budget(), chunk)?;
-            let e = CpuEngine::new(plan.clone(), chunking, data, m_max, params)?;
-            let info = BackendInfo {
-                kind: "cpu".into(),
-                adapter: None,
-                fallback_reason: reason,
-                dispatches_per_step: 0,
+            Ok((CpuEngine::new(plan.clone(), chunking, data, m_max, params)?, chunking))
+        };
+        let cpu_info = |chunking: Chunking, choice: Choice, fallback_reason: Option<String>| BackendInfo {
+            kind: "cpu".into(),
+            adapter: None,
+            fallback_reason,
+            dispatches_per_step: 0,
+            chunk: chunking.chunk,
+            chunk_reason: chunking.reason.into(),
+            choice,
+        };
+        let gpu_info = |g: &GpuEngine, choice: Choice| {
+            let chunking = g.chunking();
+            BackendInfo {
+                kind: "gpu".into(),
+                adapter: Some(g.adapter().clone()),
+                fallback_reason: None,
+                dispatches_per_step: g.dispatches_per_step(m_max.min(chunking.chunk)),
                 chunk: chunking.chunk,
                 chunk_reason: chunking.reason.into(),
-            };
-            Ok((Engine::Cpu(Box::new(e)), info))
+                choice,
+            }
         };
-        match choice {
-            BackendChoice::Cpu => cpu(None),
-            BackendChoice::Gpu | BackendChoice::Auto => match GpuEngine::new(plan.clone(), data, m_max, params, chunk, false).await {
-                Ok(g) => {
-                    let chunking = g.chunking();
-                    let info = BackendInfo {
-                        kind: "gpu".into(),
-                        adapter: Some(g.adapter().clone()),
-                        fallback_reason: None,
-                        dispatches_per_step: g.dispatches_per_step(m_max.min(chunking.chunk)),
-                        chunk: chunking.chunk,
-                        chunk_reason: chunking.reason.into(),
-                    };
-                    Ok((Engine::Gpu(Box::new(g)), info))
-                }
-                Err(e) if choice == BackendChoice::Auto => cpu(Some(e.to_string())),
-                Err(e) => Err(e),
-            },
+        if choice == BackendChoice::Cpu {
+            let (c, chunking) = make_cpu()?;
+            return Ok((Engine::Cpu(Box::new(c)), cpu_info(chunking, Choice::forced(choice), None)));
+        }
+        let mut g = match GpuEngine::new(plan.clone(), data, m_max, params, chunk, false).await {
+            Ok(g) => g,
+            Err(e) if choice == BackendChoice::Auto => {
+                let (c, chunking) = make_cpu()?;
+                let why = e.to_string();
+                return Ok((Engine::Cpu(Box::new(c)), cpu_info(chunking, Choice::no_gpu(&why), Some(why))));
+            }
+            Err(e) => return Err(e),
+        };
+        if choice == BackendChoice::Gpu {
+            let info = gpu_info(&g, Choice::forced(choice));
+            return Ok((Engine::Gpu(Box::new(g)), info));
+        }
+        if !auto::is_software(g.adapter()) {
+            let info = gpu_info(&g, Choice::hardware(g.adapter()));
+            return Ok((Engine::Gpu(Box::new(g)), info));
+        }
+        // A software adapter: time both engines, from the same parameters, and keep the faster.
+        let (mut c, chunking) = match make_cpu() {
+            Ok(c) => c,
+            Err(e) => {
+                let info = gpu_info(&g, Choice::software_without_cpu(g.adapter(), &e.to_string()).await);
+                return Ok((Engine::Gpu(Box::new(g)), info));
+            }
+        };
+        let measured = match auto::measure(&mut g, &mut c, trial).await {
+            Ok(m) => m,
+            Err(e) => {
+                let why = format!("{} failed a trial step: {e}", auto::software_name(g.adapter()).await);
+                c.set_params(params)?;
+                return Ok((Engine::Cpu(Box::new(c)), cpu_info(chunking, Choice::no_gpu(&why), Some(why))));
+            }
+        };
+        // α = 0 changes no weight; setting them again makes the run independent of the trial.
+        if measured.prefers_cpu() {
+            c.set_params(params)?;
+            let why = measured.reason.clone();
+            Ok((Engine::Cpu(Box::new(c)), cpu_info(chunking, measured, Some(why))))
+        } else {
+            g.set_params(params)?;
+            let info = gpu_info(&g, measured);
+            Ok((Engine::Gpu(Box::new(g)), info))
         }
     }
 

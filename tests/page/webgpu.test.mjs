@@ -1,4 +1,5 @@
-// The page on headless Chromium's WebGPU (SwiftShader): the WebGPU backend is chosen and shown,
+// The page on headless Chromium's WebGPU (SwiftShader), forced with backend=gpu (auto would time
+// both engines there and keep the CPU, see auto.test.mjs): the WebGPU backend is shown,
 // Play trains CABS next to a fixed-batch baseline (the batch grows above 16, the loss falls),
 // the time from load to the first step is measured, CSV export has the native runner's header.
 // Blobs with a 16-unit MLP and α = 4 grows the batch within ~50 steps on SwiftShader.
@@ -7,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
 
-const HASH = "#data=blobs&model=mlp:16&lr=4&mu=0.9&seed=1&baselines=const:16";
+const HASH = "#data=blobs&model=mlp:16&lr=4&mu=0.9&seed=1&baselines=const:16&backend=gpu";
 const HEADER = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx";
 let server, browser, page;
 
@@ -26,7 +27,7 @@ test("WebGPU is available headless with --enable-unsafe-webgpu", async () => {
   assert.equal(hasAdapter, true, "navigator.gpu.requestAdapter() returned null: start Chromium with --enable-unsafe-webgpu");
 });
 
-test("the page picks the WebGPU backend and shows it", async () => {
+test("backend=gpu: the page uses the WebGPU backend and shows it", async () => {
   const snap = await ready(page);
   assert.equal(snap.backend.kind, "gpu");
   assert.equal(snap.running, false);

@@ -16,7 +16,7 @@ const FIELDS = [
   { key: "mu", label: "μ (averaging)", type: "number", step: "0.01", min: "0", max: "0.9999", help: "running-average factor of ξ̄ and ℒ̄" },
   { key: "seed", label: "Seed", type: "number", step: "1", min: "0", help: "same seed: same initial weights and data order for every run" },
   { key: "baselines", label: "Baselines", list: ["const:16", "const:16,const:128", "const:64:step:300:0.5", "none"], help: "fixed-batch SGD runs, comma-separated" },
-  { key: "backend", label: "Backend", options: BACKENDS, help: "auto: WebGPU when available, else the CPU twin" },
+  { key: "backend", label: "Backend", options: BACKENDS, help: "auto: WebGPU on a hardware GPU; on a software one the faster engine, timed at start; without WebGPU the CPU twin" },
   { key: "eval", label: "Evaluate every", type: "number", step: "1", min: "0", help: "steps between test evaluations (0 = automatic)" },
 ];
 

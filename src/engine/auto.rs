@@ -1,0 +1,200 @@
+//! How `auto` picks an engine, and the record of that choice shown to users.
+//!
+//! On a hardware GPU, `auto` keeps the GPU without timing anything. On a software adapter (the
+//! browser's `isFallbackAdapter`, e.g. Chromium's SwiftShader, which wgpu reports as device type
+//! `Cpu`; natively a device of type `Cpu`, e.g. Mesa's lavapipe) our GPU path can be several
+//! times slower than the CPU engine, so `auto` times a few steps of both engines on the run's
+//! first batch, at α = 0 (no weight changes), within about [`BUDGET_MS`], and keeps the faster.
+//! Only the decision lives here; the engines are built by [`super::Engine`].
+
+use super::{BackendChoice, CpuEngine};
+use crate::error::Result;
+use crate::gpu::{AdapterSummary, GpuEngine};
+use serde::Serialize;
+
+/// Wall-clock time the trial aims to stay within (warm-up included). One warm-up and one timed
+/// step of each engine always run, so a slow step can take it past this.
+pub const BUDGET_MS: f64 = 300.0;
+/// Timed steps per engine at most (the median is kept).
+const MAX_TIMED: usize = 3;
+
+/// The batch `auto` times both engines on: the rule's first batch, with or without statistics
+/// as the run computes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrialBatch {
+    pub m: u32,
+    pub with_stats: bool,
+}
+
+/// How the engine was chosen (`BackendInfo::choice`, `choice` in JavaScript).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Choice {
+    /// The backend asked for: "auto", "gpu" or "cpu".
+    pub requested: BackendChoice,
+    /// "forced" (gpu or cpu asked for), "no gpu" (auto, no usable GPU adapter), "hardware
+    /// adapter" (auto keeps the GPU without timing), "measured" (auto timed both engines on a
+    /// software adapter and kept the faster).
+    pub how: String,
+    /// One sentence for users, e.g. "software adapter SwiftShader: CPU 4.1 ms/step vs GPU 96
+    /// ms/step at m = 16".
+    pub reason: String,
+    /// What was measured (only when `how` is "measured").
+    pub trial: Option<Trial>,
+}
+
+/// The timings behind a measured choice.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trial {
+    /// Batch size of the timed steps.
+    pub batch: u32,
+    /// Timed steps per engine (after one warm-up step each).
+    pub steps: u32,
+    /// Median ms per step of each engine.
+    pub cpu_ms_per_step: f64,
+    pub gpu_ms_per_step: f64,
+    /// Wall time of the whole trial, warm-up included (ms).
+    pub total_ms: f64,
+}
+
+impl Choice {
+    pub fn forced(requested: BackendChoice) -> Choice {
+        let what = if requested == BackendChoice::Gpu { "backend=gpu asked for the GPU" } else { "backend=cpu asked for the CPU engine" };
+        Choice { requested, how: "forced".into(), reason: what.into(), trial: None }
+    }
+
+    pub fn no_gpu(why: &str) -> Choice {
+        Choice { requested: BackendChoice::Auto, how: "no gpu".into(), reason: why.into(), trial: None }
+    }
+
+    pub fn hardware(adapter: &AdapterSummary) -> Choice {
+        let reason = format!("hardware adapter {} (device type {}): the GPU is kept", adapter_name(adapter), adapter.device_type);
+        Choice { requested: BackendChoice::Auto, how: "hardware adapter".into(), reason, trial: None }
+    }
+
+    /// A software adapter where the CPU engine could not be built: the GPU stays.
+    pub async fn software_without_cpu(adapter: &AdapterSummary, why: &str) -> Choice {
+        let reason = format!("{}, but the CPU engine could not be built ({why}): the GPU is kept", software_name(adapter).await);
+        Choice { requested: BackendChoice::Auto, how: "software adapter".into(), reason, trial: None }
+    }
+
+    /// Whether the measured trial favours the CPU engine.
+    pub fn prefers_cpu(&self) -> bool {
+        self.trial.as_ref().is_some_and(|t| t.cpu_ms_per_step < t.gpu_ms_per_step)
+    }
+}
+
+/// Whether `auto` should time both engines on this adapter.
+pub fn is_software(adapter: &AdapterSummary) -> bool {
+    adapter.device_type == "Cpu"
+}
+
+fn adapter_name(a: &AdapterSummary) -> String {
+    if a.name.is_empty() {
+        format!("({} adapter without a name)", a.backend)
+    } else {
+        a.name.clone()
+    }
+}
+
+/// "software adapter llvmpipe (…)". On the web wgpu leaves the name empty: the browser's own
+/// adapter info names it instead (e.g. "google swiftshader").
+pub(crate) async fn software_name(a: &AdapterSummary) -> String {
+    let name = if a.name.is_empty() { browser_adapter_name().await.unwrap_or_default() } else { a.name.clone() };
+    if name.is_empty() {
+        "software WebGPU adapter (isFallbackAdapter)".into()
+    } else {
+        format!("software adapter {name}")
+    }
+}
+
+/// `adapter.info`'s description, vendor and architecture from `navigator.gpu.requestAdapter()`.
+#[cfg(target_arch = "wasm32")]
+async fn browser_adapter_name() -> Option<String> {
+    use js_sys::{Promise, Reflect};
+    use wasm_bindgen::JsCast;
+    let get = |o: &wasm_bindgen::JsValue, k: &str| Reflect::get(o, &k.into()).ok().filter(|v| !v.is_undefined() && !v.is_null());
+    let navigator = get(&js_sys::global(), "navigator")?;
+    let gpu = get(&navigator, "gpu")?;
+    let request: js_sys::Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
+    let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    let info = get(&adapter, "info")?;
+    let parts: Vec<String> =
+        ["description", "vendor", "architecture"].iter().filter_map(|k| get(&info, k)?.as_string()).filter(|s| !s.is_empty()).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+async fn browser_adapter_name() -> Option<String> {
+    None
+}
+
+/// "4.1" below 10 ms, "96" above: enough digits to compare, no false precision.
+pub fn ms_text(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.0}")
+    }
+}
+
+/// Milliseconds on a monotonic clock (`performance.now()` in browsers and workers).
+fn now_ms() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsCast;
+        let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok();
+        let now = perf.as_ref().and_then(|p| js_sys::Reflect::get(p, &"now".into()).ok());
+        match (perf, now.and_then(|f| f.dyn_into::<js_sys::Function>().ok())) {
+            (Some(p), Some(f)) => f.call0(&p).ok().and_then(|v| v.as_f64()).unwrap_or_else(js_sys::Date::now),
+            _ => js_sys::Date::now(),
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Time both engines on `trial` (offset 0 of their current order, α = 0, so no weight changes):
+/// one warm-up step each, then timed rounds while the budget lasts (at least one, at most
+/// [`MAX_TIMED`]), the order alternating between rounds so neither always runs first.
+pub async fn measure(gpu: &mut GpuEngine, cpu: &mut CpuEngine, trial: TrialBatch) -> Result<Choice> {
+    let start = now_ms();
+    let (mut cpu_ms, mut gpu_ms) = (Vec::new(), Vec::new());
+    for round in 0..=MAX_TIMED {
+        for gpu_turn in [round % 2 == 0, round % 2 == 1] {
+            let t0 = now_ms();
+            if gpu_turn {
+                gpu.train_step(0, trial.m, 0.0, trial.with_stats).await?;
+            } else {
+                cpu.train_step(0, trial.m, 0.0, trial.with_stats);
+            }
+            let dt = now_ms() - t0;
+            if round > 0 {
+                if gpu_turn { &mut gpu_ms } else { &mut cpu_ms }.push(dt);
+            }
+        }
+        if round > 0 && now_ms() - start >= BUDGET_MS {
+            break;
+        }
+    }
+    let (c, g) = (median(&mut cpu_ms), median(&mut gpu_ms));
+    let t = Trial { batch: trial.m, steps: cpu_ms.len() as u32, cpu_ms_per_step: c, gpu_ms_per_step: g, total_ms: now_ms() - start };
+    let name = software_name(gpu.adapter()).await;
+    let reason = format!("{name}: CPU {} ms/step vs GPU {} ms/step at m = {}", ms_text(c), ms_text(g), trial.m);
+    Ok(Choice { requested: BackendChoice::Auto, how: "measured".into(), reason, trial: Some(t) })
+}
