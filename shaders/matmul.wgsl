@@ -4,7 +4,9 @@
 // memory. 16 outputs per thread means 16× fewer barriers per multiply-add than one output per
 // thread, which is what software GPUs (lavapipe, SwiftShader) pay most for, and it reuses each
 // loaded value four times on real GPUs.
-// The host prepends `const RX` and `const RY` (src/gpu/kernels.rs), one pipeline per shape:
+// The host prepends `const RX`, `const RY` and `const SLICE` (k per staging round; 8 for the
+// wide and narrow shapes, so that their tiles stay within WebGPU's guaranteed 16 KiB of
+// workgroup storage) (src/gpu/kernels.rs), one pipeline per shape:
 //   square  RX = RY = 16: 64×64 tiles, the default.
 //   wide    RX = 64, RY = 4: 16×256 tiles, for batches of ≤ 16 rows (a 64-row tile would leave
 //           three quarters of its threads idle).
@@ -42,7 +44,6 @@ const ACCUMULATE: u32 = 64u; // add to out on chunks whose step says accumulate 
 
 const TM: u32 = 4u * RY;  // output rows per workgroup
 const TN: u32 = 4u * RX;  // output columns per workgroup
-const SLICE: u32 = 16u;   // k per staging round
 
 var<workgroup> tile_a: array<array<f32, SLICE>, TM>; // [row][k]
 var<workgroup> tile_b: array<array<f32, TN>, SLICE>; // [k][col]
@@ -92,7 +93,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     var acc2 = vec4f(0.0);
     var acc3 = vec4f(0.0);
     for (var k0 = 0u; k0 < depth; k0 += SLICE) {
-        // TM·16 and 16·TN values, 256 at a time. The index order follows the storage order of
+        // TM·SLICE and SLICE·TN values, 256 at a time. The index order follows the storage order of
         // the operand, so neighbouring threads read neighbouring addresses.
         for (var e = li; e < TM * SLICE; e += 256u) {
             if (p.trans_a == 1u) {

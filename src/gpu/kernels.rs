@@ -104,9 +104,26 @@ impl MatmulShape {
         4 * self.rx
     }
 
+    /// k per staging round: 16 for the square tile; 8 for the long ones, whose 16-deep stages
+    /// would need 17 KiB of workgroup storage, over WebGPU's guaranteed 16 KiB (SwiftShader and
+    /// many browsers refuse the pipeline). The order of each output's additions is the same.
+    pub fn slice(self) -> u32 {
+        if self.rx == self.ry {
+            16
+        } else {
+            8
+        }
+    }
+
     /// The WGSL source of this shape.
     pub fn source(self) -> String {
-        format!("const RX: u32 = {}u;\nconst RY: u32 = {}u;\n{}", self.rx, self.ry, include_str!("../../shaders/matmul.wgsl"))
+        format!(
+            "const RX: u32 = {}u;\nconst RY: u32 = {}u;\nconst SLICE: u32 = {}u;\n{}",
+            self.rx,
+            self.ry,
+            self.slice(),
+            include_str!("../../shaders/matmul.wgsl")
+        )
     }
 }
 
