@@ -191,9 +191,10 @@ async fn a_lost_webgpu_device_is_an_error_and_a_new_trainer_works_afterwards() {
 }
 
 #[wasm_bindgen_test]
-async fn the_papers_mnist_net_at_m_max_2048_runs_in_chunks_on_webgpu() {
-    // Sized for m_max = 2048 in one piece, cnn-mnist needs a 196 MiB binding; WebGPU's default
-    // (and SwiftShader's) is 128 MiB, so the engine plans chunks and the step runs in several.
+async fn the_papers_mnist_net_at_m_max_2048_runs_on_webgpu_whole_and_in_chunks() {
+    // Sized for m_max = 2048 in one piece, cnn-mnist needs a 196 MiB binding: created on the
+    // browser's adapter it gets the largest chunk its limits allow, and a step forced into chunks
+    // of 16 equals the step in one chunk (same seed, same batch).
     let mut r = Rng::new(5);
     let n = 2100;
     let split = |r: &mut Rng, n: usize| Split {
@@ -208,7 +209,7 @@ async fn the_papers_mnist_net_at_m_max_2048_runs_in_chunks_on_webgpu() {
         train: split(&mut r, n),
         test: split(&mut r, 20),
     };
-    let cfg = TrainerConfig {
+    let cfg = |chunk| TrainerConfig {
         model: ModelSpec::parse("cnn-mnist").unwrap(),
         rule: Rule::Cabs(CabsConfig { m_min: 48, m_max: 2048, ..Default::default() }),
         lr: 0.1,
@@ -216,13 +217,18 @@ async fn the_papers_mnist_net_at_m_max_2048_runs_in_chunks_on_webgpu() {
         backend: BackendChoice::Gpu,
         with_stats: true,
         conv_norms: Default::default(),
-        chunk: None,
+        chunk,
     };
-    let mut t = gpu_or_explain(Trainer::new(cfg, data).await);
-    let info = t.backend().clone();
-    assert!(info.chunk < 2048, "chunk {} ({})", info.chunk, info.chunk_reason);
-    let s = t.step().await.unwrap();
-    assert_eq!(s.batch_size, 48);
-    assert!(s.loss.is_finite() && s.xi > 0.0, "{s:?}");
+    let mut whole = gpu_or_explain(Trainer::new(cfg(None), data.clone()).await);
+    let info = whole.backend().clone();
+    assert!(info.chunk >= 48, "chunk {} ({})", info.chunk, info.chunk_reason);
+    let mut chunked = gpu_or_explain(Trainer::new(cfg(Some(16)), data).await);
+    assert_eq!(chunked.backend().chunk, 16);
+    let (a, b) = (whole.step().await.unwrap(), chunked.step().await.unwrap());
+    assert_eq!((a.batch_size, b.batch_size), (48, 48));
+    assert!(a.loss.is_finite() && a.xi > 0.0, "{a:?}");
+    for (what, x, y) in [("loss", b.loss, a.loss), ("ξ", b.xi, a.xi), ("‖ḡ‖²", b.grad_norm_sq, a.grad_norm_sq)] {
+        assert!((x - y).abs() <= 1e-3 * y.abs() + 1e-7, "{what}: in chunks of 16 {x}, in one chunk {y}");
+    }
     web_sys::console::log_1(&format!("cnn-mnist, m_max 2048 on WebGPU: chunk {} ({})", info.chunk, info.chunk_reason).into());
 }
