@@ -8,31 +8,12 @@
 mod common;
 use cabs::data::{Dataset, ImageShape};
 use cabs::engine::{BackendChoice, ConvNorms, Engine, Snapshot};
-use cabs::model::{Activation, ConvStageSpec, Layout, ModelSpec, PoolStageSpec};
+use cabs::model::{Layout, ModelSpec};
 use cabs::plan::{Buf, Plan};
-use cabs::reference::conv2d::Padding;
 use cabs::rng::Rng;
 use cabs::settings::Settings;
 use cabs::trainer::Trainer;
 use common::*;
-
-/// Crop + standardisation, a SAME conv with an overlapping 3×3/2 pool, a VALID conv without a
-/// pool, a hidden dense layer: every layer type of the plan.
-fn every_layer_cnn() -> ModelSpec {
-    let conv = |kernel, channels, padding, pool| ConvStageSpec { kernel, channels, stride: 1, padding, pool };
-    ModelSpec {
-        preset: None,
-        crop: Some(6),
-        standardize: true,
-        convs: vec![
-            conv(3, 3, Padding::Same, Some(PoolStageSpec { window: 3, stride: 2, padding: Padding::Same })),
-            conv(2, 4, Padding::Valid, None),
-        ],
-        hidden: vec![5],
-        activation: Activation::Relu,
-        init: Vec::new(),
-    }
-}
 
 /// (name, data, layout) of the dense and the convolutional test model, with 2,100 training
 /// examples so that a batch of 2,048 fits.

@@ -7,28 +7,9 @@
 mod common;
 use cabs::data::{Dataset, ImageShape};
 use cabs::engine::{BackendChoice, ConvNorms, Engine, Snapshot};
-use cabs::model::{Activation, ConvStageSpec, Layout, ModelSpec, PoolStageSpec};
-use cabs::reference::conv2d::Padding;
+use cabs::model::{Layout, ModelSpec};
 use cabs::rng::Rng;
 use common::*;
-
-/// A small net that uses every feature: crop + standardisation, a SAME conv with an odd-sized
-/// SAME pool, then a VALID conv without a pool (its ReLU derivative is applied by the dense layer).
-fn tiny_cnn() -> ModelSpec {
-    let conv = |kernel, channels, padding, pool| ConvStageSpec { kernel, channels, stride: 1, padding, pool };
-    ModelSpec {
-        preset: None,
-        crop: Some(6),
-        standardize: true,
-        convs: vec![
-            conv(3, 3, Padding::Same, Some(PoolStageSpec { window: 3, stride: 2, padding: Padding::Same })),
-            conv(2, 4, Padding::Valid, None),
-        ],
-        hidden: vec![5],
-        activation: Activation::Relu,
-        init: Vec::new(),
-    }
-}
 
 fn image_data(n: usize, image: ImageShape, classes: u32, seed: u64) -> Dataset {
     let mut d = random_dataset(n, 8, image.len(), classes, true, seed);
@@ -47,7 +28,7 @@ fn engine(choice: BackendChoice, layout: &Layout, data: &Dataset, m_max: u32, pa
 
 fn setup() -> (Dataset, Layout, Vec<f32>) {
     let data = image_data(40, ImageShape { c: 2, h: 7, w: 7 }, 4, 3);
-    let layout = Layout::for_input(&tiny_cnn(), data.dim, data.image, data.classes).unwrap();
+    let layout = Layout::for_input(&every_layer_cnn(), data.dim, data.image, data.classes).unwrap();
     // Non-zero biases, so that their gradients are exercised away from the initial point.
     let p0: Vec<f32> = layout.init_params(5).iter().map(|w| w + 0.01).collect();
     (data, layout, p0)

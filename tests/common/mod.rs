@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use cabs::data::{Dataset, Features, Split};
-use cabs::model::{Activation, Layout};
+use cabs::model::{Activation, ConvStageSpec, Layout, ModelSpec, PoolStageSpec};
+use cabs::reference::conv2d::Padding;
 use cabs::rng::Rng;
 
 /// Fails (never skips) when no GPU adapter is available, saying what to install.
@@ -120,5 +121,24 @@ pub fn assert_all_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f3
     if worst.1 > 0.0 {
         let i = worst.0;
         panic!("{what}: index {i}: got {}, want {} (rel {rel}, abs {abs})", got[i], want[i]);
+    }
+}
+
+/// A small net that uses every layer type: crop + standardisation, a SAME conv with an odd-sized
+/// (overlapping 3×3/2) SAME pool, then a VALID conv without a pool (its ReLU derivative is applied
+/// by the dense layer), then a hidden dense layer.
+pub fn every_layer_cnn() -> ModelSpec {
+    let conv = |kernel, channels, padding, pool| ConvStageSpec { kernel, channels, stride: 1, padding, pool };
+    ModelSpec {
+        preset: None,
+        crop: Some(6),
+        standardize: true,
+        convs: vec![
+            conv(3, 3, Padding::Same, Some(PoolStageSpec { window: 3, stride: 2, padding: Padding::Same })),
+            conv(2, 4, Padding::Valid, None),
+        ],
+        hidden: vec![5],
+        activation: Activation::Relu,
+        init: Vec::new(),
     }
 }
