@@ -1,0 +1,66 @@
+// Time the demo page itself, as a visitor gets it, with different URL settings: ms per training
+// step of the whole page (worker, statistics, charts and evaluations included) in headless
+// Chromium with its SwiftShader WebGPU adapter. Each variant is a URL hash (the page keeps its settings there); variants are
+// interleaved over rounds (A B C, then C B A, …), a fresh page per measurement, medians printed
+// with the ratio of each variant to the first.
+//   node scripts/bench-page.mjs [HASH …]        default: "backend=auto" "backend=cpu"
+//   env: ROUNDS=5 SECONDS=8 (measured window after the first step) WARMUP=2 (seconds)
+// It serves www/ (needs www/pkg from scripts/build-wasm.sh and www/data/mnist.bin).
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const variants = process.argv.length > 2 ? process.argv.slice(2) : ["backend=auto", "backend=cpu"];
+const rounds = Number(process.env.ROUNDS ?? 5);
+const seconds = Number(process.env.SECONDS ?? 8);
+const warmup = Number(process.env.WARMUP ?? 2);
+
+const freePort = () => new Promise((ok) => { const s = createServer(); s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => ok(port)); }); });
+const port = await freePort();
+const server = spawn(process.execPath, [join(ROOT, "scripts", "serve.mjs"), join(ROOT, "www")], { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
+await new Promise((ok) => server.stdout.on("data", (d) => { if (String(d).includes("serving")) ok(); }));
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true,
+  args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--disable-quic", "--enable-unsafe-webgpu", "--enable-unsafe-swiftshader"] });
+
+/** One page load: {msPerStep, firstStepMs, backend} — steps counted on the first run of the page. */
+async function measure(query) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`http://127.0.0.1:${port}/#${query}&play=1`);
+  await page.waitForFunction(() => window.cabsDemo?.snapshot().runs[0]?.step > 0, null, { timeout: 120_000 });
+  await page.waitForTimeout(warmup * 1000);
+  const at = () => page.evaluate(() => ({ t: performance.now(), s: window.cabsDemo.snapshot() }));
+  const a = await at();
+  await page.waitForTimeout(seconds * 1000);
+  const b = await at();
+  await page.close();
+  if (errors.length) throw new Error(`${query}: page error: ${errors[0]}`);
+  const steps = b.s.runs[0].step - a.s.runs[0].step;
+  if (!(steps > 0)) throw new Error(`${query}: no steps in ${seconds} s`);
+  return { msPerStep: (b.t - a.t) / steps, firstStepMs: b.s.timing.firstStepMs, backend: b.s.backend?.kind ?? "?" };
+}
+
+const results = new Map(variants.map((v) => [v, []]));
+try {
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 ? [...variants].reverse() : variants;
+    for (const v of order) results.get(v).push(await measure(v));
+  }
+} finally {
+  await browser.close();
+  server.kill();
+}
+const median = (v) => { const s = [...v].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+console.log(`demo page with default settings, headless Chromium (SwiftShader WebGPU), ${rounds} rounds × ${seconds} s after a ${warmup} s warm-up, medians`);
+const base = median(results.get(variants[0]).map((r) => r.msPerStep));
+for (const v of variants) {
+  const r = results.get(v);
+  const ms = median(r.map((x) => x.msPerStep));
+  const engines = [...new Set(r.map((x) => x.backend))].join("/");
+  console.log(`${v.padEnd(20)} ${ms.toFixed(2).padStart(8)} ms/step  first step at ${median(r.map((x) => x.firstStepMs)).toFixed(0).padStart(6)} ms  engine ${engines}  ratio to ${variants[0]}: ${(ms / base).toFixed(2)}`);
+}
