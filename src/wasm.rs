@@ -29,7 +29,7 @@ extern "C" {
     fn describe(v: &JsValue) -> String;
     fn is_array(v: &JsValue) -> bool;
     #[wasm_bindgen(catch)]
-    fn read_keys(obj: &JsValue, keys: js_sys::Array) -> Result<js_sys::Array, JsValue>;
+    fn read_keys(obj: &JsValue, keys: js_sys::Array, what: &str) -> Result<js_sys::Array, JsValue>;
     #[wasm_bindgen(catch)]
     fn typed_view(v: &JsValue, tag: &str, what: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch)]
@@ -105,7 +105,7 @@ fn read_settings(v: &JsValue) -> Result<Settings, JsValue> {
     let schema = crate::settings::schema::schema();
     let engine_keys: Vec<&str> = schema.keys.iter().filter(|k| k.engine).map(|k| k.key).collect();
     let keys: js_sys::Array = engine_keys.iter().map(|k| JsValue::from_str(k)).collect();
-    let values = read_keys(v, keys)?;
+    let values = read_keys(v, keys, "settings")?;
     for (i, key) in engine_keys.iter().enumerate() {
         let x = values.get(i as u32);
         if x.is_undefined() {
@@ -381,7 +381,7 @@ pub fn csv_row(record: JsValue) -> Result<String, JsValue> {
         return Err(type_error(&format!("csvRow needs a step record (an object), got {}", describe(&record))));
     }
     let names: js_sys::Array = crate::csv::FIELDS.iter().map(|k| JsValue::from_str(k)).collect();
-    let values = read_keys(&record, names)?;
+    let values = read_keys(&record, names, "record")?;
     let mut fields = [None; 17];
     for (i, (slot, name)) in fields.iter_mut().zip(crate::csv::FIELDS).enumerate() {
         let v = values.get(i as u32);
@@ -405,6 +405,7 @@ pub fn settings_schema() -> Result<JsValue, JsValue> {
 pub fn check_settings(settings: JsValue) -> Result<JsValue, JsValue> {
     let s = read_settings(&settings)?;
     s.trainer_config().map_err(js_error)?;
+    crate::data::DataName::parse(&s.data).map_err(js_error)?;
     to_js(&s)
 }
 
