@@ -201,7 +201,7 @@ fn stats(step: u64, batch: u32, loss: f64, xi: f64, lr: f64, conv: Option<(f64, 
 /// evaluation, conv columns, wall times that round at the third decimal.
 fn sample() -> Vec<(StepStats, Option<EvalStats>, f64)> {
     vec![
-        (stats(1, 16, 2.302585092994046, 0.1, 0.5, None), None, 12.3456),
+        (stats(1, 16, std::f64::consts::LN_10, 0.1, 0.5, None), None, 12.3456), // ln 10: 10 classes at the start
         (stats(2, 32, f64::NAN, f64::INFINITY, 0.5, None), Some(EvalStats { step: 2, test_loss: 0.25, test_accuracy: 0.9375 }), 0.0625),
         (stats(3, 8192, 1e-7, -3.5e-8, 3e38, Some((0.125, 0.1))), None, 1234567.0005),
         (stats(9_007_199_254_740_991 / 8192, 8192, 0.1, 0.2, 1e-30, None), None, 0.0),

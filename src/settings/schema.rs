@@ -240,8 +240,30 @@ fn text(s: &str) -> Option<Value> {
     Some(Value::Text(s.into()))
 }
 
-fn control(label: &'static str, step: Option<&'static str>, suggestions: &[&'static str]) -> Option<Control> {
-    Some(Control { label, step, suggestions: suggestions.to_vec() })
+/// A key with its kind, default and help; the builder methods below add the rest.
+fn key(key: &'static str, kind: Kind, default: Option<Value>, help: &'static str) -> Key {
+    Key { key, engine: false, url: false, always: false, expect: expect(&kind), kind, default, help, control: None }
+}
+
+impl Key {
+    /// A setting of the engine.
+    fn engine(self) -> Key {
+        Key { engine: true, ..self }
+    }
+
+    /// A key of the link; `always`: written even at its default.
+    fn link(self, always: bool) -> Key {
+        Key { url: true, always, ..self }
+    }
+
+    /// Say what a valid value is in these words instead of the kind's.
+    fn expecting(self, expect: impl Into<String>) -> Key {
+        Key { expect: expect.into(), ..self }
+    }
+
+    fn control(self, label: &'static str, step: Option<&'static str>, suggestions: &[&'static str]) -> Key {
+        Key { control: Some(Control { label, step, suggestions: suggestions.to_vec() }), ..self }
+    }
 }
 
 /// What a value of `kind` is, in words, where the key gives no phrase of its own.
@@ -272,70 +294,143 @@ pub fn schema() -> Schema {
     let named: Vec<&str> = MODEL_PRESETS.iter().map(|(n, _)| *n).collect();
     let rule_text =
         format!("cabs, const:M, const:M:step:EVERY:FACTOR or const:M:invtime:K (M 1–{MAX_BATCH}, EVERY ≥ 1, 0 < FACTOR ≤ 1, K ≥ 0)");
-    #[rustfmt::skip]
-    let keys: Vec<(&'static str, bool, bool, bool, Kind, Option<Value>, &'static str, Option<String>, Option<Control>)> = vec![
-        // key, engine, url, always, kind, default, help, expect (else from the kind), control
-        ("data", true, true, true, choice(&DATA), text(&d.data), "MNIST digits or a 2-D teaching set", None,
-            control("Data set", None, &[])),
-        ("model", true, true, true, Kind::Text { pattern: model_pattern(), empty: None }, text(&d.model),
+    let (always, optional) = (true, false);
+    let keys = vec![
+        key("data", choice(&DATA), text(&d.data), "MNIST digits or a 2-D teaching set").engine().link(always).control(
+            "Data set",
+            None,
+            &[],
+        ),
+        key(
+            "model",
+            Kind::Text { pattern: model_pattern(), empty: None },
+            text(&d.model),
             "logreg, mlp:H1[,H2…][:tanh], or a CNN for images: cnn-small, cnn-mnist, cnn-cifar",
-            Some(format!("logreg, mlp:H1[,H2…][:tanh] (widths 1–{MAX_WIDTH}, at most {MAX_LAYERS} layers), or one of {}", named.join(", "))),
-            control("Model", None, &["logreg", "mlp:64", "mlp:256", "mlp:64,32", "mlp:16", "mlp:16,16:tanh", "mlp:32,32:tanh", "cnn-small", "cnn-mnist", "cnn-cifar"])),
-        ("rule", true, true, true, Kind::Text { pattern: format!("^(?:cabs|{})$", const_rule_pattern()), empty: None }, text(&d.rule),
-            "cabs, or a fixed batch const:M[:step:EVERY:FACTOR|:invtime:K]", Some(rule_text),
-            control("Rule", None, &["cabs", "const:16", "const:64", "const:64:step:200:0.5", "const:64:invtime:0.01"])),
-        ("lr", true, true, true, number(0.0, Some(100.0), true), Some(Value::Number(d.lr)),
-            "changes apply live, without a reset", None, control("Learning rate α", Some("0.05"), &[])),
-        ("mmin", true, true, true, Kind::Number { min: Some(1.0), max: Some(MAX_BATCH as f64), exclusive_min: false, integer: true, not_above: Some("mmax") }, Some(Value::Whole(d.mmin.into())),
-            "smallest batch CABS may pick", None, control("m_min", Some("1"), &[])),
-        ("mmax", true, true, true, whole(1, MAX_BATCH), Some(Value::Whole(d.mmax.into())),
-            "largest batch CABS may pick", Some(format!("a whole number 1–{MAX_BATCH}, not below mmin")), control("m_max", Some("1"), &[])),
-        ("mu", true, true, true, number(0.0, Some(0.9999), false), Some(Value::Number(d.mu)),
-            "running-average factor of ξ̄ and ℒ̄", None, control("μ (averaging)", Some("0.01"), &[])),
-        ("seed", true, true, true, whole(0, u32::MAX.into()), Some(Value::Whole(d.seed)),
-            "same seed: same initial weights and data order for every run", None, control("Seed", Some("1"), &[])),
-        ("baselines", false, true, true,
+        )
+        .engine()
+        .link(always)
+        .expecting(format!(
+            "logreg, mlp:H1[,H2…][:tanh] (widths 1–{MAX_WIDTH}, at most {MAX_LAYERS} layers), or one of {}",
+            named.join(", ")
+        ))
+        .control(
+            "Model",
+            None,
+            &[
+                "logreg",
+                "mlp:64",
+                "mlp:256",
+                "mlp:64,32",
+                "mlp:16",
+                "mlp:16,16:tanh",
+                "mlp:32,32:tanh",
+                "cnn-small",
+                "cnn-mnist",
+                "cnn-cifar",
+            ],
+        ),
+        key(
+            "rule",
+            Kind::Text { pattern: format!("^(?:cabs|{})$", const_rule_pattern()), empty: None },
+            text(&d.rule),
+            "cabs, or a fixed batch const:M[:step:EVERY:FACTOR|:invtime:K]",
+        )
+        .engine()
+        .link(always)
+        .expecting(rule_text)
+        .control("Rule", None, &["cabs", "const:16", "const:64", "const:64:step:200:0.5", "const:64:invtime:0.01"]),
+        key("lr", number(0.0, Some(100.0), true), Some(Value::Number(d.lr)), "changes apply live, without a reset")
+            .engine()
+            .link(always)
+            .control("Learning rate α", Some("0.05"), &[]),
+        key(
+            "mmin",
+            Kind::Number { min: Some(1.0), max: Some(MAX_BATCH as f64), exclusive_min: false, integer: true, not_above: Some("mmax") },
+            Some(Value::Whole(d.mmin.into())),
+            "smallest batch CABS may pick",
+        )
+        .engine()
+        .link(always)
+        .control("m_min", Some("1"), &[]),
+        key("mmax", whole(1, MAX_BATCH), Some(Value::Whole(d.mmax.into())), "largest batch CABS may pick")
+            .engine()
+            .link(always)
+            .expecting(format!("a whole number 1–{MAX_BATCH}, not below mmin"))
+            .control("m_max", Some("1"), &[]),
+        key("mu", number(0.0, Some(0.9999), false), Some(Value::Number(d.mu)), "running-average factor of ξ̄ and ℒ̄")
+            .engine()
+            .link(always)
+            .control("μ (averaging)", Some("0.01"), &[]),
+        key("seed", whole(0, u32::MAX.into()), Some(Value::Whole(d.seed)), "same seed: same initial weights and data order for every run")
+            .engine()
+            .link(always)
+            .control("Seed", Some("1"), &[]),
+        key(
+            "baselines",
             Kind::Text { pattern: format!("^(?:{0}(?:,{0}){{0,{1}}})?$", const_rule_pattern(), MAX_BASELINES - 1), empty: Some("none") },
-            text("const:16"), "fixed-batch SGD runs, comma-separated",
-            Some(format!("up to {MAX_BASELINES} const:… rules separated by commas, or none")),
-            control("Baselines", None, &["const:16", "const:16,const:128", "const:64:step:300:0.5", "none"])),
-        ("backend", true, true, false, choice(&BACKENDS), text(&d.backend),
-            "auto: WebGPU on a hardware GPU; on a software one the faster engine, timed at start; without WebGPU the CPU twin", None,
-            control("Backend", None, &[])),
-        ("eval", false, true, false, whole(0, 100_000), Some(Value::Whole(0)),
-            "steps between test evaluations (0 = automatic)", Some("a whole number of steps (0 = automatic)".into()),
-            control("Evaluate every", Some("1"), &[])),
-        ("x", false, true, false, Kind::Choice { values: vec!["step", "examples", "seconds"], labels: Some(vec!["steps", "examples seen", "seconds"]) },
-            text("examples"), "the charts' x-axis: steps, examples seen, or seconds (the run's own compute time)", None, None),
-        ("embed", false, true, false, Kind::Flag, Some(Value::Flag(false)), "1: charts and a minimal bar only, filling the frame", None, None),
-        ("hide", false, true, false, Kind::Parts { values: HIDEABLE.to_vec() }, text(""), "parts of the page to leave out", None, None),
-        ("play", false, true, false, Kind::Flag, Some(Value::Flag(false)), "1: start training as soon as the engine is ready (and the demo is seen)", None, None),
-        ("autopause", false, true, false, Kind::Flag, Some(Value::Flag(true)),
-            "0: keep training while the demo cannot be seen; 1: pause then, and create the engine only once seen", None, None),
-        ("c", true, false, false, number(0.0, None, true), Some(Value::Number(d.c)), "multiplier of CABS's batch size m = c·α·ξ̄/ℒ̄", None, None),
-        ("eps", true, false, false, number(0.0, None, false), Some(Value::Number(d.eps)), "added to ℒ̄ in the rule's denominator", None, None),
-        ("unbiased", true, false, false, Kind::Flag, Some(Value::Flag(d.unbiased)), "use the unbiased ξ·m/(m−1) instead of the reference code's biased ξ", None, None),
-        ("biasCorrection", true, false, false, Kind::Flag, Some(Value::Flag(d.bias_correction)),
-            "start both averages at 0 and divide by 1 − μᵗ (Adam-style) instead of ξ̄₀ = 0, ℒ̄₀ = 1", None, None),
-        ("convNorms", true, false, false, choice(&CONV_NORMS), text(&d.conv_norms),
-            "per-example norms of convolutions: exact, the reference code's approximation, or both (the CSV's conv_xi columns)", None, None),
-        ("chunk", true, false, false, whole(1, u32::MAX.into()), d.chunk.map(|c| Value::Whole(c.into())),
-            "examples per chunk of a step; absent: chosen from the device limits or memory budget", None, None),
+            text("const:16"),
+            "fixed-batch SGD runs, comma-separated",
+        )
+        .link(always)
+        .expecting(format!("up to {MAX_BASELINES} const:… rules separated by commas, or none"))
+        .control("Baselines", None, &["const:16", "const:16,const:128", "const:64:step:300:0.5", "none"]),
+        key(
+            "backend",
+            choice(&BACKENDS),
+            text(&d.backend),
+            "auto: WebGPU on a hardware GPU; on a software one the faster engine, timed at start; without WebGPU the CPU twin",
+        )
+        .engine()
+        .link(optional)
+        .control("Backend", None, &[]),
+        key("eval", whole(0, 100_000), Some(Value::Whole(0)), "steps between test evaluations (0 = automatic)")
+            .link(optional)
+            .expecting("a whole number of steps (0 = automatic)")
+            .control("Evaluate every", Some("1"), &[]),
+        key(
+            "x",
+            Kind::Choice { values: vec!["step", "examples", "seconds"], labels: Some(vec!["steps", "examples seen", "seconds"]) },
+            text("examples"),
+            "the charts' x-axis: steps, examples seen, or seconds (the run's own compute time)",
+        )
+        .link(optional),
+        key("embed", Kind::Flag, Some(Value::Flag(false)), "1: charts and a minimal bar only, filling the frame").link(optional),
+        key("hide", Kind::Parts { values: HIDEABLE.to_vec() }, text(""), "parts of the page to leave out").link(optional),
+        key("play", Kind::Flag, Some(Value::Flag(false)), "1: start training as soon as the engine is ready (and the demo is seen)")
+            .link(optional),
+        key(
+            "autopause",
+            Kind::Flag,
+            Some(Value::Flag(true)),
+            "0: keep training while the demo cannot be seen; 1: pause then, and create the engine only once seen",
+        )
+        .link(optional),
+        key("c", number(0.0, None, true), Some(Value::Number(d.c)), "multiplier of CABS's batch size m = c·α·ξ̄/ℒ̄").engine(),
+        key("eps", number(0.0, None, false), Some(Value::Number(d.eps)), "added to ℒ̄ in the rule's denominator").engine(),
+        key("unbiased", Kind::Flag, Some(Value::Flag(d.unbiased)), "use the unbiased ξ·m/(m−1) instead of the reference code's biased ξ")
+            .engine(),
+        key(
+            "biasCorrection",
+            Kind::Flag,
+            Some(Value::Flag(d.bias_correction)),
+            "start both averages at 0 and divide by 1 − μᵗ (Adam-style) instead of ξ̄₀ = 0, ℒ̄₀ = 1",
+        )
+        .engine(),
+        key(
+            "convNorms",
+            choice(&CONV_NORMS),
+            text(&d.conv_norms),
+            "per-example norms of convolutions: exact, the reference code's approximation, or both (the CSV's conv_xi columns)",
+        )
+        .engine(),
+        key(
+            "chunk",
+            whole(1, u32::MAX.into()),
+            d.chunk.map(|c| Value::Whole(c.into())),
+            "examples per chunk of a step; absent: chosen from the device limits or memory budget",
+        )
+        .engine(),
     ];
-    let keys = keys
-        .into_iter()
-        .map(|(key, engine, url, always, kind, default, help, phrase, control)| Key {
-            key,
-            engine,
-            url,
-            always,
-            expect: phrase.unwrap_or_else(|| expect(&kind)),
-            kind,
-            default,
-            help,
-            control,
-        })
-        .collect();
     Schema {
         version: 1,
         max_link_chars: MAX_LINK_CHARS,
