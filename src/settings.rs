@@ -1,6 +1,9 @@
 //! User-facing settings (command-line flags, URL keys, the page's controls) and their
 //! translation into a [`TrainerConfig`]. One place, so that every front end accepts the same
-//! values and reports the same errors.
+//! values and reports the same errors. [`schema`] describes every key (type, default, limits,
+//! help) for the page, its URL parser and `<cabs-demo>`.
+
+pub mod schema;
 
 use crate::cabs::{parse_rule, CabsConfig, Rule};
 use crate::data::{bundle, DataName, Dataset};

@@ -29,7 +29,7 @@ extern "C" {
     fn describe(v: &JsValue) -> String;
     fn is_array(v: &JsValue) -> bool;
     #[wasm_bindgen(catch)]
-    fn read_keys(obj: &JsValue, keys: js_sys::Array) -> Result<js_sys::Array, JsValue>;
+    fn read_keys(obj: &JsValue, keys: js_sys::Array, what: &str) -> Result<js_sys::Array, JsValue>;
     #[wasm_bindgen(catch)]
     fn typed_view(v: &JsValue, tag: &str, what: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch)]
@@ -101,26 +101,12 @@ fn read_settings(v: &JsValue) -> Result<Settings, JsValue> {
     if !v.is_object() || is_array(v) {
         return Err(type_error(&format!("settings must be an object such as {{model: \"mlp:64\"}}, got {}", describe(v))));
     }
-    const KEYS: [&str; 15] = [
-        "data",
-        "model",
-        "rule",
-        "lr",
-        "mmin",
-        "mmax",
-        "mu",
-        "c",
-        "eps",
-        "unbiased",
-        "biasCorrection",
-        "seed",
-        "backend",
-        "convNorms",
-        "chunk",
-    ];
-    let keys: js_sys::Array = KEYS.iter().map(|k| JsValue::from_str(k)).collect();
-    let values = read_keys(v, keys)?;
-    for (i, key) in KEYS.iter().enumerate() {
+    // The engine's keys, as the settings schema lists them (its test checks they are `Settings`).
+    let schema = crate::settings::schema::schema();
+    let engine_keys: Vec<&str> = schema.keys.iter().filter(|k| k.engine).map(|k| k.key).collect();
+    let keys: js_sys::Array = engine_keys.iter().map(|k| JsValue::from_str(k)).collect();
+    let values = read_keys(v, keys, "settings")?;
+    for (i, key) in engine_keys.iter().enumerate() {
         let x = values.get(i as u32);
         if x.is_undefined() {
             continue;
@@ -158,7 +144,7 @@ fn read_settings(v: &JsValue) -> Result<Settings, JsValue> {
             "chunk" => s.chunk = Some(whole(u32::MAX as f64)? as u32),
             "unbiased" => s.unbiased = flag()?,
             "biasCorrection" => s.bias_correction = flag()?,
-            _ => {} // KEYS lists only the keys matched above
+            _ => return Err(config_error(format!("the settings schema's key {key} is not read here"))),
         }
     }
     Ok(s)
@@ -386,12 +372,40 @@ pub fn csv_header() -> String {
     crate::csv::HEADER.to_string()
 }
 
+/// One CSV row (the native runner's `--csv` format, byte for byte) from a step record: an object
+/// with any of the fields of a step's result, `wallMs`, `testLoss` and `testAccuracy`; missing,
+/// `null` and non-finite values are empty cells.
+#[wasm_bindgen(js_name = csvRow)]
+pub fn csv_row(record: JsValue) -> Result<String, JsValue> {
+    if !record.is_object() || is_array(&record) {
+        return Err(type_error(&format!("csvRow needs a step record (an object), got {}", describe(&record))));
+    }
+    let names: js_sys::Array = crate::csv::FIELDS.iter().map(|k| JsValue::from_str(k)).collect();
+    let values = read_keys(&record, names, "record")?;
+    let mut fields = [None; 17];
+    for (i, (slot, name)) in fields.iter_mut().zip(crate::csv::FIELDS).enumerate() {
+        let v = values.get(i as u32);
+        if !(v.is_undefined() || v.is_null()) {
+            *slot = Some(v.as_f64().ok_or_else(|| type_error(&format!("record.{name} must be a number, got {}", describe(&v))))?);
+        }
+    }
+    Ok(crate::csv::Record::from_fields(fields).row())
+}
+
+/// The settings schema (`src/settings/schema.rs`): every key's type, default, limits and help,
+/// and the page's presets; the same object as the page's `lib/settings-schema.js`.
+#[wasm_bindgen(js_name = settingsSchema)]
+pub fn settings_schema() -> Result<JsValue, JsValue> {
+    to_js(&crate::settings::schema::schema())
+}
+
 /// The settings the engine would use for `settings` (defaults filled in), or an error naming
 /// the first invalid value. Lets the page validate URL state without building a trainer.
 #[wasm_bindgen(js_name = checkSettings)]
 pub fn check_settings(settings: JsValue) -> Result<JsValue, JsValue> {
     let s = read_settings(&settings)?;
     s.trainer_config().map_err(js_error)?;
+    crate::data::DataName::parse(&s.data).map_err(js_error)?;
     to_js(&s)
 }
 

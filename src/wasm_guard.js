@@ -52,13 +52,14 @@ function message(e) {
   }
 }
 
-/** `obj[key]` for each key, each read guarded: a throwing getter or Proxy trap is a TypeError. */
-export function read_keys(obj, keys) {
+/** `obj[key]` for each key, each read guarded: a throwing getter or Proxy trap is a TypeError
+ *  naming `what.key` ("settings.lr", "record.loss"). */
+export function read_keys(obj, keys, what) {
   return keys.map((k) => {
     try {
       return obj[k];
     } catch (e) {
-      throw new TypeError(`settings.${k} could not be read: ${message(e)}`);
+      throw new TypeError(`${what}.${k} could not be read: ${message(e)}`);
     }
   });
 }

@@ -1,10 +1,13 @@
 // <cabs-demo> custom element: one <script type="module" src=".../cabs-demo.js"> tag, then
-// <cabs-demo data="moons" lr="2" baselines="const:16"></cabs-demo>. Attributes mirror the
-// URL-hash keys of index.html (embed defaults to 1); the element shows the page in an iframe
+// <cabs-demo data="moons" lr="2" baselines="const:16"></cabs-demo>. Attributes are the URL-hash
+// keys of index.html, as the settings schema lists them (lib/settings-schema.js, generated from
+// the engine's src/settings/schema.rs; embed defaults to 1); the element shows the page in an iframe
 // next to this file and re-dispatches its `cabs-progress` events on itself. The page inside
 // sleeps while unseen (scrolled away, hidden tab, slide not shown) unless autopause="0".
 // Without a height attribute the element is 16:10 of its width (at least 360 px tall).
-const KEYS = ["data", "model", "rule", "lr", "mmin", "mmax", "mu", "seed", "baselines", "backend", "eval", "x", "embed", "hide", "play", "autopause"];
+import SCHEMA from "./lib/settings-schema.js";
+
+const KEYS = SCHEMA.keys.filter((k) => k.url).map((k) => k.key);
 
 class CabsDemo extends HTMLElement {
   static get observedAttributes() { return [...KEYS, "height"]; }

@@ -5,7 +5,7 @@
 // Play is pressed), and training pauses while the tab is hidden, the frame is scrolled away or
 // its slide is not shown, and resumes on return if it was playing (`autopause=0` turns it off).
 import { el } from "./lib/dom.js";
-import { DEFAULTS, parseHash, toHash, engineSettings, runRules, evalEvery, HIDEABLE } from "./lib/state.js";
+import { DEFAULTS, parseHash, toHash, engineSettings, runRules, evalEvery, HIDEABLE, spec } from "./lib/state.js";
 import { Run } from "./lib/store.js";
 import { Charts, PALETTE } from "./lib/charts.js";
 import { WorkerClient } from "./lib/client.js";
@@ -29,7 +29,6 @@ let imported = []; // runs loaded from JSON files
 let running = false; // what the user asked for (the Play button)
 let workerRunning = false; // what the worker reports (the hook's `running`)
 let backend = null;
-let csvHeader = null;
 let mnist = null; // ArrayBuffer of data/mnist.bin, fetched once
 let timing = { readyMs: null, firstStepMs: null, playMs: null }; // ms since navigation start
 let playWhenReady = false; // Play pressed before the worker was ready
@@ -144,7 +143,6 @@ function reset() {
   workerRunning = false;
   playWhenReady = false;
   backend = null;
-  csvHeader = null;
   dataInfo = null;
   showError("");
   setRunning(false);
@@ -206,7 +204,6 @@ function onWorker(msg) {
   switch (msg.type) {
     case "ready":
       backend = msg.backend;
-      csvHeader = msg.csvHeader;
       timing.readyMs = Math.round(performance.now());
       dataInfo = msg.info;
       showBackend(msg.backend, msg.info);
@@ -384,14 +381,16 @@ function fitMaps() {
 // ---- the bar: buttons, export, import -----------------------------------------------------
 
 function buildBar() {
+  const x = spec("x"); // the x-axis choices and their names, from the settings schema
+  $("x-axis").replaceChildren(...x.values.map((v, i) => el("option", { value: v, text: x.labels?.[i] ?? v })));
   $("play").addEventListener("click", toggle);
   $("step").addEventListener("click", step);
   $("reset").addEventListener("click", reset);
   $("x-axis").addEventListener("change", (e) => { state = { ...state, x: e.target.value }; writeHash(); rebuildCharts(); });
   $("share").addEventListener("click", () => share.open(state, userData.loaded ? "A link cannot carry your files: it reproduces these settings on the built-in data set." : ""));
   $("export-csv").addEventListener("click", () => {
-    if (!csvHeader) return;
-    for (const r of runs.filter((r) => r.length)) downloadCsv(r, csvHeader, userData.loaded ? { ...state, data: "files" } : state);
+    const live = runs.filter((r) => r.length);
+    if (live.length) downloadCsv(live, userData.loaded ? { ...state, data: "files" } : state).catch((err) => showError(err.message));
   });
   $("export-json").addEventListener("click", () => {
     const settings = engineSettings(state, state.rule);

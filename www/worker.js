@@ -4,7 +4,7 @@
 //   page → worker  {type:"init", runs:[{id, settings}], evalEvery, mnist, files, gridSize}
 //                  (files: null, or the user's own [{name, bytes: ArrayBuffer}], transferred)
 //                  {type:"play"} {type:"pause"} {type:"step"} {type:"setLr", lr}
-//   worker → page  {type:"ready", backend, info, csvHeader, runs, createMs}
+//   worker → page  {type:"ready", backend, info, runs, createMs}
 //                  {type:"steps", records:[{run, …step stats, wallMs, testLoss?, testAccuracy?}]}
 //                  {type:"boundary", n, lo, hi, classes, maps:[{run, probs}], points?:{xy, labels}}
 //                  {type:"state", running} {type:"note", message}
@@ -23,7 +23,7 @@ const MAX_ROUNDS_PER_SECOND = 120; // keeps tiny 2-D models watchable instead of
 const FLUSH_MS = 50; // batch step records into one message at most this often
 const BOUNDARY_MS = 250; // how often the decision-boundary maps are recomputed while training
 
-let engine = null; // the wasm-bindgen module {default: init, Trainer, csvHeader, checkSettings}
+let engine = null; // the wasm-bindgen module {default: init, Trainer, checkSettings, …}
 let instance = 0; // bumped after a crash: each instance is a fresh module with its own memory
 let generation = 0; // bumped after a crash: loops and queues of the old instance are abandoned
 let runs = []; // {id, rule, trainer, wallMs, stopped, diverged}
@@ -96,7 +96,7 @@ self.onmessage = (e) => {
 
 async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) {
   const t0 = performance.now();
-  const { Trainer, csvHeader, checkSettings } = await loadEngine();
+  const { Trainer, checkSettings } = await loadEngine();
   const gen = generation;
   runs = [];
   grid = null;
@@ -126,7 +126,7 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
   const backend = runs[0].trainer.backend();
   backend.browserAdapter = backend.kind === "gpu" || backend.choice?.trial ? await adapterInfo : null;
   post({
-    type: "ready", backend, info, csvHeader: csvHeader(),
+    type: "ready", backend, info,
     runs: runs.map((r) => ({ id: r.id, rule: r.rule })), createMs: performance.now() - t0,
   });
   await exclusive(boundary);

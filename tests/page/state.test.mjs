@@ -1,9 +1,8 @@
-// The URL-hash parser and the CSV number format, in plain Node (no browser): every key
-// round-trips, invalid and hostile values fall back to defaults with a reason.
+// The URL-hash parser, in plain Node (no browser): every key round-trips, invalid and hostile
+// values fall back to defaults with a reason. (The CSV format: schema.test.mjs.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DEFAULTS, parseHash, toHash, runRules, evalEvery } from "../../www/lib/state.js";
-import { plain } from "../../www/lib/store.js";
 
 test("defaults: an empty hash gives the defaults and no problems", () => {
   const { state, problems } = parseHash("");
@@ -45,12 +44,4 @@ test("invalid and hostile values fall back one by one, with reasons", () => {
   const swapped = parseHash("#mmin=512&mmax=64");
   assert.equal(swapped.state.mmin, 16);
   assert.match(swapped.problems[0], /mmin=512 is above mmax=64/);
-});
-
-test("CSV numbers print like Rust's f64 Display (no exponent)", () => {
-  assert.equal(plain(1e-7), "0.0000001");
-  assert.equal(plain(-3.5e-8), "-0.000000035");
-  assert.equal(plain(2.5e22), "25000000000000000000000");
-  assert.equal(plain(0.1), "0.1");
-  assert.equal(plain(16), "16");
 });

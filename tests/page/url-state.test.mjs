@@ -60,10 +60,14 @@ test("inconsistent bounds and settings the engine refuses fall back with a notic
   await ready(page);
   assert.match(await page.textContent("#notice"), /mmin=900 is above mmax=100/);
   assert.equal(await value(page, "mmin"), "16");
-  // Well-formed for the URL parser, refused by the engine's checkSettings (decay every 0 steps).
+  // The link's grammar refuses a decay every 0 steps itself (the schema's pattern, as the engine's parser).
   await page.evaluate(() => { location.hash = "#data=blobs&backend=cpu&baselines=const:64:step:0:0.5"; });
+  await page.waitForFunction(() => document.getElementById("notice").textContent.includes("baselines='const:64:step:0:0.5' is not"));
+  await ready(page);
+  // Within the link's limits (α > 0), refused by the engine's checkSettings (α is 0 in 32-bit floats).
+  await page.evaluate(() => { location.hash = "#data=blobs&backend=cpu&baselines=const:32&lr=1e-40"; });
   await page.waitForFunction(() => document.getElementById("notice").textContent.includes("engine refused"));
-  assert.match(await page.textContent("#notice"), /step decay needs every ≥ 1/);
+  assert.match(await page.textContent("#notice"), /α = 1e-40 is too small/);
   const snap = await ready(page);
   assert.deepEqual(snap.runs.map((r) => r.rule), ["cabs", "const:16"]);
   assert.equal(await value(page, "baselines"), "const:16");

@@ -1,24 +1,20 @@
-// The settings panel: preset, data set, model, rule, α, m_min, m_max, μ, seed, baselines,
-// backend, evaluation interval. Each field validates like the URL does and reports a
+// The settings panel: preset, then one field per key of the settings schema that has a control
+// (data set, model, rule, α, m_min, m_max, μ, seed, baselines, backend, evaluation interval),
+// with the schema's labels, help and limits. Each field validates like the URL does and reports a
 // change as (key, value); the page decides whether that means a reset (all but α). The
 // "Your data" field (lib/userdata.js) sits below the data set select, which shows "your files"
 // while the user's own files are loaded.
 import { el } from "./dom.js";
-import { DATASETS, BACKENDS, PRESETS, parseValue, explain } from "./state.js";
+import { SCHEMA, PRESETS, parseValue, explain } from "./state.js";
 
-const FIELDS = [
-  { key: "data", label: "Data set", options: DATASETS, help: "MNIST digits or a 2-D teaching set" },
-  { key: "model", label: "Model", list: ["logreg", "mlp:64", "mlp:256", "mlp:64,32", "mlp:16", "mlp:16,16:tanh", "mlp:32,32:tanh", "cnn-small", "cnn-mnist", "cnn-cifar"], help: "logreg, mlp:H1[,H2…][:tanh], or a CNN for images: cnn-small, cnn-mnist, cnn-cifar" },
-  { key: "rule", label: "Rule", list: ["cabs", "const:16", "const:64", "const:64:step:200:0.5", "const:64:invtime:0.01"], help: "cabs, or a fixed batch const:M[:step:EVERY:FACTOR|:invtime:K]" },
-  { key: "lr", label: "Learning rate α", type: "number", step: "0.05", min: "0", help: "changes apply live, without a reset" },
-  { key: "mmin", label: "m_min", type: "number", step: "1", min: "1", help: "smallest batch CABS may pick" },
-  { key: "mmax", label: "m_max", type: "number", step: "1", min: "1", help: "largest batch CABS may pick" },
-  { key: "mu", label: "μ (averaging)", type: "number", step: "0.01", min: "0", max: "0.9999", help: "running-average factor of ξ̄ and ℒ̄" },
-  { key: "seed", label: "Seed", type: "number", step: "1", min: "0", help: "same seed: same initial weights and data order for every run" },
-  { key: "baselines", label: "Baselines", list: ["const:16", "const:16,const:128", "const:64:step:300:0.5", "none"], help: "fixed-batch SGD runs, comma-separated" },
-  { key: "backend", label: "Backend", options: BACKENDS, help: "auto: WebGPU on a hardware GPU; on a software one the faster engine, timed at start; without WebGPU the CPU twin" },
-  { key: "eval", label: "Evaluate every", type: "number", step: "1", min: "0", help: "steps between test evaluations (0 = automatic)" },
-];
+/** The settings panel's fields: the schema's keys that have a control, in its order. */
+const FIELDS = SCHEMA.keys.filter((k) => k.control).map((k) => ({
+  key: k.key, label: k.control.label, help: k.help, list: k.control.suggestions,
+  options: k.type === "choice" ? k.values : undefined,
+  type: k.type === "number" ? "number" : "text", step: k.control.step,
+  min: k.type === "number" && k.min != null ? String(k.min) : undefined,
+  max: k.type === "number" && k.max != null ? String(k.max) : undefined,
+}));
 
 /** The data set select's value while the user's own files are loaded (never in the URL). */
 const FILES = "files";

@@ -1,5 +1,6 @@
-// Export and import: each run as CSV (the native runner's columns), all runs as JSON
-// (settings + every step), and loading a saved JSON run to show it next to the live ones.
+// Export and import: each run as CSV (rows formatted by the engine, with the native runner's own
+// code), all runs as JSON (settings + every step), and loading a saved JSON run to show it next
+// to the live ones.
 // Everything stays in the browser: downloads are Blob URLs, imports are read with FileReader.
 import { runsToJson, runsFromJson } from "./store.js";
 
@@ -16,8 +17,20 @@ export function download(fileName, text, type) {
 
 const slug = (s) => s.replace(/[^\w.-]+/g, "_");
 
-export function downloadCsv(run, header, state) {
-  download(`cabs-${state.data}-${slug(run.rule)}-seed${state.seed}.csv`, run.toCsv(header), "text/csv");
+let engine = null;
+/** The engine module (pkg/cabs.js) for its CSV formatter, loaded on the first export. */
+export function csvEngine() {
+  engine ??= import("../pkg/cabs.js").then(async (m) => { await m.default(); return m; }).catch((err) => {
+    engine = null;
+    throw new Error(`the CSV export needs the engine (pkg/cabs_bg.wasm), which could not be loaded: ${err?.message ?? err}`);
+  });
+  return engine;
+}
+
+/** One CSV file per run. Rejects with a readable Error when the engine cannot be loaded. */
+export async function downloadCsv(runs, state) {
+  const fmt = await csvEngine();
+  for (const run of runs) download(`cabs-${state.data}-${slug(run.rule)}-seed${state.seed}.csv`, run.toCsv(fmt), "text/csv");
 }
 
 export function downloadJson(runs, settings, backend) {

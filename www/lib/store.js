@@ -1,9 +1,10 @@
 // The recorded runs: one column array per step field, the test evaluations, a smoothed loss.
-// Also turns a run into CSV (the native runner's columns) and all runs into / from JSON.
+// Also turns a run into CSV (through the engine's csvRow: the native runner's own formatter) and
+// all runs into / from JSON.
 
 /** Step fields kept per run (the engine's step record plus the worker's wallMs). */
 export const FIELDS = ["step", "examplesSeen", "epoch", "batchSize", "nextBatchSize", "mRaw", "loss", "lossAvg", "xi", "xiAvg",
-  "gradNormSq", "noiseScale", "lr", "batchAccuracy", "sumSqNorms", "wallMs"];
+  "gradNormSq", "noiseScale", "lr", "batchAccuracy", "sumSqNorms", "convXiExact", "convXiApprox", "wallMs"];
 const SMOOTH = 0.9; // EMA factor of the displayed smoothed loss (bias-corrected)
 
 export class Run {
@@ -34,42 +35,23 @@ export class Run {
   lastEval() { return this.evals[this.evals.length - 1]; }
 
   /** Step record i as one object, with the test columns when evaluated there. */
-  record(i) {
+  record(i, evalAt = null) {
     const rec = Object.fromEntries(FIELDS.map((f) => [f, this.cols[f][i]]));
-    const ev = this.evals.find((e) => e.index === i);
+    const ev = evalAt ? evalAt.get(i) : this.evals.find((e) => e.index === i);
     if (ev) Object.assign(rec, { testLoss: ev.testLoss, testAccuracy: ev.testAccuracy });
     return rec;
   }
 
-  /** CSV with the native runner's header (from the engine's csvHeader()). */
-  toCsv(header) {
-    const cols = header.split(",");
-    const key = (c) => c.replace(/_([a-z])/g, (_, ch) => ch.toUpperCase());
+  /**
+   * The run as CSV, every row formatted by the engine (`csvHeader()` and `csvRow(record)` of
+   * pkg/cabs.js), which is the code the native runner writes its `--csv` with.
+   */
+  toCsv({ csvHeader, csvRow }) {
     const evalAt = new Map(this.evals.map((e) => [e.index, e]));
-    const lines = [header];
-    for (let i = 0; i < this.length; i++) {
-      const ev = evalAt.get(i);
-      lines.push(cols.map((c) => {
-        const k = key(c);
-        const v = k === "testLoss" || k === "testAccuracy" ? ev?.[k] : this.cols[k]?.[i];
-        if (typeof v !== "number" || !Number.isFinite(v)) return "";
-        return k === "wallMs" ? v.toFixed(3) : plain(v);
-      }).join(","));
-    }
+    const lines = [csvHeader()];
+    for (let i = 0; i < this.length; i++) lines.push(csvRow(this.record(i, evalAt)));
     return lines.join("\n") + "\n";
   }
-}
-
-/** Shortest round-trip digits without exponent, as Rust's `{}` prints an f64 (1e-7 → 0.0000001). */
-export function plain(v) {
-  const s = String(v);
-  const m = /^(-?)(\d)(?:\.(\d+))?e([-+]\d+)$/.exec(s);
-  if (!m) return s;
-  const [, sign, lead, frac = "", e] = m;
-  const digits = lead + frac;
-  const exp = Number(e);
-  if (exp < 0) return `${sign}0.${"0".repeat(-exp - 1)}${digits}`;
-  return sign + digits + "0".repeat(Math.max(0, exp - frac.length));
 }
 
 export const JSON_FORMAT = "cabs-webgpu-run";
