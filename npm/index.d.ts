@@ -152,6 +152,44 @@ export class Trainer {
 
 /** The CSV header shared with the native runner (`cabs train --csv`). */
 export function csvHeader(): string;
+/** A step record for `csvRow`: a step's result plus the evaluation and wall time, any field may be missing. */
+export type CsvRecord = Partial<Pick<StepResult, "step" | "examplesSeen" | "batchSize" | "nextBatchSize" | "mRaw" | "loss" | "lossAvg"
+  | "xi" | "xiAvg" | "gradNormSq" | "noiseScale" | "lr" | "convXiExact" | "convXiApprox">> & {
+  testLoss?: number | null;
+  testAccuracy?: number | null;
+  /** ms since the run started. */
+  wallMs?: number | null;
+};
+/** One CSV row under `csvHeader()`, formatted by the same code as `cabs train --csv`; missing, null and non-finite values are empty cells. */
+export function csvRow(record: CsvRecord): string;
+/** One key of the settings schema. */
+export interface SettingsKey {
+  key: string;
+  /** An engine setting (`Trainer.create`) and/or a URL key of the page. */
+  engine: boolean;
+  url: boolean;
+  /** Always written to the page's link. */
+  always?: boolean;
+  type: string;
+  default: unknown;
+  help: string;
+  /** What a valid value looks like, in words (the refusal message). */
+  expect: string;
+  values?: string[];
+  pattern?: string;
+  min?: number;
+  max?: number;
+  [more: string]: unknown;
+}
+/** The settings schema: every key's type, default, limits and help, and the page's presets (the page's `lib/settings-schema.js`). */
+export interface SettingsSchema {
+  version: number;
+  keys: SettingsKey[];
+  presets: { label: string; state: Record<string, unknown> }[];
+  [more: string]: unknown;
+}
+/** The settings schema, from the engine's Rust source of truth. */
+export function settingsSchema(): SettingsSchema;
 /** The settings the engine would use (defaults filled in); throws an Error naming a bad value. */
 export function checkSettings(settings: Settings): Required<Omit<Settings, "convNorms">> & Pick<Settings, "convNorms">;
 

@@ -42,7 +42,7 @@ test("npm pack gives a package with the wasm, the JS, the types, the element and
 });
 
 test("the TypeScript declarations type-check a program that uses them (and reject a wrong one)", () => {
-  const good = `import init, { Trainer, csvHeader, type StepResult, type EvalResult, type Settings } from "cabs-webgpu";
+  const good = `import init, { Trainer, csvHeader, csvRow, settingsSchema, type StepResult, type EvalResult, type Settings, type SettingsSchema } from "cabs-webgpu";
 import type { CabsDemo } from "cabs-webgpu/cabs-demo.js";
 export async function train(): Promise<number> {
   await init();
@@ -51,11 +51,14 @@ export async function train(): Promise<number> {
   const s: StepResult = await t.step();
   const e: EvalResult = await t.evaluate();
   const header: string = csvHeader();
+  const row: string = csvRow({ ...s, testLoss: e.testLoss, testAccuracy: e.testAccuracy, wallMs: 12.5 });
+  const schema: SettingsSchema = settingsSchema();
+  const lrDefault = schema.keys.find((k) => k.key === "lr")?.default;
   const el: CabsDemo | null = document.querySelector("cabs-demo");
   el?.addEventListener("cabs-progress", (ev) => console.log(ev.detail.runs[0].batchSize));
   try { await t.step(); } catch (err) { if ((err as Error).name === "DivergedError") return -1; }
   t.free();
-  return s.batchSize + s.nextBatchSize + e.testAccuracy + header.length + t.info().paramCount;
+  return s.batchSize + s.nextBatchSize + e.testAccuracy + header.length + row.length + Number(lrDefault) + t.info().paramCount;
 }
 `;
   const bad = `import { Trainer } from "cabs-webgpu";
@@ -78,14 +81,16 @@ test("in Chromium the installed package imports, trains, and its <cabs-demo> ele
 <script type="module" src="./node_modules/cabs-webgpu/cabs-demo.js"></script>
 <script type="module" src="./app.js"></script>
 <cabs-demo id="demo" data="moons" model="mlp:16,16:tanh" lr="2" baselines="const:16" backend="cpu" play="1" height="480"></cabs-demo>`);
-  writeFileSync(join(site, "app.js"), `import init, { Trainer, csvHeader } from "cabs-webgpu";
+  writeFileSync(join(site, "app.js"), `import init, { Trainer, csvHeader, csvRow, settingsSchema } from "cabs-webgpu";
 window.result = (async () => {
   await init();
   const t = await Trainer.create({ data: "blobs", model: "mlp:16", rule: "cabs", lr: 4, mu: 0.9, backend: "cpu" });
   let s;
   for (let i = 0; i < 60; i++) s = await t.step();
   const e = await t.evaluate();
-  const out = { step: s.step, batchSize: s.batchSize, loss: s.loss, testAccuracy: e.testAccuracy, header: csvHeader().split(",")[0], backend: t.backend().kind };
+  const out = { step: s.step, batchSize: s.batchSize, loss: s.loss, testAccuracy: e.testAccuracy, header: csvHeader().split(",")[0], backend: t.backend().kind,
+    examplesSeen: s.examplesSeen, row: csvRow({ ...s, testLoss: e.testLoss, testAccuracy: e.testAccuracy }).split(",").slice(0, 3).join(","),
+    keys: settingsSchema().keys.length };
   t.free();
   return out;
 })().catch((err) => ({ error: String(err) }));`);
@@ -97,6 +102,8 @@ window.result = (async () => {
   assert.equal(r.step, 60);
   assert.equal(r.backend, "cpu");
   assert.equal(r.header, "step");
+  assert.equal(r.row, `60,${r.examplesSeen},${r.batchSize}`, "csvRow from the package formats the step");
+  assert.ok(r.keys >= 16, `settingsSchema() from the package lists ${r.keys} keys`);
   assert.ok(r.batchSize > 16, `CABS did not grow the batch: ${JSON.stringify(r)}`);
   assert.ok(r.testAccuracy > 0.5, `no learning: ${JSON.stringify(r)}`);
   await page.waitForFunction(() => (document.getElementById("demo").cabsDemo?.snapshot().runs[0].step ?? 0) >= 10, null, { timeout: 60_000, polling: 200 });
