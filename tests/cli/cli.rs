@@ -3,7 +3,7 @@
 //! probe file whose statistics an independent f64 implementation reproduces.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 use cabs::model::{Layout, ModelSpec};
 use common::*;
 use std::process::Command;
