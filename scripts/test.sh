@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run every test: install what is missing, then
 #   0. the lint gate: rustfmt and clippy (warnings are errors);
-#   1. native tests (cargo test --release: the CPU twins are exact but slow unoptimised): CPU twins
-#      vs brute force, GPU (lavapipe or a real GPU) vs CPU,
-#      the CABS rule, the command-line runner, end-to-end MNIST training;
+#   1. native tests (cargo test --release: the CPU twins are exact but slow unoptimised), three
+#      binaries by area: tests/engine (GPU on lavapipe or a real GPU vs CPU, chunking, fast CPU
+#      kernels), tests/method (the CABS rule, CPU twins vs brute force) and tests/cli (the
+#      command-line runner, end-to-end MNIST training);
 #   2. browser tests (wasm-pack test --headless --chrome): the engine on WebGPU in Chromium;
 #   3. page tests (node --test tests/page): the demo page end to end in headless Chromium.
 set -euo pipefail
@@ -20,8 +21,10 @@ cargo clippy --release --all-targets -- -D warnings
 step "native tests (cargo test)"
 cargo test --release --all-targets --no-fail-fast
 
-step "browser tests (wasm-pack test --headless --chrome)"
-CHROMEDRIVER=$(command -v chromedriver) wasm-pack test --headless --chrome
+step "browser tests (wasm-pack test --headless --chrome --test engine)"
+# The engine test binary is the browser suite (its `web` and `fast_cpu` modules); the method and
+# cli binaries are native only, so building them for wasm32 would only make empty binaries.
+CHROMEDRIVER=$(command -v chromedriver) wasm-pack test --headless --chrome --test engine
 
 if ls tests/page/*.test.mjs >/dev/null 2>&1; then
   step "page tests (node --test tests/page)"

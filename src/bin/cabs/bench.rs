@@ -5,14 +5,15 @@
 //! `cabs gpu`: print the adapter wgpu finds.
 
 use crate::cli::{dataset, Args};
+use crate::error::{CliError, CliResult};
 use cabs::cabs::{LrSchedule, Rule};
 use cabs::trainer::Trainer;
 use std::time::Instant;
 
-pub fn bench(a: Args) -> Result<(), String> {
+pub fn bench(a: Args) -> CliResult<()> {
     let steps = a.steps.unwrap_or(100).max(10);
     let data = dataset(&a)?;
-    let mut cfg = a.settings.trainer_config().map_err(|e| e.to_string())?;
+    let mut cfg = a.settings.trainer_config()?;
     cfg.rule = Rule::Constant { m: a.batch, schedule: LrSchedule::Constant };
     cfg.lr = 0.01; // small and constant: the network must not diverge while we time it
                    // Variant A and B: with ξ / without ξ, or chunks of N / one chunk per step.
@@ -26,12 +27,12 @@ pub fn bench(a: Args) -> Result<(), String> {
             ("step with ξ:".to_string(), "step without ξ:".to_string(), cabs::trainer::TrainerConfig { with_stats: false, ..cfg.clone() })
         }
     };
-    let mut va = pollster::block_on(Trainer::new(cfg, data.clone())).map_err(|e| e.to_string())?;
-    let mut vb = pollster::block_on(Trainer::new(cfg_b, data)).map_err(|e| e.to_string())?;
-    let time = |t: &mut Trainer, n: u64| -> Result<f64, String> {
+    let mut va = pollster::block_on(Trainer::new(cfg, data.clone()))?;
+    let mut vb = pollster::block_on(Trainer::new(cfg_b, data))?;
+    let time = |t: &mut Trainer, n: u64| -> CliResult<f64> {
         let start = Instant::now();
         for _ in 0..n {
-            pollster::block_on(t.step()).map_err(|e| e.to_string())?;
+            pollster::block_on(t.step())?;
         }
         Ok(start.elapsed().as_secs_f64() / n as f64)
     };
@@ -83,7 +84,7 @@ pub fn bench(a: Args) -> Result<(), String> {
         // GPU time per kernel, the median of several profiled steps (steadier than wall time).
         let mut runs = Vec::new();
         for _ in 0..7 {
-            match pollster::block_on(va.profile_step()).map_err(|e| e.to_string())? {
+            match pollster::block_on(va.profile_step())? {
                 Some(p) => runs.push(p),
                 None => break,
             }
@@ -115,10 +116,10 @@ pub fn bench(a: Args) -> Result<(), String> {
     Ok(())
 }
 
-pub fn show_gpu(_a: Args) -> Result<(), String> {
+pub fn show_gpu(_a: Args) -> CliResult<()> {
     let data = cabs::data::synthetic::moons(1);
     let cfg = cabs::trainer::TrainerConfig {
-        model: cabs::model::ModelSpec::parse("logreg").map_err(|e| e.to_string())?,
+        model: cabs::model::ModelSpec::parse("logreg")?,
         rule: Rule::Constant { m: 16, schedule: LrSchedule::Constant },
         lr: 0.1,
         seed: 1,
@@ -127,8 +128,8 @@ pub fn show_gpu(_a: Args) -> Result<(), String> {
         conv_norms: Default::default(),
         chunk: None,
     };
-    let t = pollster::block_on(Trainer::new(cfg, data)).map_err(|e| e.to_string())?;
-    let a = t.backend().adapter.clone().ok_or("no adapter")?;
+    let t = pollster::block_on(Trainer::new(cfg, data))?;
+    let a = t.backend().adapter.clone().ok_or_else(|| CliError::run("no adapter"))?;
     println!("{} — backend {}, type {}, driver {}", a.name, a.backend, a.device_type, a.driver);
     Ok(())
 }

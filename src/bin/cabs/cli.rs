@@ -220,9 +220,8 @@ pub fn run(args: Vec<OsString>) -> CliResult<()> {
             Ok(())
         }
         "train" => crate::train::train(a),
-        // bench.rs still returns its messages as strings (its rewrite is pending).
-        "bench" => crate::bench::bench(a).map_err(CliError::from_message),
-        "gpu" => crate::bench::show_gpu(a).map_err(CliError::from_message),
+        "bench" => crate::bench::bench(a),
+        "gpu" => crate::bench::show_gpu(a),
         "reproduce" => crate::reproduce::reproduce(a),
         "plan" => crate::plan::plan(a),
         other => Err(CliError::usage(format!("unknown command '{other}' (use train, bench, reproduce, plan or gpu; see cabs --help)"))),

@@ -31,19 +31,6 @@ impl CliError {
         CliError::Io(format!("cannot write {}: {e}", path.display()))
     }
 
-    /// "cannot read PATH: why".
-    pub fn read(path: &Path, e: impl fmt::Display) -> CliError {
-        CliError::Io(format!("cannot read {}: {e}", path.display()))
-    }
-
-    /// For code that still reports errors as strings (bench.rs): "usage: …" is a usage error.
-    pub fn from_message(msg: String) -> CliError {
-        match msg.strip_prefix("usage: ") {
-            Some(m) => CliError::Usage(m.to_string()),
-            None => CliError::Run(msg),
-        }
-    }
-
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) => 2,
@@ -79,14 +66,6 @@ impl From<cabs::CabsError> for CliError {
             cabs::CabsError::Io(_) => CliError::Io(e.to_string()),
             _ => CliError::Run(e.to_string()),
         }
-    }
-}
-
-/// For code that still reports errors as strings (bench.rs): the message as printed, which
-/// [`CliError::from_message`] reads back.
-impl From<CliError> for String {
-    fn from(e: CliError) -> String {
-        e.to_string()
     }
 }
 

@@ -3,7 +3,7 @@
 //! probe file whose statistics an independent f64 implementation reproduces.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 use cabs::model::{Layout, ModelSpec};
 use common::*;
 use std::process::Command;
@@ -53,6 +53,26 @@ fn bad_flags_and_files_give_one_line_and_a_nonzero_exit() {
         assert!(err.starts_with("cabs: error: "), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+}
+
+/// `bench` reports errors through the same typed error as `train`: a bad setting is a usage
+/// error (exit 2) with the same line, a file that cannot be read is not (exit 1).
+#[test]
+fn bench_errors_have_trains_exit_codes_and_lines() {
+    for bad in [&["--model", "cnn-mnist", "--data", "moons"][..], &["--rule", "const:0", "--data", "moons"]] {
+        let (train_code, _, train_err) = cabs(&[&["train", "--backend", "cpu"][..], bad].concat());
+        let (code, _, err) = cabs(&[&["bench", "--backend", "cpu"][..], bad].concat());
+        assert_eq!((code, err.as_str()), (train_code, train_err.as_str()), "bench {bad:?}");
+        assert_eq!(code, 2, "bench {bad:?}: {err}");
+        assert!(err.starts_with("cabs: error: usage: "), "bench {bad:?}: {err}");
+    }
+    let (code, _, err) = cabs(&["bench", "--backend", "cpu", "--batch", "0", "--data", "moons"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim_end(), "cabs: error: usage: invalid setting: a constant batch size must be at least 1");
+    let (code, _, err) = cabs(&["bench", "--backend", "cpu", "--data", "idx:/nonexistent/images,/nonexistent/labels"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.starts_with("cabs: error: ") && err.contains("/nonexistent/images") && !err.contains("usage"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! with its own figures is reported.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 use cabs::engine::BackendChoice;
 use cabs::settings::Settings;
 use cabs::trainer::Trainer;

@@ -4,7 +4,7 @@
 //! gradient whose reduction over examples × positions spans several splits.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 use cabs::gpu::conv::{run_conv, run_pool};
 use cabs::reference::conv2d::{self, Conv2dSpec, Padding};
 use cabs::reference::max_pool::{self, PoolSpec};

@@ -2,7 +2,7 @@
 //! CABS batch leaves 16 and grows, the loss falls, and test accuracy passes 90 %.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 use cabs::settings::Settings;
 use cabs::trainer::Trainer;
 use common::require_gpu;

@@ -5,7 +5,7 @@
 //! whose output differs; predictions on CNNs agree with the GPU's evaluation.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 use cabs::data::{Dataset, ImageShape};
 use cabs::engine::{BackendChoice, ConvNorms, Engine, Snapshot};
 use cabs::model::{Layout, ModelSpec};

@@ -4,7 +4,7 @@
 //! squared inputs and squared errors) and the bound exact ≤ P·approx.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 use cabs::reference::conv2d::{self, Conv2dSpec, Padding};
 use cabs::reference::max_pool::{self, PoolSpec};
 use cabs::rng::Rng;

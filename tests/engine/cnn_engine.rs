@@ -4,7 +4,7 @@
 //! GPU engine against the CPU engine on every intermediate buffer of whole steps.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 use cabs::data::{Dataset, ImageShape};
 use cabs::engine::{BackendChoice, ConvNorms, Engine, Snapshot};
 use cabs::model::{Layout, ModelSpec};

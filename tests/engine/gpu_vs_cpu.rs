@@ -3,7 +3,7 @@
 //! and a run is repeated to check that the fixed-order reductions make it bit-for-bit repeatable.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 use cabs::cabs::{CabsConfig, LrSchedule, Rule};
 use cabs::data::{synthetic, Dataset};
 use cabs::engine::{BackendChoice, ConvNorms, Engine, Snapshot};

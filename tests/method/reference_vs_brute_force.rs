@@ -3,7 +3,7 @@
 //! oracle for the GPU tests.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+use crate::common;
 use cabs::cabs::xi_from_sums;
 use cabs::data::Dataset;
 use cabs::engine::{BackendChoice, ConvNorms, Engine, Snapshot};
