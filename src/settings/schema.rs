@@ -2,7 +2,7 @@
 //! `<cabs-demo>`) and the engine's JavaScript `settings` keys — with its type, default, limits or
 //! allowed values, help text, and the page's presets. This table is the one definition: the page
 //! reads it from `www/lib/settings-schema.js` (generated from [`schema`] and kept up to date by
-//! `tests/settings_schema.rs`, so the page can parse its link before, or without, the wasm
+//! `tests/cli/settings_schema.rs`, so the page can parse its link before, or without, the wasm
 //! engine), and the engine exports it as `settingsSchema()`.
 //!
 //! Two layers of checks, both defined here in Rust. The schema's limits are the *link's*: what a
@@ -472,7 +472,7 @@ pub fn page_module() -> String {
     let json = serde_json::to_string_pretty(&schema()).expect("the schema is plain data");
     format!(
         "// Generated from src/settings/schema.rs (the settings schema) — do not edit. Regenerate with\n\
-         // CABS_BLESS=1 cargo test --release --test settings_schema; that test fails while this file is stale.\n\
+         // CABS_BLESS=1 cargo test --release --test cli settings_schema; that test fails while this file is stale.\n\
          export default {json};\n"
     )
 }

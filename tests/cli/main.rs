@@ -1,5 +1,6 @@
 //! Whole runs as a user gets them: the `cabs` command (errors, CSV, probes, `cabs reproduce` and
-//! the committed reproduction), and training on the bundled MNIST digits. Native only.
+//! the committed reproduction), training on the bundled MNIST digits, and the interfaces shared
+//! with the page (the settings schema and the CSV row). Native only.
 #![cfg(not(target_arch = "wasm32"))]
 
 #[path = "../common/mod.rs"]
@@ -8,3 +9,4 @@ mod common;
 mod cli;
 mod mnist_end_to_end;
 mod reproduce_cli;
+mod settings_schema;

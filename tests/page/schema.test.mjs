@@ -3,7 +3,7 @@
 // parser, the controls and <cabs-demo> take their keys, defaults and limits from it; the parser
 // and the engine's own checks (checkSettings) agree value by value; and the page's CSV export is
 // the native runner's format, byte for byte (tests/page/csv-golden.json is written by
-// tests/settings_schema.rs with the runner's formatter). The engine runs here in Node, and the
+// tests/cli/settings_schema.rs with the runner's formatter). The engine runs here in Node, and the
 // page in headless Chromium.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";

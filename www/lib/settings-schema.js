@@ -1,5 +1,5 @@
 // Generated from src/settings/schema.rs (the settings schema) — do not edit. Regenerate with
-// CABS_BLESS=1 cargo test --release --test settings_schema; that test fails while this file is stale.
+// CABS_BLESS=1 cargo test --release --test cli settings_schema; that test fails while this file is stale.
 export default {
   "version": 1,
   "maxLinkChars": 2000,

@@ -3,7 +3,7 @@
 //! parsers accept, and the page's generated copy (www/lib/settings-schema.js) is up to date. Also
 //! the CSV row: the shared formatter writes the runner's documented format, and the golden file
 //! the page test compares its export with (tests/page/csv-golden.json) is what it writes.
-//! `CABS_BLESS=1 cargo test --release --test settings_schema` rewrites both generated files.
+//! `CABS_BLESS=1 cargo test --release --test cli settings_schema` rewrites both generated files.
 
 use cabs::cabs::{parse_rule, CabsConfig};
 use cabs::data::DataName;
@@ -167,7 +167,7 @@ fn up_to_date(path: &str, want: &str) {
         return;
     }
     let have = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(have == want, "{} is stale: regenerate it with CABS_BLESS=1 cargo test --release --test settings_schema", path.display());
+    assert!(have == want, "{} is stale: regenerate it with CABS_BLESS=1 cargo test --release --test cli settings_schema", path.display());
 }
 
 #[test]
