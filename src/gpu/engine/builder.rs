@@ -26,6 +26,9 @@ pub(super) struct Builder<'a> {
     pub(super) byte_scale: f32,
 }
 
+/// Chunk rows up to which a weight gradient's reduction is one 16-deep slice.
+const SLICE_ROWS: u32 = 16;
+
 impl Builder<'_> {
     fn buf(&self, b: Buf) -> &wgpu::Buffer {
         &self.bufs[&b]
@@ -40,6 +43,8 @@ impl Builder<'_> {
     /// A matmul dispatch in the tile shape that fits it: 256×16 tiles when the output is at most
     /// 16 wide, 16×256 when its rows are a fixed count of at most 16, 64×64 otherwise, and
     /// 16×256 for chunks of at most 16 rows when the rows are the batch (`fixed_rows` None).
+    /// A 64×64 product whose reduction is the batch (weight gradients) runs without workgroup
+    /// memory for chunks of at most 16 rows (`direct` in `shaders/matmul.wgsl`).
     fn matmul(&self, op: Op, p: MatmulParams, buffers: &[&wgpu::Buffer], fixed_rows: Option<u32>) -> Dispatch {
         let k = &self.kernels;
         let grid = |s: MatmulShape| match fixed_rows {
@@ -58,6 +63,11 @@ impl Builder<'_> {
         d.pipeline = pipeline.clone();
         if !narrow && fixed_rows.is_none() {
             d.small = Some((MatmulShape::WIDE.rows(), k.matmul_wide.clone(), grid(MatmulShape::WIDE)));
+        }
+        if shape == MatmulShape::SQUARE && p.batch_dim == 2 {
+            // The reduction runs over the chunk's rows: at most 16 deep is one staged slice,
+            // whose barriers cost more than the tile saves on software GPUs.
+            d.small = Some((SLICE_ROWS, k.matmul_direct.clone(), grid(shape)));
         }
         d
     }
@@ -95,7 +105,7 @@ impl Builder<'_> {
             }
             Op::ConvForward { stage } => self.dispatch(
                 op,
-                &self.conv_kernels().forward,
+                self.conv_kernels().forward.pick(lay.convs[stage].conv.out_c),
                 conv_params(stage, RELU, 0),
                 &[b(plan.stage_input(stage)), b(Buf::Params), b(Buf::ConvOut(stage))],
                 {
@@ -129,7 +139,7 @@ impl Builder<'_> {
                 let (target, flags) = plan.conv_backward_target(stage);
                 self.dispatch(
                     op,
-                    &self.conv_kernels().backward_input,
+                    self.conv_kernels().backward_input.pick(lay.convs[stage].conv.in_c),
                     conv_params(stage, flags, 0),
                     &[b(Buf::DConv(stage)), b(Buf::Params), b(plan.stage_output(stage - 1)), b(target)],
                     {
@@ -145,7 +155,7 @@ impl Builder<'_> {
                 let grid = Grid::ExampleSplits { x, y, per_row: c.positions() as u32, w: SPLIT_K };
                 let mut d = self.dispatch(
                     op,
-                    &ck.filter_grad,
+                    ck.filter_grad.pick(c.out_c),
                     conv_params(stage, 0, 0),
                     &[b(plan.stage_input(stage)), b(Buf::DConv(stage)), &scratch],
                     grid,
@@ -168,7 +178,7 @@ impl Builder<'_> {
                 let grid = Grid::ExampleSplits { x, y, per_row: 1, w: 1 };
                 let mut d = self.dispatch(
                     op,
-                    &ck.norms,
+                    ck.norms.pick(c.out_c),
                     conv_params(stage, 0, row),
                     &[b(plan.stage_input(stage)), b(Buf::DConv(stage)), &scratch],
                     grid,
