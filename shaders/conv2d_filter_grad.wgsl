@@ -55,14 +55,14 @@ fn b_at(k: u32, d: vec3u, ctx: BCtx) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) li: u32) {
     let cols = p.in_c * p.k_h * p.k_w + 1u;
-    let row_tiles = (p.out_c + TILE - 1u) / TILE;
+    let row_tiles = (p.out_c + TILE_M - 1u) / TILE_M;
     let split = wid.y / row_tiles;
-    let row0 = (wid.y % row_tiles) * TILE;
-    let col0 = wid.x * TILE;
+    let row0 = (wid.y % row_tiles) * TILE_M;
+    let col0 = wid.x * TILE_N;
     let depth = step.m * p.out_h * p.out_w;
     let k_begin = split * SPLIT_K;
     let blk = tile_product(row0, col0, k_begin, min(k_begin + SPLIT_K, depth), p.out_c, cols, lid, li, 0u);
-    for (var r = 0u; r < 4u; r++) {
+    for (var r = 0u; r < BLOCK_M; r++) {
         let o = row0 + lid.y + 16u * r;
         let acc = block_row(blk, r);
         for (var j = 0u; j < 4u; j++) {

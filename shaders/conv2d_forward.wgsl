@@ -50,10 +50,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
         @builtin(local_invocation_index) li: u32) {
     let positions = p.out_h * p.out_w;
     let cols = step.m * positions;
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
+    let row0 = wid.y * TILE_M;
+    let col0 = wid.x * TILE_N;
     let blk = tile_product(row0, col0, 0u, p.in_c * p.k_h * p.k_w, p.out_c, cols, lid, li, 0u);
-    for (var r = 0u; r < 4u; r++) {
+    for (var r = 0u; r < BLOCK_M; r++) {
         let o = row0 + lid.y + 16u * r;
         let acc = block_row(blk, r);
         for (var j = 0u; j < 4u; j++) {

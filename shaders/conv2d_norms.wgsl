@@ -55,14 +55,14 @@ fn b_at(k: u32, d: vec3u, ctx: BCtx) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) li: u32) {
     let cols = p.in_c * p.k_h * p.k_w + 1u;
-    let row_tiles = (p.out_c + TILE - 1u) / TILE;
-    let col_tiles = (cols + TILE - 1u) / TILE;
+    let row_tiles = (p.out_c + TILE_M - 1u) / TILE_M;
+    let col_tiles = (cols + TILE_N - 1u) / TILE_N;
     let ex = wid.y / row_tiles;
-    let row0 = (wid.y % row_tiles) * TILE;
-    let col0 = wid.x * TILE;
+    let row0 = (wid.y % row_tiles) * TILE_M;
+    let col0 = wid.x * TILE_N;
     let blk = tile_product(row0, col0, 0u, p.out_h * p.out_w, p.out_c, cols, lid, li, ex);
     var acc = vec2f(0.0);
-    for (var r = 0u; r < 4u; r++) {
+    for (var r = 0u; r < BLOCK_M; r++) {
         let g = block_row(blk, r);
         if (row0 + lid.y + 16u * r < p.out_c) {
             for (var j = 0u; j < 4u; j++) {

@@ -11,15 +11,21 @@
 // rows of A and columns of B in every slice, so the index arithmetic that depends on them is
 // hoisted out of the loop, and the digits of k advance by 16 per slice with two carries: no
 // integer division inside the loop (software GPUs run divisions one lane at a time).
-// The blocking is matmul.wgsl's square shape: a 16×16 workgroup computes a 64×64 tile of
-// A·B, each thread a 4×4 block (rows ty + 16i, columns tx + 16j), stepping through K in slices
-// of 16 staged in workgroup memory. Per slice the workgroup loads at most 64·16 values of A and
+// The blocking is matmul.wgsl's square shape: a 16×16 workgroup computes a TILE_M×64 tile of
+// A·B, each thread a BLOCK_M×4 block (rows ty + 16i, columns tx + 16j), stepping through K in
+// slices of 16 staged in workgroup memory. The host prepends TILE_M and BLOCK_M = TILE_M / 16
+// (src/gpu/conv.rs): 64 (square) or 32 (narrow, for layers of at most 32 rows: cnn-mnist's
+// conv 0 with 32 filters, conv 1's input gradient with 32 input channels).
+// Arithmetic intensity, square: per slice the workgroup loads at most 64·16 values of A and
 // 16·64 of B (8,192 B) for 2·64·64·16 = 131,072 FLOPs: 16 FLOP per byte loaded from storage, the
-// same as the 64×64 matmul (more where taps fall in the padding and are not loaded).
-const TILE: u32 = 64u;
+// same as the 64×64 matmul (more where taps fall in the padding and are not loaded). Narrow:
+// 32·16 + 16·64 values (6,144 B) for 2·32·64·16 = 65,536 FLOPs, 10.7 FLOP/B, which is what the
+// square tile reaches on the same ≤ 32-row layers (rows outside A are not loaded there), with
+// half its threads' multiply-adds spent on rows that do not exist.
+const TILE_N: u32 = 64u;
 const SLICE: u32 = 16u;
 
-var<workgroup> tile_a: array<array<f32, 16>, 64>; // [row][k]
+var<workgroup> tile_a: array<array<f32, 16>, TILE_M>; // [row][k]
 var<workgroup> tile_b: array<array<f32, 64>, 16>; // [k][col]
 
 /// One thread's 4×4 block: r_i holds row ty + 16i, columns tx + 16j in its lanes j.
@@ -40,7 +46,7 @@ fn advance(d: vec3u, s: vec3u, r: vec2u) -> vec3u {
     return vec3u(hi, mid, lo);
 }
 
-/// The 64×64 tile of A·B at (row0, col0), summing k over [k_begin, k_end) in ascending order;
+/// The TILE_M×64 tile of A·B at (row0, col0), summing k over [k_begin, k_end) in ascending order;
 /// rows ≥ `rows` and columns ≥ `cols` read as zero. Call in uniform control flow.
 fn tile_product(row0: u32, col0: u32, k_begin: u32, k_end: u32, rows: u32, cols: u32,
                 lid: vec3u, li: u32, ex: u32) -> Block {
@@ -49,14 +55,14 @@ fn tile_product(row0: u32, col0: u32, k_begin: u32, k_end: u32, rows: u32, cols:
     // This thread loads A at rows ra + 16q, k = k0 + li % 16, and B at column cb,
     // k = k0 + li / 64 + 4q (q = 0…3).
     let ra = row0 + li / SLICE;
-    let cb = col0 + li % TILE;
+    let cb = col0 + li % TILE_N;
     let a0 = a_ctx(ra, ex);
     let a1 = a_ctx(ra + 16u, ex);
     let a2 = a_ctx(ra + 32u, ex);
     let a3 = a_ctx(ra + 48u, ex);
     let bc = b_ctx(cb, ex);
     var ka = k_begin + li % SLICE;
-    var kb = k_begin + li / TILE;
+    var kb = k_begin + li / TILE_N;
     var da = digits(ka, rad);
     var db0 = digits(kb, rad);
     var db1 = digits(kb + 4u, rad);
@@ -70,8 +76,8 @@ fn tile_product(row0: u32, col0: u32, k_begin: u32, k_end: u32, rows: u32, cols:
     var acc3 = vec4f(0.0);
     let ar = li / SLICE;
     let ak = li % SLICE;
-    let bk = li / TILE;
-    let bcol = li % TILE;
+    let bk = li / TILE_N;
+    let bcol = li % TILE_N;
     for (var k0 = k_begin; k0 < k_end; k0 += SLICE) {
         // Zeros outside the operands (no load: that is also what keeps reads in bounds).
         var v0 = 0.0;
@@ -81,13 +87,17 @@ fn tile_product(row0: u32, col0: u32, k_begin: u32, k_end: u32, rows: u32, cols:
         if (ka < k_end) {
             if (ra < rows) { v0 = a_at(ka, da, a0); }
             if (ra + 16u < rows) { v1 = a_at(ka, da, a1); }
-            if (ra + 32u < rows) { v2 = a_at(ka, da, a2); }
-            if (ra + 48u < rows) { v3 = a_at(ka, da, a3); }
+            if (BLOCK_M > 2u) {
+                if (ra + 32u < rows) { v2 = a_at(ka, da, a2); }
+                if (ra + 48u < rows) { v3 = a_at(ka, da, a3); }
+            }
         }
         tile_a[ar][ak] = v0;
         tile_a[ar + 16u][ak] = v1;
-        tile_a[ar + 32u][ak] = v2;
-        tile_a[ar + 48u][ak] = v3;
+        if (BLOCK_M > 2u) {
+            tile_a[ar + 32u][ak] = v2;
+            tile_a[ar + 48u][ak] = v3;
+        }
         v0 = 0.0;
         v1 = 0.0;
         v2 = 0.0;
@@ -107,8 +117,10 @@ fn tile_product(row0: u32, col0: u32, k_begin: u32, k_end: u32, rows: u32, cols:
             let bv = vec4f(tile_b[kk][lid.x], tile_b[kk][lid.x + 16u], tile_b[kk][lid.x + 32u], tile_b[kk][lid.x + 48u]);
             acc0 += tile_a[lid.y][kk] * bv;
             acc1 += tile_a[lid.y + 16u][kk] * bv;
-            acc2 += tile_a[lid.y + 32u][kk] * bv;
-            acc3 += tile_a[lid.y + 48u][kk] * bv;
+            if (BLOCK_M > 2u) {
+                acc2 += tile_a[lid.y + 32u][kk] * bv;
+                acc3 += tile_a[lid.y + 48u][kk] * bv;
+            }
         }
         workgroupBarrier();
         ka += SLICE;
@@ -122,7 +134,7 @@ fn tile_product(row0: u32, col0: u32, k_begin: u32, k_end: u32, rows: u32, cols:
     return Block(acc0, acc1, acc2, acc3);
 }
 
-/// Row i (0…3) of a block.
+/// Row i (0 … BLOCK_M - 1) of a block.
 fn block_row(b: Block, i: u32) -> vec4f {
     switch i {
         case 0u: { return b.r0; }

@@ -6,7 +6,7 @@
 //!
 //! The forward pass, the input gradient, the filter gradient and the exact per-example norms
 //! are implicit GEMMs sharing one tiled product (`shaders/conv_gemm.wgsl`, the matmul's 64×64
-//! register blocking). The filter gradient and the norms write partial sums to a scratch
+//! register blocking, or 32×64 for products of at most 32 rows: [`Tiled`]). The filter gradient and the norms write partial sums to a scratch
 //! buffer that a second, small kernel reduces in a fixed order ([`filter_grad_scratch`],
 //! [`norms_scratch`] size it).
 
@@ -26,8 +26,32 @@ pub const APPROX: u32 = 1;
 /// Rows (example, position) of the filter gradient's reduction per split (`SPLIT_K` in
 /// `shaders/conv_params.wgsl`): bounds each thread's loop at 4096 / 16 = 256 slices.
 pub const SPLIT_K: u32 = crate::plan::GPU_SPLIT_K;
-/// Side of the square output tile of the implicit GEMMs (`shaders/conv_gemm.wgsl`).
+/// Side of the square output tile of the implicit GEMMs (`shaders/conv_gemm.wgsl`); grids are
+/// sized by it whichever variant runs (see [`Tiled`]).
 pub const TILE: u32 = 64;
+/// Rows of the narrow variant's output tile (32 × 64).
+pub const NARROW_ROWS: u32 = 32;
+
+/// One implicit-GEMM kernel in two tile shapes with the same bindings: 64 × 64, and 32 × 64 for
+/// products of at most 32 rows (filters, or input channels for the input gradient), where the
+/// square tile would leave half its threads multiplying rows that do not exist (cnn-mnist's
+/// conv 0 with 32 filters, conv 1's input gradient with 32 channels). Such a product has one row
+/// tile in either shape, so grids and scratch sizes do not depend on the choice.
+pub struct Tiled {
+    pub square: Kernel,
+    pub narrow: Kernel,
+}
+
+impl Tiled {
+    /// The variant for a product of `rows` rows.
+    pub fn pick(&self, rows: usize) -> &Kernel {
+        if rows as u32 <= NARROW_ROWS {
+            &self.narrow
+        } else {
+            &self.square
+        }
+    }
+}
 
 /// Splits of the filter gradient of a chunk of `m` examples.
 pub fn filter_grad_splits(s: &Conv2dSpec, m: u32) -> u32 {
@@ -171,11 +195,11 @@ impl PrepParams {
 
 pub struct ConvKernels {
     pub crop_standardize: Kernel,
-    pub forward: Kernel,
-    pub backward_input: Kernel,
-    pub filter_grad: Kernel,
+    pub forward: Tiled,
+    pub backward_input: Tiled,
+    pub filter_grad: Tiled,
     pub grad_reduce: Kernel,
-    pub norms: Kernel,
+    pub norms: Tiled,
     pub norms_reduce: Kernel,
     pub norms_approx: Kernel,
     pub pool_forward: Kernel,
@@ -188,7 +212,14 @@ impl ConvKernels {
         let prelude = include_str!("../../shaders/conv_params.wgsl");
         let k = |label, body: &str, slots: &[Slot]| Kernel::new(device, step_layout, label, &format!("{prelude}\n{body}"), slots);
         let gemm = include_str!("../../shaders/conv_gemm.wgsl");
-        let tiled = |label, body: &str, slots: &[Slot]| k(label, &format!("{body}\n{gemm}"), slots);
+        let shape = |label, rows: u32, body: &str, slots: &[Slot]| {
+            let consts = format!("const TILE_M: u32 = {rows}u;\nconst BLOCK_M: u32 = {}u;", rows / 16);
+            k(label, &format!("{consts}\n{body}\n{gemm}"), slots)
+        };
+        let tiled = |label, body: &str, slots: &[Slot]| Tiled {
+            square: shape(label, TILE, body, slots),
+            narrow: shape(label, NARROW_ROWS, body, slots),
+        };
         ConvKernels {
             crop_standardize: Kernel::new(
                 device,
@@ -345,17 +376,17 @@ pub async fn run_conv(
     let norm_scratch = h.buffer::<f32>("norm tiles", &[], norms_scratch(s, mm) as usize);
     let mut enc = h.ctx.device.create_command_encoder(&Default::default());
     let fwd = ((mm * positions).div_ceil(TILE), (s.out_c as u32).div_ceil(TILE));
-    h.dispatch(&mut enc, &k.forward, &[&p(if relu { RELU } else { 0 }, 0), &xb, &weights, &out], fwd);
+    h.dispatch(&mut enc, k.forward.pick(s.out_c), &[&p(if relu { RELU } else { 0 }, 0), &xb, &weights, &out], fwd);
     h.dispatch(
         &mut enc,
-        &k.backward_input,
+        k.backward_input.pick(s.in_c),
         &[&p(if aux.is_some() { MUL_RELU_DERIV } else { 0 }, 0), &dyb, &weights, &auxb, &dx],
         ((mm * pixels).div_ceil(TILE), (s.in_c as u32).div_ceil(TILE)),
     );
     let splits = filter_grad_splits(s, mm);
-    h.dispatch(&mut enc, &k.filter_grad, &[&p(0, 0), &xb, &dyb, &grad_scratch], (col_tiles, row_tiles * splits));
+    h.dispatch(&mut enc, k.filter_grad.pick(s.out_c), &[&p(0, 0), &xb, &dyb, &grad_scratch], (col_tiles, row_tiles * splits));
     h.dispatch(&mut enc, &k.grad_reduce, &[&p(0, 0), &grad_scratch, &grads], (((fl + s.out_c) as u32).div_ceil(64), 1));
-    h.dispatch(&mut enc, &k.norms, &[&p(0, 0), &xb, &dyb, &norm_scratch], (col_tiles, row_tiles * mm));
+    h.dispatch(&mut enc, k.norms.pick(s.out_c), &[&p(0, 0), &xb, &dyb, &norm_scratch], (col_tiles, row_tiles * mm));
     h.dispatch(&mut enc, &k.norms_reduce, &[&p(0, 0), &norm_scratch, &norms], (mm.div_ceil(64), 1));
     h.dispatch(&mut enc, &k.norms_approx, &[&p(APPROX, 2), &xb, &dyb, &norms], (mm, 1));
     let r = h.read(enc, &[(&out, m * s.out_len()), (&dx, m * s.in_len()), (&grads, fl + s.out_c), (&norms, 4 * m)]).await?;

@@ -159,14 +159,19 @@ impl Kernel {
             bind_group_layouts: &[Some(&group0), Some(step_layout)],
             immediate_size: 0,
         });
-        let pipeline = pipeline(device, &layout, label, body);
+        let pipeline = pipeline(device, &layout, label, body, "main");
         Kernel { pipeline, group0, layout, label }
     }
 
     /// Another pipeline with this kernel's bindings (its bind groups fit both): a variant of
     /// the same kernel, such as another tile shape.
     pub fn variant(&self, device: &wgpu::Device, body: &str) -> wgpu::ComputePipeline {
-        pipeline(device, &self.layout, self.label, body)
+        pipeline(device, &self.layout, self.label, body, "main")
+    }
+
+    /// Another entry point of `body`, with this kernel's bindings.
+    pub fn entry(&self, device: &wgpu::Device, body: &str, entry: &str) -> wgpu::ComputePipeline {
+        pipeline(device, &self.layout, self.label, body, entry)
     }
 
     /// A bind group for this kernel's group 0, buffers in binding order.
@@ -177,7 +182,7 @@ impl Kernel {
     }
 }
 
-fn pipeline(device: &wgpu::Device, layout: &wgpu::PipelineLayout, label: &str, body: &str) -> wgpu::ComputePipeline {
+fn pipeline(device: &wgpu::Device, layout: &wgpu::PipelineLayout, label: &str, body: &str, entry: &str) -> wgpu::ComputePipeline {
     let source = format!("{}\n{}", include_str!("../../shaders/step.wgsl"), body);
     let module = device
         .create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)) });
@@ -185,7 +190,7 @@ fn pipeline(device: &wgpu::Device, layout: &wgpu::PipelineLayout, label: &str, b
         label: Some(label),
         layout: Some(layout),
         module: &module,
-        entry_point: Some("main"),
+        entry_point: Some(entry),
         compilation_options: Default::default(),
         cache: None,
     })
@@ -199,6 +204,9 @@ pub struct Kernels {
     pub matmul: Kernel,
     pub matmul_wide: wgpu::ComputePipeline,
     pub matmul_narrow: wgpu::ComputePipeline,
+    /// The square tile without workgroup memory (`direct` in `shaders/matmul.wgsl`): for
+    /// reductions of at most 16 (weight gradients of small chunks).
+    pub matmul_direct: wgpu::ComputePipeline,
     pub softmax_xent: Kernel,
     pub per_example_norms: Kernel,
     pub bias_grad: Kernel,
@@ -233,6 +241,7 @@ impl Kernels {
             gather_batch: k("gather_batch", include_str!("../../shaders/gather_batch.wgsl"), &[Uniform, Read, Read, Read, Write, Write]),
             matmul_wide: matmul.variant(device, &MatmulShape::WIDE.source()),
             matmul_narrow: matmul.variant(device, &MatmulShape::NARROW.source()),
+            matmul_direct: matmul.entry(device, &MatmulShape::SQUARE.source(), "direct"),
             matmul,
             softmax_xent: k("softmax_xent", include_str!("../../shaders/softmax_xent.wgsl"), &[Uniform, Read, Read, Write, Write, Write]),
             per_example_norms: k("per_example_norms", include_str!("../../shaders/per_example_norms.wgsl"), &[Uniform, Read, Read, Write]),
