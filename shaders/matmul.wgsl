@@ -23,7 +23,8 @@
 //       gradient  G = (1/m)·δᵀ·A_prev                     trans_a, batch_dim K
 // Bindings (group 0): 0 params, 1 a, 2 b (also holds the bias), 3 aux (activations for act'), 4 out.
 // Dispatch: (ceil(N / TN), ceil(M / TM), 1).
-// Second entry point `direct`: the same tile per workgroup and the same 4×4 block per thread,
+// Second entry point `direct` (software adapters only; hardware GPUs keep `main`): the same tile
+// per workgroup and the same 4×4 block per thread,
 // read straight from storage, with no workgroup memory and no barriers. For products whose
 // reduction is at most 16 deep (the weight gradient of a chunk of ≤ 16 examples: K = m), where
 // one staged slice would be the whole loop and its two barriers all the cost: software GPUs run
@@ -103,16 +104,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     var acc2 = vec4f(0.0);
     var acc3 = vec4f(0.0);
     for (var k0 = 0u; k0 < depth; k0 += SLICE) {
-        // TM·SLICE and SLICE·TN values, 256 at a time. The index order follows the storage order of
+        // TM·SLICE and SLICE·TN values, RX·RY (the workgroup's threads) at a time. The index order follows the storage order of
         // the operand, so neighbouring threads read neighbouring addresses.
-        for (var e = li; e < TM * SLICE; e += 256u) {
+        for (var e = li; e < TM * SLICE; e += RX * RY) {
             if (p.trans_a == 1u) {
                 tile_a[e % TM][e / TM] = load_a(row0 + e % TM, k0 + e / TM, rows, depth);
             } else {
                 tile_a[e / SLICE][e % SLICE] = load_a(row0 + e / SLICE, k0 + e % SLICE, rows, depth);
             }
         }
-        for (var e = li; e < TN * SLICE; e += 256u) {
+        for (var e = li; e < TN * SLICE; e += RX * RY) {
             if (p.trans_b == 1u) {
                 tile_b[e % SLICE][e / SLICE] = load_b(k0 + e % SLICE, col0 + e / SLICE, depth, cols);
             } else {

@@ -87,7 +87,7 @@ impl Choice {
 
 /// Whether `auto` should time both engines on this adapter.
 pub fn is_software(adapter: &AdapterSummary) -> bool {
-    adapter.device_type == "Cpu"
+    adapter.is_software()
 }
 
 fn adapter_name(a: &AdapterSummary) -> String {

@@ -24,6 +24,14 @@ pub struct AdapterSummary {
     pub driver: String,
 }
 
+impl AdapterSummary {
+    /// A software adapter: wgpu's device type `Cpu` (natively e.g. Mesa's lavapipe; in the
+    /// browser an `isFallbackAdapter` such as Chromium's SwiftShader).
+    pub fn is_software(&self) -> bool {
+        self.device_type == "Cpu"
+    }
+}
+
 pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,

@@ -95,6 +95,10 @@ impl MatmulShape {
     pub const WIDE: MatmulShape = MatmulShape { rx: 64, ry: 4 };
     /// 256×16 tiles, for outputs at most 16 wide (the class scores).
     pub const NARROW: MatmulShape = MatmulShape { rx: 4, ry: 64 };
+    /// 16×16 tiles (16 threads), for outputs at most 16 wide in chunks of at most 16 rows (the
+    /// class scores of a small step), where the 256×16 tile would leave 15 of 16 threads on rows
+    /// that do not exist.
+    pub const TINY: MatmulShape = MatmulShape { rx: 4, ry: 4 };
 
     pub fn rows(self) -> u32 {
         4 * self.ry
@@ -204,6 +208,7 @@ pub struct Kernels {
     pub matmul: Kernel,
     pub matmul_wide: wgpu::ComputePipeline,
     pub matmul_narrow: wgpu::ComputePipeline,
+    pub matmul_tiny: wgpu::ComputePipeline,
     /// The square tile without workgroup memory (`direct` in `shaders/matmul.wgsl`): for
     /// reductions of at most 16 (weight gradients of small chunks).
     pub matmul_direct: wgpu::ComputePipeline,
@@ -241,6 +246,7 @@ impl Kernels {
             gather_batch: k("gather_batch", include_str!("../../shaders/gather_batch.wgsl"), &[Uniform, Read, Read, Read, Write, Write]),
             matmul_wide: matmul.variant(device, &MatmulShape::WIDE.source()),
             matmul_narrow: matmul.variant(device, &MatmulShape::NARROW.source()),
+            matmul_tiny: matmul.variant(device, &MatmulShape::TINY.source()),
             matmul_direct: matmul.entry(device, &MatmulShape::SQUARE.source(), "direct"),
             matmul,
             softmax_xent: k("softmax_xent", include_str!("../../shaders/softmax_xent.wgsl"), &[Uniform, Read, Read, Write, Write, Write]),

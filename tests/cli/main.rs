@@ -7,6 +7,7 @@
 mod common;
 
 mod cli;
+mod committed_reproduction;
 mod mnist_end_to_end;
 mod reproduce_cli;
 mod settings_schema;

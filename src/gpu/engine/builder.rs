@@ -24,6 +24,9 @@ pub(super) struct Builder<'a> {
     pub(super) chunk: u32,
     pub(super) n_partials: u32,
     pub(super) byte_scale: f32,
+    /// A software adapter (lavapipe, SwiftShader): barriers cost more there than re-reading
+    /// storage, which picks `direct` for small weight gradients.
+    pub(super) software: bool,
 }
 
 /// Chunk rows up to which a weight gradient's reduction is one 16-deep slice.
@@ -41,10 +44,13 @@ impl Builder<'_> {
     }
 
     /// A matmul dispatch in the tile shape that fits it: 256×16 tiles when the output is at most
-    /// 16 wide, 16×256 when its rows are a fixed count of at most 16, 64×64 otherwise, and
-    /// 16×256 for chunks of at most 16 rows when the rows are the batch (`fixed_rows` None).
-    /// A 64×64 product whose reduction is the batch (weight gradients) runs without workgroup
-    /// memory for chunks of at most 16 rows (`direct` in `shaders/matmul.wgsl`).
+    /// 16 wide, 16×256 when its rows are a fixed count of at most 16, 64×64 otherwise; when the
+    /// rows are the batch (`fixed_rows` None), chunks of at most 16 rows take 16×256 tiles, or
+    /// 16×16 ones if the output is at most 16 wide.
+    /// On a software adapter, a 64×64 product whose reduction is the batch (weight gradients)
+    /// runs without workgroup memory for chunks of at most 16 rows (`direct` in
+    /// `shaders/matmul.wgsl`); a hardware GPU keeps the staged tile, whose 16 FLOP per byte
+    /// loaded is what it rewards (no hardware GPU was at hand to measure `direct` on one).
     fn matmul(&self, op: Op, p: MatmulParams, buffers: &[&wgpu::Buffer], fixed_rows: Option<u32>) -> Dispatch {
         let k = &self.kernels;
         let grid = |s: MatmulShape| match fixed_rows {
@@ -61,10 +67,14 @@ impl Builder<'_> {
         let params = uniform(self.device, "matmul params", &p);
         let mut d = self.dispatch(op, &k.matmul, params, buffers, grid(shape));
         d.pipeline = pipeline.clone();
-        if !narrow && fixed_rows.is_none() {
-            d.small = Some((MatmulShape::WIDE.rows(), k.matmul_wide.clone(), grid(MatmulShape::WIDE)));
+        if fixed_rows.is_none() {
+            d.small = Some(if narrow {
+                (MatmulShape::TINY.rows(), k.matmul_tiny.clone(), grid(MatmulShape::TINY))
+            } else {
+                (MatmulShape::WIDE.rows(), k.matmul_wide.clone(), grid(MatmulShape::WIDE))
+            });
         }
-        if shape == MatmulShape::SQUARE && p.batch_dim == 2 {
+        if self.software && shape == MatmulShape::SQUARE && p.batch_dim == 2 {
             // The reduction runs over the chunk's rows: at most 16 deep is one staged slice,
             // whose barriers cost more than the tile saves on software GPUs.
             d.small = Some((SLICE_ROWS, k.matmul_direct.clone(), grid(shape)));
