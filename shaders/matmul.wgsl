@@ -1,4 +1,4 @@
-// matmul.wgsl — out = epilogue(A·B), register-blocked: a workgroup of RX×RY = 256 threads
+// matmul.wgsl — out = epilogue(A·B), register-blocked: a workgroup of RX×RY threads (256; 16 for tiny)
 // computes a TM×TN tile of out (TM = 4·RY rows, TN = 4·RX columns), each thread a 4×4 block
 // (rows ty + RY·i, columns tx + RX·j), stepping through K in slices of 16 staged in workgroup
 // memory. 16 outputs per thread means 16× fewer barriers per multiply-add than one output per
@@ -11,9 +11,13 @@
 //   wide    RX = 64, RY = 4: 16×256 tiles, for batches of ≤ 16 rows (a 64-row tile would leave
 //           three quarters of its threads idle).
 //   narrow  RX = 4, RY = 64: 256×16 tiles, for outputs ≤ 16 wide (the 10-class output layer).
+//   tiny    RX = RY = 4: 16×16 tiles of 16 threads, for outputs ≤ 16 wide in chunks of ≤ 16 rows
+//           (the class scores of a small step, where a 256×16 tile would idle 15/16 threads).
 // Arithmetic intensity (FLOPs per byte loaded from storage, per K slice of 16):
 //   square  2·64·64·16 / ((64 + 64)·16·4 B) = 131,072 / 8,192 = 16 FLOP/B;
-//   wide / narrow  2·16·256·16 / ((16 + 256)·16·4 B) = 131,072 / 17,408 ≈ 7.5 FLOP/B.
+//   wide / narrow  2·16·256·16 / ((16 + 256)·16·4 B) = 131,072 / 17,408 ≈ 7.5 FLOP/B;
+//   tiny  2·16·16·16 / ((16 + 16)·16·4 B) = 8,192 / 2,048 = 4 FLOP/B (used only where the
+//         product is at most 16 × 16, so no larger tile loads less).
 // CPU twin: reference::matmul::matmul (same flag bits; each output sums k in ascending order).
 // A is M×K (stored K×M when trans_a), B is K×N (stored N×K when trans_b), out is M×N row-major.
 // batch_dim says which of M (1) or K (2) is the batch size, read from the step uniform, so
