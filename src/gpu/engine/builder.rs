@@ -79,6 +79,11 @@ impl Builder<'_> {
             // whose barriers cost more than the tile saves on software GPUs.
             d.small = Some((SLICE_ROWS, k.matmul_direct.clone(), grid(shape)));
         }
+        if self.software && shape == MatmulShape::SQUARE && p.batch_dim != 2 && p.k <= SLICE_ROWS {
+            // A fixed reduction of at most 16 (the output layer's δ back through 10 classes):
+            // one staged slice at every batch size, so no tile pays for its barriers there.
+            d.pipeline = k.matmul_direct.clone();
+        }
         d
     }
 
