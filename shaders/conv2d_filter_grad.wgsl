@@ -12,45 +12,8 @@
 // pair does 2·4096 / (512 + 4) = 15.9 FLOP/B where the tiles are full. A layer that fills an
 // M×N part of a tile does M·N / (2·(M + N)): cnn-mnist conv 0 (32 filters × 26 columns) 7.2.
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
-// Bindings (group 0): 0 params, 1 x (m × C_in·H·W), 2 dy (m × C_out·P),
-// 3 partial (split s, filter o, column j at (s·C_out + o)·(C_in·K_h·K_w + 1) + j).
+// Operands and bindings: conv_filter_operands.wgsl, with ex = 0; binding 3 partial (split s, filter o, column j at (s·C_out + o)·(C_in·K_h·K_w + 1) + j).
 // Dispatch: (ceil((C_in·K_h·K_w + 1) / 64), ceil(C_out / 64) · ceil(m·P / SPLIT_K), 1).
-@group(0) @binding(0) var<uniform> p: Conv;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
-
-// k = (i, y, x) over examples × output positions: digits of radices (out_h, out_w).
-fn radix() -> vec2u { return vec2u(p.out_h, p.out_w); }
-
-struct ACtx { o: u32 }
-
-fn a_ctx(o: u32, ex: u32) -> ACtx { return ACtx(o); }
-
-fn a_at(k: u32, d: vec3u, ctx: ACtx) -> f32 {
-    return dy[((d.x * p.out_c + ctx.o) * p.out_h + d.y) * p.out_w + d.z];
-}
-
-/// Column e = (c, u, v) of the filter, or the last column (ones: the bias gradient).
-struct BCtx { ones: bool, base: u32, u: i32, v: i32 }
-
-fn b_ctx(e: u32, ex: u32) -> BCtx {
-    let kk = p.k_h * p.k_w;
-    let c = e / kk;
-    let u = i32((e % kk) / p.k_w) - i32(p.pad_top);
-    let v = i32(e % p.k_w) - i32(p.pad_left);
-    return BCtx(e == p.in_c * kk, c * p.in_h * p.in_w, u, v);
-}
-
-/// The input under this column's tap at row d = (i, y, x) (0 in the padding), or 1.
-fn b_at(k: u32, d: vec3u, ctx: BCtx) -> f32 {
-    if (ctx.ones) { return 1.0; }
-    let yy = i32(d.y * p.stride) + ctx.u;
-    let xx = i32(d.z * p.stride) + ctx.v;
-    if (yy < 0 || yy >= i32(p.in_h) || xx < 0 || xx >= i32(p.in_w)) { return 0.0; }
-    return x[d.x * p.in_c * p.in_h * p.in_w + ctx.base + u32(yy) * p.in_w + u32(xx)];
-}
-
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) li: u32) {

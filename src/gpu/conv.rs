@@ -212,6 +212,8 @@ impl ConvKernels {
         let prelude = include_str!("../../shaders/conv_params.wgsl");
         let k = |label, body: &str, slots: &[Slot]| Kernel::new(device, step_layout, label, &format!("{prelude}\n{body}"), slots);
         let gemm = include_str!("../../shaders/conv_gemm.wgsl");
+        // The filter gradient and the exact norms multiply the same operands (one definition).
+        let operands = include_str!("../../shaders/conv_filter_operands.wgsl");
         let shape = |label, rows: u32, body: &str, slots: &[Slot]| {
             let consts = format!("const TILE_M: u32 = {rows}u;\nconst BLOCK_M: u32 = {}u;", rows / 16);
             k(label, &format!("{consts}\n{body}\n{gemm}"), slots)
@@ -234,9 +236,17 @@ impl ConvKernels {
                 include_str!("../../shaders/conv2d_backward_input.wgsl"),
                 &[Uniform, Read, Read, Read, Write],
             ),
-            filter_grad: tiled("conv2d_filter_grad", include_str!("../../shaders/conv2d_filter_grad.wgsl"), &[Uniform, Read, Read, Write]),
+            filter_grad: tiled(
+                "conv2d_filter_grad",
+                &format!("{operands}\n{}", include_str!("../../shaders/conv2d_filter_grad.wgsl")),
+                &[Uniform, Read, Read, Write],
+            ),
             grad_reduce: k("conv2d_grad_reduce", include_str!("../../shaders/conv2d_grad_reduce.wgsl"), &[Uniform, Read, Write]),
-            norms: tiled("conv2d_norms", include_str!("../../shaders/conv2d_norms.wgsl"), &[Uniform, Read, Read, Write]),
+            norms: tiled(
+                "conv2d_norms",
+                &format!("{operands}\n{}", include_str!("../../shaders/conv2d_norms.wgsl")),
+                &[Uniform, Read, Read, Write],
+            ),
             norms_reduce: k("conv2d_norms_reduce", include_str!("../../shaders/conv2d_norms_reduce.wgsl"), &[Uniform, Read, Write]),
             norms_approx: k("conv2d_norms_approx", include_str!("../../shaders/conv2d_norms_approx.wgsl"), &[Uniform, Read, Read, Write]),
             pool_forward: k("max_pool_forward", include_str!("../../shaders/max_pool_forward.wgsl"), &[Uniform, Read, Write, Write]),
