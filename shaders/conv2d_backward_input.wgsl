@@ -54,7 +54,7 @@ fn b_at(e: u32, d: vec3u, ctx: BCtx) -> f32 {
     return dy[ctx.base + (d.x * p.out_h + oy) * p.out_w + ox];
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) li: u32) {
     let pixels = p.in_h * p.in_w;
@@ -63,13 +63,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     let col0 = wid.x * TILE_N;
     let blk = tile_product(row0, col0, 0u, p.out_c * p.k_h * p.k_w, p.in_c, cols, lid, li, 0u);
     for (var r = 0u; r < BLOCK_M; r++) {
-        let c = row0 + lid.y + 16u * r;
-        let acc = block_row(blk, r);
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + lid.x + 16u * j;
+        let c = row0 + out_row(lid, r);
+        for (var j = 0u; j < 8u; j++) {
+            let col = col0 + out_col(lid, j);
             if (c < p.in_c && col < cols) {
                 let at = ((col / pixels) * p.in_c + c) * pixels + col % pixels;
-                var val = acc[j];
+                var val = block_at(blk, r, j);
                 if ((p.flags & MUL_RELU_DERIV) != 0u && aux[at] <= 0.0) { val = 0.0; }
                 dx[at] = val;
             }

@@ -14,7 +14,7 @@
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Operands and bindings: conv_filter_operands.wgsl, with ex = 0; binding 3 partial (split s, filter o, column j at (s·C_out + o)·(C_in·K_h·K_w + 1) + j).
 // Dispatch: (ceil((C_in·K_h·K_w + 1) / 64), ceil(C_out / 64) · ceil(m·P / SPLIT_K), 1).
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) li: u32) {
     let cols = p.in_c * p.k_h * p.k_w + 1u;
@@ -26,11 +26,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     let k_begin = split * SPLIT_K;
     let blk = tile_product(row0, col0, k_begin, min(k_begin + SPLIT_K, depth), p.out_c, cols, lid, li, 0u);
     for (var r = 0u; r < BLOCK_M; r++) {
-        let o = row0 + lid.y + 16u * r;
-        let acc = block_row(blk, r);
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + lid.x + 16u * j;
-            if (o < p.out_c && col < cols) { partial[(split * p.out_c + o) * cols + col] = acc[j]; }
+        let o = row0 + out_row(lid, r);
+        for (var j = 0u; j < 8u; j++) {
+            let col = col0 + out_col(lid, j);
+            if (o < p.out_c && col < cols) { partial[(split * p.out_c + o) * cols + col] = block_at(blk, r, j); }
         }
     }
 }

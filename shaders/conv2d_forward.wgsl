@@ -45,7 +45,7 @@ fn b_at(e: u32, d: vec3u, ctx: BCtx) -> f32 {
     return x[ctx.base + (d.x * p.in_h + u32(yy)) * p.in_w + u32(xx)];
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) li: u32) {
     let positions = p.out_h * p.out_w;
@@ -54,12 +54,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     let col0 = wid.x * TILE_N;
     let blk = tile_product(row0, col0, 0u, p.in_c * p.k_h * p.k_w, p.out_c, cols, lid, li, 0u);
     for (var r = 0u; r < BLOCK_M; r++) {
-        let o = row0 + lid.y + 16u * r;
-        let acc = block_row(blk, r);
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + lid.x + 16u * j;
+        let o = row0 + out_row(lid, r);
+        for (var j = 0u; j < 8u; j++) {
+            let col = col0 + out_col(lid, j);
             if (o < p.out_c && col < cols) {
-                var val = acc[j] + weights[p.b_off + o];
+                var val = block_at(blk, r, j) + weights[p.b_off + o];
                 if ((p.flags & RELU) != 0u) { val = max(val, 0.0); }
                 out[(col / positions) * p.out_c * positions + o * positions + col % positions] = val;
             }

@@ -13,9 +13,9 @@
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Operands and bindings: conv_filter_operands.wgsl, ex = the example; binding 3 partial (example i, tile t: 2·(i·tiles + t) and + 1).
 // Dispatch: (ceil((C_in·K_h·K_w + 1) / 64), ceil(C_out / 64) · m, 1).
-var<workgroup> sums: array<vec2f, 256>;
+var<workgroup> sums: array<vec2f, 64>;
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) li: u32) {
     let cols = p.in_c * p.k_h * p.k_w + 1u;
@@ -27,18 +27,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     let blk = tile_product(row0, col0, 0u, p.out_h * p.out_w, p.out_c, cols, lid, li, ex);
     var acc = vec2f(0.0);
     for (var r = 0u; r < BLOCK_M; r++) {
-        let g = block_row(blk, r);
-        if (row0 + lid.y + 16u * r < p.out_c) {
-            for (var j = 0u; j < 4u; j++) {
-                let col = col0 + lid.x + 16u * j;
-                if (col + 1u < cols) { acc.x += g[j] * g[j]; }
-                if (col + 1u == cols) { acc.y += g[j] * g[j]; }
+        if (row0 + out_row(lid, r) < p.out_c) {
+            for (var j = 0u; j < 8u; j++) {
+                let col = col0 + out_col(lid, j);
+                let v = block_at(blk, r, j);
+                if (col + 1u < cols) { acc.x += v * v; }
+                if (col + 1u == cols) { acc.y += v * v; }
             }
         }
     }
     sums[li] = acc;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = 32u; s > 0u; s >>= 1u) {
         if (li < s) { sums[li] += sums[li + s]; }
         workgroupBarrier();
     }

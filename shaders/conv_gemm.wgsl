@@ -11,11 +11,15 @@
 // rows of A and columns of B in every slice, so the index arithmetic that depends on them is
 // hoisted out of the loop, and the digits of k advance by 16 per slice with two carries: no
 // integer division inside the loop (software GPUs run divisions one lane at a time).
-// The blocking is matmul.wgsl's square shape: a 16×16 workgroup computes a TILE_M×64 tile of
-// A·B, each thread a BLOCK_M×4 block (rows ty + 16i, columns tx + 16j), stepping through K in
-// slices of 16 staged in workgroup memory. The host prepends TILE_M and BLOCK_M = TILE_M / 16
-// (src/gpu/conv.rs): 64 (square) or 32 (narrow, for layers of at most 32 rows: cnn-mnist's
-// conv 0 with 32 filters, conv 1's input gradient with 32 input channels).
+// The blocking is matmul.wgsl's `blocked` square tile: an 8×8 workgroup computes a TILE_M×64
+// tile of A·B, each thread a BLOCK_M×8 block of neighbouring outputs (rows BLOCK_M·ty + i,
+// columns 8·tx + j: `out_row`, `out_col`), stepping through K in slices of 16 staged in
+// workgroup memory as vec4s of four neighbouring rows (A) or columns (B). The host prepends
+// TILE_M and BLOCK_M = TILE_M / 8 (src/gpu/conv.rs): 64 (square) or 32 (narrow, for layers of at
+// most 32 rows: cnn-mnist's conv 0 with 32 filters, conv 1's input gradient with 32 input
+// channels). Per k a thread reads BLOCK_M / 4 + 2 vec4s from workgroup memory for 8·BLOCK_M
+// multiply-adds, where 4×4 blocks read 4 + 4 scalars for 16: software GPUs run each workgroup
+// load as one load per lane (see matmul.wgsl).
 // Arithmetic intensity, square: per slice the workgroup loads at most 64·16 values of A and
 // 16·64 of B (8,192 B) for 2·64·64·16 = 131,072 FLOPs: 16 FLOP per byte loaded from storage, the
 // same as the 64×64 matmul (more where taps fall in the padding and are not loaded). Narrow:
@@ -24,12 +28,27 @@
 // half its threads' multiply-adds spent on rows that do not exist.
 const TILE_N: u32 = 64u;
 const SLICE: u32 = 16u;
+const QUADS_A: u32 = TILE_M / 4u; // vec4s of rows per k in the A tile: 16 or 8
 
-var<workgroup> tile_a: array<array<f32, 16>, TILE_M>; // [row][k]
-var<workgroup> tile_b: array<array<f32, 64>, 16>; // [k][col]
+var<workgroup> tile_a: array<array<vec4f, QUADS_A>, SLICE>; // [k][rows 4q … 4q+3]
+var<workgroup> tile_b: array<array<vec4f, 16>, SLICE>; // [k][columns 4q … 4q+3]
 
-/// One thread's 4×4 block: r_i holds row ty + 16i, columns tx + 16j in its lanes j.
-struct Block { r0: vec4f, r1: vec4f, r2: vec4f, r3: vec4f }
+/// One thread's BLOCK_M×8 block: rᵢl holds row i, columns 0–3; rᵢh columns 4–7 (rows 4–7 only
+/// in the square tile).
+struct Block {
+    r0l: vec4f, r0h: vec4f, r1l: vec4f, r1h: vec4f, r2l: vec4f, r2h: vec4f, r3l: vec4f, r3h: vec4f,
+    r4l: vec4f, r4h: vec4f, r5l: vec4f, r5h: vec4f, r6l: vec4f, r6h: vec4f, r7l: vec4f, r7h: vec4f,
+}
+
+/// The tile row of this thread's block row i (0 … BLOCK_M - 1).
+fn out_row(lid: vec3u, i: u32) -> u32 {
+    return BLOCK_M * lid.y + i;
+}
+
+/// The tile column of this thread's block column j (0 … 7).
+fn out_col(lid: vec3u, j: u32) -> u32 {
+    return 8u * lid.x + j;
+}
 
 /// k as digits (hi, mid, lo) of radices (∞, r.x, r.y).
 fn digits(k: u32, r: vec2u) -> vec3u {
@@ -46,100 +65,129 @@ fn advance(d: vec3u, s: vec3u, r: vec2u) -> vec3u {
     return vec3u(hi, mid, lo);
 }
 
+/// Four rows r … r+3 of A at k (zeros outside the operand: no load, which also keeps reads in bounds).
+fn a_quad(k: u32, d: vec3u, r: u32, c0: ACtx, c1: ACtx, c2: ACtx, c3: ACtx, k_end: u32, rows: u32) -> vec4f {
+    var v = vec4f(0.0);
+    if (k < k_end) {
+        if (r < rows) { v.x = a_at(k, d, c0); }
+        if (r + 1u < rows) { v.y = a_at(k, d, c1); }
+        if (r + 2u < rows) { v.z = a_at(k, d, c2); }
+        if (r + 3u < rows) { v.w = a_at(k, d, c3); }
+    }
+    return v;
+}
+
+/// Four columns c … c+3 of B at k, likewise.
+fn b_quad(k: u32, d: vec3u, c: u32, c0: BCtx, c1: BCtx, c2: BCtx, c3: BCtx, k_end: u32, cols: u32) -> vec4f {
+    var v = vec4f(0.0);
+    if (k < k_end) {
+        if (c < cols) { v.x = b_at(k, d, c0); }
+        if (c + 1u < cols) { v.y = b_at(k, d, c1); }
+        if (c + 2u < cols) { v.z = b_at(k, d, c2); }
+        if (c + 3u < cols) { v.w = b_at(k, d, c3); }
+    }
+    return v;
+}
+
 /// The TILE_M×64 tile of A·B at (row0, col0), summing k over [k_begin, k_end) in ascending order;
 /// rows ≥ `rows` and columns ≥ `cols` read as zero. Call in uniform control flow.
 fn tile_product(row0: u32, col0: u32, k_begin: u32, k_end: u32, rows: u32, cols: u32,
                 lid: vec3u, li: u32, ex: u32) -> Block {
     let rad = radix();
     let stride = digits(SLICE, rad);
-    // This thread loads A at rows ra + 16q, k = k0 + li % 16, and B at column cb,
-    // k = k0 + li / 64 + 4q (q = 0…3).
-    let ra = row0 + li / SLICE;
-    let cb = col0 + li % TILE_N;
+    // This thread stages A's rows 4·qa … 4·qa + 3 at k = k0 + ka + KA_STEP·j (j < 16 / KA_STEP)
+    // and B's columns 4·qb … 4·qb + 3 at k = k0 + kb + 4j (j < 4): the same rows and columns in
+    // every slice, so their index arithmetic is done once, here.
+    let ka_step = 64u / QUADS_A; // 4 (square) or 8 (narrow)
+    let qa = li % QUADS_A;
+    let ka = li / QUADS_A;
+    let qb = li % 16u;
+    let kb = li / 16u;
+    let ra = row0 + 4u * qa;
+    let cb = col0 + 4u * qb;
     let a0 = a_ctx(ra, ex);
-    let a1 = a_ctx(ra + 16u, ex);
-    let a2 = a_ctx(ra + 32u, ex);
-    let a3 = a_ctx(ra + 48u, ex);
-    let bc = b_ctx(cb, ex);
-    var ka = k_begin + li % SLICE;
-    var kb = k_begin + li / TILE_N;
-    var da = digits(ka, rad);
-    var db0 = digits(kb, rad);
-    var db1 = digits(kb + 4u, rad);
-    var db2 = digits(kb + 8u, rad);
-    var db3 = digits(kb + 12u, rad);
+    let a1 = a_ctx(ra + 1u, ex);
+    let a2 = a_ctx(ra + 2u, ex);
+    let a3 = a_ctx(ra + 3u, ex);
+    let b0 = b_ctx(cb, ex);
+    let b1 = b_ctx(cb + 1u, ex);
+    let b2 = b_ctx(cb + 2u, ex);
+    let b3 = b_ctx(cb + 3u, ex);
+    var k_a = k_begin + ka;
+    var k_b = k_begin + kb;
+    var da0 = digits(k_a, rad);
+    var da1 = digits(k_a + ka_step, rad);
+    var da2 = digits(k_a + 2u * ka_step, rad);
+    var da3 = digits(k_a + 3u * ka_step, rad);
+    var db0 = digits(k_b, rad);
+    var db1 = digits(k_b + 4u, rad);
+    var db2 = digits(k_b + 8u, rad);
+    var db3 = digits(k_b + 12u, rad);
     // Named accumulators, not an array: dynamically indexed private arrays spill to memory on
     // software GPUs (SwiftShader, lavapipe).
-    var acc0 = vec4f(0.0);
-    var acc1 = vec4f(0.0);
-    var acc2 = vec4f(0.0);
-    var acc3 = vec4f(0.0);
-    let ar = li / SLICE;
-    let ak = li % SLICE;
-    let bk = li / TILE_N;
-    let bcol = li % TILE_N;
+    var c0l = vec4f(0.0); var c0h = vec4f(0.0);
+    var c1l = vec4f(0.0); var c1h = vec4f(0.0);
+    var c2l = vec4f(0.0); var c2h = vec4f(0.0);
+    var c3l = vec4f(0.0); var c3h = vec4f(0.0);
+    var c4l = vec4f(0.0); var c4h = vec4f(0.0);
+    var c5l = vec4f(0.0); var c5h = vec4f(0.0);
+    var c6l = vec4f(0.0); var c6h = vec4f(0.0);
+    var c7l = vec4f(0.0); var c7h = vec4f(0.0);
     for (var k0 = k_begin; k0 < k_end; k0 += SLICE) {
-        // Zeros outside the operands (no load: that is also what keeps reads in bounds).
-        var v0 = 0.0;
-        var v1 = 0.0;
-        var v2 = 0.0;
-        var v3 = 0.0;
-        if (ka < k_end) {
-            if (ra < rows) { v0 = a_at(ka, da, a0); }
-            if (ra + 16u < rows) { v1 = a_at(ka, da, a1); }
-            if (BLOCK_M > 2u) {
-                if (ra + 32u < rows) { v2 = a_at(ka, da, a2); }
-                if (ra + 48u < rows) { v3 = a_at(ka, da, a3); }
-            }
+        tile_a[ka][qa] = a_quad(k_a, da0, ra, a0, a1, a2, a3, k_end, rows);
+        tile_a[ka + ka_step][qa] = a_quad(k_a + ka_step, da1, ra, a0, a1, a2, a3, k_end, rows);
+        if (QUADS_A == 16u) {
+            tile_a[ka + 2u * ka_step][qa] = a_quad(k_a + 2u * ka_step, da2, ra, a0, a1, a2, a3, k_end, rows);
+            tile_a[ka + 3u * ka_step][qa] = a_quad(k_a + 3u * ka_step, da3, ra, a0, a1, a2, a3, k_end, rows);
         }
-        tile_a[ar][ak] = v0;
-        tile_a[ar + 16u][ak] = v1;
-        if (BLOCK_M > 2u) {
-            tile_a[ar + 32u][ak] = v2;
-            tile_a[ar + 48u][ak] = v3;
-        }
-        v0 = 0.0;
-        v1 = 0.0;
-        v2 = 0.0;
-        v3 = 0.0;
-        if (cb < cols) {
-            if (kb < k_end) { v0 = b_at(kb, db0, bc); }
-            if (kb + 4u < k_end) { v1 = b_at(kb + 4u, db1, bc); }
-            if (kb + 8u < k_end) { v2 = b_at(kb + 8u, db2, bc); }
-            if (kb + 12u < k_end) { v3 = b_at(kb + 12u, db3, bc); }
-        }
-        tile_b[bk][bcol] = v0;
-        tile_b[bk + 4u][bcol] = v1;
-        tile_b[bk + 8u][bcol] = v2;
-        tile_b[bk + 12u][bcol] = v3;
+        tile_b[kb][qb] = b_quad(k_b, db0, cb, b0, b1, b2, b3, k_end, cols);
+        tile_b[kb + 4u][qb] = b_quad(k_b + 4u, db1, cb, b0, b1, b2, b3, k_end, cols);
+        tile_b[kb + 8u][qb] = b_quad(k_b + 8u, db2, cb, b0, b1, b2, b3, k_end, cols);
+        tile_b[kb + 12u][qb] = b_quad(k_b + 12u, db3, cb, b0, b1, b2, b3, k_end, cols);
         workgroupBarrier();
         for (var kk = 0u; kk < SLICE; kk++) {
-            let bv = vec4f(tile_b[kk][lid.x], tile_b[kk][lid.x + 16u], tile_b[kk][lid.x + 32u], tile_b[kk][lid.x + 48u]);
-            acc0 += tile_a[lid.y][kk] * bv;
-            acc1 += tile_a[lid.y + 16u][kk] * bv;
-            if (BLOCK_M > 2u) {
-                acc2 += tile_a[lid.y + 32u][kk] * bv;
-                acc3 += tile_a[lid.y + 48u][kk] * bv;
+            let bl = tile_b[kk][2u * lid.x];
+            let bh = tile_b[kk][2u * lid.x + 1u];
+            let lo = tile_a[kk][(BLOCK_M / 4u) * lid.y];
+            c0l += lo.x * bl; c0h += lo.x * bh;
+            c1l += lo.y * bl; c1h += lo.y * bh;
+            c2l += lo.z * bl; c2h += lo.z * bh;
+            c3l += lo.w * bl; c3h += lo.w * bh;
+            if (BLOCK_M > 4u) {
+                let hi = tile_a[kk][2u * lid.y + 1u];
+                c4l += hi.x * bl; c4h += hi.x * bh;
+                c5l += hi.y * bl; c5h += hi.y * bh;
+                c6l += hi.z * bl; c6h += hi.z * bh;
+                c7l += hi.w * bl; c7h += hi.w * bh;
             }
         }
         workgroupBarrier();
-        ka += SLICE;
-        kb += SLICE;
-        da = advance(da, stride, rad);
+        k_a += SLICE;
+        k_b += SLICE;
+        da0 = advance(da0, stride, rad);
+        da1 = advance(da1, stride, rad);
+        da2 = advance(da2, stride, rad);
+        da3 = advance(da3, stride, rad);
         db0 = advance(db0, stride, rad);
         db1 = advance(db1, stride, rad);
         db2 = advance(db2, stride, rad);
         db3 = advance(db3, stride, rad);
     }
-    return Block(acc0, acc1, acc2, acc3);
+    return Block(c0l, c0h, c1l, c1h, c2l, c2h, c3l, c3h, c4l, c4h, c5l, c5h, c6l, c6h, c7l, c7h);
 }
 
-/// Row i (0 … BLOCK_M - 1) of a block.
-fn block_row(b: Block, i: u32) -> vec4f {
+/// Entry (i, j) of a block: row i (0 … BLOCK_M - 1), column j (0 … 7).
+fn block_at(b: Block, i: u32, j: u32) -> f32 {
+    var row: vec4f;
     switch i {
-        case 0u: { return b.r0; }
-        case 1u: { return b.r1; }
-        case 2u: { return b.r2; }
-        default: { return b.r3; }
+        case 0u: { row = select(b.r0l, b.r0h, j >= 4u); }
+        case 1u: { row = select(b.r1l, b.r1h, j >= 4u); }
+        case 2u: { row = select(b.r2l, b.r2h, j >= 4u); }
+        case 3u: { row = select(b.r3l, b.r3h, j >= 4u); }
+        case 4u: { row = select(b.r4l, b.r4h, j >= 4u); }
+        case 5u: { row = select(b.r5l, b.r5h, j >= 4u); }
+        case 6u: { row = select(b.r6l, b.r6h, j >= 4u); }
+        default: { row = select(b.r7l, b.r7h, j >= 4u); }
     }
+    return row[j % 4u];
 }

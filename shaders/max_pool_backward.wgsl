@@ -21,13 +21,20 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     let iy = (gid.x / p.in_w) % p.in_h;
     let ix = gid.x % p.in_w;
     let out_len = p.c * p.out_h * p.out_w;
+    // Only the windows oy·stride ≤ iy + pad < oy·stride + window (likewise x) can contain this
+    // value: a handful, not every window of the map (that loop took 22 of a 430 ms cnn-mnist step
+    // on lavapipe). Ascending oy, then ox, as the CPU twin sums them.
+    let ty = iy + p.pad_top;
+    let tx = ix + p.pad_left;
+    var oy0 = 0u;
+    if (ty + 1u > p.window) { oy0 = (ty + 1u - p.window + p.stride - 1u) / p.stride; }
+    var ox0 = 0u;
+    if (tx + 1u > p.window) { ox0 = (tx + 1u - p.window + p.stride - 1u) / p.stride; }
+    let oy1 = min(p.out_h, ty / p.stride + 1u);
+    let ox1 = min(p.out_w, tx / p.stride + 1u);
     var acc = 0.0;
-    for (var oy = 0u; oy < p.out_h; oy++) {
-        let y0 = i32(oy * p.stride) - i32(p.pad_top);
-        if (i32(iy) < y0 || i32(iy) >= y0 + i32(p.window)) { continue; }
-        for (var ox = 0u; ox < p.out_w; ox++) {
-            let x0 = i32(ox * p.stride) - i32(p.pad_left);
-            if (i32(ix) < x0 || i32(ix) >= x0 + i32(p.window)) { continue; }
+    for (var oy = oy0; oy < oy1; oy++) {
+        for (var ox = ox0; ox < ox1; ox++) {
             let o = i * out_len + (c * p.out_h + oy) * p.out_w + ox;
             if (arg[o] == gid.x) { acc += dy[o]; }
         }

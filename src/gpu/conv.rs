@@ -215,7 +215,7 @@ impl ConvKernels {
         // The filter gradient and the exact norms multiply the same operands (one definition).
         let operands = include_str!("../../shaders/conv_filter_operands.wgsl");
         let shape = |label, rows: u32, body: &str, slots: &[Slot]| {
-            let consts = format!("const TILE_M: u32 = {rows}u;\nconst BLOCK_M: u32 = {}u;", rows / 16);
+            let consts = format!("const TILE_M: u32 = {rows}u;\nconst BLOCK_M: u32 = {}u;", rows / 8);
             k(label, &format!("{consts}\n{body}\n{gemm}"), slots)
         };
         let tiled = |label, body: &str, slots: &[Slot]| Tiled {

@@ -5,6 +5,7 @@
 
 use bytemuck::{Pod, Zeroable};
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 /// Byte stride of the per-step uniform slots (the WebGPU minimum uniform offset alignment).
 pub const STEP_STRIDE: u64 = 256;
@@ -88,6 +89,14 @@ pub struct MatmulShape {
     pub ry: u32,
 }
 
+/// The (trans_a, trans_b) pairs the step's products use: backward, forward, weight gradient.
+const TRANSPOSITIONS: [(bool, bool); 3] = [(false, false), (false, true), (true, false)];
+
+/// The index of a product's transposition in [`TRANSPOSITIONS`] (None for both at once).
+fn transposition(p: &MatmulParams) -> Option<usize> {
+    TRANSPOSITIONS.iter().position(|&(a, b)| (p.trans_a != 0, p.trans_b != 0) == (a, b))
+}
+
 impl MatmulShape {
     /// 64×64 tiles: the default, 16 FLOP per byte loaded.
     pub const SQUARE: MatmulShape = MatmulShape { rx: 16, ry: 16 };
@@ -99,6 +108,8 @@ impl MatmulShape {
     /// class scores of a small step), where the 256×16 tile would leave 15 of 16 threads on rows
     /// that do not exist.
     pub const TINY: MatmulShape = MatmulShape { rx: 4, ry: 4 };
+    /// 16×64 tiles: the grid of `blocked16` (8×2 threads of 8×8 blocks, not RX × RY of 4×4).
+    pub const STRIP: MatmulShape = MatmulShape { rx: 16, ry: 4 };
 
     pub fn rows(self) -> u32 {
         4 * self.ry
@@ -163,19 +174,24 @@ impl Kernel {
             bind_group_layouts: &[Some(&group0), Some(step_layout)],
             immediate_size: 0,
         });
-        let pipeline = pipeline(device, &layout, label, body, "main");
+        let pipeline = pipeline(device, &layout, label, body, "main", &[]);
         Kernel { pipeline, group0, layout, label }
     }
 
     /// Another pipeline with this kernel's bindings (its bind groups fit both): a variant of
     /// the same kernel, such as another tile shape.
     pub fn variant(&self, device: &wgpu::Device, body: &str) -> wgpu::ComputePipeline {
-        pipeline(device, &self.layout, self.label, body, "main")
+        pipeline(device, &self.layout, self.label, body, "main", &[])
     }
 
     /// Another entry point of `body`, with this kernel's bindings.
     pub fn entry(&self, device: &wgpu::Device, body: &str, entry: &str) -> wgpu::ComputePipeline {
-        pipeline(device, &self.layout, self.label, body, entry)
+        pipeline(device, &self.layout, self.label, body, entry, &[])
+    }
+
+    /// An entry point of `body` with its `override` constants set, with this kernel's bindings.
+    pub fn specialised(&self, device: &wgpu::Device, body: &str, entry: &str, constants: &[(&str, f64)]) -> wgpu::ComputePipeline {
+        pipeline(device, &self.layout, self.label, body, entry, constants)
     }
 
     /// A bind group for this kernel's group 0, buffers in binding order.
@@ -186,7 +202,14 @@ impl Kernel {
     }
 }
 
-fn pipeline(device: &wgpu::Device, layout: &wgpu::PipelineLayout, label: &str, body: &str, entry: &str) -> wgpu::ComputePipeline {
+fn pipeline(
+    device: &wgpu::Device,
+    layout: &wgpu::PipelineLayout,
+    label: &str,
+    body: &str,
+    entry: &str,
+    constants: &[(&str, f64)],
+) -> wgpu::ComputePipeline {
     let source = format!("{}\n{}", include_str!("../../shaders/step.wgsl"), body);
     let module = device
         .create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)) });
@@ -195,7 +218,7 @@ fn pipeline(device: &wgpu::Device, layout: &wgpu::PipelineLayout, label: &str, b
         layout: Some(layout),
         module: &module,
         entry_point: Some(entry),
-        compilation_options: Default::default(),
+        compilation_options: wgpu::PipelineCompilationOptions { constants, ..Default::default() },
         cache: None,
     })
 }
@@ -212,6 +235,16 @@ pub struct Kernels {
     /// The square tile without workgroup memory (`direct` in `shaders/matmul.wgsl`): for
     /// reductions of at most 16 (weight gradients of small chunks).
     pub matmul_direct: wgpu::ComputePipeline,
+    /// The square tile in 8×8 blocks per thread (`blocked` in `shaders/matmul.wgsl`), one
+    /// pipeline per transposition the step uses: see [`Kernels::matmul_square`].
+    /// Compiled on first use, like `matmul_blocked16`: a browser compiles every pipeline it is
+    /// given (SwiftShader takes about a second for each), and a plan uses two or three of them.
+    matmul_blocked: [OnceCell<wgpu::ComputePipeline>; 3],
+    /// The 16×64 tile in 8×8 blocks per thread (`blocked16`), likewise; software adapters only
+    /// (see [`Kernels::matmul_strip`]).
+    matmul_blocked16: [OnceCell<wgpu::ComputePipeline>; 3],
+    software: bool,
+    device: wgpu::Device,
     pub softmax_xent: Kernel,
     pub per_example_norms: Kernel,
     pub bias_grad: Kernel,
@@ -237,7 +270,8 @@ pub fn step_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
 }
 
 impl Kernels {
-    pub fn new(device: &wgpu::Device) -> Kernels {
+    /// `software`: a software adapter, which also gets the 16-row `blocked16` pipelines.
+    pub fn new(device: &wgpu::Device, software: bool) -> Kernels {
         use Slot::*;
         let step_layout = step_layout(device);
         let k = |label, body: &str, slots: &[Slot]| Kernel::new(device, &step_layout, label, body, slots);
@@ -248,6 +282,10 @@ impl Kernels {
             matmul_narrow: matmul.variant(device, &MatmulShape::NARROW.source()),
             matmul_tiny: matmul.variant(device, &MatmulShape::TINY.source()),
             matmul_direct: matmul.entry(device, &MatmulShape::SQUARE.source(), "direct"),
+            matmul_blocked: Default::default(),
+            matmul_blocked16: Default::default(),
+            software,
+            device: device.clone(),
             matmul,
             softmax_xent: k("softmax_xent", include_str!("../../shaders/softmax_xent.wgsl"), &[Uniform, Read, Read, Write, Write, Write]),
             per_example_norms: k("per_example_norms", include_str!("../../shaders/per_example_norms.wgsl"), &[Uniform, Read, Read, Write]),
@@ -255,6 +293,34 @@ impl Kernels {
             sgd_update: k("sgd_update", include_str!("../../shaders/sgd_update.wgsl"), &[Uniform, Read, Write, Write]),
             reduce_stats: k("reduce_stats", include_str!("../../shaders/reduce_stats.wgsl"), &[Uniform, Read, Read, Read, Read, Write]),
             step_layout,
+        }
+    }
+
+    /// The 64×64 matmul pipeline for a product with these transpositions: `blocked` for the
+    /// three the step uses (backward, forward `trans_b`, gradient `trans_a`), whose loads know
+    /// their layout at compile time; `main`, which reads it from the uniform, for both at once.
+    pub fn matmul_square(&self, p: &MatmulParams) -> &wgpu::ComputePipeline {
+        transposition(p).map_or(&self.matmul.pipeline, |i| self.blocked(&self.matmul_blocked, "blocked", i))
+    }
+
+    /// Pipeline `i` (of [`TRANSPOSITIONS`]) of an 8×8-block entry, compiled on first use.
+    fn blocked<'a>(&'a self, set: &'a [OnceCell<wgpu::ComputePipeline>; 3], entry: &str, i: usize) -> &'a wgpu::ComputePipeline {
+        set[i].get_or_init(|| {
+            let flag = |t: bool| if t { 1.0 } else { 0.0 };
+            let (a, b) = TRANSPOSITIONS[i];
+            self.matmul.specialised(&self.device, &MatmulShape::SQUARE.source(), entry, &[("TRANS_A", flag(a)), ("TRANS_B", flag(b))])
+        })
+    }
+
+    /// The pipeline and tile for a chunk of at most 16 rows: on a software adapter `blocked16`
+    /// (16×64 tiles of 8×8 blocks, 2–3× faster there than the wide tile's 4×4 blocks); on a
+    /// hardware GPU the wide 16×256 tile, whose 256 threads fill its SIMD lanes (16-thread
+    /// workgroups would leave half a 32-wide warp idle, and no hardware GPU was at hand to
+    /// measure either). The same for both transpositions at once.
+    pub fn matmul_strip(&self, p: &MatmulParams) -> (&wgpu::ComputePipeline, MatmulShape) {
+        match transposition(p) {
+            Some(i) if self.software => (self.blocked(&self.matmul_blocked16, "blocked16", i), MatmulShape::STRIP),
+            _ => (&self.matmul_wide, MatmulShape::WIDE),
         }
     }
 }

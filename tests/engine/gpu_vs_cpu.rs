@@ -131,6 +131,10 @@ fn check_one_step(
 fn kernels_should_match_reference_for_a_relu_mlp_on_byte_images_at_many_batch_sizes() {
     let data = random_dataset(2100, 50, 37, 5, true, 1);
     check_kernels(&data, "mlp:19,7", &[1, 2, 17, 33, 255, 2048], 2048);
+    // Layers wider than one 64-column tile, and batches past one 64-row tile, with ragged edges:
+    // the 8×8-per-thread blocks of the square tile and of the 16-row strip (m = 5) in all three
+    // transpositions.
+    check_kernels(&data, "mlp:70,130", &[5, 65, 130], 256);
 }
 
 #[test]

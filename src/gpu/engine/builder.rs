@@ -25,11 +25,11 @@ pub(super) struct Builder<'a> {
     pub(super) n_partials: u32,
     pub(super) byte_scale: f32,
     /// A software adapter (lavapipe, SwiftShader): barriers cost more there than re-reading
-    /// storage, which picks `direct` for small weight gradients.
+    /// storage, which picks `direct` for reductions of at most 16.
     pub(super) software: bool,
 }
 
-/// Chunk rows up to which a weight gradient's reduction is one 16-deep slice.
+/// Reductions up to this deep are one 16-deep slice.
 const SLICE_ROWS: u32 = 16;
 
 impl Builder<'_> {
@@ -44,13 +44,16 @@ impl Builder<'_> {
     }
 
     /// A matmul dispatch in the tile shape that fits it: 256×16 tiles when the output is at most
-    /// 16 wide, 16×256 when its rows are a fixed count of at most 16, 64×64 otherwise; when the
-    /// rows are the batch (`fixed_rows` None), chunks of at most 16 rows take 16×256 tiles, or
-    /// 16×16 ones if the output is at most 16 wide.
-    /// On a software adapter, a 64×64 product whose reduction is the batch (weight gradients)
-    /// runs without workgroup memory for chunks of at most 16 rows (`direct` in
-    /// `shaders/matmul.wgsl`); a hardware GPU keeps the staged tile, whose 16 FLOP per byte
-    /// loaded is what it rewards (no hardware GPU was at hand to measure `direct` on one).
+    /// 16 wide, 16-row strips when its rows are a fixed count of at most 16 (see
+    /// [`Kernels::matmul_strip`]), 64×64 otherwise (in 8×8 blocks per thread, `blocked` in
+    /// `shaders/matmul.wgsl`); when the rows are the batch (`fixed_rows` None), chunks of at most
+    /// 16 rows take 16-row strips, or 16×16 tiles if the output is at most 16 wide.
+    /// On a software adapter, a 64×64 product with a fixed reduction of at most 16 runs without
+    /// workgroup memory (`direct` in `shaders/matmul.wgsl`); a hardware GPU keeps the staged
+    /// tile, whose 16 FLOP per byte loaded is what it rewards (no hardware GPU was at hand to
+    /// measure `direct` on one). Weight gradients of chunks of at most 16 rows, which `direct`
+    /// took before the 8×8 blocks, run in `blocked` too: 53 → 37 ms for cnn-mnist's
+    /// 3136→1024 layer at m = 16 on lavapipe.
     fn matmul(&self, op: Op, p: MatmulParams, buffers: &[&wgpu::Buffer], fixed_rows: Option<u32>) -> Dispatch {
         let k = &self.kernels;
         let grid = |s: MatmulShape| match fixed_rows {
@@ -61,8 +64,8 @@ impl Builder<'_> {
         let few_rows = fixed_rows.is_some_and(|r| r <= MatmulShape::WIDE.rows());
         let (pipeline, shape) = match (narrow, few_rows) {
             (true, _) => (&k.matmul_narrow, MatmulShape::NARROW),
-            (false, true) => (&k.matmul_wide, MatmulShape::WIDE),
-            _ => (&k.matmul.pipeline, MatmulShape::SQUARE),
+            (false, true) => k.matmul_strip(&p),
+            _ => (k.matmul_square(&p), MatmulShape::SQUARE),
         };
         let params = uniform(self.device, "matmul params", &p);
         let mut d = self.dispatch(op, &k.matmul, params, buffers, grid(shape));
@@ -71,13 +74,9 @@ impl Builder<'_> {
             d.small = Some(if narrow {
                 (MatmulShape::TINY.rows(), k.matmul_tiny.clone(), grid(MatmulShape::TINY))
             } else {
-                (MatmulShape::WIDE.rows(), k.matmul_wide.clone(), grid(MatmulShape::WIDE))
+                let (strip, shape) = k.matmul_strip(&p);
+                (shape.rows(), strip.clone(), grid(shape))
             });
-        }
-        if self.software && shape == MatmulShape::SQUARE && p.batch_dim == 2 {
-            // The reduction runs over the chunk's rows: at most 16 deep is one staged slice,
-            // whose barriers cost more than the tile saves on software GPUs.
-            d.small = Some((SLICE_ROWS, k.matmul_direct.clone(), grid(shape)));
         }
         if self.software && shape == MatmulShape::SQUARE && p.batch_dim != 2 && p.k <= SLICE_ROWS {
             // A fixed reduction of at most 16 (the output layer's δ back through 10 classes):

@@ -137,7 +137,7 @@ impl GpuEngine {
             mapped_at_creation: false,
         });
         let perm = storage(device, "permutation", data.train.len() as u64 * 4);
-        let kernels = Kernels::new(device);
+        let kernels = Kernels::new(device, ctx.adapter.is_software());
         let step_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("step uniform"),
             layout: &kernels.step_layout,
