@@ -89,12 +89,13 @@ pub struct MatmulShape {
     pub ry: u32,
 }
 
-/// The (trans_a, trans_b) pairs the step's products use: backward, forward, weight gradient.
-const TRANSPOSITIONS: [(bool, bool); 3] = [(false, false), (false, true), (true, false)];
+/// The (trans_a, trans_b) pairs, indexed by [`transposition`]: backward, forward, weight
+/// gradient, and both (which no step uses).
+const TRANSPOSITIONS: [(bool, bool); 4] = [(false, false), (false, true), (true, false), (true, true)];
 
-/// The index of a product's transposition in [`TRANSPOSITIONS`] (None for both at once).
-fn transposition(p: &MatmulParams) -> Option<usize> {
-    TRANSPOSITIONS.iter().position(|&(a, b)| (p.trans_a != 0, p.trans_b != 0) == (a, b))
+/// The index of a product's transposition in [`TRANSPOSITIONS`].
+fn transposition(p: &MatmulParams) -> usize {
+    usize::from(p.trans_a != 0) * 2 + usize::from(p.trans_b != 0)
 }
 
 impl MatmulShape {
@@ -227,22 +228,23 @@ fn pipeline(
 pub struct Kernels {
     pub step_layout: wgpu::BindGroupLayout,
     pub gather_batch: Kernel,
-    /// 64×64 tiles ([`MatmulShape::SQUARE`]); `matmul_wide` and `matmul_narrow` share its bindings.
+    /// `main` in 256×16 tiles ([`MatmulShape::NARROW`], see [`Kernels::matmul_narrow`]); every
+    /// other matmul pipeline shares its bindings.
     pub matmul: Kernel,
-    pub matmul_wide: wgpu::ComputePipeline,
-    pub matmul_narrow: wgpu::ComputePipeline,
     pub matmul_tiny: wgpu::ComputePipeline,
-    /// The square tile without workgroup memory (`direct` in `shaders/matmul.wgsl`): for
-    /// reductions of at most 16 (weight gradients of small chunks).
+    /// The square tile without workgroup memory (`direct` in `shaders/matmul.wgsl`): for fixed
+    /// reductions of at most 16 on software adapters.
     pub matmul_direct: wgpu::ComputePipeline,
+    /// The pipelines below are compiled on first use: a browser compiles every pipeline it is
+    /// given, SwiftShader about 1.3 s for each staged one (headless Chromium), and a plan uses
+    /// only some. `main` in 16×256 tiles: hardware GPUs' small chunks ([`Kernels::matmul_strip`]).
+    matmul_wide: OnceCell<wgpu::ComputePipeline>,
     /// The square tile in 8×8 blocks per thread (`blocked` in `shaders/matmul.wgsl`), one
-    /// pipeline per transposition the step uses: see [`Kernels::matmul_square`].
-    /// Compiled on first use, like `matmul_blocked16`: a browser compiles every pipeline it is
-    /// given (SwiftShader takes about a second for each), and a plan uses two or three of them.
-    matmul_blocked: [OnceCell<wgpu::ComputePipeline>; 3],
+    /// pipeline per transposition: see [`Kernels::matmul_square`].
+    matmul_blocked: [OnceCell<wgpu::ComputePipeline>; 4],
     /// The 16×64 tile in 8×8 blocks per thread (`blocked16`), likewise; software adapters only
     /// (see [`Kernels::matmul_strip`]).
-    matmul_blocked16: [OnceCell<wgpu::ComputePipeline>; 3],
+    matmul_blocked16: [OnceCell<wgpu::ComputePipeline>; 4],
     software: bool,
     device: wgpu::Device,
     pub softmax_xent: Kernel,
@@ -275,11 +277,10 @@ impl Kernels {
         use Slot::*;
         let step_layout = step_layout(device);
         let k = |label, body: &str, slots: &[Slot]| Kernel::new(device, &step_layout, label, body, slots);
-        let matmul = k("matmul", &MatmulShape::SQUARE.source(), &[Uniform, Read, Read, Read, Write]);
+        let matmul = k("matmul", &MatmulShape::NARROW.source(), &[Uniform, Read, Read, Read, Write]);
         Kernels {
             gather_batch: k("gather_batch", include_str!("../../shaders/gather_batch.wgsl"), &[Uniform, Read, Read, Read, Write, Write]),
-            matmul_wide: matmul.variant(device, &MatmulShape::WIDE.source()),
-            matmul_narrow: matmul.variant(device, &MatmulShape::NARROW.source()),
+            matmul_wide: OnceCell::new(),
             matmul_tiny: matmul.variant(device, &MatmulShape::TINY.source()),
             matmul_direct: matmul.entry(device, &MatmulShape::SQUARE.source(), "direct"),
             matmul_blocked: Default::default(),
@@ -296,15 +297,19 @@ impl Kernels {
         }
     }
 
-    /// The 64×64 matmul pipeline for a product with these transpositions: `blocked` for the
-    /// three the step uses (backward, forward `trans_b`, gradient `trans_a`), whose loads know
-    /// their layout at compile time; `main`, which reads it from the uniform, for both at once.
+    /// The 64×64 matmul pipeline for a product with these transpositions: `blocked`, whose
+    /// loads know their layout at compile time.
     pub fn matmul_square(&self, p: &MatmulParams) -> &wgpu::ComputePipeline {
-        transposition(p).map_or(&self.matmul.pipeline, |i| self.blocked(&self.matmul_blocked, "blocked", i))
+        self.blocked(&self.matmul_blocked, "blocked", transposition(p))
+    }
+
+    /// The pipeline of 256×16 tiles, for outputs at most 16 wide.
+    pub fn matmul_narrow(&self) -> &wgpu::ComputePipeline {
+        &self.matmul.pipeline
     }
 
     /// Pipeline `i` (of [`TRANSPOSITIONS`]) of an 8×8-block entry, compiled on first use.
-    fn blocked<'a>(&'a self, set: &'a [OnceCell<wgpu::ComputePipeline>; 3], entry: &str, i: usize) -> &'a wgpu::ComputePipeline {
+    fn blocked<'a>(&'a self, set: &'a [OnceCell<wgpu::ComputePipeline>; 4], entry: &str, i: usize) -> &'a wgpu::ComputePipeline {
         set[i].get_or_init(|| {
             let flag = |t: bool| if t { 1.0 } else { 0.0 };
             let (a, b) = TRANSPOSITIONS[i];
@@ -316,11 +321,12 @@ impl Kernels {
     /// (16×64 tiles of 8×8 blocks, 2–3× faster there than the wide tile's 4×4 blocks); on a
     /// hardware GPU the wide 16×256 tile, whose 256 threads fill its SIMD lanes (16-thread
     /// workgroups would leave half a 32-wide warp idle, and no hardware GPU was at hand to
-    /// measure either). The same for both transpositions at once.
+    /// measure either).
     pub fn matmul_strip(&self, p: &MatmulParams) -> (&wgpu::ComputePipeline, MatmulShape) {
-        match transposition(p) {
-            Some(i) if self.software => (self.blocked(&self.matmul_blocked16, "blocked16", i), MatmulShape::STRIP),
-            _ => (&self.matmul_wide, MatmulShape::WIDE),
+        if self.software {
+            (self.blocked(&self.matmul_blocked16, "blocked16", transposition(p)), MatmulShape::STRIP)
+        } else {
+            (self.matmul_wide.get_or_init(|| self.matmul.variant(&self.device, &MatmulShape::WIDE.source())), MatmulShape::WIDE)
         }
     }
 }

@@ -63,7 +63,7 @@ impl Builder<'_> {
         let narrow = p.n <= MatmulShape::NARROW.cols();
         let few_rows = fixed_rows.is_some_and(|r| r <= MatmulShape::WIDE.rows());
         let (pipeline, shape) = match (narrow, few_rows) {
-            (true, _) => (&k.matmul_narrow, MatmulShape::NARROW),
+            (true, _) => (k.matmul_narrow(), MatmulShape::NARROW),
             (false, true) => k.matmul_strip(&p),
             _ => (k.matmul_square(&p), MatmulShape::SQUARE),
         };
