@@ -13,9 +13,9 @@
 // integer division inside the loop (software GPUs run divisions one lane at a time).
 // The blocking is matmul.wgsl's `blocked` square tile: an 8×8 workgroup computes a TILE_M×64
 // tile of A·B, each thread a BLOCK_M×8 block of neighbouring outputs (rows BLOCK_M·ty + i,
-// columns 8·tx + j: `out_row`, `out_col`), stepping through K in slices of 16 staged in
-// workgroup memory as vec4s of four neighbouring rows (A) or columns (B). The host prepends
-// TILE_M and BLOCK_M = TILE_M / 8 (src/gpu/conv.rs): 64 (square) or 32 (narrow, for layers of at
+// columns 8·tx + j: `out_row`, `out_col`; the Block of block8x8.wgsl, appended by the host),
+// stepping through K in slices of 16 staged in workgroup memory as vec4s of four neighbouring
+// rows (A) or columns (B). The host prepends TILE_M and BLOCK_M = TILE_M / 8 (src/gpu/conv.rs): 64 (square) or 32 (narrow, for layers of at
 // most 32 rows: cnn-mnist's conv 0 with 32 filters, conv 1's input gradient with 32 input
 // channels). Per k a thread reads BLOCK_M / 4 + 2 vec4s from workgroup memory for 8·BLOCK_M
 // multiply-adds, where 4×4 blocks read 4 + 4 scalars for 16: software GPUs run each workgroup
@@ -32,13 +32,6 @@ const QUADS_A: u32 = TILE_M / 4u; // vec4s of rows per k in the A tile: 16 or 8
 
 var<workgroup> tile_a: array<array<vec4f, QUADS_A>, SLICE>; // [k][rows 4q … 4q+3]
 var<workgroup> tile_b: array<array<vec4f, 16>, SLICE>; // [k][columns 4q … 4q+3]
-
-/// One thread's BLOCK_M×8 block: rᵢl holds row i, columns 0–3; rᵢh columns 4–7 (rows 4–7 only
-/// in the square tile).
-struct Block {
-    r0l: vec4f, r0h: vec4f, r1l: vec4f, r1h: vec4f, r2l: vec4f, r2h: vec4f, r3l: vec4f, r3h: vec4f,
-    r4l: vec4f, r4h: vec4f, r5l: vec4f, r5h: vec4f, r6l: vec4f, r6h: vec4f, r7l: vec4f, r7h: vec4f,
-}
 
 /// The tile row of this thread's block row i (0 … BLOCK_M - 1).
 fn out_row(lid: vec3u, i: u32) -> u32 {
@@ -123,16 +116,7 @@ fn tile_product(row0: u32, col0: u32, k_begin: u32, k_end: u32, rows: u32, cols:
     var db1 = digits(k_b + 4u, rad);
     var db2 = digits(k_b + 8u, rad);
     var db3 = digits(k_b + 12u, rad);
-    // Named accumulators, not an array: dynamically indexed private arrays spill to memory on
-    // software GPUs (SwiftShader, lavapipe).
-    var c0l = vec4f(0.0); var c0h = vec4f(0.0);
-    var c1l = vec4f(0.0); var c1h = vec4f(0.0);
-    var c2l = vec4f(0.0); var c2h = vec4f(0.0);
-    var c3l = vec4f(0.0); var c3h = vec4f(0.0);
-    var c4l = vec4f(0.0); var c4h = vec4f(0.0);
-    var c5l = vec4f(0.0); var c5h = vec4f(0.0);
-    var c6l = vec4f(0.0); var c6h = vec4f(0.0);
-    var c7l = vec4f(0.0); var c7h = vec4f(0.0);
+    var acc: Block; // block8x8.wgsl; rows 4–7 unused in the 32-row tile
     for (var k0 = k_begin; k0 < k_end; k0 += SLICE) {
         tile_a[ka][qa] = a_quad(k_a, da0, ra, a0, a1, a2, a3, k_end, rows);
         tile_a[ka + ka_step][qa] = a_quad(k_a + ka_step, da1, ra, a0, a1, a2, a3, k_end, rows);
@@ -149,17 +133,9 @@ fn tile_product(row0: u32, col0: u32, k_begin: u32, k_end: u32, rows: u32, cols:
             let bl = tile_b[kk][2u * lid.x];
             let bh = tile_b[kk][2u * lid.x + 1u];
             let lo = tile_a[kk][(BLOCK_M / 4u) * lid.y];
-            c0l += lo.x * bl; c0h += lo.x * bh;
-            c1l += lo.y * bl; c1h += lo.y * bh;
-            c2l += lo.z * bl; c2h += lo.z * bh;
-            c3l += lo.w * bl; c3h += lo.w * bh;
-            if (BLOCK_M > 4u) {
-                let hi = tile_a[kk][2u * lid.y + 1u];
-                c4l += hi.x * bl; c4h += hi.x * bh;
-                c5l += hi.y * bl; c5h += hi.y * bh;
-                c6l += hi.z * bl; c6h += hi.z * bh;
-                c7l += hi.w * bl; c7h += hi.w * bh;
-            }
+            var hi = vec4f(0.0);
+            if (BLOCK_M > 4u) { hi = tile_a[kk][2u * lid.y + 1u]; }
+            block_fma(&acc, lo, hi, bl, bh, BLOCK_M > 4u);
         }
         workgroupBarrier();
         k_a += SLICE;
@@ -173,21 +149,5 @@ fn tile_product(row0: u32, col0: u32, k_begin: u32, k_end: u32, rows: u32, cols:
         db2 = advance(db2, stride, rad);
         db3 = advance(db3, stride, rad);
     }
-    return Block(c0l, c0h, c1l, c1h, c2l, c2h, c3l, c3h, c4l, c4h, c5l, c5h, c6l, c6h, c7l, c7h);
-}
-
-/// Entry (i, j) of a block: row i (0 … BLOCK_M - 1), column j (0 … 7).
-fn block_at(b: Block, i: u32, j: u32) -> f32 {
-    var row: vec4f;
-    switch i {
-        case 0u: { row = select(b.r0l, b.r0h, j >= 4u); }
-        case 1u: { row = select(b.r1l, b.r1h, j >= 4u); }
-        case 2u: { row = select(b.r2l, b.r2h, j >= 4u); }
-        case 3u: { row = select(b.r3l, b.r3h, j >= 4u); }
-        case 4u: { row = select(b.r4l, b.r4h, j >= 4u); }
-        case 5u: { row = select(b.r5l, b.r5h, j >= 4u); }
-        case 6u: { row = select(b.r6l, b.r6h, j >= 4u); }
-        default: { row = select(b.r7l, b.r7h, j >= 4u); }
-    }
-    return row[j % 4u];
+    return acc;
 }

@@ -187,8 +187,9 @@ fn direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
 // Entry points `blocked` and `blocked16`: the square 64×64 tile with 8×8 threads, and a 16×64
 // tile with 8×2 threads (for chunks of at most 16 rows on software adapters, where the 16×256
 // wide tile's 4×4 blocks ran 2–3× slower), each thread an 8×8 block of neighbouring outputs
-// (rows 8·ty …, columns 8·tx …), the operands staged as vec4s of four neighbouring rows (A) or
-// columns (B), one pipeline per transposition (the overrides below).
+// (rows 8·ty …, columns 8·tx …: the Block of block8x8.wgsl, which the host appends), the
+// operands staged as vec4s of four neighbouring rows (A) or columns (B), one pipeline per
+// transposition (the overrides below).
 // Per k a thread reads 2 + 2 vec4s from workgroup memory for 64 multiply-adds, where `main`
 // reads 4 + 4 scalars for 16: software GPUs run each workgroup load as one load per lane, so
 // loads, not arithmetic, bound `main` there. Interleaved in headless Chromium (SwiftShader), the
@@ -229,15 +230,7 @@ fn blocked_tile(wid: vec3u, lid: vec3u, li: u32, threads_y: u32) {
     let quads_a = 2u * threads_y; // vec4s of rows per k in the A tile
     let row0 = wid.y * 8u * threads_y;
     let col0 = wid.x * 64u;
-    // Row i of the block times columns 0–3 (l) and 4–7 (h).
-    var c0l = vec4f(0.0); var c0h = vec4f(0.0);
-    var c1l = vec4f(0.0); var c1h = vec4f(0.0);
-    var c2l = vec4f(0.0); var c2h = vec4f(0.0);
-    var c3l = vec4f(0.0); var c3h = vec4f(0.0);
-    var c4l = vec4f(0.0); var c4h = vec4f(0.0);
-    var c5l = vec4f(0.0); var c5h = vec4f(0.0);
-    var c6l = vec4f(0.0); var c6h = vec4f(0.0);
-    var c7l = vec4f(0.0); var c7h = vec4f(0.0);
+    var acc: Block; // block8x8.wgsl
     for (var k0 = 0u; k0 < depth; k0 += SLICE) {
         // quads_a·SLICE and 16·SLICE vec4s, `threads` at a time; the index order follows the
         // operand's storage order, so neighbouring threads read neighbouring addresses.
@@ -265,25 +258,14 @@ fn blocked_tile(wid: vec3u, lid: vec3u, li: u32, threads_y: u32) {
             let bh = block_b[kk][2u * lid.x + 1u];
             let a0 = block_a[kk][2u * lid.y];
             let a1 = block_a[kk][2u * lid.y + 1u];
-            c0l += a0.x * bl; c0h += a0.x * bh;
-            c1l += a0.y * bl; c1h += a0.y * bh;
-            c2l += a0.z * bl; c2h += a0.z * bh;
-            c3l += a0.w * bl; c3h += a0.w * bh;
-            c4l += a1.x * bl; c4h += a1.x * bh;
-            c5l += a1.y * bl; c5h += a1.y * bh;
-            c6l += a1.z * bl; c6h += a1.z * bh;
-            c7l += a1.w * bl; c7h += a1.w * bh;
+            block_fma(&acc, a0, a1, bl, bh, true);
         }
         workgroupBarrier();
     }
     let r = row0 + 8u * lid.y;
     let c = col0 + 8u * lid.x;
-    store_row(r, c, 1u, c0l, rows, cols); store_row(r, c + 4u, 1u, c0h, rows, cols);
-    store_row(r + 1u, c, 1u, c1l, rows, cols); store_row(r + 1u, c + 4u, 1u, c1h, rows, cols);
-    store_row(r + 2u, c, 1u, c2l, rows, cols); store_row(r + 2u, c + 4u, 1u, c2h, rows, cols);
-    store_row(r + 3u, c, 1u, c3l, rows, cols); store_row(r + 3u, c + 4u, 1u, c3h, rows, cols);
-    store_row(r + 4u, c, 1u, c4l, rows, cols); store_row(r + 4u, c + 4u, 1u, c4h, rows, cols);
-    store_row(r + 5u, c, 1u, c5l, rows, cols); store_row(r + 5u, c + 4u, 1u, c5h, rows, cols);
-    store_row(r + 6u, c, 1u, c6l, rows, cols); store_row(r + 6u, c + 4u, 1u, c6h, rows, cols);
-    store_row(r + 7u, c, 1u, c7l, rows, cols); store_row(r + 7u, c + 4u, 1u, c7h, rows, cols);
+    for (var i = 0u; i < 8u; i++) {
+        store_row(r + i, c, 1u, block_row(acc, i, 0u), rows, cols);
+        store_row(r + i, c + 4u, 1u, block_row(acc, i, 1u), rows, cols);
+    }
 }

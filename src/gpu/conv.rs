@@ -212,11 +212,12 @@ impl ConvKernels {
         let prelude = include_str!("../../shaders/conv_params.wgsl");
         let k = |label, body: &str, slots: &[Slot]| Kernel::new(device, step_layout, label, &format!("{prelude}\n{body}"), slots);
         let gemm = include_str!("../../shaders/conv_gemm.wgsl");
+        let block = include_str!("../../shaders/block8x8.wgsl");
         // The filter gradient and the exact norms multiply the same operands (one definition).
         let operands = include_str!("../../shaders/conv_filter_operands.wgsl");
         let shape = |label, rows: u32, body: &str, slots: &[Slot]| {
             let consts = format!("const TILE_M: u32 = {rows}u;\nconst BLOCK_M: u32 = {}u;", rows / 8);
-            k(label, &format!("{consts}\n{body}\n{gemm}"), slots)
+            k(label, &format!("{consts}\n{body}\n{gemm}\n{block}"), slots)
         };
         let tiled = |label, body: &str, slots: &[Slot]| Tiled {
             square: shape(label, TILE, body, slots),

@@ -131,14 +131,15 @@ impl MatmulShape {
         }
     }
 
-    /// The WGSL source of this shape.
+    /// The WGSL source of this shape (with the 8×8 block of `shaders/block8x8.wgsl`).
     pub fn source(self) -> String {
         format!(
-            "const RX: u32 = {}u;\nconst RY: u32 = {}u;\nconst SLICE: u32 = {}u;\n{}",
+            "const RX: u32 = {}u;\nconst RY: u32 = {}u;\nconst SLICE: u32 = {}u;\n{}\n{}",
             self.rx,
             self.ry,
             self.slice(),
-            include_str!("../../shaders/matmul.wgsl")
+            include_str!("../../shaders/matmul.wgsl"),
+            include_str!("../../shaders/block8x8.wgsl")
         )
     }
 }
