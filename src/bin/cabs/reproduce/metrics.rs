@@ -128,6 +128,17 @@ pub struct Candidate {
     pub train_loss: Option<f64>,
 }
 
+impl Candidate {
+    /// A group of seeds as a candidate: its means over the seeds; a group that broke in any seed
+    /// never wins.
+    pub fn of_group(runs: &[Run], g: &[usize], window: u64) -> Candidate {
+        let all_ok = g.iter().all(|&i| !runs[i].broken());
+        let acc = spread(g.iter().map(|&i| runs[i].final_accuracy()));
+        let loss = spread(g.iter().map(|&i| runs[i].final_train_loss(window)));
+        Candidate { accuracy: acc.filter(|_| all_ok).map(|s| s.mean), train_loss: loss.map(|s| s.mean) }
+    }
+}
+
 /// The best candidate: highest final test accuracy; ties go to the lower final training loss,
 /// then to the earlier candidate (the smaller α, as the grid is sorted). Diverged runs never
 /// win; None if all diverged.

@@ -37,7 +37,7 @@ pub use options::{check_alpha, parse_alphas, parse_batches, Options, Parts};
 use crate::cli::{dataset, Args};
 use crate::error::{CliError, CliResult};
 use markdown::results_md;
-use metrics::{best_candidate, spread, Candidate, Run};
+use metrics::{best_candidate, Candidate, Run};
 use options::*;
 use plan::*;
 use run::{engine_name, Cache, Ctx};
@@ -159,15 +159,7 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         for &m in &o.batches {
             let row: Vec<Group> = o.alphas.iter().map(|&alpha| group(&mut cache, &mut ctx, Kind::Fixed { m }, alpha, "tuning")).collect();
             // Judged on the mean over the seeds; a run that broke in any seed never wins.
-            let cands: Vec<Candidate> = row
-                .iter()
-                .map(|g| {
-                    let all_ok = g.iter().all(|&i| !cache.runs[i].broken());
-                    let acc = spread(g.iter().map(|&i| cache.runs[i].final_accuracy()));
-                    let loss = spread(g.iter().map(|&i| cache.runs[i].final_train_loss(window)));
-                    Candidate { accuracy: acc.filter(|_| all_ok).map(|s| s.mean), train_loss: loss.map(|s| s.mean) }
-                })
-                .collect();
+            let cands: Vec<Candidate> = row.iter().map(|g| Candidate::of_group(&cache.runs, g, window)).collect();
             let best = best_candidate(&cands);
             if let (Some(b), true) = (best, o.only.fixed) {
                 for &i in &row[b] {

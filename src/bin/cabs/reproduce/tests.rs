@@ -4,7 +4,7 @@ use super::figures::*;
 use super::metrics::*;
 use super::options::*;
 use super::plan::*;
-use super::verdicts::{compare, Measured, Outcome};
+use super::verdicts::{common_steps, compare, learnt, Measured, Outcome};
 use crate::plot::{Series, Style};
 
 fn c(acc: Option<f64>, loss: Option<f64>) -> Candidate {
@@ -158,4 +158,26 @@ fn spreads_and_noise_aware_comparisons() {
     assert_eq!(compare(m(0.10, 0.01), m(0.12, 0.01), true).0, Outcome::Within);
     assert_eq!(compare(m(0.90, 0.004), m(0.95, 0.004), false).0, Outcome::Behind);
     assert_eq!(compare(m(0.95, 0.004), m(0.90, 0.004), false).0, Outcome::Ahead);
+}
+
+#[test]
+fn learning_and_equal_step_counts_over_seeds() {
+    let run = |batches: &[(u32, f64)]| {
+        let mut r = Run::new(RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 });
+        r.steps = steps(batches);
+        r
+    };
+    // From 2.3 down to 0.5: learnt; stuck near the start, or back up at chance level: not.
+    let fell = run(&[(10, 2.3), (10, 2.3), (10, 0.5), (10, 0.5)]);
+    assert!(learnt(&fell, 20));
+    assert!(!learnt(&run(&[(10, 2.3), (10, 2.3), (10, 2.2), (10, 2.2)]), 20));
+    assert!(!learnt(&run(&[(10, 2.3), (10, 0.5), (10, 2.3), (10, 2.3)]), 20));
+    let mut diverged = fell.clone();
+    diverged.diverged = Some("NaN".into());
+    assert!(!learnt(&diverged, 20));
+    // Seeds of an adaptive rule stop after different step counts: "equal steps" is the fewest
+    // any seed of either group took, so that every seed has a value there.
+    let runs = vec![run(&[(10, 1.0); 5]), run(&[(10, 1.0); 3]), run(&[(10, 1.0); 8]), run(&[(10, 1.0); 8])];
+    assert_eq!(common_steps(&runs, &vec![0, 1], &vec![2, 3]), 3);
+    assert_eq!(common_steps(&runs, &vec![2], &vec![3]), 8);
 }

@@ -3,7 +3,7 @@
 //! with its noise level. A difference counts only when it exceeds twice the combined standard
 //! error of the two sides; a claim the data do not support is written "not supported".
 
-use super::metrics::{accuracy_se, Run};
+use super::metrics::{accuracy_se, best_candidate, Candidate, Run};
 use super::tables::{over, Env, Group, Report};
 use std::fmt::Write as _;
 
@@ -115,6 +115,24 @@ fn at_least_as_good(outcomes: &[(String, Option<Outcome>)]) -> String {
     }
 }
 
+/// The table and verdicts of claim 1 for one CABS group against every best fixed batch.
+fn against_best_fixed(s: &mut String, runs: &[Run], rep: &Report, env: &Env, c: &Group) {
+    let w = env.window;
+    let _ = writeln!(s, "| compared with | final training loss: CABS vs it | final test accuracy: CABS vs it |\n| --- | --- | --- |");
+    let (mut on_loss, mut on_acc) = (Vec::new(), Vec::new());
+    for g in &rep.best_fixed {
+        let n = name(runs, g);
+        let l = cell(train_loss(runs, c, w), train_loss(runs, g, w), false, true);
+        let a = cell(test_accuracy(runs, c, env.n_test), test_accuracy(runs, g, env.n_test), true, false);
+        let _ = writeln!(s, "| {n} | {} | {} |", l.0, a.0);
+        on_loss.push((n.clone(), l.1));
+        on_acc.push((n, a.1));
+    }
+    let alpha = runs[c[0]].spec.alpha;
+    let _ = writeln!(s, "\n- CABS α = {alpha}, on the training loss: {}.", at_least_as_good(&on_loss));
+    let _ = writeln!(s, "- CABS α = {alpha}, on test accuracy: {}.\n", at_least_as_good(&on_acc));
+}
+
 fn name(runs: &[Run], g: &Group) -> String {
     runs[g[0]].spec.legend()
 }
@@ -169,18 +187,19 @@ CABS's early phase only."
 reported test set, which favours the baselines).\n",
             runs[c[0]].spec.alpha
         );
-        let _ = writeln!(s, "| compared with | final training loss: CABS vs it | final test accuracy: CABS vs it |\n| --- | --- | --- |");
-        let (mut on_loss, mut on_acc) = (Vec::new(), Vec::new());
-        for g in &rep.best_fixed {
-            let n = name(runs, g);
-            let l = cell(train_loss(runs, c, w), train_loss(runs, g, w), false, true);
-            let a = cell(test_accuracy(runs, c, env.n_test), test_accuracy(runs, g, env.n_test), true, false);
-            let _ = writeln!(s, "| {n} | {} | {} |", l.0, a.0);
-            on_loss.push((n.clone(), l.1));
-            on_acc.push((n, a.1));
+        against_best_fixed(&mut s, runs, rep, env, c);
+        // The baselines' α was picked on the test set; pick CABS's from its sensitivity runs the
+        // same way, so that the two sides are tuned alike.
+        let cands: Vec<Candidate> = rep.sensitivity.iter().map(|r| Candidate::of_group(runs, &r.1, w)).collect();
+        if let Some(b) = best_candidate(&cands).filter(|&b| rep.sensitivity[b].0 != runs[c[0]].spec.alpha) {
+            let _ = writeln!(
+                s,
+                "CABS tuned like the baselines: the best α of its sensitivity runs (α = {}, by the same rule: final test accuracy, mean \
+over the seeds, on the reported test set).\n",
+                rep.sensitivity[b].0
+            );
+            against_best_fixed(&mut s, runs, rep, env, &rep.sensitivity[b].1);
         }
-        let _ = writeln!(s, "\n- On the training loss: {}.", at_least_as_good(&on_loss));
-        let _ = writeln!(s, "- On test accuracy: {}.\n", at_least_as_good(&on_acc));
     }
 
     // 2. No schedule: CABS at constant α against the decayed fixed batches; and whether decay
@@ -269,7 +288,7 @@ smaller of the two runs' step counts) instead.\n"
     for (alpha, c, fixed) in &rep.sensitivity {
         let _ = write!(s, "| {alpha} |");
         for g in fixed {
-            let at = steps(c).min(steps(g));
+            let at = common_steps(runs, c, g);
             let text = match (loss_at_step(runs, c, at, w), loss_at_step(runs, g, at, w)) {
                 (Some(a), Some(b)) => {
                     let (o, _, _) = compare(a, b, true);
@@ -280,17 +299,18 @@ smaller of the two runs' step counts) instead.\n"
                     };
                     format!("step {at}: {} vs {} ({who})", show(a, false), show(b, false))
                 }
-                _ => "– (diverged or failed)".into(),
+                _ => "– (a run diverged or failed)".into(),
             };
             let _ = write!(s, " {text} |");
         }
         s.push('\n');
     }
-    // The spread over α of each rule's final training loss; a divergence is an unbounded spread.
     // Column 0: CABS; column j + 1: the j-th fixed batch.
+    let pick = |row: &(f64, Group, Vec<Group>), col: usize| if col == 0 { row.1.clone() } else { row.2[col - 1].clone() };
+    learnt_table(s, runs, rep, env);
+    // The spread over α of each rule's final training loss; a divergence is an unbounded spread.
     let range = |col: usize| -> Option<(f64, f64)> {
-        let pick = |row: &(f64, Group, Vec<Group>)| if col == 0 { row.1.clone() } else { row.2[col - 1].clone() };
-        let v: Vec<Measured> = rep.sensitivity.iter().map(|row| train_loss(runs, &pick(row), w)).collect::<Option<_>>()?;
+        let v: Vec<Measured> = rep.sensitivity.iter().map(|row| train_loss(runs, &pick(row, col), w)).collect::<Option<_>>()?;
         let lo = v.iter().map(|m| m.value).fold(f64::INFINITY, f64::min);
         let hi = v.iter().map(|m| m.value).fold(f64::NEG_INFINITY, f64::max);
         let se = v.iter().map(|m| m.se).fold(0.0, f64::max);
@@ -349,5 +369,105 @@ Where the fixed batch is larger, read this with the equal-steps table above: a s
         if less.is_empty() { "none".into() } else { less.join(", ") },
         if not.is_empty() { "none".into() } else { not.join(", ") },
         if no_learning.is_empty() { String::new() } else { format!("; not judged against {} (no learning at any α)", no_learning.join(", ")) }
+    );
+    stable_spreads(s, runs, rep, env);
+}
+
+/// A run learnt: it neither diverged nor failed, and its final smoothed training loss is below
+/// 90 % of its initial loss (a run stuck at its start, or blown up to chance level, did not).
+pub fn learnt(run: &Run, window: u64) -> bool {
+    matches!((run.final_train_loss(window), run.initial_loss()), (Some(end), Some(start)) if end <= 0.9 * start)
+}
+
+/// The step count both groups reached in every seed: adaptive runs take a different number of
+/// steps per seed, and a comparison "at equal steps" needs every seed at that step.
+pub fn common_steps(runs: &[Run], a: &Group, b: &Group) -> u64 {
+    a.iter().chain(b).map(|&i| runs[i].steps_done()).min().unwrap_or(0)
+}
+
+/// Per α and rule, how many seeds learnt: where each rule breaks down, at small α (too few
+/// steps to leave the initial plateau) or at large α (blown up).
+fn learnt_table(s: &mut String, runs: &[Run], rep: &Report, env: &Env) {
+    let head: String = env.sens_batches.iter().map(|m| format!(" m = {m} |")).collect();
+    let _ = writeln!(
+        s,
+        "\nSeeds that learnt (final training loss below 90 % of the initial loss; a run left on the initial plateau or blown up to \
+chance level did not):\n\n| α | CABS |{head}\n| ---: | ---: |{}",
+        " ---: |".repeat(env.sens_batches.len())
+    );
+    for (alpha, c, fixed) in &rep.sensitivity {
+        let count = |g: &Group| format!("{} of {}", g.iter().filter(|&&i| learnt(&runs[i], env.window)).count(), g.len());
+        let cells: String = fixed.iter().map(|g| format!(" {} |", count(g))).collect();
+        let _ = writeln!(s, "| {alpha} | {} |{cells}", count(c));
+    }
+}
+
+/// The spread over α of the training loss, CABS against each fixed batch, over only the α at
+/// which both learnt in every seed: the breakdown points are in the table above, and one blow-up
+/// would otherwise decide the spread alone. Judged at equal examples (the final loss) and at
+/// equal steps (both at the fewer steps of the two, per α), because a fixed batch that takes
+/// fewer steps spreads more over α for want of steps alone: CABS counts as less sensitive only
+/// when it is so on both.
+fn stable_spreads(s: &mut String, runs: &[Run], rep: &Report, env: &Env) {
+    let w = env.window;
+    let all_learnt = |g: &Group| g.iter().all(|&i| learnt(&runs[i], w));
+    // (max − min over the rows, the noise of that difference: 2√2 × the largest error).
+    let spread = |v: Vec<Measured>| -> (f64, f64) {
+        let lo = v.iter().map(|m| m.value).fold(f64::INFINITY, f64::min);
+        let hi = v.iter().map(|m| m.value).fold(f64::NEG_INFINITY, f64::max);
+        (hi - lo, 2.0 * 2f64.sqrt() * v.iter().map(|m| m.se).fold(0.0, f64::max))
+    };
+    let judge = |(c, nc): (f64, f64), (f, nf): (f64, f64)| -> (Outcome, String) {
+        let noise = (nc * nc + nf * nf).sqrt();
+        let o = if f - c > noise {
+            Outcome::Ahead
+        } else if c - f > noise {
+            Outcome::Behind
+        } else {
+            Outcome::Within
+        };
+        let what = match o {
+            Outcome::Ahead => "CABS less sensitive",
+            Outcome::Behind => "CABS more sensitive",
+            Outcome::Within => "within noise",
+        };
+        (o, format!("CABS {c:.4}, fixed {f:.4}: {what} (noise {noise:.4})"))
+    };
+    let _ = writeln!(s, "Spread (max − min) of the training loss over the α at which both rules learnt in every seed:\n");
+    let (mut less, mut confounded, mut not) = (Vec::new(), Vec::new(), Vec::new());
+    for (j, m) in env.sens_batches.iter().enumerate() {
+        let rows: Vec<&(f64, Group, Vec<Group>)> = rep.sensitivity.iter().filter(|r| all_learnt(&r.1) && all_learnt(&r.2[j])).collect();
+        let alphas = rows.iter().map(|r| r.0.to_string()).collect::<Vec<_>>().join(", ");
+        if rows.len() < 2 {
+            let _ = writeln!(s, "- m = {m}: fewer than two such α ({}): not judged.", if alphas.is_empty() { "none" } else { &alphas });
+            continue;
+        }
+        let final_loss = |g: &Group| train_loss(runs, g, w);
+        let at_steps = |c: &Group, g: &Group| -> Option<(Measured, Measured)> {
+            let at = common_steps(runs, c, g);
+            Some((loss_at_step(runs, c, at, w)?, loss_at_step(runs, g, at, w)?))
+        };
+        let examples: Option<(Vec<Measured>, Vec<Measured>)> =
+            rows.iter().map(|r| Some((final_loss(&r.1)?, final_loss(&r.2[j])?))).collect::<Option<Vec<_>>>().map(|v| v.into_iter().unzip());
+        let steps: Option<(Vec<Measured>, Vec<Measured>)> =
+            rows.iter().map(|r| at_steps(&r.1, &r.2[j])).collect::<Option<Vec<_>>>().map(|v| v.into_iter().unzip());
+        let (Some((ce, fe)), Some((cs, fs))) = (examples, steps) else { continue };
+        let (oe, te) = judge(spread(ce), spread(fe));
+        let (os, ts) = judge(spread(cs), spread(fs));
+        let _ = writeln!(s, "- against m = {m}, over α = {alphas}: at equal examples {te}; at equal steps {ts}.");
+        match (oe, os) {
+            (Outcome::Ahead, Outcome::Ahead) => less.push(format!("m = {m}")),
+            (Outcome::Ahead, _) => confounded.push(format!("m = {m}")),
+            _ => not.push(format!("m = {m}")),
+        }
+    }
+    let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+    let _ = writeln!(
+        s,
+        "\nOver the α where both learnt, CABS is less sensitive beyond the noise, at equal examples and at equal steps, than: {}; \
+at equal examples only (the fixed batch's spread is a want of steps), **not shown** against: {}; **not supported** against: {}.\n",
+        list(&less),
+        list(&confounded),
+        list(&not),
     );
 }
