@@ -23,13 +23,20 @@ pub(super) fn style_of(spec: &RunSpec, o: &Options) -> Style {
 pub(super) type Band = Vec<(f64, f64, f64)>;
 
 /// The mean over the seeds' curves and their min–max, on the first seed's x values (each other
-/// curve read at its last point at or before x, or its first point). One curve: itself.
-pub(super) fn mean_band(curves: &[Vec<(f64, f64)>]) -> (Vec<(f64, f64)>, Band) {
+/// curve read at its last point at or before x, or its first point), only where every seed has a
+/// value. One curve: itself. `hold_after_end`: a curve that has ended keeps its last value (right
+/// for examples and time, where every run ends near the same budget or keeps its final figures);
+/// otherwise it has none there (steps: a run that spent its budget in fewer steps takes no more,
+/// and holding its last batch size would draw steps that never happened).
+pub(super) fn mean_band(curves: &[Vec<(f64, f64)>], hold_after_end: bool) -> (Vec<(f64, f64)>, Band) {
     let Some(first) = curves.first() else { return (Vec::new(), Vec::new()) };
     if curves.len() == 1 {
         return (first.clone(), Vec::new());
     }
     let at = |c: &[(f64, f64)], x: f64| -> Option<f64> {
+        if !hold_after_end && c.last().is_some_and(|p| x > p.0) {
+            return None;
+        }
         let i = c.partition_point(|p| p.0 <= x);
         c.get(i.saturating_sub(1)).map(|p| p.1)
     };
@@ -59,14 +66,15 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
     );
     let curves: Vec<Vec<(f64, f64, f64)>> = runs.iter().map(|r| smoothed_curve(&r.steps, env.window, 300)).collect();
     // One series per group: the mean over its seeds with a min–max band.
-    let series = |ids: &[&Group], f: &dyn Fn(usize) -> Vec<(f64, f64)>, markers: bool| -> Vec<Series> {
+    let series_held = |ids: &[&Group], f: &dyn Fn(usize) -> Vec<(f64, f64)>, markers: bool, hold: bool| -> Vec<Series> {
         ids.iter()
             .map(|g| {
-                let (points, band) = mean_band(&g.iter().map(|&i| f(i)).collect::<Vec<_>>());
+                let (points, band) = mean_band(&g.iter().map(|&i| f(i)).collect::<Vec<_>>(), hold);
                 Series { style: st(&runs[g[0]]), points, markers, band }
             })
             .collect()
     };
+    let series = |ids: &[&Group], f: &dyn Fn(usize) -> Vec<(f64, f64)>, markers: bool| series_held(ids, f, markers, true);
     let title_env = format!(
         "{} · {} · seed{} {}",
         env.model,
@@ -153,7 +161,7 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
         }
     }
     ids.extend(rep.best_fixed.iter());
-    let batch = series(&ids, &|i| thin(runs[i].steps.iter().map(|s| (s.step as f64, s.batch as f64)).collect(), 400), false);
+    let batch = series_held(&ids, &|i| thin(runs[i].steps.iter().map(|s| (s.step as f64, s.batch as f64)).collect(), 400), false, false);
     plot::figure(
         &dir.join("batch_vs_steps.svg"),
         &format!("Batch size vs steps — {title_env}"),
@@ -168,7 +176,14 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
             y_ticks: Some((0..16).map(|k| f64::from(1u32 << k)).collect()),
         }],
         &legend(&ids),
-        &format!("The batch size each step used. CABS: m = α·ξ̄/ℒ̄, rounded and clipped; fixed-batch runs for reference.{seeds_note}"),
+        &format!(
+            "The batch size each step used. CABS: m = α·ξ̄/ℒ̄, rounded and clipped; fixed-batch runs for reference.{seeds_note}{}",
+            if k > 1 {
+                " A mean ends where its first seed ends (the seeds of an adaptive rule take different numbers of steps)."
+            } else {
+                ""
+            }
+        ),
     )?;
     // The conv layers' ξ, exact against the reference approximation, on the CABS run's batches.
     // (Of the first seed's run.)

@@ -181,3 +181,16 @@ fn learning_and_equal_step_counts_over_seeds() {
     assert_eq!(common_steps(&runs, &vec![0, 1], &vec![2, 3]), 3);
     assert_eq!(common_steps(&runs, &vec![2], &vec![3]), 8);
 }
+
+#[test]
+fn seed_means_stop_where_a_curve_ends_unless_held() {
+    let long = vec![(1.0, 16.0), (2.0, 16.0), (3.0, 16.0), (4.0, 16.0)];
+    let short = vec![(1.0, 16.0), (2.0, 200.0)];
+    // Steps: the short run took no step 3 or 4.
+    let (mean, band) = mean_band(&[long.clone(), short.clone()], false);
+    assert_eq!(mean, vec![(1.0, 16.0), (2.0, 108.0)]);
+    assert_eq!(band, vec![(1.0, 16.0, 16.0), (2.0, 16.0, 200.0)]);
+    // Examples or time: an ended run keeps its last value.
+    let (mean, _) = mean_band(&[long, short], true);
+    assert_eq!(mean.last(), Some(&(4.0, 108.0)));
+}

@@ -215,7 +215,7 @@ whether the decay helped that fixed batch at all (decayed vs constant α).\n"
             s,
             "| decayed run | training loss: CABS vs it | test accuracy: CABS vs it | training loss: decay vs constant α | test accuracy: decay vs constant α |\n| --- | --- | --- | --- | --- |"
         );
-        let (mut on_loss, mut on_acc, mut helped) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut on_loss, mut on_acc, mut helped, mut hurt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for d in &rep.decay {
             let n = name(runs, d);
             let m = runs[d[0]].spec.batch();
@@ -233,6 +233,9 @@ whether the decay helped that fixed batch at all (decayed vs constant α).\n"
             if dl.1 == Some(Outcome::Ahead) || da.1 == Some(Outcome::Ahead) {
                 helped.push(format!("m = {}", m.unwrap_or(0)));
             }
+            if dl.1 == Some(Outcome::Behind) || da.1 == Some(Outcome::Behind) {
+                hurt.push(format!("m = {}", m.unwrap_or(0)));
+            }
             on_loss.push((n.clone(), l.1));
             on_acc.push((n, a.1));
         }
@@ -240,8 +243,13 @@ whether the decay helped that fixed batch at all (decayed vs constant α).\n"
         let _ = writeln!(s, "- CABS against the decayed runs, test accuracy: {}.", at_least_as_good(&on_acc));
         let _ = writeln!(
             s,
-            "- Decay helped a fixed batch beyond the noise (on either measure) for: {}.\n",
+            "- Decay helped a fixed batch beyond the noise (on either measure) for: {}.",
             if helped.is_empty() { "none".to_string() } else { helped.join(", ") }
+        );
+        let _ = writeln!(
+            s,
+            "- Decay hurt a fixed batch beyond the noise (on either measure) for: {}.\n",
+            if hurt.is_empty() { "none".to_string() } else { hurt.join(", ") }
         );
     }
 
