@@ -4,7 +4,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use crate::reproduce_cli::{cabs, col, fresh_dir, read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// 11781 → "11,781".
 fn thousands(n: usize) -> String {
@@ -19,9 +19,14 @@ fn thousands(n: usize) -> String {
     out
 }
 
+/// A path in the repository.
+fn repo_path(rel: impl AsRef<Path>) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
 /// A committed CSV as (header, rows).
 fn committed_csv(rel: &str) -> (String, Vec<Vec<String>>) {
-    let text = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel));
+    let text = read(&repo_path(rel));
     let mut lines = text.lines();
     let header = lines.next().unwrap_or("").to_string();
     (header, lines.map(|l| l.split(',').map(str::to_string).collect()).collect())
@@ -33,7 +38,7 @@ fn committed_csv(rel: &str) -> (String, Vec<Vec<String>>) {
 /// left over from other flags.
 #[test]
 fn the_committed_reproduction_is_regenerated_from_its_csvs() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reproduction");
+    let src = repo_path("docs/reproduction");
     let md = read(&src.join("results.md"));
     let command = md.lines().find_map(|l| l.strip_prefix("**Command:** `")).unwrap().trim_end_matches('`').to_string();
     let out = fresh_dir("committed");
@@ -65,7 +70,7 @@ fn the_committed_reproduction_is_regenerated_from_its_csvs() {
 #[test]
 fn the_reproduction_doc_quotes_its_csvs() {
     // Whitespace-normalised, so that a phrase may wrap across lines.
-    let doc = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/REPRODUCTION.md")).split_whitespace().collect::<Vec<_>>().join(" ");
+    let doc = read(&repo_path("docs/REPRODUCTION.md")).split_whitespace().collect::<Vec<_>>().join(" ");
     let has = |s: String| assert!(doc.contains(&s), "docs/REPRODUCTION.md lacks {s:?}");
     let num = |r: &[String], header: &str, c: &str| -> Option<f64> { r[col(header, c)].parse().ok() };
 
@@ -92,13 +97,13 @@ fn the_reproduction_doc_quotes_its_csvs() {
     has(format!("standard error of {:.2}–{:.2} points at 97–95 %", se(0.97), se(0.95)));
 
     // The comparison runs: CABS's horizon over the seeds, the fixed batches' steps, how many runs.
-    let runs_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reproduction/runs");
+    let runs_dir = repo_path("docs/reproduction/runs");
     // Every seed's CSV of one rule: `label.csv`, `label-s2.csv`, …
     let seeds = |label: &str| -> Vec<(String, Vec<Vec<String>>)> {
         let mut v = vec![committed_csv(&format!("docs/reproduction/runs/{label}.csv"))];
         for k in 2.. {
             let rel = format!("docs/reproduction/runs/{label}-s{k}.csv");
-            if !Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel).exists() {
+            if !repo_path(&rel).exists() {
                 break;
             }
             v.push(committed_csv(&rel));
@@ -196,8 +201,8 @@ fn the_reproduction_doc_quotes_its_csvs() {
     ));
 
     // The verdicts the doc quotes (its "> " lines) are whole lines of results.md, word for word.
-    let raw = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/REPRODUCTION.md"));
-    let results = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reproduction/results.md"));
+    let raw = read(&repo_path("docs/REPRODUCTION.md"));
+    let results = read(&repo_path("docs/reproduction/results.md"));
     let quotes: Vec<&str> = raw.lines().filter_map(|l| l.trim_start().strip_prefix("> ")).collect();
     assert!(quotes.len() >= 6, "the doc quotes the generated verdicts");
     for q in quotes {

@@ -241,16 +241,8 @@ whether the decay helped that fixed batch at all (decayed vs constant α).\n"
         }
         let _ = writeln!(s, "\n- CABS against the decayed runs, training loss: {}.", at_least_as_good(&on_loss));
         let _ = writeln!(s, "- CABS against the decayed runs, test accuracy: {}.", at_least_as_good(&on_acc));
-        let _ = writeln!(
-            s,
-            "- Decay helped a fixed batch beyond the noise (on either measure) for: {}.",
-            if helped.is_empty() { "none".to_string() } else { helped.join(", ") }
-        );
-        let _ = writeln!(
-            s,
-            "- Decay hurt a fixed batch beyond the noise (on either measure) for: {}.\n",
-            if hurt.is_empty() { "none".to_string() } else { hurt.join(", ") }
-        );
+        let _ = writeln!(s, "- Decay helped a fixed batch beyond the noise (on either measure) for: {}.", none_or_list(&helped));
+        let _ = writeln!(s, "- Decay hurt a fixed batch beyond the noise (on either measure) for: {}.\n", none_or_list(&hurt));
     }
 
     if !rep.sensitivity.is_empty() {
@@ -313,16 +305,11 @@ smaller of the two runs' step counts) instead.\n"
         }
         s.push('\n');
     }
-    // Column 0: CABS; column j + 1: the j-th fixed batch.
-    let pick = |row: &(f64, Group, Vec<Group>), col: usize| if col == 0 { row.1.clone() } else { row.2[col - 1].clone() };
     learnt_table(s, runs, rep, env);
     // The spread over α of each rule's final training loss; a divergence is an unbounded spread.
     let range = |col: usize| -> Option<(f64, f64)> {
-        let v: Vec<Measured> = rep.sensitivity.iter().map(|row| train_loss(runs, &pick(row, col), w)).collect::<Option<_>>()?;
-        let lo = v.iter().map(|m| m.value).fold(f64::INFINITY, f64::min);
-        let hi = v.iter().map(|m| m.value).fold(f64::NEG_INFINITY, f64::max);
-        let se = v.iter().map(|m| m.se).fold(0.0, f64::max);
-        Some((hi - lo, 2.0 * 2f64.sqrt() * se))
+        let v: Vec<Measured> = rep.sensitivity.iter().map(|row| train_loss(runs, pick(row, col), w)).collect::<Option<_>>()?;
+        Some(loss_spread(&v))
     };
     let cabs_range = range(0);
     let _ = writeln!(
@@ -335,8 +322,7 @@ smaller of the two runs' step counts) instead.\n"
     // there is not robustness.
     let stuck = |col: usize| -> bool {
         rep.sensitivity.iter().all(|row| {
-            let g = if col == 0 { &row.1 } else { &row.2[col - 1] };
-            g.iter().all(|&i| match (runs[i].final_train_loss(w), runs[i].initial_loss()) {
+            pick(row, col).iter().all(|&i| match (runs[i].final_train_loss(w), runs[i].initial_loss()) {
                 (Some(end), Some(start)) => end > 0.9 * start,
                 _ => false,
             })
@@ -374,11 +360,37 @@ smaller of the two runs' step counts) instead.\n"
         s,
         "\nOn the training loss at equal examples, CABS is less sensitive to α beyond the noise than: {}; **not supported** against: {}{}. \
 Where the fixed batch is larger, read this with the equal-steps table above: a spread caused by too few steps is not a sensitivity to α.\n",
-        if less.is_empty() { "none".into() } else { less.join(", ") },
-        if not.is_empty() { "none".into() } else { not.join(", ") },
+        none_or_list(&less),
+        none_or_list(&not),
         if no_learning.is_empty() { String::new() } else { format!("; not judged against {} (no learning at any α)", no_learning.join(", ")) }
     );
     stable_spreads(s, runs, rep, env);
+}
+
+/// One group of a sensitivity row: column 0 is CABS, column j + 1 the j-th fixed batch.
+fn pick(row: &(f64, Group, Vec<Group>), col: usize) -> &Group {
+    if col == 0 {
+        &row.1
+    } else {
+        &row.2[col - 1]
+    }
+}
+
+/// "none", or the items joined by commas.
+fn none_or_list(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The spread of a rule's losses over α, max − min, and the noise of that difference: 2√2 ×
+/// the largest standard error.
+fn loss_spread(v: &[Measured]) -> (f64, f64) {
+    let lo = v.iter().map(|m| m.value).fold(f64::INFINITY, f64::min);
+    let hi = v.iter().map(|m| m.value).fold(f64::NEG_INFINITY, f64::max);
+    (hi - lo, 2.0 * 2f64.sqrt() * v.iter().map(|m| m.se).fold(0.0, f64::max))
 }
 
 /// A run learnt: it neither diverged nor failed, and its final smoothed training loss is below
@@ -419,12 +431,6 @@ chance level did not):\n\n| α | CABS |{head}\n| ---: | ---: |{}",
 fn stable_spreads(s: &mut String, runs: &[Run], rep: &Report, env: &Env) {
     let w = env.window;
     let all_learnt = |g: &Group| g.iter().all(|&i| learnt(&runs[i], w));
-    // (max − min over the rows, the noise of that difference: 2√2 × the largest error).
-    let spread = |v: Vec<Measured>| -> (f64, f64) {
-        let lo = v.iter().map(|m| m.value).fold(f64::INFINITY, f64::min);
-        let hi = v.iter().map(|m| m.value).fold(f64::NEG_INFINITY, f64::max);
-        (hi - lo, 2.0 * 2f64.sqrt() * v.iter().map(|m| m.se).fold(0.0, f64::max))
-    };
     let judge = |(c, nc): (f64, f64), (f, nf): (f64, f64)| -> (Outcome, String) {
         let noise = (nc * nc + nf * nf).sqrt();
         let o = if f - c > noise {
@@ -460,8 +466,8 @@ fn stable_spreads(s: &mut String, runs: &[Run], rep: &Report, env: &Env) {
         let steps: Option<(Vec<Measured>, Vec<Measured>)> =
             rows.iter().map(|r| at_steps(&r.1, &r.2[j])).collect::<Option<Vec<_>>>().map(|v| v.into_iter().unzip());
         let (Some((ce, fe)), Some((cs, fs))) = (examples, steps) else { continue };
-        let (oe, te) = judge(spread(ce), spread(fe));
-        let (os, ts) = judge(spread(cs), spread(fs));
+        let (oe, te) = judge(loss_spread(&ce), loss_spread(&fe));
+        let (os, ts) = judge(loss_spread(&cs), loss_spread(&fs));
         let _ = writeln!(s, "- against m = {m}, over α = {alphas}: at equal examples {te}; at equal steps {ts}.");
         match (oe, os) {
             (Outcome::Ahead, Outcome::Ahead) => less.push(format!("m = {m}")),
@@ -469,13 +475,12 @@ fn stable_spreads(s: &mut String, runs: &[Run], rep: &Report, env: &Env) {
             _ => not.push(format!("m = {m}")),
         }
     }
-    let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
     let _ = writeln!(
         s,
         "\nOver the α where both learnt, CABS is less sensitive beyond the noise, at equal examples and at equal steps, than: {}; \
 at equal examples only (the fixed batch's spread is a want of steps), **not shown** against: {}; **not supported** against: {}.\n",
-        list(&less),
-        list(&confounded),
-        list(&not),
+        none_or_list(&less),
+        none_or_list(&confounded),
+        none_or_list(&not),
     );
 }
