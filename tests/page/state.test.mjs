@@ -2,7 +2,7 @@
 // values fall back to defaults with a reason. (The CSV format: schema.test.mjs.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULTS, parseHash, toHash, runRules, evalEvery } from "../../www/lib/state.js";
+import { DEFAULTS, TRAIN_SIZES, parseHash, toHash, runRules, evalEvery, fitToData } from "../../www/lib/state.js";
 
 test("defaults: an empty hash gives the defaults and no problems", () => {
   const { state, problems } = parseHash("");
@@ -44,4 +44,35 @@ test("invalid and hostile values fall back one by one, with reasons", () => {
   const swapped = parseHash("#mmin=512&mmax=64");
   assert.equal(swapped.state.mmin, 16);
   assert.match(swapped.problems[0], /mmin=512 is above mmax=64/);
+});
+
+test("a key given twice: the last one counts, and the notice names the value used", () => {
+  const bad = parseHash("#data=moons&lr=1&lr=abc&play=1");
+  assert.equal(bad.state.lr, DEFAULTS.lr, "the last lr is invalid: the default trains, not the first lr");
+  assert.deepEqual(bad.problems, [`lr='abc' (the last of 2) is not a number > 0 and ≤ 100; using lr=${DEFAULTS.lr}`]);
+  assert.ok(toHash(bad.state).includes(`lr=${DEFAULTS.lr}`), "the rewritten hash holds the value used");
+  const good = parseHash("#lr=abc&data=moons&lr=2&lr=3");
+  assert.equal(good.state.lr, 3);
+  assert.deepEqual(good.problems, ["lr is given 3 times; using the last, lr=3"]);
+  assert.equal(parseHash("#evil=1&evil=2").problems.length, 1, "an unknown key repeated is one problem");
+});
+
+test("batch sizes a data set cannot give fall back to its size, with the value and the fallback named", () => {
+  assert.deepEqual(TRAIN_SIZES, { mnist: 8000, spirals: 4096, moons: 4096, blobs: 4096 });
+  const { state, problems } = parseHash("#data=moons&mmin=8192&mmax=8192&rule=const:8192:step:100:0.5&baselines=const:16,const:5000");
+  assert.equal(state.mmin, 4096);
+  assert.equal(state.mmax, 4096);
+  assert.equal(state.rule, "const:4096:step:100:0.5");
+  assert.equal(state.baselines, "const:16,const:4096");
+  assert.deepEqual(problems, [
+    "mmin=8192 asks for more than the 4,096 training examples of moons; using mmin=4096",
+    "mmax=8192 asks for more than the 4,096 training examples of moons; using mmax=4096",
+    "rule=const:8192:step:100:0.5 asks for more than the 4,096 training examples of moons; using rule=const:4096:step:100:0.5",
+    "baselines=const:16,const:5000 asks for more than the 4,096 training examples of moons; using baselines=const:16,const:4096",
+  ]);
+  assert.match(parseHash("#mmax=8192").problems[0], /mmax=8192 asks for more than the 8,000 training examples of mnist; using mmax=8000/);
+  assert.deepEqual(parseHash("#data=blobs&mmax=4096&rule=const:4096").problems, [], "the set's own size is allowed");
+  const same = { ...DEFAULTS, data: "moons" };
+  assert.equal(fitToData(same).state.mmax, DEFAULTS.mmax);
+  assert.deepEqual(fitToData({ ...DEFAULTS, data: "files", mmax: 8192 }).problems, [], "unknown data: no bound here");
 });

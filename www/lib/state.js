@@ -56,6 +56,8 @@ const show = (v) => (v.length > 40 ? v.slice(0, 40) + "…" : v);
 /**
  * Parse a location hash ("#data=moons&lr=1") into a full state.
  * Returns {state, problems: ["lr='abc' is not a number > 0 …", …]}.
+ * A key given more than once: the last one counts (as URLSearchParams.set would leave it), and
+ * the notice says so, so that what it names is what trains.
  */
 export function parseHash(hash) {
   const state = { ...DEFAULTS };
@@ -68,14 +70,26 @@ export function parseHash(hash) {
   } catch {
     return { state, problems: ["the link's settings could not be read; using the defaults"] };
   }
+  const last = new Map(); // key → its last raw value, in the order keys first appear
+  const count = new Map();
   for (const [key, raw] of params) {
+    last.set(key, raw);
+    count.set(key, (count.get(key) ?? 0) + 1);
+  }
+  for (const [key, raw] of last) {
     if (!KEYS.includes(key)) {
       problems.push(`unknown key '${show(key)}' ignored`);
       continue;
     }
+    const n = count.get(key);
     const v = parseValue(key, raw);
-    if (v === undefined) problems.push(`${key}='${show(raw)}' is not ${explain(key)}; using ${key}=${String(DEFAULTS[key])}`);
-    else state[key] = v;
+    if (v === undefined) {
+      const which = n > 1 ? ` (the last of ${n})` : "";
+      problems.push(`${key}='${show(raw)}'${which} is not ${explain(key)}; using ${key}=${String(DEFAULTS[key])}`);
+    } else {
+      state[key] = v;
+      if (n > 1) problems.push(`${key} is given ${n} times; using the last, ${key}=${show(raw)}`);
+    }
   }
   for (const key of KEYS) {
     const other = SPEC.get(key).notAbove;
@@ -85,7 +99,49 @@ export function parseHash(hash) {
       state[other] = DEFAULTS[other];
     }
   }
-  return { state, problems };
+  const fit = fitToData(state);
+  return { state: fit.state, problems: problems.concat(fit.problems) };
+}
+
+/**
+ * Training examples of each built-in data set: the schema's `trainSizes` on the data key when it
+ * has them, else the engine's sizes (src/data/synthetic.rs TRAIN; the MNIST bundle written by
+ * scripts/setup.sh). tests/page/url-state.test.mjs checks them against what the engine reports.
+ */
+export const TRAIN_SIZES = Object.freeze(SPEC.get("data").trainSizes ?? { mnist: 8000, spirals: 4096, moons: 4096, blobs: 4096 });
+
+const count = (n) => n.toLocaleString("en");
+const CONST = /^const:(\d+)/;
+
+/**
+ * Batch sizes the data set cannot give (m_min, m_max or a constant rule's M above its training
+ * examples: the engine refuses them) become the set's size, each with a problem naming the value
+ * and the one used. A state of unknown data (the user's own files) is returned as is.
+ * Returns {state, problems}.
+ */
+export function fitToData(state) {
+  const size = TRAIN_SIZES[state.data];
+  const problems = [];
+  if (!size) return { state, problems };
+  const next = { ...state };
+  const why = (k, v) => `${k}=${show(String(v))} asks for more than the ${count(size)} training examples of ${state.data}`;
+  for (const key of ["mmin", "mmax"]) {
+    if (next[key] > size) {
+      problems.push(`${why(key, next[key])}; using ${key}=${size}`);
+      next[key] = size;
+    }
+  }
+  const cap = (rule) => rule.replace(CONST, (all, m) => (Number(m) > size ? `const:${size}` : all));
+  if (cap(next.rule) !== next.rule) {
+    problems.push(`${why("rule", next.rule)}; using rule=${cap(next.rule)}`);
+    next.rule = cap(next.rule);
+  }
+  const baselines = next.baselines ? next.baselines.split(",").map(cap).join(",") : next.baselines;
+  if (baselines !== next.baselines) {
+    problems.push(`${why("baselines", next.baselines)}; using baselines=${baselines}`);
+    next.baselines = baselines;
+  }
+  return { state: next, problems };
 }
 
 const enc = (v) => encodeURIComponent(String(v)).replace(/%3A/gi, ":").replace(/%2C/gi, ",");
