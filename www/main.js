@@ -7,7 +7,7 @@
 import { el } from "./lib/dom.js";
 import { DEFAULTS, parseHash, toHash, engineSettings, runRules, evalEvery, HIDEABLE, spec, fitToData } from "./lib/state.js";
 import { Run } from "./lib/store.js";
-import { Charts, PALETTE } from "./lib/charts.js";
+import { Charts, PALETTE, CHART_IDS, CABS_ONLY } from "./lib/charts.js";
 import { WorkerClient } from "./lib/client.js";
 import { Controls } from "./lib/controls.js";
 import { StatsTable } from "./lib/stats.js";
@@ -41,6 +41,11 @@ let crashed = false; // the engine crashed: the runs are gone until a reset (Pla
 
 const client = new WorkerClient(onWorker);
 const charts = new Charts($("charts"), { hidden: new Set(), theme: theme(), compact: false });
+/** A frame narrower than this shows at most two charts (the two that tell the story: loss, batch). */
+const narrowQuery = matchMedia("(max-width: 799.98px)");
+const portraitQuery = matchMedia("(orientation: portrait)"); // style.css stacks an embed's view by it
+const NARROW_CHARTS = 2;
+const NARROW_ORDER = ["loss", "batch", "accuracy", "terms", "noise"];
 const stats = new StatsTable($("stats"));
 const maps = new BoundaryMaps($("boundary"));
 const share = new ShareDialog(document.body);
@@ -60,8 +65,16 @@ const sight = new Sight(onSight);
 function loadHash() {
   const { state: s, problems } = parseHash(location.hash);
   state = s;
+  // An embed whose link does not choose the x-axis plots steps: every run takes one step per
+  // round, so on examples seen the fixed small batches would stop a third of the way across.
+  if (state.embed && !linkHas("x")) state = { ...state, x: "step" };
   notice(problems.length ? `Some settings in the link could not be used as given: ${problems.join("; ")}.` : "");
   writeHash();
+}
+
+/** Whether the link names `key` (a default and an absent key look alike in the parsed state). */
+function linkHas(key) {
+  try { return new URLSearchParams(location.hash.replace(/^#/, "")).has(key); } catch { return false; }
 }
 
 function writeHash() {
@@ -128,12 +141,24 @@ function applyLayout() {
   document.body.classList.toggle("embed", state.embed);
   charts.opts.compact = state.embed; // fill the frame: charts share its height, one legend in the bar
   for (const part of HIDEABLE) document.body.classList.toggle(`hide-${part}`, hidden.has(part));
-  const chartHidden = new Set([...hidden].filter((p) => ["loss", "accuracy", "batch", "terms", "noise"].includes(p)));
-  const changed = [...chartHidden].join() !== [...charts.opts.hidden].join();
+  const chartHidden = new Set([...hidden].filter((p) => CHART_IDS.includes(p)));
+  if (state.embed && narrowQuery.matches) for (const id of CHART_IDS) if (!narrowPick(chartHidden).includes(id)) chartHidden.add(id);
+  const changed = [...chartHidden].sort().join() !== [...charts.opts.hidden].sort().join();
   charts.opts.hidden = chartHidden;
   $("x-axis").value = state.x;
   $("open-full").href = `${location.pathname}#${toHash({ ...state, embed: false, hide: "" })}`;
   return changed;
+}
+
+/**
+ * The charts a narrow embed shows: those `show=` names (in its order; read defensively, the key
+ * may not exist), else loss and batch size, then the others; never one `hide=` names, nor the
+ * rule's terms without a CABS run; at most two.
+ */
+function narrowPick(hiddenCharts) {
+  const show = typeof state.show === "string" ? state.show.split(",").filter((id) => CHART_IDS.includes(id)) : [];
+  const cabs = runRules(state).includes("cabs") || imported.some((r) => r.rule === "cabs");
+  return (show.length ? show : NARROW_ORDER).filter((id) => !hiddenCharts.has(id) && (cabs || !CABS_ONLY.includes(id))).slice(0, NARROW_CHARTS);
 }
 
 // ---- runs ---------------------------------------------------------------------------------
@@ -150,6 +175,7 @@ function reset() {
   setRunning(false);
   $("backend").replaceChildren(el("span", { class: "badge", text: "starting…" }));
   $("backend-note").textContent = "";
+  setEngineNews(false);
   runs = runRules(state).map((rule, id) => new Run({ id, rule }));
   rebuildCharts();
   maps.setRuns([]);
@@ -247,6 +273,7 @@ function onWorker(msg) {
       break;
     case "note":
       $("backend-note").textContent = msg.message;
+      setEngineNews(true);
       break;
     case "invalid": {
       const { embed, hide, x, play: autoplay } = state;
@@ -290,9 +317,17 @@ function showBackend(b, info) {
   }
   $("backend").replaceChildren(badge);
   $("backend").title = c?.reason || b.fallbackReason || line;
+  // An embed names its engine only when something needs saying: WebGPU failed and the CPU twin
+  // took over, a hand-over or a lost device. auto's normal choice, or backend=cpu, is not news.
+  setEngineNews(!!(b.fallbackReason && !measured) || !!(b.handover || b.handedOver || b.lost || b.deviceLost));
   $("backend-note").textContent = userData.loaded
     ? `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters. Your data, ${datasetLine(info)}.`
     : `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters, ${info.trainSize.toLocaleString("en")} training examples.`;
+}
+
+/** Embeds hide the engine badge and note unless `on` (a class: the full page always shows them). */
+function setEngineNews(on) {
+  document.body.classList.toggle("engine-news", on);
 }
 
 /** "4.1" below 10 ms, "96" above (as the engine writes its reason). */
@@ -366,8 +401,12 @@ function draw() {
 }
 
 /** Embed mode: one legend for every chart, in the bar (run colours, and which run diverged). */
+let legendShape = "";
 function drawLegend() {
   const colors = PALETTE[theme()];
+  const shape = allRuns().map((r, i) => `${r.label}|${r.diverged}|${colors[i % colors.length]}`).join("\n");
+  if (shape === legendShape) return; // unchanged: no new nodes at every redraw
+  legendShape = shape;
   $("legend").replaceChildren(...allRuns().map((r, i) => el("span", { class: "legend-item" },
     el("span", { class: "swatch", style: `background:${colors[i % colors.length]}` }), r.label,
     r.diverged != null ? el("span", { class: "diverged", text: ` diverged at step ${r.diverged}` }) : null)));
@@ -377,7 +416,7 @@ function drawLegend() {
 function fitMaps() {
   if (!state.embed || hidden("boundary")) return maps.fit(null);
   const view = $("view").getBoundingClientRect();
-  return maps.fit({ width: view.width, height: view.height });
+  return maps.fit({ width: view.width, height: view.height, portrait: portraitQuery.matches });
 }
 
 // ---- the bar: buttons, export, import -----------------------------------------------------
@@ -441,6 +480,7 @@ window.addEventListener("hashchange", () => {
   reset();
 });
 darkQuery.addEventListener("change", rebuildCharts);
+narrowQuery.addEventListener("change", () => { if (applyLayout()) rebuildCharts(); });
 new ResizeObserver(() => fitMaps()).observe($("view"));
 loadHash();
 applyLayout();

@@ -2,6 +2,8 @@
 // scrolls, the charts share the frame's height, the charts left after hide= grow, the axis font
 // stays readable; a screenshot per size goes to docs/screenshots/. The full page at 375 px wide
 // has no horizontal overflow, every control is reachable, and a tap on Play trains.
+// Below 800 px an embed shows two charts (loss, batch size), each plot at least 160 px tall
+// (more in embed-reading.test.mjs).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
@@ -48,10 +50,11 @@ for (const f of FRAMES) {
     assert.ok(m.scrollH <= m.clientH, `the embed scrolls vertically: ${m.scrollH} > ${m.clientH}`);
     assert.ok(m.scrollW <= m.clientW, `the embed scrolls horizontally: ${m.scrollW} > ${m.clientW}`);
     assert.ok(m.bodyScrollH <= m.bodyClientH + 1, `the body overflows: ${m.bodyScrollH} > ${m.bodyClientH}`);
-    assert.ok(m.charts.length >= 4, `charts shown: ${m.charts.length}`);
+    if (f.width < 800) assert.deepEqual(m.charts.map((c) => c.id), ["loss", "batch"], "a narrow embed shows loss and batch size");
+    else assert.ok(m.charts.length >= 4, `charts shown: ${m.charts.length}`);
     for (const c of m.charts) {
       assert.ok(c.bottom <= f.height + 0.5 && c.right <= f.width + 0.5, `chart ${c.id} leaves the frame: ${JSON.stringify(c)}`);
-      assert.ok(c.canvas.h >= 55 && c.canvas.w >= 120, `chart ${c.id} too small to read: ${c.canvas.w}×${c.canvas.h}`);
+      assert.ok(c.canvas.h >= (f.width < 800 ? 160 : 55) && c.canvas.w >= 120, `chart ${c.id} too small to read: ${c.canvas.w}×${c.canvas.h}`);
     }
     // The charts (and the maps below them in a portrait frame) share the height: they end near its bottom.
     const lowest = Math.max(...m.charts.map((c) => c.bottom), ...m.maps.map((b) => b.bottom + 16));

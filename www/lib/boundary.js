@@ -33,16 +33,20 @@ export class BoundaryMaps {
 
   /**
    * Embed mode: size the maps to what the charts leave, box = {width, height} of the view (a
-   * column of maps beside the charts in a landscape frame, a row below them in a portrait one);
+   * column of maps beside the charts in a landscape frame, a row below them in a portrait one;
+   * box.portrait, when given, says which);
    * null: the page's fixed size.
    */
   fit(box) {
     const n = this.canvases.size;
-    this.host.classList.toggle("row", !!box && box.width < box.height);
+    // Row or column as the page's CSS stacks the view (by the frame's orientation when given:
+    // a portrait frame stacks charts above maps even where the view itself is wider than tall).
+    const row = !!box && (box.portrait ?? box.width < box.height);
+    this.host.classList.toggle("row", row);
     let size = "";
     if (box && n > 0) {
       const caption = 22;
-      size = box.width >= box.height
+      size = !row
         ? Math.floor(Math.min((box.height - 4) / n - caption, box.width * 0.26))
         : Math.floor(Math.min((box.width - 8 * n) / n, box.height * 0.24 - caption));
       size = `${Math.max(48, size)}px`;

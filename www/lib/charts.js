@@ -1,55 +1,88 @@
 // The live charts (uPlot): training loss, test accuracy, batch size, the two terms of the CABS
 // rule, and the gradient noise scale. Every run is drawn on the same axes in its own colour;
-// the x-axis is steps, examples seen or seconds of the run's own compute time.
+// the x-axis is steps, examples seen or seconds of the run's own compute time. However long a
+// run grows, each series is drawn from at most about 2·CAP points (min/max decimation in
+// lib/store.js), and nothing here spreads an unbounded array into a call.
 import uPlot from "../vendor/uPlot.esm.js";
 import { el, fmt } from "./dom.js";
+import { MinMax } from "./store.js";
 
-const MAX_POINTS = 1500; // per series; longer runs are thinned (every k-th step, last kept)
+/** Buckets per series: each draws its lowest and highest point, so ≤ 2·CAP + 3 points a series. */
+export const CAP = 600;
+const MAX_PX = 4096; // a plot never gets a larger canvas side, whatever its frame's size
 export const PALETTE = {
   light: ["#d9480f", "#1864ab", "#2b8a3e", "#862e9c", "#5c940d", "#c2255c"],
   dark: ["#ff922b", "#4dabf7", "#69db7c", "#e599f7", "#c0eb75", "#f783ac"],
 };
-const XLABEL = { step: "step", examples: "examples seen", seconds: "seconds (own compute)" };
+// Every run takes one step per round, so runs move together in steps; on the other axes a run
+// with bigger batches (examples) or slower steps (seconds) reaches further — the titles say so.
+const XLABEL = { step: "step (all runs step together)", examples: "examples seen (all runs take the same number of steps)", seconds: "seconds of own compute (runs step together)" };
+const XSHORT = { step: "step", examples: "examples seen", seconds: "seconds" };
 
-/** Chart definitions: id, title, one-line note, y scale, and the series each run contributes. */
+/**
+ * Chart definitions: id, title (short: in embed mode), one-line note, y scale, the series each run contributes, and
+ * `key`: which line is which, as [style, name] pairs, shown in embed mode (no legends there).
+ */
 const CHARTS = [
-  { id: "loss", title: "Training loss", note: "thin: each mini-batch; thick: smoothed", log: true,
-    series: (r) => [{ label: `${r.label} raw`, col: (r) => r.cols.loss, width: 1, alpha: 0.35 }, { label: r.label, col: (r) => r.smooth, width: 2.5 }] },
-  { id: "accuracy", title: "Test accuracy", note: "on the held-out test set, every few steps", evals: true, pct: true,
+  { id: "loss", title: "Training loss", short: "Loss", note: "thin: each mini-batch; thick: smoothed", log: true, key: [["thin", "raw"], ["solid", "smoothed"]],
+    series: (r) => [{ label: `${r.label} raw`, col: "loss", width: 1, alpha: 0.35 }, { label: r.label, col: "smooth", width: 2.5 }] },
+  { id: "accuracy", title: "Test accuracy", short: "Test accuracy", note: "on the held-out test set, every few steps", evals: true, pct: true, key: [],
     series: (r) => [{ label: r.label, width: 2.5, points: true }] },
-  { id: "batch", title: "Batch size m", note: "solid: m used; dashed: CABS's raw m before rounding and clipping; grey: the clip bounds", log: true, bounds: true,
-    series: (r) => [{ label: r.label, col: (r) => r.cols.batchSize, width: 2.5, stepped: true },
-      ...(r.rule === "cabs" ? [{ label: `${r.label} m_raw`, col: (r) => r.cols.mRaw, width: 1.2, dash: [6, 4] }] : [])] },
-  { id: "terms", title: "The rule's two terms", note: "m_raw = α · ξ̄ / ℒ̄ — solid ξ̄: gradient variance, dashed ℒ̄: loss (running averages); on this log axis their gap is log(m_raw / α)", log: true, onlyCabs: true,
-    series: (r) => [{ label: `${r.label} ξ̄`, col: (r) => r.cols.xiAvg, width: 2.5 }, { label: `${r.label} ℒ̄`, col: (r) => r.cols.lossAvg, width: 2, dash: [5, 4] }] },
-  { id: "noise", title: "Gradient noise scale", note: "B_simple = ξ / ‖ḡ‖² (McCandlish et al. 2018)", log: true,
-    series: (r) => [{ label: r.label, col: (r) => r.cols.noiseScale, width: 2 }] },
+  { id: "batch", title: "Batch size m", short: "Batch size", note: "solid: m used; dashed: CABS's raw m before rounding and clipping; grey: the clip bounds", log: true, bounds: true,
+    key: [["solid", "m"], ["dashed", "m_raw"], ["dotted", "bounds"]],
+    series: (r) => [{ label: r.label, col: "batchSize", width: 2.5, stepped: true },
+      ...(r.rule === "cabs" ? [{ label: `${r.label} m_raw`, col: "mRaw", width: 1.2, dash: [6, 4] }] : [])] },
+  { id: "terms", title: "The rule's two terms", short: "Rule's terms", note: "m_raw = α · ξ̄ / ℒ̄ — solid ξ̄: gradient variance, dashed ℒ̄: loss (running averages); on this log axis their gap is log(m_raw / α)", log: true, onlyCabs: true,
+    key: [["solid", "ξ̄ variance"], ["dashed", "ℒ̄ loss"]],
+    series: (r) => [{ label: `${r.label} ξ̄`, col: "xiAvg", width: 2.5 }, { label: `${r.label} ℒ̄`, col: "lossAvg", width: 2, dash: [5, 4] }] },
+  { id: "noise", title: "Gradient noise scale", short: "Noise scale", note: "B_simple = ξ / ‖ḡ‖² (McCandlish et al. 2018)", log: true, key: [],
+    series: (r) => [{ label: r.label, col: "noiseScale", width: 2 }] },
 ];
 export const CHART_IDS = CHARTS.map((c) => c.id);
+/** Charts that need a CABS run to draw anything. */
+export const CABS_ONLY = CHARTS.filter((c) => c.onlyCabs).map((c) => c.id);
 
-function xCol(run, mode) {
-  if (mode === "examples") return run.cols.examplesSeen;
-  if (mode === "seconds") return run.cols.wallMs.map((v) => v / 1000);
-  return run.cols.step;
-}
-
-/** Indices 0…n−1 thinned to at most MAX_POINTS, always keeping the last. */
-function thin(n, keep = MAX_POINTS) {
-  const k = Math.max(1, Math.ceil(n / keep));
-  const idx = [];
-  for (let i = 0; i < n; i += k) idx.push(i);
-  if (n > 0 && idx[idx.length - 1] !== n - 1) idx.push(n - 1);
-  return idx;
+/** The x value of row i of a run on this axis (no copy of a column). */
+function xAt(run, mode) {
+  if (mode === "examples") { const c = run.col("examplesSeen"); return (i) => c[i]; }
+  if (mode === "seconds") { const c = run.col("wallMs"); return (i) => c[i] / 1000; }
+  const c = run.col("step");
+  return (i) => c[i];
 }
 
 const positive = (v) => (Number.isFinite(v) && v > 0 ? v : null);
 const finite = (v) => (Number.isFinite(v) ? v : null);
+const isPositive = (v) => Number.isFinite(v) && v > 0;
+const isFinite = (v) => Number.isFinite(v);
+
+/** Tick label: 950, 25k, 150k, 1.2M — short enough that neighbours never run together. */
+export function compact(v) {
+  if (v == null || !Number.isFinite(v)) return "";
+  const a = Math.abs(v);
+  if (a >= 1e9) return `${Number((v / 1e9).toPrecision(2))}G`;
+  if (a >= 1e6) return `${Number((v / 1e6).toPrecision(2))}M`;
+  if (a >= 1e3) return `${Number((v / 1e3).toPrecision(3))}k`;
+  return fmt(v, 2);
+}
+
+/** The longest string's length (a loop: tick lists may be long, never spread into Math.max). */
+function longest(vals) {
+  let n = 0;
+  for (const v of vals || []) n = Math.max(n, String(v ?? "").length);
+  return n;
+}
+
+/** A line sample and its name, for a chart's key in embed mode. */
+function keyItem([style, name]) {
+  return el("span", { class: "key-item" }, el("span", { class: `key-line ${style}`, "aria-hidden": "true" }), name);
+}
 
 export class Charts {
   /**
    * host: element to fill; opts: {hidden: Set of chart ids, theme: "light"|"dark", compact}.
    * compact (embed mode): the charts share the host's height and width in a grid chosen for the
-   * frame's shape, without per-chart legends (the page shows one), fonts scaled to the frame.
+   * frame's shape, without per-chart legends (the page shows one, each chart a key of its line
+   * styles), fonts scaled to the frame.
    */
   constructor(host, opts) {
     this.host = host;
@@ -80,9 +113,13 @@ export class Charts {
       const shown = runs.filter((r) => !def.onlyCabs || r.rule === "cabs");
       if (shown.length === 0) continue;
       const body = el("div", { class: "plot" });
-      const card = el("figure", { class: "chart", "data-chart": def.id }, el("figcaption", {}, el("strong", { text: def.title }), " ", el("span", { class: "note", text: def.note })), body);
+      const key = def.key.filter(([, name]) => (name !== "m_raw" || shown.some((r) => r.rule === "cabs")) && (name !== "bounds" || bounds));
+      const card = el("figure", { class: "chart", "data-chart": def.id },
+        el("figcaption", {}, el("strong", { text: this.opts.compact ? def.short : def.title }), " ", el("span", { class: "note", text: def.note }),
+          key.length ? el("span", { class: "key", "aria-hidden": "true" }, key.map(keyItem)) : null),
+        body);
       this.host.append(card);
-      const series = [{ label: XLABEL[xmode] }];
+      const series = [{ label: XSHORT[xmode] }];
       const getters = [];
       for (const r of shown) {
         const color = colors[runs.indexOf(r) % colors.length];
@@ -94,12 +131,12 @@ export class Charts {
             paths: s.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined,
             value: (u, v) => (def.pct ? (v == null ? "–" : `${(100 * v).toFixed(1)} %`) : fmt(v)),
           });
-          getters.push({ run: r, col: s.col });
+          getters.push({ run: r, col: s.col, dec: new MinMax(CAP), acc: null });
         }
       }
       if (def.bounds && bounds) {
         for (const [label, v] of [["m_min", bounds.mmin], ["m_max", bounds.mmax]]) {
-          series.push({ label, stroke: muted, width: 1.5, dash: [2, 4], value: () => String(v), points: { show: false } });
+          series.push({ label, stroke: muted, width: 1.5, dash: [2, 4], spanGaps: true, value: () => String(v), points: { show: false } });
           getters.push({ constant: v });
         }
       }
@@ -109,15 +146,20 @@ export class Charts {
       const opts = {
         width: 400, height: 220, series, legend: { show: !this.opts.compact, live: true },
         cursor: { sync: { key: "cabs" }, drag: { x: false, y: false } },
-        scales: { x: { time: false }, y: def.bounds ? { distr: 3, log: 2, range: (u, lo, hi) => this.batchRange(lo, hi) } : def.log ? { distr: 3 } : def.pct ? { range: [0, 1] } : {} },
+        scales: { x: { time: false }, y: def.bounds ? { distr: 3, log: 2, range: () => this.batchRange() } : def.log ? { distr: 3 } : def.pct ? { range: [0, 1] } : {} },
         axes: [
-          // A small frame drops the x-axis title (the bar's x-axis select names it) to leave room for the curves.
-          { ...axisStyle, label: this.opts.compact && innerWidth < 600 ? undefined : XLABEL[xmode], size: Math.round(px * 2.6), labelSize: Math.round(px * 1.4) },
+          // A small frame drops the x-axis title (the bar's x-axis select names it) to leave room
+          // for the curves. Ticks at least 3.5 em apart, labels of ≤ 4 characters (25k, 1.2M): they never meet.
+          { ...axisStyle, label: this.opts.compact && innerWidth < 600 ? undefined : XLABEL[xmode], size: Math.round(px * 2.6), labelSize: Math.round(px * 1.4),
+            space: Math.round(px * 3.5), values: (u, vals) => vals.map(compact) },
           // Wide enough for the longest tick label (1.0e-6 on a log loss axis), not a fixed guess.
-          { ...axisStyle, scale: "y", size: (u, vals) => Math.max(Math.round(px * 3), Math.ceil(Math.max(0, ...(vals || []).map((v) => String(v).length)) * px * 0.7) + 18), splits: def.bounds ? powersOfTwo : undefined, values: def.pct ? (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) : (u, vals) => vals.map((v) => (v == null ? "" : fmt(v, 2))) },
+          { ...axisStyle, scale: "y", space: Math.max(24, Math.round(px * 2)),
+            size: (u, vals) => Math.max(Math.round(px * 3), Math.ceil(longest(vals) * px * 0.7) + 18), splits: def.bounds ? powersOfTwo : undefined,
+            values: def.pct ? (u, vals) => vals.map((v) => (v == null ? "" : `${Math.round(v * 100)}%`)) : (u, vals) => vals.map((v) => (v == null ? "" : def.bounds ? compact(v) : fmt(v, 2))) },
         ],
       };
       const u = new uPlot(opts, [[]].concat(series.slice(1).map(() => [])), body);
+      card.tickLabels = () => tickLabels(u, px); // for the page tests: where the tick labels are drawn
       this.plots.push({ def, u, getters, body });
       this.resize.observe(body);
     }
@@ -134,23 +176,29 @@ export class Charts {
   fit() {
     if (this.opts.compact) this.layoutGrid();
     for (const p of this.plots) {
-      const w = Math.max(this.opts.compact ? 80 : 200, Math.floor(p.body.clientWidth));
-      const h = this.opts.compact ? Math.max(60, Math.floor(p.body.clientHeight)) : Math.round(Math.min(300, Math.max(170, w * 0.5)));
+      const w = Math.min(MAX_PX, Math.max(this.opts.compact ? 80 : 200, Math.floor(p.body.clientWidth)));
+      const h = this.opts.compact ? Math.min(MAX_PX, Math.max(60, Math.floor(p.body.clientHeight))) : Math.round(Math.min(300, Math.max(170, w * 0.5)));
       if (p.u.width !== w || p.u.height !== h) p.u.setSize({ width: w, height: h });
     }
   }
 
-  /** Compact mode: columns for n charts in the host's box, so that each chart is as large as it can be. */
+  /**
+   * Compact mode: columns for n charts in the host's box, so that each chart is as large as it
+   * can be; a layout whose charts would be shorter than MIN_CELL loses to one that is not (two
+   * charts side by side on a phone rather than two strips too flat to read).
+   */
   layoutGrid() {
     const n = this.plots.length;
     const W = this.host.clientWidth, H = this.host.clientHeight;
     if (n === 0 || W === 0 || H === 0) return;
-    let best = 1, bestScore = -1;
+    const MIN_CELL = 200; // a card: caption and padding (~30 px) around a plot of at least 160 px
+    let best = 1, bestScore = -Infinity;
     for (let cols = 1; cols <= n; cols++) {
       const rows = Math.ceil(n / cols);
       const w = W / cols, h = H / rows;
       // The area of the largest 1.6:1 chart that fits the cell; an empty cell costs a little.
-      const score = (w / h > 1.6 ? 1.6 * h * h : (w * w) / 1.6) * (1 - 0.03 * (cols * rows - n));
+      let score = (w / h > 1.6 ? 1.6 * h * h : (w * w) / 1.6) * (1 - 0.03 * (cols * rows - n));
+      if (h < MIN_CELL) score -= 1e9 * (MIN_CELL - h); // too flat: only when nothing is tall enough
       if (score > bestScore) { best = cols; bestScore = score; }
     }
     const rows = Math.ceil(n / best);
@@ -160,40 +208,49 @@ export class Charts {
     this.plots.forEach((p, i) => { p.body.parentElement.style.gridColumn = i === n - 1 ? `span ${best * rows - n + 1}` : ""; });
   }
 
-  /** Push the runs' current data into every chart. */
+  /** Push the runs' current data into every chart: per series the decimated rows only. */
   update() {
     for (const p of this.plots) {
       const tables = [];
       for (const g of p.getters) {
         if (g.constant !== undefined) continue;
         const r = g.run;
-        const xs = xCol(r, this.xmode);
-        let ix, ys;
+        const x = xAt(r, this.xmode);
+        let xs, ys;
         if (p.def.evals) {
-          ix = r.evals.map((e) => e.index);
-          ys = r.evals.map((e) => finite(e.testAccuracy));
+          // The evaluations as a column of their own, extended with the new ones only.
+          g.acc ??= { col: [], seen: 0 };
+          if (r.evals.length < g.acc.seen) g.acc = { col: [], seen: 0 };
+          for (; g.acc.seen < r.evals.length; g.acc.seen++) g.acc.col.push(r.evals[g.acc.seen].testAccuracy);
+          const ix = g.dec.indices(g.acc.col, g.acc.col.length, isFinite);
+          xs = ix.map((j) => x(r.evals[j].index));
+          ys = ix.map((j) => finite(g.acc.col[j]));
         } else {
-          ix = thin(r.length);
-          const col = g.col(r);
+          const col = r.col(g.col);
+          const ix = g.dec.indices(col, col.length, p.def.log ? isPositive : isFinite);
+          xs = ix.map(x);
           ys = ix.map((i) => (p.def.log ? positive(col[i]) : finite(col[i])));
         }
-        tables.push([ix.map((i) => xs[i]), ys]);
+        tables.push([xs, ys]);
       }
       let data = tables.length ? uPlot.join(tables) : [[]];
       const consts = p.getters.filter((g) => g.constant !== undefined);
-      if (consts.length) data = data.concat(consts.map((g) => data[0].map(() => g.constant)));
+      // A bound is a horizontal line: its two ends are enough (spanGaps joins them).
+      if (consts.length) data = data.concat(consts.map((g) => data[0].map((_, i, xs) => (i === 0 || i === xs.length - 1 ? g.constant : null))));
       p.u.setData(data);
       if (!(p.u.cursor.left >= 0)) p.u.setLegend({ idxs: data.map(lastValue) }, false); // latest values when not hovering
     }
   }
 
+  /** Points drawn per chart and series (for tests): [{id, series: [count, …]}]. */
+  drawnPoints() {
+    return this.plots.map((p) => ({ id: p.def.id, x: p.u.data[0].length, series: p.u.data.slice(1).map((c) => c.filter((v) => v != null).length) }));
+  }
+
   /** y range of the batch chart: the data's span (log), not stretched to m_max until m nears it. */
   batchRange() {
     let lo = Infinity, hi = 0;
-    for (const r of this.runs) {
-      for (const col of [r.cols.batchSize, r.rule === "cabs" ? r.cols.mRaw : []])
-        for (let i = 0; i < col.length; i++) if (col[i] > 0) { lo = Math.min(lo, col[i]); hi = Math.max(hi, col[i]); }
-    }
+    for (const r of this.runs) { lo = Math.min(lo, r.mSpan.lo); hi = Math.max(hi, r.mSpan.hi); }
     const b = this.bounds || { mmin: 16, mmax: 2048 };
     if (!(hi > 0)) return [Math.max(1, b.mmin / 2), b.mmin * 4];
     lo = Math.max(0.5, Math.min(lo, b.mmin) / 1.5);
@@ -206,6 +263,35 @@ export class Charts {
     for (const p of this.plots) p.u.destroy();
     this.plots = [];
   }
+}
+
+/**
+ * The boxes of the tick labels uPlot drew (CSS px, relative to the chart's canvas), from its own
+ * split positions and label texts: [{axis: "x"|"y", text, x0, x1, y0, y1}].
+ */
+function tickLabels(u, px) {
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = `${px}px system-ui, sans-serif`;
+  const out = [];
+  u.axes.forEach((axis, k) => {
+    const splits = axis._splits || [], values = axis._values || [];
+    const scale = k === 0 ? "x" : "y";
+    splits.forEach((v, i) => {
+      const text = values[i];
+      if (text == null || text === "") return;
+      const pos = u.valToPos(v, scale);
+      if (!Number.isFinite(pos)) return;
+      const w = ctx.measureText(String(text)).width;
+      if (k === 0) {
+        const cx = u.bbox.left / devicePixelRatio + pos;
+        out.push({ axis: "x", text: String(text), x0: cx - w / 2, x1: cx + w / 2, y0: 0, y1: px });
+      } else {
+        const cy = u.bbox.top / devicePixelRatio + pos;
+        out.push({ axis: "y", text: String(text), x0: 0, x1: w, y0: cy - px / 2, y1: cy + px / 2 });
+      }
+    });
+  });
+  return out;
 }
 
 /** Index of the last non-null value of a column (the legend shows it at rest). */

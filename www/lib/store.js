@@ -1,11 +1,36 @@
-// The recorded runs: one column array per step field, the test evaluations, a smoothed loss.
-// Also turns a run into CSV (through the engine's csvRow: the native runner's own formatter) and
-// all runs into / from JSON.
+// The recorded runs: one growable Float64Array per step field (every row is kept, for export,
+// at 8 bytes a value), the test evaluations, a smoothed loss, and per-series min/max decimators
+// that give the charts a bounded number of points however long a run grows. Also turns a run
+// into CSV (through the engine's csvRow: the native runner's own formatter) and all runs into /
+// from JSON. Pure: no DOM, so Node tests use it as it is.
 
 /** Step fields kept per run (the engine's step record plus the worker's wallMs). */
 export const FIELDS = ["step", "examplesSeen", "epoch", "batchSize", "nextBatchSize", "mRaw", "loss", "lossAvg", "xi", "xiAvg",
   "gradNormSq", "noiseScale", "lr", "batchAccuracy", "sumSqNorms", "convXiExact", "convXiApprox", "wallMs"];
 const SMOOTH = 0.9; // EMA factor of the displayed smoothed loss (bias-corrected)
+
+/**
+ * A column of numbers that grows by doubling. A Float64Array holds any JS number exactly (NaN,
+ * −0 and integers included), so a row read back is the row pushed: exports stay byte-identical.
+ */
+export class Column {
+  constructor(capacity = 256) {
+    this.data = new Float64Array(capacity);
+    this.length = 0;
+  }
+
+  push(v) {
+    if (this.length === this.data.length) {
+      const grown = new Float64Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+
+  /** The filled part, as a view (no copy). */
+  view() { return this.data.subarray(0, this.length); }
+}
 
 export class Run {
   /** {id, rule, imported?: file name} */
@@ -14,29 +39,46 @@ export class Run {
     this.rule = rule;
     this.imported = imported;
     this.label = imported ? `${rule} (${imported})` : rule;
-    this.cols = Object.fromEntries(FIELDS.map((f) => [f, []]));
-    this.smooth = [];
+    this.columns = Object.fromEntries(FIELDS.map((f) => [f, new Column()]));
+    this.smoothCol = new Column();
     this.ema = 0;
-    this.evals = []; // {step, index, testLoss, testAccuracy}
+    this.evals = []; // {step, index, testLoss, testAccuracy}: one per evaluation (every few steps)
     this.diverged = null; // the step at which this run diverged and stopped, or null
+    // Positive extremes of the batch-size columns, kept as rows arrive (the batch chart's range
+    // would otherwise scan every row at every redraw).
+    this.mSpan = { lo: Infinity, hi: 0 };
   }
 
-  get length() { return this.cols.step.length; }
+  get length() { return this.columns.step.length; }
+
+  /** The filled column of a field (or "smooth"), as a Float64Array view. */
+  col(field) { return field === "smooth" ? this.smoothCol.view() : this.columns[field].view(); }
+
+  /** Every field's column as views (for readers that want `run.cols.loss[i]`). */
+  get cols() { return Object.fromEntries(FIELDS.map((f) => [f, this.columns[f].view()])); }
+
+  /** The smoothed loss column (a view). */
+  get smooth() { return this.smoothCol.view(); }
 
   push(rec) {
-    for (const f of FIELDS) this.cols[f].push(typeof rec[f] === "number" ? rec[f] : NaN);
+    for (const f of FIELDS) this.columns[f].push(typeof rec[f] === "number" ? rec[f] : NaN);
     const n = this.length;
     this.ema = SMOOTH * this.ema + (1 - SMOOTH) * rec.loss;
-    this.smooth.push(this.ema / (1 - SMOOTH ** n));
+    this.smoothCol.push(this.ema / (1 - SMOOTH ** n));
+    for (const v of [rec.batchSize, this.rule === "cabs" ? rec.mRaw : NaN])
+      if (v > 0) { this.mSpan.lo = Math.min(this.mSpan.lo, v); this.mSpan.hi = Math.max(this.mSpan.hi, v); }
     if (typeof rec.testAccuracy === "number") this.evals.push({ step: rec.step, index: n - 1, testLoss: rec.testLoss, testAccuracy: rec.testAccuracy });
   }
 
-  last(field) { return this.cols[field][this.length - 1]; }
+  last(field) { return field === "smooth" ? this.smoothCol.data[this.length - 1] : this.columns[field].data[this.length - 1]; }
   lastEval() { return this.evals[this.evals.length - 1]; }
+
+  /** Evaluations by row index (records and exports look them up in O(1)). */
+  evalMap() { return new Map(this.evals.map((e) => [e.index, e])); }
 
   /** Step record i as one object, with the test columns when evaluated there. */
   record(i, evalAt = null) {
-    const rec = Object.fromEntries(FIELDS.map((f) => [f, this.cols[f][i]]));
+    const rec = Object.fromEntries(FIELDS.map((f) => [f, this.columns[f].data[i]]));
     const ev = evalAt ? evalAt.get(i) : this.evals.find((e) => e.index === i);
     if (ev) Object.assign(rec, { testLoss: ev.testLoss, testAccuracy: ev.testAccuracy });
     return rec;
@@ -47,11 +89,95 @@ export class Run {
    * pkg/cabs.js), which is the code the native runner writes its `--csv` with.
    */
   toCsv({ csvHeader, csvRow }) {
-    const evalAt = new Map(this.evals.map((e) => [e.index, e]));
+    const evalAt = this.evalMap();
     const lines = [csvHeader()];
     for (let i = 0; i < this.length; i++) lines.push(csvRow(this.record(i, evalAt)));
     return lines.join("\n") + "\n";
   }
+}
+
+/**
+ * Min/max decimation of one series, incremental: rows are grouped in buckets of k rows (k a
+ * power of two, aligned at multiples of k, so a bucket's points do not move as the run grows),
+ * and each bucket is drawn by its lowest and highest valid point, which keeps spikes and
+ * divergences visible where every-k-th thinning would drop them. Finished buckets are kept, so
+ * a redraw costs the new rows plus the buckets, not the whole run; when a run outgrows `cap`
+ * buckets, k doubles and neighbouring buckets merge. At most 2·cap + 3 points are returned.
+ */
+export class MinMax {
+  constructor(cap = 600) {
+    this.cap = cap;
+    this.k = 1;
+    this.done = 0; // rows summarised in finished buckets
+    this.lo = []; // per finished bucket: row index of its lowest valid value, or −1
+    this.hi = []; // … of its highest
+  }
+
+  /**
+   * Row indices to draw, ascending, for the rows 0…n−1 of `ys` (indexable); `valid(v)` says
+   * whether a value can be drawn (finite, or positive on a log axis). The last valid row is
+   * always included, so the curve ends where the run is.
+   */
+  indices(ys, n, valid) {
+    if (n < this.done) this.reset(); // a shorter column: a new run
+    while (n > this.cap * this.k) this.coarsen(ys);
+    while (this.done + this.k <= n) {
+      const [a, b] = scan(ys, this.done, this.done + this.k, valid);
+      this.lo.push(a);
+      this.hi.push(b);
+      this.done += this.k;
+    }
+    const out = [];
+    const add = (a, b) => {
+      if (a < 0) return;
+      if (a === b) out.push(a);
+      else if (a < b) out.push(a, b);
+      else out.push(b, a);
+    };
+    for (let j = 0; j < this.lo.length; j++) add(this.lo[j], this.hi[j]);
+    const [a, b] = scan(ys, this.done, n, valid);
+    add(a, b);
+    for (let i = n - 1; i >= this.done && i >= 0; i--) {
+      if (!valid(ys[i])) continue;
+      if (out[out.length - 1] !== i) out.push(i);
+      break;
+    }
+    return out;
+  }
+
+  reset() {
+    this.k = 1;
+    this.done = 0;
+    this.lo = [];
+    this.hi = [];
+  }
+
+  /** Double the bucket size: merge finished buckets in pairs (an odd last one is rescanned). */
+  coarsen(ys) {
+    const lo = [], hi = [];
+    const pairs = Math.floor(this.lo.length / 2);
+    const pick = (i, j, lower) => (i < 0 ? j : j < 0 ? i : (lower ? ys[j] < ys[i] : ys[j] > ys[i]) ? j : i);
+    for (let j = 0; j < pairs; j++) {
+      lo.push(pick(this.lo[2 * j], this.lo[2 * j + 1], true));
+      hi.push(pick(this.hi[2 * j], this.hi[2 * j + 1], false));
+    }
+    this.k *= 2;
+    this.lo = lo;
+    this.hi = hi;
+    this.done = pairs * this.k;
+  }
+}
+
+/** [index of the lowest, index of the highest] valid value in rows a…b−1 (−1 when none). */
+function scan(ys, a, b, valid) {
+  let lo = -1, hi = -1;
+  for (let i = a; i < b; i++) {
+    const v = ys[i];
+    if (!valid(v)) continue;
+    if (lo < 0 || v < ys[lo]) lo = i;
+    if (hi < 0 || v > ys[hi]) hi = i;
+  }
+  return [lo, hi];
 }
 
 export const JSON_FORMAT = "cabs-webgpu-run";
@@ -60,7 +186,10 @@ export const JSON_FORMAT = "cabs-webgpu-run";
 export function runsToJson(runs, settings, backend) {
   return {
     format: JSON_FORMAT, version: 1, exportedAt: new Date().toISOString(), settings, backend,
-    runs: runs.map((r) => ({ rule: r.rule, ...(r.diverged != null && { divergedAtStep: r.diverged }), steps: Array.from({ length: r.length }, (_, i) => r.record(i)) })),
+    runs: runs.map((r) => {
+      const evalAt = r.evalMap();
+      return { rule: r.rule, ...(r.diverged != null && { divergedAtStep: r.diverged }), steps: Array.from({ length: r.length }, (_, i) => r.record(i, evalAt)) };
+    }),
   };
 }
 
