@@ -1,4 +1,4 @@
-// Type declarations of the <cabs-demo> element (cabs-demo.js).
+// Type declarations of the <cabs-demo> element (cabs-demo.js, a classic script: types only, no values).
 
 /** What `window.cabsDemo.snapshot()` and the `cabs-progress` event's detail hold. */
 export interface CabsSnapshot {
@@ -36,11 +36,17 @@ export interface CabsDemoHook {
 }
 
 /**
- * `<cabs-demo data="moons" lr="2" baselines="const:16">`: the demo page in an iframe, in embed
- * mode. Attributes: the page's URL keys (data, model, rule, lr, mmin, mmax, mu, seed, baselines,
- * backend, eval, x, embed, hide, play, autopause) and `height` (px; default 16:10 of the width).
+ * `<cabs-demo data="moons" lr="2" baselines="const:16" play="1">`: the demo page in an iframe, in
+ * embed mode. Attributes: the page's URL keys (data, model, rule, lr, mmin, mmax, mu, seed,
+ * baselines, backend, eval, x, embed, hide, play, autopause), together at most 2,000 characters
+ * as in a link, and `height` (px, clamped to 200–4,000; default 16:10 of the width). A problem
+ * with them is shown in the element as "cabs-demo: …".
+ *
+ * cabs-demo.js is a classic script with no exports: load it with `<script src=".../cabs-demo.js">`
+ * (no CORS header needed from its host), or import it for its side effect
+ * (`import "cabs-webgpu/cabs-demo.js"`); the class is `customElements.get("cabs-demo")`.
  */
-export declare class CabsDemo extends HTMLElement {
+export interface CabsDemo extends HTMLElement {
   /** The page's scripting hook (same-origin only, else undefined). */
   readonly cabsDemo: CabsDemoHook | undefined;
 }

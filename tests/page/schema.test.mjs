@@ -137,7 +137,7 @@ test("the page's controls, presets, x-axis and <cabs-demo> come from the schema;
   assert.deepEqual(controls.find((c) => c.id === "ctl-preset").options.slice(1).map(Number), SCHEMA.presets.map((_, i) => i));
   const x = SCHEMA.keys.find((k) => k.key === "x");
   assert.deepEqual(await page.$$eval("#x-axis option", (os) => os.map((o) => [o.value, o.textContent])), x.values.map((v, i) => [v, x.labels[i]]));
-  const observed = await page.evaluate(async () => (await import("/cabs-demo.js")).CabsDemo.observedAttributes);
+  const observed = await page.evaluate(async () => { await import("/cabs-demo.js"); return customElements.get("cabs-demo").observedAttributes; }); // a classic script: no exports
   assert.deepEqual(observed, [...KEYS, "height"]);
 
   // The golden steps through the page's own modules (its store and the engine it loads for CSV).

@@ -4,7 +4,7 @@
 // change as (key, value); the page decides whether that means a reset (all but α). The
 // "Your data" field (lib/userdata.js) sits below the data set select, which shows "your files"
 // while the user's own files are loaded.
-import { el } from "./dom.js";
+import { el, breakable } from "./dom.js";
 import { SCHEMA, PRESETS, parseValue, explain } from "./state.js";
 
 /** The settings panel's fields: the schema's keys that have a control, in its order. */
@@ -54,7 +54,7 @@ export class Controls {
       form.append(el("div", { class: "field" },
         el("label", { for: id, text: f.label }), input, slider,
         f.list ? el("datalist", { id: `${id}-list` }, f.list.map((o) => el("option", { value: o }))) : null,
-        el("span", { class: "help", id: `${id}-help`, text: f.help }), msg));
+        el("span", { class: "help", id: `${id}-help` }, breakable(f.help)), msg));
       this.inputs.set(f.key, input);
     }
     host.replaceChildren(el("h2", { text: "Settings" }), form);

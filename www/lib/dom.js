@@ -32,3 +32,17 @@ export function fmt(v, digits = 3) {
   if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(digits - 1);
   return String(Number(v.toPrecision(digits)));
 }
+
+/**
+ * Text as nodes with <wbr> break points before "[" and after "|": a narrow column then wraps a
+ * code-like word such as "const:M[:step:EVERY:FACTOR|:invtime:K]" between its parts instead of
+ * mid-word (the help text's overflow-wrap: anywhere would otherwise cut "invtime" anywhere).
+ */
+export function breakable(text) {
+  const nodes = [];
+  for (const piece of String(text).split(/(?=\[)|(?<=\|)/)) {
+    if (nodes.length) nodes.push(document.createElement("wbr"));
+    nodes.push(piece);
+  }
+  return nodes;
+}

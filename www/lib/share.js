@@ -14,14 +14,24 @@ function attrs(state) {
   return [...hash].map(([k, v]) => ` ${k}="${v.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`)}"`).join("");
 }
 
+/**
+ * The three snippets. Embeds start training (play=1; the page still waits until it is seen).
+ * The element is loaded with a classic <script src> (no CORS header needed on the demo's host),
+ * and its content is the host page's fallback, shown only if the element's script cannot run.
+ */
 export function snippets(state) {
   const link = pageUrl(state, { embed: false });
-  const embedUrl = pageUrl(state, { embed: true });
+  const embedUrl = pageUrl(state, { embed: true, play: true });
   const iframe = `<iframe src="${embedUrl.replace(/"/g, "&quot;")}" title="CABS: adaptive batch size demo" width="100%" height="540" style="border:0;height:auto;aspect-ratio:16/10;min-height:360px" loading="lazy"></iframe>`;
   const script = new URL("../cabs-demo.js", import.meta.url).href;
-  const element = `<script type="module" src="${script}"></script>\n<cabs-demo${attrs({ ...state, embed: false })}></cabs-demo>`;
+  const own = pageUrl(state, { embed: false, play: true }).replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const element = `<script src="${script}"></script>\n<cabs-demo${attrs({ ...state, embed: false, play: true })}>\n  ${FALLBACK_BEFORE}<a href="${own}">${FALLBACK_LINK}</a>.\n</cabs-demo>`;
   return { link, iframe, element };
 }
+
+/** The element's fallback text (www/cabs-demo.js documents the same words). */
+export const FALLBACK_BEFORE = "The CABS demo loads here. If this text stays, its script (cabs-demo.js) could not run: ";
+export const FALLBACK_LINK = "open the demo on its own page";
 
 export class ShareDialog {
   constructor(host) {
@@ -45,10 +55,10 @@ export class ShareDialog {
     };
     this.dialog.replaceChildren(
       el("h2", { id: "share-title", text: "Share / embed this run" }),
-      note ? el("p", { class: "notice", text: note }) : null,
+      ...(note ? [el("p", { class: "notice", text: note })] : []), // replaceChildren would print a null as "null"
       block("Link (reproduces these settings)", s.link, 2),
       block("Embed with an iframe", s.iframe, 3),
-      block("Or with the custom element", s.element, 3),
+      block("Or with the custom element", s.element, 5),
       el("form", { method: "dialog" }, el("button", { text: "Close", value: "close" })),
     );
     this.dialog.showModal();
