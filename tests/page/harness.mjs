@@ -105,3 +105,19 @@ export async function saveScreenshot(page, name, opts = {}) {
 
 /** Wait ms milliseconds (for "nothing happened meanwhile" checks). */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * scripts/serve.mjs on any folder (no www/ prerequisites checked), on a free port of 127.0.0.1;
+ * cors: send `Access-Control-Allow-Origin: *`. Resolves to {url, stop()} once it listens.
+ */
+export async function startStaticServer(root, { cors = false } = {}) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, "scripts", "serve.mjs"), ...(cors ? ["--cors"] : []), root], {
+    env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`serve.mjs exited with ${code}`)));
+    child.stdout.on("data", (d) => { if (String(d).includes("serving")) resolve(); });
+  });
+  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill() };
+}
