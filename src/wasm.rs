@@ -3,10 +3,19 @@
 //! nothing panics across the boundary, because a wasm module that panicked is unusable.
 //!
 //! Errors are JS `Error`s whose `name` says the kind: `ConfigError`, `DataError`, `GpuError`,
-//! `DivergedError` (with a numeric `step`), `IoError`, and `TypeError` for arguments of the
-//! wrong type. Arguments are read through `wasm_guard.js`, which turns throwing getters,
-//! Proxies and look-alike typed arrays into TypeErrors before the engine sees them; every
-//! length is checked, and every copy of user data is a fallible allocation.
+//! `DivergedError` (with a numeric `step`), `IoError`, `TypeError` for arguments of the wrong
+//! type and `RangeError` for numeric arguments out of range. Arguments are read through
+//! `wasm_guard.js`, which turns throwing getters, Proxies and look-alike typed arrays into
+//! TypeErrors before the engine sees them; every length is checked, and every copy of user
+//! data is a fallible allocation.
+//!
+//! No exception crosses a wasm frame of this module: one unwinding through them would skip
+//! Rust's destructors and the shadow-stack reset (each one leaks; a trainer stays borrowed;
+//! after about 2,000 every export traps). JavaScript a user can influence (getters, Proxy traps,
+//! setters on Object.prototype, replaced built-ins) runs only inside the guard's functions,
+//! which keep what they catch for `settle`. So results leave as JSON text that the guard
+//! parses, errors and arrays are made by the guard, lists of keys go over as one string, and
+//! the guard checks every trainer handle before a method reaches Rust (see `wasm_guard.js`).
 
 // A trainer's RefCell stays borrowed across the awaits of a step on purpose: that borrow is what
 // makes a second call while one runs a prompt "still running" error instead of interleaving.
@@ -26,17 +35,30 @@ use wasm_bindgen_futures::future_to_promise;
 
 #[wasm_bindgen(module = "/src/wasm_guard.js")]
 extern "C" {
+    // None of these throws (an exception through wasm frames is what this module avoids, and a
+    // `catch` import leaks a table slot per exception): the fallible ones keep what was thrown,
+    // and `settle` collects it right after each call.
     fn describe(v: &JsValue) -> String;
     fn is_array(v: &JsValue) -> bool;
-    #[wasm_bindgen(catch)]
-    fn read_keys(obj: &JsValue, keys: js_sys::Array, what: &str) -> Result<js_sys::Array, JsValue>;
-    #[wasm_bindgen(catch)]
-    fn typed_view(v: &JsValue, tag: &str, what: &str) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(catch)]
-    fn read_files(files: &JsValue, max: u32) -> Result<js_sys::Array, JsValue>;
-    #[wasm_bindgen(catch)]
-    fn copy_into(dst: &JsValue, src: &JsValue) -> Result<(), JsValue>;
+    fn read_keys(obj: &JsValue, keys: &str, what: &str) -> JsValue;
+    fn typed_view(v: &JsValue, tag: &str, what: &str) -> JsValue;
+    fn read_files(files: &JsValue, max: u32) -> JsValue;
+    fn copy_into(dst: &JsValue, src: &JsValue);
     fn adopt(obj: &JsValue, live: bool);
+    fn parse_json(text: &str) -> JsValue;
+    fn pair(a: &JsValue, b: &JsValue) -> JsValue;
+    fn make_error(name: &str, message: &str, step: Option<f64>) -> JsValue;
+    fn failed() -> bool;
+    fn take_failure() -> JsValue;
+}
+
+/// `value`, the result of the guard call just made, or what that call threw.
+fn settle<T>(value: T) -> Result<T, JsValue> {
+    if failed() {
+        Err(take_failure())
+    } else {
+        Ok(value)
+    }
 }
 
 /// Most values one `predict` call takes or returns (64 MiB of f32): a decision-boundary grid is
@@ -50,7 +72,9 @@ pub fn start() {
     // Last resort only: a panic is a bug, but if one happens the console should say where.
     console_error_panic_hook::set_once();
     // Guard the class's methods now, before any trainer exists, through a placeholder object.
+    // It cannot fail short of a broken JS realm; then methods stay unguarded, nothing else.
     adopt(&JsValue::from(Trainer { inner: None }), false);
+    let _ = settle(());
 }
 
 /// The engine of a trainer; the placeholder made at start-up has none.
@@ -67,16 +91,25 @@ fn js_error(e: CabsError) -> JsValue {
         CabsError::Diverged { .. } => "DivergedError",
         CabsError::Io(_) => "IoError",
     };
-    let err = js_sys::Error::new(&e.to_string());
-    err.set_name(name);
-    if let CabsError::Diverged { step, .. } = e {
-        let _ = js_sys::Reflect::set(&err, &"step".into(), &JsValue::from_f64(step as f64));
-    }
-    err.into()
+    let step = match e {
+        CabsError::Diverged { step, .. } => Some(step as f64),
+        _ => None,
+    };
+    named(name, &e.to_string(), step)
+}
+
+/// A JS error made by the guard; if even that fails, what it threw (still an exception, never
+/// a trap).
+fn named(name: &str, message: &str, step: Option<f64>) -> JsValue {
+    settle(make_error(name, message, step)).unwrap_or_else(|thrown| thrown)
 }
 
 fn type_error(msg: &str) -> JsValue {
-    js_sys::TypeError::new(msg).into()
+    named("TypeError", msg, None)
+}
+
+fn range_error(msg: &str) -> JsValue {
+    named("RangeError", msg, None)
 }
 
 fn config_error(msg: String) -> JsValue {
@@ -87,8 +120,24 @@ fn busy() -> JsValue {
     config_error("a step or evaluation of this trainer is still running; await it first".into())
 }
 
-fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| js_error(CabsError::Config(e.to_string())))
+/// `v` as a JS object, made by the guard from JSON text so that no setter runs (see the module
+/// docs). Non-finite floats become `null`; the engine's records are finite (a step with a
+/// non-finite statistic is a DivergedError). `what` names the result in the error when it
+/// cannot be delivered, e.g. because JSON.parse was replaced: a TypeError, after which the
+/// trainer is as usable as before.
+fn to_js<T: Serialize>(v: &T, what: &str) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(v).map_err(|e| type_error(&format!("{what} could not be written as JSON: {e}")))?;
+    settle(parse_json(&text)).map_err(|thrown| {
+        let why = describe_thrown(&thrown);
+        type_error(&format!("{what} could not be delivered to JavaScript ({why}); the trainer still works"))
+    })
+}
+
+/// The message of something thrown by JavaScript, read through the guard.
+fn describe_thrown(thrown: &JsValue) -> String {
+    let msg =
+        settle(read_keys(thrown, "message", "the exception")).ok().and_then(|v| v.unchecked_into::<js_sys::Array>().get(0).as_string());
+    msg.unwrap_or_else(|| describe(thrown))
 }
 
 /// The settings object: missing (undefined) keys take the defaults; every key is read once,
@@ -104,8 +153,7 @@ fn read_settings(v: &JsValue) -> Result<Settings, JsValue> {
     // The engine's keys, as the settings schema lists them (its test checks they are `Settings`).
     let schema = crate::settings::schema::schema();
     let engine_keys: Vec<&str> = schema.keys.iter().filter(|k| k.engine).map(|k| k.key).collect();
-    let keys: js_sys::Array = engine_keys.iter().map(|k| JsValue::from_str(k)).collect();
-    let values = read_keys(v, keys, "settings")?;
+    let values: js_sys::Array = settle(read_keys(v, &engine_keys.join(","), "settings"))?.unchecked_into();
     for (i, key) in engine_keys.iter().enumerate() {
         let x = values.get(i as u32);
         if x.is_undefined() {
@@ -157,7 +205,7 @@ fn copy_bytes(view: &Uint8Array, what: &str) -> Result<Vec<u8>, JsValue> {
     v.resize(n, 0);
     // SAFETY: the view covers `v`'s n initialised bytes and is used before any other allocation.
     let dst = unsafe { Uint8Array::view_mut_raw(v.as_mut_ptr(), n) };
-    copy_into(&dst, view)?;
+    settle(copy_into(&dst, view))?;
     Ok(v)
 }
 
@@ -167,13 +215,13 @@ fn copy_floats(view: &Float32Array) -> Result<Vec<f32>, JsValue> {
     v.resize(n, 0.0);
     // SAFETY: as in `copy_bytes`.
     let dst = unsafe { Float32Array::view_mut_raw(v.as_mut_ptr(), n) };
-    copy_into(&dst, view)?;
+    settle(copy_into(&dst, view))?;
     Ok(v)
 }
 
 /// The bytes of a Uint8Array argument, refusing an empty (or detached) one with a reason.
 fn file_bytes(v: &JsValue, what: &str) -> Result<Vec<u8>, JsValue> {
-    let view: Uint8Array = typed_view(v, "Uint8Array", what)?.unchecked_into();
+    let view: Uint8Array = settle(typed_view(v, "Uint8Array", what))?.unchecked_into();
     if view.length() == 0 {
         return Err(js_error(CabsError::Data(format!(
             "{what} is empty (0 bytes): an empty file, or a Uint8Array whose buffer was transferred (detached)"
@@ -188,7 +236,7 @@ async fn build(settings: Settings, data: crate::data::Dataset) -> Result<JsValue
     let cfg = settings.trainer_config().map_err(js_error)?;
     let t = Engine::new(cfg, data).await.map_err(js_error)?;
     let obj = JsValue::from(Trainer { inner: Some(Rc::new(RefCell::new(t))) });
-    adopt(&obj, true);
+    settle(adopt(&obj, true))?;
     Ok(obj)
 }
 
@@ -219,7 +267,7 @@ impl Trainer {
     #[wasm_bindgen(js_name = createWithFiles)]
     pub async fn create_with_files(settings: JsValue, files: JsValue) -> Result<JsValue, JsValue> {
         let s = read_settings(&settings)?;
-        let flat = read_files(&files, crate::data::files::MAX_FILES as u32)?;
+        let flat: js_sys::Array = settle(read_files(&files, crate::data::files::MAX_FILES as u32))?.unchecked_into();
         let mut named = Vec::new();
         for i in (0..flat.length()).step_by(2) {
             let name = flat.get(i).as_string().unwrap_or_default();
@@ -238,7 +286,7 @@ impl Trainer {
             let inner = engine(&inner)?;
             let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
             let s: StepStats = t.step().await.map_err(js_error)?;
-            to_js(&s)
+            to_js(&s, &format!("the result of step {}", s.step))
         })
     }
 
@@ -250,21 +298,23 @@ impl Trainer {
             let inner = engine(&inner)?;
             let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
             match t.evaluate().await {
-                Ok(e) => to_js::<EvalStats>(&e),
+                Ok(e) => to_js::<EvalStats>(&e, "the evaluation's result"),
                 // "no test set" (a failed trainer still reports its failure first)
                 Err(CabsError::Data(_)) if t.data().test.is_empty() => {
-                    to_js(&records::NoTest { step: t.steps_done(), test_loss: None, test_accuracy: None })
+                    to_js(&records::NoTest { step: t.steps_done(), test_loss: None, test_accuracy: None }, "the evaluation's result")
                 }
                 Err(e) => Err(js_error(e)),
             }
         })
     }
 
-    /// Change α without resetting.
+    /// Change α without resetting. Not a number: a TypeError; not a positive number that is
+    /// finite and normal in 32-bit floats: a RangeError; both quote the value.
     #[wasm_bindgen(js_name = setLearningRate)]
     pub fn set_learning_rate(&self, lr: JsValue) -> Result<(), JsValue> {
-        let lr = lr.as_f64().ok_or_else(|| type_error(&format!("setLearningRate needs a number, got {}", describe(&lr))))?;
-        crate::settings::check_lr(lr).map_err(js_error)?;
+        let x = lr.as_f64().ok_or_else(|| type_error(&format!("setLearningRate(lr) needs a number, got {}", describe(&lr))))?;
+        crate::settings::check_lr(x).map_err(|e| range_error(&format!("setLearningRate(lr), got {}: {e}", describe(&lr))))?;
+        let lr = x;
         let e = engine(&self.inner)?;
         let mut t = e.try_borrow_mut().map_err(|_| busy())?;
         t.set_lr(lr).map_err(js_error)
@@ -274,7 +324,7 @@ impl Trainer {
     pub fn backend(&self) -> Result<JsValue, JsValue> {
         let e = engine(&self.inner)?;
         let t = e.try_borrow().map_err(|_| busy())?;
-        to_js(t.backend())
+        to_js(t.backend(), "the backend's description")
     }
 
     /// Class probabilities for `points` (Float32Array, `dim` values per point, e.g. x,y pairs for
@@ -284,7 +334,7 @@ impl Trainer {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let inner = engine(&inner)?;
-            let view: Float32Array = typed_view(&points, "Float32Array", "predict's points")?.unchecked_into();
+            let view: Float32Array = settle(typed_view(&points, "Float32Array", "predict's points"))?.unchecked_into();
             let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
             let l = t.layout();
             let (n, dim, classes) = (view.length() as usize, l.input_dim() as usize, l.classes() as usize);
@@ -306,8 +356,18 @@ impl Trainer {
 
     /// Up to `max` test points of a 2-D data set as `[Float32Array of x,y pairs, Uint8Array of
     /// labels]`, for drawing the data over decision-boundary maps. Errors for image data.
+    /// `max` is a whole number from 0 to 2³² − 1 (a RangeError otherwise, a TypeError for a
+    /// non-number): nothing is coerced, so `-1` or `"7"` cannot silently mean something else.
     #[wasm_bindgen(js_name = testPoints)]
-    pub fn test_points(&self, max: u32) -> Result<js_sys::Array, JsValue> {
+    pub fn test_points(&self, max: JsValue) -> Result<JsValue, JsValue> {
+        let limit = u32::MAX as f64;
+        let n = max
+            .as_f64()
+            .ok_or_else(|| type_error(&format!("testPoints(max) needs a whole number from 0 to {limit}, got {}", describe(&max))))?;
+        if !(n.fract() == 0.0 && (0.0..=limit).contains(&n)) {
+            return Err(range_error(&format!("testPoints(max) needs a whole number from 0 to {limit}, got {}", describe(&max))));
+        }
+        let max = n as u32;
         let e = engine(&self.inner)?;
         let t = e.try_borrow().map_err(|_| busy())?;
         let d = t.data();
@@ -319,10 +379,7 @@ impl Trainer {
         }
         let n = d.test.len().min(max as usize);
         let labels: Vec<u8> = d.test.labels[..n].iter().map(|&y| y as u8).collect();
-        let out = js_sys::Array::new();
-        out.push(&js_sys::Float32Array::from(&xy[..2 * n]).into());
-        out.push(&js_sys::Uint8Array::from(labels.as_slice()).into());
-        Ok(out)
+        Ok(pair(&js_sys::Float32Array::from(&xy[..2 * n]).into(), &js_sys::Uint8Array::from(labels.as_slice()).into()))
     }
 
     /// `{inputDim, classes, paramCount, dataset, trainSize, testSize}`.
@@ -331,14 +388,17 @@ impl Trainer {
         let t = e.try_borrow().map_err(|_| busy())?;
         let l = t.layout();
         let d = t.data();
-        to_js(&records::Info {
-            input_dim: l.input_dim(),
-            classes: l.classes(),
-            param_count: l.param_count,
-            dataset: d.name.clone(),
-            train_size: d.train.len() as u32,
-            test_size: d.test.len() as u32,
-        })
+        to_js(
+            &records::Info {
+                input_dim: l.input_dim(),
+                classes: l.classes(),
+                param_count: l.param_count,
+                dataset: d.name.clone(),
+                train_size: d.train.len() as u32,
+                test_size: d.test.len() as u32,
+            },
+            "the trainer's info",
+        )
     }
 
     /// GPU time of each kernel of one step at the current batch size (α = 0, so the run is
@@ -353,7 +413,7 @@ impl Trainer {
             let times = t.profile_step().await.map_err(js_error)?;
             let rows: Option<Vec<records::KernelTime>> = times
                 .map(|v| v.into_iter().map(|(kernel, shape, ms)| records::KernelTime { kernel: kernel.to_string(), shape, ms }).collect());
-            to_js(&rows)
+            to_js(&rows, "the kernel profile")
         })
     }
 
@@ -380,8 +440,7 @@ pub fn csv_row(record: JsValue) -> Result<String, JsValue> {
     if !record.is_object() || is_array(&record) {
         return Err(type_error(&format!("csvRow needs a step record (an object), got {}", describe(&record))));
     }
-    let names: js_sys::Array = crate::csv::FIELDS.iter().map(|k| JsValue::from_str(k)).collect();
-    let values = read_keys(&record, names, "record")?;
+    let values: js_sys::Array = settle(read_keys(&record, &crate::csv::FIELDS.join(","), "record"))?.unchecked_into();
     let mut fields = [None; 17];
     for (i, (slot, name)) in fields.iter_mut().zip(crate::csv::FIELDS).enumerate() {
         let v = values.get(i as u32);
@@ -396,7 +455,7 @@ pub fn csv_row(record: JsValue) -> Result<String, JsValue> {
 /// and the page's presets; the same object as the page's `lib/settings-schema.js`.
 #[wasm_bindgen(js_name = settingsSchema)]
 pub fn settings_schema() -> Result<JsValue, JsValue> {
-    to_js(&crate::settings::schema::schema())
+    to_js(&crate::settings::schema::schema(), "the settings schema")
 }
 
 /// The settings the engine would use for `settings` (defaults filled in), or an error naming
@@ -406,7 +465,7 @@ pub fn check_settings(settings: JsValue) -> Result<JsValue, JsValue> {
     let s = read_settings(&settings)?;
     s.trainer_config().map_err(js_error)?;
     crate::data::DataName::parse(&s.data).map_err(js_error)?;
-    to_js(&s)
+    to_js(&s, "the checked settings")
 }
 
 mod records {
