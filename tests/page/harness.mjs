@@ -15,7 +15,12 @@ import { chromium } from "playwright-core";
 const UPNG = createRequire(import.meta.url)("upng-js");
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const SCREENSHOTS = join(ROOT, "docs", "screenshots");
+/**
+ * Where the tests save their screenshots: out/screenshots (git-ignored), so that running the tests
+ * never rewrites a tracked file. `CABS_BLESS=1` saves them to docs/screenshots instead, refreshing
+ * the ones the docs show (as it refreshes the settings schema's generated copy).
+ */
+export const SCREENSHOTS = process.env.CABS_BLESS ? join(ROOT, "docs", "screenshots") : join(ROOT, "out", "screenshots");
 
 const BASE_FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
   "--no-first-run", "--disable-quic", "--enable-unsafe-swiftshader"];
@@ -94,7 +99,7 @@ export function screenshotDir() {
 }
 
 /**
- * Save a screenshot as docs/screenshots/NAME, quantised to a 256-colour palette (upng-js): about
+ * Save a screenshot as SCREENSHOTS/NAME, quantised to a 256-colour palette (upng-js): about
  * a third of the bytes of Chromium's PNG, and charts look the same. opts: page.screenshot's.
  */
 export async function saveScreenshot(page, name, opts = {}) {
@@ -113,7 +118,7 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function startStaticServer(root, { cors = false } = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, "scripts", "serve.mjs"), ...(cors ? ["--cors"] : []), root], {
-    env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, PORT: String(port), CORS: "" }, stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`serve.mjs exited with ${code}`)));
