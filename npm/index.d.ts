@@ -125,24 +125,38 @@ export interface DivergedError extends Error {
   step: number;
 }
 
+/**
+ * The `name` of every error the engine throws or rejects with: `ConfigError`, `DataError`,
+ * `GpuError`, `DivergedError` (with `step`), `IoError`; `TypeError` for an argument of the wrong
+ * type, a method called on something that is not a live Trainer (freed, foreign, or its
+ * `__wbg_ptr` changed), or a result that could not be handed to JavaScript (the trainer still
+ * works); `RangeError` for a numeric argument out of range. Messages quote the value given.
+ */
+export type CabsErrorName = "ConfigError" | "DataError" | "GpuError" | "DivergedError" | "IoError" | "TypeError" | "RangeError";
+
 /** A training run. One call at a time: await each promise before the next call. */
 export class Trainer {
   private constructor();
-  /** Release the run's memory (GPU buffers included). */
+  /** Release the run's memory (GPU buffers included). Again on a freed trainer: does nothing.
+   *  Afterwards every other method throws a `TypeError`. Where `Symbol.dispose` exists, the
+   *  trainer's `[Symbol.dispose]()` is the same function (for `using`). */
   free(): void;
   /** `mnist`: the bytes of data/mnist.bin, needed when `settings.data` is `"mnist"`. */
   static create(settings?: Settings | null, mnist?: Uint8Array | null): Promise<Trainer>;
   /** A run on the user's own files; `settings.data` is ignored. */
   static createWithFiles(settings: Settings | null | undefined, files: UserFile[]): Promise<Trainer>;
-  /** One SGD step; rejects with a `DivergedError` when the run diverged. */
+  /** One SGD step; rejects with a `DivergedError` when the run diverged, or a `TypeError` when
+   *  the step was taken but its result could not be delivered (the next step works). */
   step(): Promise<StepResult>;
   evaluate(): Promise<EvalResult>;
-  /** Change α without resetting. */
+  /** Change α without resetting. Throws a `TypeError` when `lr` is not a number, a `RangeError`
+   *  when it is not positive, finite and normal in 32-bit floats. */
   setLearningRate(lr: number): void;
   backend(): BackendInfo;
   /** Class probabilities: `classes` values per point of `points` (`inputDim` values each). */
   predict(points: Float32Array): Promise<Float32Array>;
-  /** Up to `max` test points of a 2-D data set: [x,y pairs, labels]. */
+  /** Up to `max` test points of a 2-D data set: [x,y pairs, labels]. `max` is a whole number
+   *  from 0 to 4294967295: a `RangeError` otherwise, a `TypeError` for a non-number (no coercion). */
   testPoints(max: number): [Float32Array, Uint8Array];
   info(): DataInfo;
   /** GPU time of each kernel of one step, or null on the CPU engine. */
