@@ -181,7 +181,7 @@ test("package.sh run twice on the same files gives byte-identical archives, and 
   assert.ok(!listing.some((f) => /README\.md$|\.d\.ts$|package\.json$/.test(f)), "developer files leaked into the site");
 });
 
-test("dist/site served from a subfolder trains with no failed request and no console error, with the types hosts must send", { timeout: 180_000 }, async () => {
+test("dist/site served from a subfolder trains (the page and the blog-post example) with no failed request and no console error, with the types hosts must send", { timeout: 180_000 }, async () => {
   const root = join(dir, "host");
   const sub = join(root, "talks", "cabs");
   mkdirSync(sub, { recursive: true });
@@ -211,6 +211,13 @@ test("dist/site served from a subfolder trains with no failed request and no con
       for (const deadline = Date.now() + 120_000; problems.length === 0; await new Promise((r) => setTimeout(r, 200))) {
         if (await page.evaluate(() => (window.cabsDemo?.snapshot().runs?.[0]?.step ?? 0) >= 1)) break;
         assert.ok(Date.now() < deadline, "the site's demo trained no step in 120 s");
+      }
+      assert.deepEqual(problems, []);
+      // The blog-post example from the same subfolder: its first <cabs-demo> (../cabs-demo.js) trains too.
+      await page.goto(`${base}examples/post.html`);
+      for (const deadline = Date.now() + 120_000; problems.length === 0; await new Promise((r) => setTimeout(r, 200))) {
+        if (await page.evaluate(() => (document.getElementById("demo-blobs")?.cabsDemo?.snapshot().runs?.[0]?.step ?? 0) >= 1)) break;
+        assert.ok(Date.now() < deadline, "the example's first demo trained no step in 120 s");
       }
       assert.deepEqual(problems, []);
       await context.close();
