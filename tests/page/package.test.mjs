@@ -181,7 +181,7 @@ test("package.sh run twice on the same files gives byte-identical archives, and 
   assert.ok(!listing.some((f) => /README\.md$|\.d\.ts$|package\.json$/.test(f)), "developer files leaked into the site");
 });
 
-test("dist/site served from a subfolder trains (the page and the blog-post example) with no failed request and no console error, with the types hosts must send", { timeout: 180_000 }, async () => {
+test("dist/site served from a subfolder trains (the page, the blog-post example, the check page) with no failed request and no console error, with the types hosts must send", { timeout: 180_000 }, async () => {
   const root = join(dir, "host");
   const sub = join(root, "talks", "cabs");
   mkdirSync(sub, { recursive: true });
@@ -219,6 +219,11 @@ test("dist/site served from a subfolder trains (the page and the blog-post examp
         if (await page.evaluate(() => (document.getElementById("demo-blobs")?.cabsDemo?.snapshot().runs?.[0]?.step ?? 0) >= 1)) break;
         assert.ok(Date.now() < deadline, "the example's first demo trained no step in 120 s");
       }
+      assert.deepEqual(problems, []);
+      // The pre-flight check from the same subfolder reaches its summary (2 s budget, CPU engine).
+      await page.goto(`${base}check.html?seconds=2`);
+      await page.waitForFunction(() => document.documentElement.dataset.check === "done" || !document.getElementById("error").hidden, null, { timeout: 120_000 });
+      assert.match(await page.evaluate(() => document.getElementById("summary").value), /^CPU engine, default model .*: [\d.]+ steps\/s/m);
       assert.deepEqual(problems, []);
       await context.close();
     } finally {
