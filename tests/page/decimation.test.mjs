@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ROOT, startServer, launch, openPage, ready } from "./harness.mjs";
-import { Run, MinMax, FIELDS, runsToJson } from "../../www/lib/store.js";
+import { Run, MinMax, Column, FIELDS, runsToJson } from "../../www/lib/store.js";
 
 /** A deterministic pseudo-random stream (the tests must not change from run to run). */
 function rng(seed) {
@@ -64,6 +64,28 @@ test("the compact store keeps every row exactly: records, CSV rows and JSON equa
   const other = new Run({ id: 0, rule: "cabs" });
   recs.forEach((rec, i) => other.push(i === 4321 ? { ...rec, loss: rec.loss * (1 + 2 ** -40) } : rec));
   assert.notEqual(other.toCsv({ csvHeader: () => "h", csvRow: exact }), run.toCsv({ csvHeader: () => "h", csvRow: exact }));
+});
+
+test("a column keeps the narrowest exact type and widens without changing a value", () => {
+  const c = new Column(2);
+  for (const v of [1, 2, 3]) c.push(v);
+  assert.ok(c.data instanceof Int32Array);
+  c.push(-0); // not an Int32: float32 holds it
+  c.push(Math.fround(0.1));
+  assert.ok(c.data instanceof Float32Array);
+  c.push(0.1); // not a float32
+  c.push(NaN);
+  c.push(-Infinity);
+  assert.ok(c.data instanceof Float64Array);
+  const want = [1, 2, 3, -0, Math.fround(0.1), 0.1, NaN, -Infinity];
+  assert.equal(c.length, want.length);
+  want.forEach((v, i) => assert.ok(Object.is(c.data[i], v), `value ${i}: ${c.data[i]} for ${v}`));
+  // Integers above 2^24 are not float32: a fraction after them widens straight to Float64.
+  const big = new Column();
+  big.push(2 ** 25 + 1);
+  big.push(0.5);
+  assert.ok(big.data instanceof Float64Array);
+  assert.equal(big.data[0], 2 ** 25 + 1);
 });
 
 /** The rows a plain min/max per bucket of k rows would give, with the last valid row (the oracle). */

@@ -162,6 +162,7 @@ test("on a phone the charts come before the settings, and the stats table shows 
   assert.ok(m.scrollW <= m.clientW, `the stats table scrolls sideways: ${m.scrollW} > ${m.clientW}`);
   assert.ok(m.acc > 0 && m.acc <= 375, `test accuracy is out of view: its column ends at ${m.acc}`);
   assert.match(m.cell, /%|–/);
+  for (const c of await chartsIn(page.mainFrame())) assert.deepEqual(c.overlaps, [], `page ${c.id}: tick labels overlap`);
   await page.evaluate(() => scrollTo(0, 0));
   await saveScreenshot(page, "reading-phone-375.png", { fullPage: true });
   await page.context().close();

@@ -1,5 +1,5 @@
-// The recorded runs: one growable Float64Array per step field (every row is kept, for export,
-// at 8 bytes a value), the test evaluations, a smoothed loss, and per-series min/max decimators
+// The recorded runs: one growable typed array per step field (every row is kept, for export, in
+// the narrowest exact type: about 4 bytes a value), the test evaluations, a smoothed loss, and per-series min/max decimators
 // that give the charts a bounded number of points however long a run grows. Also turns a run
 // into CSV (through the engine's csvRow: the native runner's own formatter) and all runs into /
 // from JSON. Pure: no DOM, so Node tests use it as it is.
@@ -10,26 +10,48 @@ export const FIELDS = ["step", "examplesSeen", "epoch", "batchSize", "nextBatchS
 const SMOOTH = 0.9; // EMA factor of the displayed smoothed loss (bias-corrected)
 
 /**
- * A column of numbers that grows by doubling. A Float64Array holds any JS number exactly (NaN,
- * −0 and integers included), so a row read back is the row pushed: exports stay byte-identical.
+ * A column of numbers that grows by doubling, in the narrowest exact type: Int32 while every
+ * value is a 32-bit integer, Float32 while every value is a float32 (the GPU's and most of the
+ * engine's numbers are), Float64 otherwise; a value that does not fit widens the column once.
+ * A row read back is the row pushed, bit for bit (NaN, −0 and ±∞ included), so exports stay
+ * byte-identical while a typical step row takes about half the bytes of Float64 columns.
  */
 export class Column {
-  constructor(capacity = 256) {
-    this.data = new Float64Array(capacity);
+  /** exact = false: a display-only column that rounds to its type instead of widening. */
+  constructor(capacity = 256, type = Int32Array, exact = true) {
+    this.data = new type(capacity);
     this.length = 0;
+    this.exact = exact;
   }
 
   push(v) {
+    if (this.exact && !fits(this.data, v)) this.widen(v);
     if (this.length === this.data.length) {
-      const grown = new Float64Array(this.data.length * 2);
+      const grown = new this.data.constructor(this.data.length * 2);
       grown.set(this.data);
       this.data = grown;
     }
     this.data[this.length++] = v;
   }
 
+  /** Copy into the narrowest wider type that holds v. */
+  widen(v) {
+    const f32 = new Float32Array(0);
+    const type = this.data instanceof Int32Array && fits(f32, v) && this.view().every((x) => fits(f32, x)) ? Float32Array : Float64Array;
+    const wide = new type(this.data.length);
+    for (let i = 0; i < this.length; i++) wide[i] = this.data[i];
+    this.data = wide;
+  }
+
   /** The filled part, as a view (no copy). */
   view() { return this.data.subarray(0, this.length); }
+}
+
+/** Whether an array of this type stores v exactly. */
+function fits(data, v) {
+  if (data instanceof Float64Array) return true;
+  if (data instanceof Float32Array) return Number.isNaN(v) || Math.fround(v) === v; // ±0 and ±∞ round-trip too
+  return Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 && !Object.is(v, -0);
 }
 
 export class Run {
@@ -40,7 +62,7 @@ export class Run {
     this.imported = imported;
     this.label = imported ? `${rule} (${imported})` : rule;
     this.columns = Object.fromEntries(FIELDS.map((f) => [f, new Column()]));
-    this.smoothCol = new Column();
+    this.smoothCol = new Column(256, Float32Array, false); // display only (exports do not carry it): float32 is plenty
     this.ema = 0;
     this.evals = []; // {step, index, testLoss, testAccuracy}: one per evaluation (every few steps)
     this.diverged = null; // the step at which this run diverged and stopped, or null
