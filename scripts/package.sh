@@ -33,7 +33,7 @@ rm -rf "$site"
 mkdir -p "$site/pkg" "$site/data"
 # The page's own files: every file at the top of www/ but its README (a developer's notes), and its
 # folders but the build outputs, which are copied one by one below.
-find www -maxdepth 1 -type f ! -name README.md -exec cp {} "$site/" \;
+find www -maxdepth 1 -type f ! -name README.md ! -name '.*' -exec cp {} "$site/" \;
 for d in lib examples vendor; do cp -r "www/$d" "$site/$d"; done
 cp www/pkg/cabs.js www/pkg/cabs_bg.wasm "$site/pkg/"
 cp -r www/pkg/snippets "$site/pkg/" # the argument guards cabs.js imports (src/wasm_guard.js)
