@@ -54,9 +54,13 @@ Opening index.html from the disk (file://) does not work: browsers refuse module
 Try it locally with:  node scripts/serve.mjs dist/site   (from the source tree), or
                       python3 -m http.server -d .        (from this folder)
 
-To embed the demo from another site (<script type="module" src="https://HOST/PATH/cabs-demo.js">),
-this host must also send  Access-Control-Allow-Origin: *  for .js files (module scripts are fetched
-with CORS). The demo inside the element's iframe needs no such header.
+To embed the demo in a page of another site (a blog post), add to that page
+  <script src="https://HOST/PATH/cabs-demo.js"></script>
+  <cabs-demo data="moons" model="mlp:16,16:tanh" lr="2" play="1">The CABS demo loads here.</cabs-demo>
+(examples/post.html shows more). That classic script needs no special header. Loaded as
+<script type="module"> from another site instead, it needs this host to send
+Access-Control-Allow-Origin: *  (browsers fetch cross-origin modules with CORS and refuse them
+otherwise). Iframes of index.html need no header either.
 
 Licence: MIT OR Apache-2.0 (LICENSE-MIT, LICENSE-APACHE).
 TXT
