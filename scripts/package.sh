@@ -43,12 +43,13 @@ cat > "$site/README.txt" <<TXT
 CABS demo, cabs-webgpu $version: a static site. Upload this folder as it is to any static web host
 (GitHub Pages, Netlify, an Apache or nginx folder, a university web space), at its root or in any
 subfolder; every URL inside is relative. Then open index.html (the demo), check.html (a 10-second
-pre-flight check of the device, e.g. the projector laptop) or examples/ (a slide deck and a blog post).
+pre-flight check of the device, e.g. the projector laptop), examples/slides.html (a reveal.js deck)
+or examples/post.html (a blog post).
 
-The host must send these types (most do by default; streaming compilation of the engine needs
-the first one, otherwise the page falls back to a slower load or fails):
-  .wasm        application/wasm
-  .js .mjs     text/javascript
+The host must send these types (most do by default):
+  .wasm        application/wasm   (otherwise the engine loads without streaming compilation: slower,
+                                   with a console warning)
+  .js .mjs     text/javascript    (otherwise browsers refuse the page's modules: nothing runs)
   .html        text/html, .css text/css, .bin application/octet-stream
 Opening index.html from the disk (file://) does not work: browsers refuse module scripts there.
 Try it locally with:  node scripts/serve.mjs dist/site   (from the source tree), or
