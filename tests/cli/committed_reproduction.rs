@@ -24,6 +24,14 @@ fn repo_path(rel: impl AsRef<Path>) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
+/// The run CSVs in a folder (beside them lie their records, `<label>.json`).
+fn run_csvs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "csv")).collect();
+    v.sort();
+    v
+}
+
 /// A committed CSV as (header, rows).
 fn committed_csv(rel: &str) -> (String, Vec<Vec<String>>) {
     let text = read(&repo_path(rel));
@@ -54,8 +62,14 @@ fn the_committed_reproduction_is_regenerated_from_its_csvs() {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, _, stderr) = cabs(&refs);
     assert_eq!(code, 0, "{stderr}");
-    let runs = std::fs::read_dir(src.join("runs")).unwrap().count();
+    let runs = run_csvs(&src.join("runs")).len();
     assert_eq!(stderr.matches("not retrained").count(), runs, "every committed run is read back, none trained:\n{stderr}");
+    // Every run file has its record, and no record is left without its run.
+    let records = std::fs::read_dir(src.join("runs"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+        .count();
+    assert_eq!(records, runs, "one record per run file");
     assert!(!stderr.contains("is not part of this reproduction"), "stale run CSVs:\n{stderr}");
     for f in ["summary.csv", "all_runs.csv"] {
         assert_eq!(read(&out.join(f)), read(&src.join(f)), "{f} is not what the tool makes of the run CSVs");
@@ -125,7 +139,7 @@ fn the_reproduction_doc_quotes_its_csvs() {
     let steps = |m: u32, a: &str| committed_csv(&format!("docs/reproduction/runs/const-m{m}-a{a}.csv")).1.len();
     has(format!("m = 64 gets only {} steps", steps(64, "0.2")));
     has(format!("m = 128 and m = 256 have only {} and {} steps in all", steps(128, "0.2"), steps(256, "0.2")));
-    let n_runs = std::fs::read_dir(&runs_dir).unwrap().count();
+    let n_runs = run_csvs(&runs_dir).len();
     let (hm, m16) = committed_csv("docs/reproduction/runs/const-m16-a0.1.csv");
     assert_eq!(num(m16.last().unwrap(), &hm, "examples_seen"), Some(48_000.0), "six epochs of the 8,000-digit bundle");
     has(format!("set ({n_runs} runs, six epochs of the"));
@@ -165,8 +179,8 @@ fn the_reproduction_doc_quotes_its_csvs() {
     has(format!("below the exact value in {:.0} % of its {} steps", 100.0 * below, thousands(pairs.len())));
     // … negative "variances" over the comparison runs …
     let (mut neg, mut total) = (0, 0);
-    for e in std::fs::read_dir(&runs_dir).unwrap() {
-        let (h, rows) = committed_csv(&format!("docs/reproduction/runs/{}", e.unwrap().file_name().to_string_lossy()));
+    for p in run_csvs(&runs_dir) {
+        let (h, rows) = committed_csv(p.to_str().unwrap());
         total += rows.len();
         neg += rows.iter().filter(|r| num(r, &h, "conv_xi_approx").is_some_and(|a| a < 0.0)).count();
     }
@@ -212,35 +226,54 @@ fn the_reproduction_doc_quotes_its_csvs() {
 
 /// The committed runs were trained by an earlier build: today's engine retrains the start of two
 /// of them (another seed, an adaptive and a fixed rule) bit for bit, so the tables describe the
-/// engine as it is.
+/// engine as it is. The flags come from the runs' records (`runs/<label>.json`), so this also
+/// checks that the records, written after the runs from results.md's command, name the
+/// settings that made them.
 #[test]
 fn todays_engine_retrains_the_committed_runs_bit_for_bit() {
     for (label, rule, alpha, seed, steps) in [("cabs-a0.1-s2", "cabs", "0.1", "2", 30), ("const-m64-a0.2-s3", "const:64", "0.2", "3", 8)] {
         let out = fresh_dir(&format!("retrain-{label}"));
         std::fs::create_dir_all(&out).unwrap();
         let csv = out.join("run.csv");
-        let (code, _, stderr) = cabs(&[
-            "train",
-            "--data",
-            "mnist",
-            "--model",
-            "cnn-mnist",
-            "--backend",
-            "cpu",
-            "--conv-norms",
-            "both",
-            "--rule",
-            rule,
-            "--lr",
-            alpha,
-            "--seed",
-            seed,
-            "--steps",
-            &steps.to_string(),
-            "--quiet",
-            "--csv",
-            csv.to_str().unwrap(),
-        ]);
+        let record: serde_json::Value = serde_json::from_str(&read(&repo_path(format!("docs/reproduction/runs/{label}.json")))).unwrap();
+        let s = &record["settings"];
+        let text = |k: &str| match &s[k] {
+            serde_json::Value::String(t) => t.clone(),
+            v => v.to_string(),
+        };
+        assert_eq!((text("rule"), text("alpha"), text("seed")), (rule.to_string(), alpha.to_string(), seed.to_string()), "{record}");
+        assert_eq!(
+            (text("data"), text("model"), text("backend"), text("conv_norms")),
+            ("mnist".into(), "cnn-mnist".into(), "cpu".into(), "both".into())
+        );
+        let mut args: Vec<String> =
+            ["train", "--quiet", "--steps", &steps.to_string(), "--csv", csv.to_str().unwrap()].iter().map(|a| a.to_string()).collect();
+        for (flag, key) in [
+            ("--data", "data"),
+            ("--model", "model"),
+            ("--backend", "backend"),
+            ("--conv-norms", "conv_norms"),
+            ("--rule", "rule"),
+            ("--lr", "alpha"),
+            ("--seed", "seed"),
+            ("--m-min", "m_min"),
+            ("--m-max", "m_max"),
+            ("--mu", "mu"),
+            ("--c", "c"),
+            ("--eps", "eps"),
+        ] {
+            args.extend([flag.to_string(), text(key)]);
+        }
+        for (flag, key) in [("--unbiased", "unbiased"), ("--bias-correction", "bias_correction")] {
+            if s[key].as_bool() == Some(true) {
+                args.push(flag.to_string());
+            }
+        }
+        if let Some(c) = s["chunk"].as_u64() {
+            args.extend(["--chunk".to_string(), c.to_string()]);
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, stderr) = cabs(&refs);
         assert_eq!(code, 0, "{stderr}");
         let (h_new, new) = committed_csv(csv.to_str().unwrap());
         let (h_old, old) = committed_csv(&format!("docs/reproduction/runs/{label}.csv"));

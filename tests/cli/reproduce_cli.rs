@@ -410,3 +410,214 @@ fn seeds_change_weights_and_order_alike_for_every_rule_and_tables_give_the_sprea
     assert!(err.contains("--seeds 0"), "{err}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `cabs` with a working directory and extra environment, guarded against hanging (a FIFO that
+/// blocks a reader): killed after `guard_s`, and then the test fails saying so.
+fn cabs_in(dir: &Path, env: &[(&str, &str)], args: &[&str], guard_s: u64) -> (i32, String, String) {
+    use std::process::Stdio;
+    let out_file = dir.join(format!(".cabs-stdout-{}", std::process::id()));
+    let err_file = dir.join(format!(".cabs-stderr-{}", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cabs"))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
+        .unwrap();
+    let mut waited = 0;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if waited >= guard_s * 10 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("cabs {args:?} was still running after {guard_s} s (blocked?): {}", read(&err_file));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    };
+    let (o, e) = (read(&out_file), read(&err_file));
+    let _ = std::fs::remove_file(&out_file);
+    let _ = std::fs::remove_file(&err_file);
+    (status.code().unwrap_or(-1), o, e)
+}
+
+/// A small CABS-only reproduction on blobs into `out`, with extra flags.
+fn small(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> =
+        ["reproduce", "--data", "blobs", "--model", "mlp:8", "--backend", "cpu", "--only", "cabs", "--examples", "400", "--out"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    v.push(out.display().to_string());
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn run_args(v: &[String]) -> (i32, String, String) {
+    let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+    cabs(&refs)
+}
+
+#[test]
+fn seed_ranges_that_wrap_and_an_empty_out_are_refused() {
+    let out = fresh_dir("wrap");
+    let (code, stdout, err) = run_args(&small(&out, &["--seed", "18446744073709551615", "--seeds", "3"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.starts_with("cabs: error: ") && err.contains("--seed 18446744073709551615 --seeds 3"), "{err}");
+    assert!(!stdout.contains("runs planned") && !out.exists(), "nothing is planned or written");
+    // The largest seeds that fit are fine, and distinct: three files, three seeds in the header.
+    let (code, _, err) = run_args(&small(&out, &["--seed", "18446744073709551613", "--seeds", "3", "--examples", "48"]));
+    assert_eq!(code, 0, "{err}");
+    let csvs =
+        std::fs::read_dir(out.join("runs")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "csv")).count();
+    assert_eq!(csvs, 3);
+    assert!(read(&out.join("results.md")).contains("seeds 18446744073709551613–18446744073709551615"));
+    let (code, _, err) = cabs(&["reproduce", "--data", "blobs", "--backend", "cpu", "--out", ""]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--out ''"), "{err}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn each_run_records_its_settings_and_engine_and_resume_refuses_other_flags() {
+    let out = fresh_dir("record");
+    let (code, _, err) = run_args(&small(&out, &["--model", "mlp:8", "--examples", "400"]));
+    assert_eq!(code, 0, "{err}");
+    let record: serde_json::Value = serde_json::from_str(&read(&out.join("runs/cabs-a0.1.json"))).unwrap();
+    let s = &record["settings"];
+    assert_eq!((s["model"].as_str(), s["examples"].as_u64(), s["rule"].as_str()), (Some("mlp:8"), Some(400), Some("cabs")));
+    assert_eq!((s["alpha"].as_f64(), s["seed"].as_u64(), s["backend"].as_str()), (Some(0.1), Some(1), Some("cpu")));
+    assert_eq!(s["data"].as_str(), Some("blobs"));
+    let engine = &record["engine"];
+    assert_eq!(engine["crate_version"].as_str(), Some(env!("CARGO_PKG_VERSION")));
+    assert!(engine["source_hash"].as_str().unwrap().starts_with("fnv1a64:"), "{record}");
+    assert!(engine["device"].as_str().unwrap().starts_with("cpu"), "{record}");
+    // The same flags: reused. Other flags: refused before anything trains, naming both settings,
+    // and the run file is left as it was.
+    let (code, _, err) = run_args(&small(&out, &["--model", "mlp:8", "--examples", "400", "--resume"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("not retrained").count(), 1, "{err}");
+    let before = read(&out.join("runs/cabs-a0.1.csv"));
+    let (code, _, err) = run_args(&small(&out, &["--model", "mlp:64", "--examples", "200", "--resume"]));
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim_end().lines().count(), 2, "the plan line and one error line: {err}");
+    let last = err.trim_end().lines().last().unwrap();
+    assert!(last.contains("cabs-a0.1.csv") && last.contains("model mlp:8") && last.contains("model mlp:64"), "{last}");
+    assert!(last.contains("examples 400") && last.contains("examples 200") && last.contains("--out"), "{last}");
+    assert!(!err.contains("reproduce ["), "nothing was trained: {err}");
+    assert_eq!(read(&out.join("runs/cabs-a0.1.csv")), before);
+    // A run file without a record (made before records, or by hand) is refused too …
+    std::fs::remove_file(out.join("runs/cabs-a0.1.json")).unwrap();
+    let (code, _, err) = run_args(&small(&out, &["--resume"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("has no record"), "{err}");
+    // … unless adopted on purpose: its record is then written from the flags, marked adopted.
+    let (code, _, err) =
+        cabs_in(&out, &[("CABS_REPRODUCE_ADOPT", "1")], &small(&out, &["--resume"]).iter().map(String::as_str).collect::<Vec<_>>(), 300);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("adopted") && err.contains("not retrained"), "{err}");
+    let adopted: serde_json::Value = serde_json::from_str(&read(&out.join("runs/cabs-a0.1.json"))).unwrap();
+    assert!(adopted["adopted"].is_string() && adopted["engine"].is_null(), "{adopted}");
+    let (code, _, err) = run_args(&small(&out, &["--resume"]));
+    assert_eq!((code, err.matches("not retrained").count()), (0, 1), "{err}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn resume_refuses_doctored_values_naming_file_and_line() {
+    let out = fresh_dir("doctored");
+    let (code, _, err) = run_args(&small(&out, &[]));
+    assert_eq!(code, 0, "{err}");
+    let path = out.join("runs/cabs-a0.1.csv");
+    let good = read(&path);
+    let header = good.lines().next().unwrap().to_string();
+    let n = good.lines().count();
+    let (ex, acc) = (col(&header, "examples_seen"), col(&header, "test_accuracy"));
+    for (c, value, needle) in [
+        (ex, "inf", "examples_seen 'inf'"),
+        (acc, "1e308", "test_accuracy '1e308' is not an accuracy in [0, 1]"),
+        (acc, "NaN", "test_accuracy 'NaN'"),
+        (acc, "1.5", "test_accuracy '1.5'"),
+    ] {
+        let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+        let mut f: Vec<String> = lines[n - 1].split(',').map(str::to_string).collect();
+        f[c] = value.to_string();
+        lines[n - 1] = f.join(",");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let (code, _, err) = run_args(&small(&out, &["--resume"]));
+        assert_ne!(code, 0, "{value}: {err}");
+        assert!(err.contains(&format!("cabs-a0.1.csv, line {n}: ")) && err.contains(needle), "{value}: {err}");
+        assert!(read(&out.join("all_runs.csv")).contains(",failed,"), "{value}: the run is not counted as ok");
+    }
+    // The untouched file is reused: the check is on the values, not the file.
+    std::fs::write(&path, &good).unwrap();
+    let (code, _, err) = run_args(&small(&out, &["--resume"]));
+    assert_eq!((code, err.matches("not retrained").count()), (0, 1), "{err}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[cfg(unix)]
+#[test]
+fn special_files_in_place_of_run_files_are_refused_not_opened() {
+    let out = fresh_dir("fifo");
+    std::fs::create_dir_all(out.join("runs")).unwrap();
+    let fifo = out.join("runs/cabs-a0.1.csv");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    for extra in [&["--resume"][..], &[][..]] {
+        let args = small(&out, extra);
+        let (code, _, err) = cabs_in(&out, &[], &args.iter().map(String::as_str).collect::<Vec<_>>(), 300);
+        assert_ne!(code, 0, "{extra:?}: {err}");
+        assert!(err.contains("cabs-a0.1.csv is not a regular file (it is a FIFO)"), "{extra:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn without_out_results_go_to_out_reproduction_and_auto_is_resolved_once() {
+    // A scratch working directory stands in for the repository, so that nothing is written
+    // into tracked files.
+    let cwd = fresh_dir("default-out");
+    std::fs::create_dir_all(cwd.join("docs/reproduction/runs")).unwrap();
+    std::fs::write(cwd.join("docs/reproduction/runs/cabs-a0.1.csv"), "committed\n").unwrap();
+    let args = [
+        "reproduce",
+        "--data",
+        "blobs",
+        "--model",
+        "mlp:8",
+        "--only",
+        "cabs,fixed",
+        "--alphas",
+        "0.5",
+        "--batches",
+        "16",
+        "--examples",
+        "200",
+    ];
+    let (code, stdout, err) = cabs_in(&cwd, &[], &args, 600);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("out/reproduction/results.md"), "{stdout}");
+    assert_eq!(read(&cwd.join("docs/reproduction/runs/cabs-a0.1.csv")), "committed\n", "the committed set is untouched");
+    let res = cwd.join("out/reproduction");
+    let md = read(&res.join("results.md"));
+    // No --backend: auto, resolved to one engine before the first run and named in the header
+    // and in every run's record.
+    let line = md.lines().find(|l| l.starts_with("**Environment:**")).unwrap();
+    let kind = if line.contains("resolved once, to gpu") { "gpu" } else { "cpu" };
+    assert!(line.contains(&format!("--backend auto resolved once, to {kind}, for every run")), "{line}");
+    for label in ["cabs-a0.1", "const-m16-a0.5"] {
+        let r: serde_json::Value = serde_json::from_str(&read(&res.join(format!("runs/{label}.json")))).unwrap();
+        assert_eq!(r["settings"]["backend"].as_str(), Some(kind), "{label}: {r}");
+    }
+    // --resume finds them there again.
+    let mut again = args.to_vec();
+    again.push("--resume");
+    let (code, _, err) = cabs_in(&cwd, &[], &again, 600);
+    assert_eq!((code, err.matches("not retrained").count()), (0, 2), "{err}");
+    let _ = std::fs::remove_dir_all(&cwd);
+}

@@ -13,21 +13,29 @@
 //! the same for every rule); the tables give means and min–max over the seeds, and end with
 //! generated verdicts on the paper's claims with their noise levels (`verdicts.rs`).
 //!
-//! Modules: `options` (flags), `plan` (runs and labels), `run` (training through the shared
-//! loop, `--jobs`, `--resume`), `metrics` (what is read from a run), `tables` and `markdown`
-//! (CSVs, results.md), `verdicts`, `figures`.
+//! Modules: `options` (flags), `plan` (runs, seeds and labels), `run` (training through the
+//! shared loop, `--jobs`, `--resume`), `record` (each run's settings and engine, beside its CSV),
+//! `metrics` (what is read from a run), `tables` and `markdown` (CSVs, results.md), `verdicts`,
+//! `figures`.
 //!
 //! Runs are cached by label (rule, α, seed), so a run needed twice is trained once. Each run writes
-//! `OUT/runs/<label>.csv` (the `cabs train --csv` columns plus `train_ms` at the end); at the
+//! `OUT/runs/<label>.csv` (the `cabs train --csv` columns plus `train_ms` at the end) and its
+//! record `OUT/runs/<label>.json`; `OUT` is `out/reproduction` unless `--out` names another
+//! folder (the committed set in docs/ is written only when `--out` names it); at the
 //! end come `OUT/summary.csv`, `OUT/all_runs.csv`, `OUT/results.md` and `OUT/figures/*.svg`.
 //! A run that diverges is recorded as diverged; a run that cannot be trained or written is
 //! recorded as failed and the others go on (the command then exits non-zero).
+//!
+//! `--backend auto` (the default here) is resolved once, before the first run, to the engine
+//! it picks for the grid's first run; every run then uses that engine, so a grid never mixes
+//! engines (auto times both on software adapters, and timings vary).
 
 mod figures;
 mod markdown;
 mod metrics;
 mod options;
 mod plan;
+mod record;
 mod run;
 mod tables;
 mod verdicts;
@@ -64,7 +72,14 @@ pub fn reproduce(a: Args) -> CliResult<()> {
     if !(o.target_accuracy > 0.0 && o.target_accuracy <= 1.0) {
         return Err(CliError::usage(format!("--target-accuracy must be in (0, 1], got {}", o.target_accuracy)));
     }
+    if o.out.as_os_str().is_empty() {
+        return Err(CliError::usage("--out '': give a folder (without --out the results go to out/reproduction)"));
+    }
+    let seeds = seed_range(a.settings.seed, o.seeds).map_err(CliError::usage)?;
     let mut settings = a.settings.clone();
+    if !a.seen.iter().any(|s| s == "backend") {
+        settings.backend = "auto".into();
+    }
     if !a.seen.iter().any(|s| s == "model") {
         settings.model = default_model(&settings);
     }
@@ -87,18 +102,21 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         std::fs::create_dir_all(d).map_err(|e| CliError::Io(format!("cannot create {}: {e}", d.display())))?;
     }
     let sens_batches = sensitivity_batches(&o.batches);
-    let seeds: Vec<u64> = (0..o.seeds).map(|k| settings.seed.saturating_add(k)).collect();
-    let mut planned = 0;
-    planned += parts.cabs as usize;
-    planned += parts.fixed as usize * o.batches.len() * o.alphas.len();
-    planned += parts.decay as usize * o.batches.len();
-    if parts.sensitivity {
-        for &al in &o.sensitivity {
-            planned += (!(parts.cabs && al == o.cabs_alpha)) as usize;
-            planned += sens_batches.iter().filter(|_| !(parts.fixed && o.alphas.contains(&al))).count();
-        }
+    // Everything that does not depend on other runs' results, trained `--jobs` at a time.
+    let independent = independent_runs(&parts, &o, &seeds);
+    let planned = independent.len() + parts.decay as usize * o.batches.len() * seeds.len();
+    let mut auto_note = None;
+    if settings.backend == "auto" {
+        // One engine for the whole grid: the one auto picks for its first run.
+        let first = independent.first().cloned().unwrap_or(RunSpec { kind: Kind::Cabs, alpha: o.cabs_alpha, seed: settings.seed });
+        let probe = cabs::settings::Settings { rule: first.rule(), lr: first.alpha, seed: first.seed, ..settings.clone() };
+        let t = pollster::block_on(cabs::trainer::Trainer::new(probe.trainer_config()?, data.clone()))
+            .map_err(|e| CliError::from(e).context("--backend auto"))?;
+        let info = t.backend();
+        auto_note = Some(format!("--backend auto resolved once, to {}, for every run: {}", info.kind, info.choice.reason));
+        settings.backend = info.kind.clone();
+        eprintln!("cabs: reproduce: {}", auto_note.as_deref().unwrap_or(""));
     }
-    planned *= seeds.len();
     let window = (budget / SMOOTH_DIVISOR).max(1);
     let mut ctx = Ctx {
         settings: settings.clone(),
@@ -107,6 +125,10 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         eval_every,
         runs_dir,
         resume: o.resume,
+        adopt: std::env::var(record::ADOPT_ENV)
+            .ok()
+            .filter(|v| o.resume && !v.is_empty())
+            .map(|v| if v == "1" { String::new() } else { v }),
         quiet: a.quiet,
         engine: None,
         planned,
@@ -121,6 +143,13 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         seed_list(&seeds),
         o.out.display()
     );
+    if o.resume {
+        // Refuse before anything trains: a run file made under other flags would otherwise be
+        // found only when its turn comes, hours in.
+        for s in &independent {
+            run::check_resume(&ctx, s)?;
+        }
+    }
     let t_all = Instant::now();
     let mut cache = Cache { runs: Vec::new(), index: HashMap::new() };
     let mut report = Report { cabs: None, best_fixed: Vec::new(), decay: Vec::new(), grid: Vec::new(), sensitivity: Vec::new() };
@@ -131,26 +160,6 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         specs(kind, alpha).iter().map(|s| cache.get(ctx, s, role)).collect()
     };
 
-    // Everything that does not depend on other runs' results, trained `--jobs` at a time.
-    let mut independent = Vec::new();
-    if parts.cabs {
-        independent.extend(specs(Kind::Cabs, o.cabs_alpha));
-    }
-    if parts.fixed {
-        for &m in &o.batches {
-            for &alpha in &o.alphas {
-                independent.extend(specs(Kind::Fixed { m }, alpha));
-            }
-        }
-    }
-    if parts.sensitivity {
-        for &alpha in &o.sensitivity {
-            independent.extend(specs(Kind::Cabs, alpha));
-            for &m in &sens_batches {
-                independent.extend(specs(Kind::Fixed { m }, alpha));
-            }
-        }
-    }
     cache.prefetch(&mut ctx, &independent, o.jobs);
     if parts.cabs {
         report.cabs = Some(group(&mut cache, &mut ctx, Kind::Cabs, o.cabs_alpha, "cabs"));
@@ -201,7 +210,10 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         }
     }
     let env = Env {
-        engine: ctx.engine.clone().unwrap_or_else(|| "-".into()),
+        engine: match (ctx.engine.clone(), &auto_note) {
+            (e, Some(note)) => format!("{} ({note})", e.unwrap_or_else(|| settings.backend.clone())),
+            (e, None) => e.unwrap_or_else(|| "-".into()),
+        },
         data: format!("{} ({} training / {} test examples)", settings.data, ctx.data.train.len(), ctx.data.test.len()),
         model: settings.model.clone(),
         seeds: seeds.clone(),

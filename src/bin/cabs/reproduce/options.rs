@@ -9,6 +9,10 @@ use std::path::PathBuf;
 /// as soon as the library knows it; until then `mlp:256`. To pin one model, leave one entry.
 /// (The HELP text in cli.rs names this list too.)
 pub const DEFAULT_MODELS: &[&str] = &["cnn-mnist", "mlp:256"];
+/// Where results go without `--out`: a fixed folder outside docs/ (git-ignored), so that a
+/// reproduction never overwrites the committed set unless `--out` names it, and `--resume`
+/// finds the runs again.
+pub const DEFAULT_OUT: &str = "out/reproduction";
 /// Training examples per run, normally and with `--quick`.
 pub const DEFAULT_EXAMPLES: u64 = 200_000;
 pub const QUICK_EXAMPLES: u64 = 6_000;
@@ -74,14 +78,14 @@ pub struct Options {
     pub only: Parts,
     /// Runs trained at a time.
     pub jobs: usize,
-    /// Reuse complete run CSVs found in `out/runs`.
+    /// Reuse complete run CSVs found in `OUT/runs` whose record matches these flags.
     pub resume: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            out: PathBuf::from("docs/reproduction"),
+            out: PathBuf::from(DEFAULT_OUT),
             eval_every_examples: None,
             target_accuracy: 0.97,
             cabs_alpha: 0.1,

@@ -103,3 +103,51 @@ pub fn short_number(x: f64) -> String {
     let h = x.to_bits().to_le_bytes().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
     format!("{x:.3e}~{:04x}", h & 0xffff)
 }
+
+/// The seeds of `--seed first --seeds n`: first, first+1, …, first+n−1, all distinct. A range
+/// that would pass the largest seed is refused, quoting it (wrapping or saturating would train
+/// one seed several times and report statistics over copies).
+pub fn seed_range(first: u64, n: u64) -> Result<Vec<u64>, String> {
+    if n == 0 {
+        return Err("--seeds 0: the runs would do nothing (give at least 1)".into());
+    }
+    let last = first.checked_add(n - 1).ok_or_else(|| {
+        format!("--seed {first} --seeds {n}: the seeds would run past {}, the largest seed (lower --seed or --seeds)", u64::MAX)
+    })?;
+    Ok((first..=last).collect())
+}
+
+/// `specs` without repeats (by label), in order of first appearance: one hash-set lookup per
+/// spec, so planning grows linearly with the runs (a pairwise search took minutes at 16,000
+/// seeds, and ran even with `--jobs 1`).
+pub fn distinct(specs: &[RunSpec]) -> Vec<RunSpec> {
+    let mut seen = std::collections::HashSet::with_capacity(specs.len());
+    specs.iter().filter(|s| seen.insert(s.label())).cloned().collect()
+}
+
+/// The runs that do not depend on other runs' results (CABS, the tuning grid, the sensitivity
+/// study), once each, in the order they are trained: every rule and α once per seed. `parts` has
+/// `fixed` set when `decay` needs the grid. Linear in the number of runs (see [`distinct`]).
+pub fn independent_runs(parts: &super::options::Parts, o: &super::options::Options, seeds: &[u64]) -> Vec<RunSpec> {
+    let mut v = Vec::new();
+    let mut add = |kind: Kind, alpha: f64| v.extend(seeds.iter().map(|&seed| RunSpec { kind: kind.clone(), alpha, seed }));
+    if parts.cabs {
+        add(Kind::Cabs, o.cabs_alpha);
+    }
+    if parts.fixed {
+        for &m in &o.batches {
+            for &alpha in &o.alphas {
+                add(Kind::Fixed { m }, alpha);
+            }
+        }
+    }
+    if parts.sensitivity {
+        for &alpha in &o.sensitivity {
+            add(Kind::Cabs, alpha);
+            for m in sensitivity_batches(&o.batches) {
+                add(Kind::Fixed { m }, alpha);
+            }
+        }
+    }
+    distinct(&v)
+}

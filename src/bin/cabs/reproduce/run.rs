@@ -1,8 +1,10 @@
 //! Training the runs (one engine each, `--jobs` at a time, through the shared training loop),
-//! writing their CSVs, and reading complete ones back with `--resume`.
+//! writing their CSVs and records, and reading complete ones back with `--resume` (only when
+//! their record matches, and only values a run can log).
 
 use super::metrics::{conv_xi_columns, EvalPoint, Run, StepPoint};
-use super::plan::RunSpec;
+use super::plan::{distinct, RunSpec};
+use super::record::{differences, read_record, regular_or_absent, this_engine, write_record, Record, RunSettings};
 use crate::error::{CliError, CliResult};
 use crate::session::{drive, Budget, Ending, EvalEvery};
 use cabs::trainer::Trainer;
@@ -18,6 +20,7 @@ use std::time::Instant;
 /// What every run shares.
 #[derive(Clone)]
 pub(super) struct Ctx {
+    /// The reproduction's settings, `backend` resolved to `cpu` or `gpu`.
     pub settings: cabs::settings::Settings,
     pub data: cabs::data::Dataset,
     pub budget: u64,
@@ -25,10 +28,91 @@ pub(super) struct Ctx {
     pub runs_dir: PathBuf,
     /// Read finished runs back from `runs_dir` instead of training them again.
     pub resume: bool,
+    /// With `--resume`: adopt complete run files that have no record, with this note on where
+    /// they came from (see [`super::record::ADOPT_ENV`]).
+    pub adopt: Option<String>,
     pub quiet: bool,
     pub engine: Option<String>,
     pub planned: usize,
     pub done: usize,
+}
+
+impl Ctx {
+    /// The record's settings of one run of this reproduction.
+    pub(super) fn run_settings(&self, spec: &RunSpec) -> RunSettings {
+        let s = &self.settings;
+        RunSettings {
+            data: s.data.clone(),
+            train_examples: self.data.train.len(),
+            test_examples: self.data.test.len(),
+            model: s.model.clone(),
+            rule: spec.rule(),
+            alpha: spec.alpha,
+            seed: spec.seed,
+            m_min: s.mmin,
+            m_max: s.mmax,
+            mu: s.mu,
+            c: s.c,
+            eps: s.eps,
+            unbiased: s.unbiased,
+            bias_correction: s.bias_correction,
+            conv_norms: s.conv_norms.clone(),
+            chunk: s.chunk,
+            backend: s.backend.clone(),
+            examples: self.budget,
+            eval_every_examples: self.eval_every,
+        }
+    }
+
+    pub(super) fn csv_path(&self, spec: &RunSpec) -> PathBuf {
+        self.runs_dir.join(format!("{}.csv", spec.label()))
+    }
+}
+
+/// What `--resume` may do with a run's file.
+#[derive(Debug)]
+pub(super) enum Found {
+    /// No run file: train it.
+    Nothing,
+    /// A run file whose record matches these settings.
+    Recorded(Record),
+    /// A run file without a record, to be adopted (only with [`Ctx::adopt`]).
+    Unrecorded,
+}
+
+/// `--resume`'s check of one run, before anything is read or trained: a run file must be a
+/// regular file with a record that matches this reproduction's settings exactly. Otherwise the
+/// run is refused, naming both settings: retraining would overwrite a run made under other
+/// flags (hours of compute lost to a typo), and reusing it would report it under the wrong
+/// header. The way out is in the message: the run's own flags, deleting the file, or a new --out.
+pub(super) fn check_resume(ctx: &Ctx, spec: &RunSpec) -> CliResult<Found> {
+    let path = ctx.csv_path(spec);
+    if !regular_or_absent(&path)? {
+        return Ok(Found::Nothing);
+    }
+    let keep = "it is kept: rerun with its flags, or delete it (and its .json) to train it again, or choose another --out";
+    let Some(record) = read_record(&path)? else {
+        if ctx.adopt.is_some() {
+            return Ok(Found::Unrecorded);
+        }
+        return Err(CliError::usage(format!(
+            "--resume: {} has no record of the settings it was trained with ({} is missing); {keep}",
+            path.display(),
+            super::record::record_path(&path).display()
+        )));
+    };
+    let diffs = differences(&record.settings, &ctx.run_settings(spec));
+    if diffs.is_empty() {
+        return Ok(Found::Recorded(record));
+    }
+    let side =
+        |f: fn(&(String, String, String)) -> &String| diffs.iter().map(|d| format!("{} {}", d.0, f(d))).collect::<Vec<_>>().join(", ");
+    Err(CliError::usage(format!(
+        "--resume: {} was trained with {}, but this reproduction asks for {}; {keep}",
+        path.display(),
+        side(|d| &d.1),
+        side(|d| &d.2)
+    )))
 }
 
 pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
@@ -43,19 +127,41 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
     if !ctx.quiet {
         eprintln!("cabs: reproduce {tag}: rule {}, α = {}, seed {}, {} examples …", settings.rule, spec.alpha, spec.seed, ctx.budget);
     }
-    let path = ctx.runs_dir.join(format!("{label}.csv"));
+    let path = ctx.csv_path(spec);
     if ctx.resume {
+        let found = check_resume(ctx, spec)?;
         if let Some(run) = load_run(&path, spec, ctx.budget)? {
+            let how = match found {
+                Found::Recorded(r) => match r.engine {
+                    Some(e) if e.source_hash != this_engine("").source_hash => {
+                        format!(" (trained by another engine build, {} {})", e.crate_version, e.source_hash)
+                    }
+                    _ => String::new(),
+                },
+                _ => {
+                    write_record(&path, &adopted(ctx, spec))?;
+                    " (adopted: its record written now from these flags)".to_string()
+                }
+            };
             if !ctx.quiet {
-                eprintln!("cabs: reproduce {tag}: complete in {}, not retrained", path.display());
+                eprintln!("cabs: reproduce {tag}: complete in {}{how}, not retrained", path.display());
             }
             return Ok(run);
         }
     }
+    // Before anything is opened: a FIFO here would block for ever.
+    regular_or_absent(&path)?;
     let mut trainer = pollster::block_on(Trainer::new(cfg, ctx.data.clone())).map_err(|e| CliError::from(e).context(&label))?;
+    let device = engine_name(&trainer);
     if ctx.engine.is_none() {
-        ctx.engine = Some(engine_name(&trainer));
+        ctx.engine = Some(device.clone());
     }
+    // The record first: a run stopped half-way then has a matching record, and --resume trains
+    // it again rather than refusing it.
+    write_record(
+        &path,
+        &Record { label: label.clone(), settings: ctx.run_settings(spec), engine: Some(this_engine(&device)), adopted: None },
+    )?;
     let mut csv = BufWriter::new(File::create(&path).map_err(|e| CliError::write(&path, e))?);
     writeln!(csv, "{},train_ms", cabs::csv::HEADER).map_err(|e| CliError::write(&path, e))?;
     let mut run = Run::new(spec.clone());
@@ -124,11 +230,32 @@ pub(super) fn engine_name(t: &Trainer) -> String {
     }
 }
 
+/// The record of a run file that predates records, written from this reproduction's flags.
+fn adopted(ctx: &Ctx, spec: &RunSpec) -> Record {
+    Record {
+        label: spec.label(),
+        settings: ctx.run_settings(spec),
+        engine: None,
+        adopted: Some(format!(
+            "{}the run file predates run records; this record was written from the flags of `cabs reproduce --resume` with {} set",
+            ctx.adopt.as_deref().filter(|n| !n.is_empty()).map(|n| format!("{n}; ")).unwrap_or_default(),
+            super::record::ADOPT_ENV
+        )),
+    }
+}
+
 /// A finished run read back from its CSV (`--resume`): None when the file is missing or the run
-/// stopped before the budget (then it is trained again).
+/// stopped before the budget (then it is trained again). A value no run can log (a step or
+/// example count that is not a whole number, an accuracy outside [0, 1] or NaN, a loss or time
+/// that is not finite, a test loss without its accuracy) is an error naming the file and line.
+/// Empty cells a run leaves (no evaluation at that step, ξ columns it does not compute) stay.
 pub(super) fn load_run(path: &Path, spec: &RunSpec, budget: u64) -> CliResult<Option<Run>> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(None) };
-    let bad = |what: &str| CliError::Io(format!("{}: {what}; delete it to train the run again", path.display()));
+    if !regular_or_absent(path)? {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let fix = "delete it to train the run again";
+    let bad = |what: &str| CliError::Io(format!("{}: {what}; {fix}", path.display()));
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).ok_or_else(|| bad(&format!("no column {name}")));
@@ -138,24 +265,41 @@ pub(super) fn load_run(path: &Path, spec: &RunSpec, budget: u64) -> CliResult<Op
     let mut run = Run::new(spec.clone());
     let mut conv_xi = Vec::new();
     for (n, line) in lines.enumerate() {
+        let line_no = n + 2;
         let f: Vec<&str> = line.split(',').collect();
-        let num = |c: usize| f.get(c).and_then(|v| v.parse::<f64>().ok());
-        let need = |c: usize| num(c).ok_or_else(|| bad(&format!("row {} has no number in column {}", n + 2, header[c])));
-        let train_s = need(c_train)? / 1e3;
+        let cell = |c: usize| f.get(c).copied().unwrap_or("");
+        let at =
+            |c: usize, why: &str| CliError::Io(format!("{}, line {line_no}: {} '{}' {why}; {fix}", path.display(), header[c], cell(c)));
+        let whole = |c: usize| cell(c).parse::<u64>().map_err(|_| at(c, "is not a whole number"));
+        let finite = |c: usize| cell(c).parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| at(c, "is not a finite number"));
+        let num = |c: usize| cell(c).parse::<f64>().ok();
+        let train_s = finite(c_train)? / 1e3;
         let xi = c_xe.and_then(num).zip(c_xa.and_then(num));
         conv_xi.extend(xi);
+        let examples = whole(c_ex)?;
         run.steps.push(StepPoint {
-            step: need(c_step)? as u64,
-            examples: need(c_ex)? as u64,
-            batch: need(c_m)? as u32,
-            loss: need(c_loss)?,
+            step: whole(c_step)?,
+            examples,
+            batch: u32::try_from(whole(c_m)?).map_err(|_| at(c_m, "is not a batch size"))?,
+            loss: finite(c_loss)?,
             train_s,
             conv_xi: xi,
         });
-        if let (Some(test_loss), Some(test_accuracy)) = (num(c_tl), num(c_ta)) {
-            run.evals.push(EvalPoint { examples: need(c_ex)? as u64, train_s, test_loss, test_accuracy });
+        match (cell(c_tl).is_empty(), cell(c_ta).is_empty()) {
+            (true, true) => {}
+            (false, false) => {
+                let test_loss = finite(c_tl)?;
+                let test_accuracy = cell(c_ta)
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|a| (0.0..=1.0).contains(a))
+                    .ok_or_else(|| at(c_ta, "is not an accuracy in [0, 1]"))?;
+                run.evals.push(EvalPoint { examples, train_s, test_loss, test_accuracy });
+            }
+            (false, true) => return Err(at(c_ta, "is missing beside a test loss")),
+            (true, false) => return Err(at(c_tl, "is missing beside a test accuracy")),
         }
-        run.wall_s = need(c_wall)? / 1e3;
+        run.wall_s = finite(c_wall)? / 1e3;
     }
     if run.steps.last().is_none_or(|s| s.examples < budget) || run.evals.is_empty() {
         return Ok(None);
@@ -204,13 +348,11 @@ impl Cache {
     /// engine (the results are those of training them one by one). With one job, nothing is
     /// done here and [`Cache::get`] trains on demand.
     pub(super) fn prefetch(&mut self, ctx: &mut Ctx, specs: &[RunSpec], jobs: usize) {
-        let mut todo: Vec<RunSpec> = Vec::new();
-        for s in specs {
-            if !self.index.contains_key(&s.label()) && !todo.iter().any(|t| t.label() == s.label()) {
-                todo.push(s.clone());
-            }
+        if jobs <= 1 {
+            return;
         }
-        if jobs <= 1 || todo.is_empty() {
+        let todo: Vec<RunSpec> = distinct(specs).into_iter().filter(|s| !self.index.contains_key(&s.label())).collect();
+        if todo.is_empty() {
             return;
         }
         let next = AtomicUsize::new(0);

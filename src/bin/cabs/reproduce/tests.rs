@@ -194,3 +194,145 @@ fn seed_means_stop_where_a_curve_ends_unless_held() {
     let (mean, _) = mean_band(&[long, short], true);
     assert_eq!(mean.last(), Some(&(4.0, 108.0)));
 }
+
+#[test]
+fn seed_ranges_that_would_wrap_are_refused_and_seeds_are_distinct() {
+    let err = seed_range(u64::MAX, 3).unwrap_err();
+    assert!(err.contains("--seed 18446744073709551615 --seeds 3"), "{err}");
+    assert!(seed_range(u64::MAX - 1, 3).is_err());
+    assert_eq!(seed_range(u64::MAX - 2, 3).unwrap(), vec![u64::MAX - 2, u64::MAX - 1, u64::MAX]);
+    assert_eq!(seed_range(u64::MAX, 1).unwrap(), vec![u64::MAX]);
+    assert!(seed_range(5, 0).is_err());
+    // Distinct seeds give distinct labels, so no run stands in for another.
+    let seeds = seed_range(0, 1000).unwrap();
+    let labels: std::collections::HashSet<String> =
+        seeds.iter().map(|&seed| RunSpec { kind: Kind::Cabs, alpha: 0.1, seed }.label()).collect();
+    assert_eq!(labels.len(), 1000);
+}
+
+#[test]
+fn planning_is_linear_and_gives_each_run_once() {
+    // The committed set's flags: 28 independent runs per seed (1 CABS + 5×4 grid + 4 more CABS α
+    // + 3 fixed m at α = 1 for the sensitivity study; the rest are shared).
+    let o = Options { sensitivity: vec![0.05, 0.1, 0.2, 0.5, 1.0], ..Options::default() };
+    let three = independent_runs(&Parts::ALL, &o, &[1, 2, 3]);
+    assert_eq!(three.len(), 84);
+    // 100,000 seeds: one hash-set lookup per spec (a pairwise search would not finish here), and
+    // every run once.
+    let o = Options { alphas: vec![0.5, 2.0], batches: vec![16, 32], ..Options::default() };
+    let parts = Parts { cabs: true, fixed: true, decay: false, sensitivity: false };
+    let seeds = seed_range(1, 100_000).unwrap();
+    let plan = independent_runs(&parts, &o, &seeds);
+    assert_eq!(plan.len(), 5 * 100_000);
+    let labels: std::collections::HashSet<String> = plan.iter().map(RunSpec::label).collect();
+    assert_eq!(labels.len(), plan.len());
+    // Repeats are dropped, first appearance kept.
+    let a = RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 };
+    let b = RunSpec { kind: Kind::Fixed { m: 16 }, alpha: 0.1, seed: 1 };
+    assert_eq!(distinct(&[a.clone(), b.clone(), a.clone(), b.clone()]), vec![a, b]);
+}
+
+#[test]
+fn engine_sources_list_every_kernel_and_engine_file() {
+    use super::record::{ENGINE_FOLDERS, ENGINE_SOURCES};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut missing = Vec::new();
+    let mut stack: Vec<std::path::PathBuf> = ENGINE_FOLDERS.iter().map(|f| root.join(f)).collect();
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                if !ENGINE_SOURCES.iter().any(|(s, _)| *s == rel) {
+                    missing.push(rel);
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "add these to ENGINE_SOURCES in reproduce/record.rs: {missing:?}");
+}
+
+#[test]
+fn the_source_hash_changes_with_any_byte() {
+    use super::record::source_hash;
+    let h = source_hash(&[("a.wgsl", "x = 1;"), ("b.rs", "fn f() {}")]);
+    assert!(h.starts_with("fnv1a64:") && h.len() == 8 + 16, "{h}");
+    assert_eq!(h, source_hash(&[("a.wgsl", "x = 1;"), ("b.rs", "fn f() {}")]));
+    assert_ne!(h, source_hash(&[("a.wgsl", "x = 2;"), ("b.rs", "fn f() {}")]));
+    // Moving text between files changes it too.
+    assert_ne!(h, source_hash(&[("a.wgsl", "x = 1;f"), ("b.rs", "n f() {}")]));
+}
+
+#[test]
+fn record_differences_name_both_settings() {
+    use super::record::{differences, RunSettings};
+    let a = RunSettings {
+        data: "blobs".into(),
+        train_examples: 4000,
+        test_examples: 1000,
+        model: "mlp:8".into(),
+        rule: "cabs".into(),
+        alpha: 0.1,
+        seed: 1,
+        m_min: 16,
+        m_max: 2048,
+        mu: 0.95,
+        c: 1.0,
+        eps: 0.0,
+        unbiased: false,
+        bias_correction: false,
+        conv_norms: "exact".into(),
+        chunk: None,
+        backend: "cpu".into(),
+        examples: 4000,
+        eval_every_examples: 400,
+    };
+    assert!(differences(&a, &a.clone()).is_empty());
+    let b = RunSettings { model: "mlp:64".into(), examples: 2000, ..a.clone() };
+    let d = differences(&a, &b);
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert!(d.contains(&("model".into(), "mlp:8".into(), "mlp:64".into())), "{d:?}");
+    assert!(d.contains(&("examples".into(), "4000".into(), "2000".into())), "{d:?}");
+}
+
+/// A run file with the given rows after the header, read back as `--resume` does.
+fn load(rows: &[&str]) -> Result<Option<Run>, String> {
+    let dir = std::env::temp_dir().join(format!("cabs-reproduce-unit-{}-{}", std::process::id(), rows.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{:x}.csv", rows.iter().map(|r| r.len()).sum::<usize>() * 7919 + rows.len()));
+    let text = format!("{},train_ms\n{}\n", cabs::csv::HEADER, rows.join("\n"));
+    std::fs::write(&path, text).unwrap();
+    let r = super::run::load_run(&path, &RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 }, 32).map_err(|e| e.to_string());
+    let _ = std::fs::remove_file(&path);
+    r
+}
+
+/// A row of the run CSV: step, examples, then the test loss and accuracy cells.
+fn row(step: &str, examples: &str, test_loss: &str, test_accuracy: &str) -> String {
+    format!("{step},{examples},16,16,16,0.5,0.5,1,1,1,1,0.1,{test_loss},{test_accuracy},10,,,5")
+}
+
+#[test]
+fn resume_refuses_values_no_run_can_log_naming_the_line() {
+    let ok = row("2", "32", "0.4", "0.9");
+    let between = row("1", "16", "", "");
+    let run = load(&[&between, &ok]).unwrap().unwrap();
+    assert_eq!(run.evals.len(), 1, "an empty cell between evaluations stays empty");
+    assert_eq!(run.final_accuracy(), Some(0.9));
+    for (bad, needle) in [
+        (row("2", "inf", "0.4", "0.9"), "examples_seen 'inf' is not a whole number"),
+        (row("2", "32", "0.4", "1e308"), "test_accuracy '1e308' is not an accuracy in [0, 1]"),
+        (row("2", "32", "0.4", "-0.1"), "test_accuracy '-0.1'"),
+        (row("2", "32", "0.4", "NaN"), "test_accuracy 'NaN'"),
+        (row("2", "32", "0.4", ""), "test_accuracy '' is missing beside a test loss"),
+        (row("2", "32", "inf", "0.9"), "test_loss 'inf' is not a finite number"),
+        (row("2.5", "32", "0.4", "0.9"), "step '2.5'"),
+    ] {
+        let err = load(&[&between, &bad]).unwrap_err();
+        assert!(err.contains(", line 3: ") && err.contains(needle), "{bad}: {err}");
+    }
+    // A run that stopped before the budget is trained again, not an error.
+    assert!(load(&[&between]).unwrap().is_none());
+}
