@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod cifar;
 pub mod files;
 pub mod idx;
+pub mod named;
 pub mod sampler;
 pub mod synthetic;
 
@@ -188,6 +189,12 @@ impl DataName {
             "spirals" => DataName::Spirals,
             "moons" => DataName::Moons,
             "blobs" => DataName::Blobs,
+            _ if named::FileSet::by_name(s).is_some() => {
+                return config(format!(
+                    "data set '{s}' is read from files by the command-line runner only (`cabs train --data {s}`, after `bash \
+                     scripts/fetch-data.sh`); here use mnist, spirals, moons or blobs"
+                ))
+            }
             _ => return config(format!("unknown data set '{s}': use mnist, spirals, moons or blobs")),
         })
     }

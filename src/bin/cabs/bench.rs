@@ -57,7 +57,11 @@ pub fn bench(a: Args) -> CliResult<()> {
     };
     let (ma, mb) = (median(ta), median(tb));
     let info = va.backend().clone();
-    let engine = info.adapter.as_ref().map(|a| format!("{} ({})", a.name, a.backend)).unwrap_or_else(|| "CPU engine".into());
+    let engine = format!(
+        "{}{}",
+        info.adapter.as_ref().map(|a| format!("{} ({})", a.name, a.backend)).unwrap_or_else(|| "CPU engine".into()),
+        choice_note(&info)
+    );
     println!("engine: {engine}");
     println!(
         "model {} on {}, batch {}, {} blocks of {} timed steps per variant (median block)",
@@ -114,6 +118,16 @@ pub fn bench(a: Args) -> CliResult<()> {
         }
     }
     Ok(())
+}
+
+/// Why `--backend auto` chose this engine, as a note after its name (" [auto: …]"); nothing
+/// when the backend was named. Messages of wgpu may span lines: the start line stays one line.
+pub fn choice_note(info: &cabs::engine::BackendInfo) -> String {
+    if info.choice.how == "forced" {
+        return String::new();
+    }
+    let reason: Vec<&str> = info.choice.reason.split_whitespace().collect();
+    format!(" [auto, {}: {}]", info.choice.how, reason.join(" "))
 }
 
 pub fn show_gpu(_a: Args) -> CliResult<()> {

@@ -17,10 +17,12 @@ USAGE:
   cabs gpu                 show the GPU adapter wgpu finds
 
 RUN OPTIONS (train, bench and reproduce):
-  --data NAME          mnist | spirals | moons | blobs                  [mnist]
+  --data NAME          mnist | mnist-full | fashion-mnist | spirals | moons | blobs  [mnist]
                        | idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS] (raw or .gz)
                        | cifar10:DIR (data_batch_1…5.bin, test_batch.bin)
-  --mnist-bundle PATH  the MNIST bundle file                  [www/data/mnist.bin]
+                       mnist: the bundled 8,000 + 2,000 digits of the page; mnist-full,
+                       fashion-mnist: 60,000 + 10,000 each (bash scripts/fetch-data.sh)
+  --mnist-bundle PATH  the MNIST bundle file    [found as below, like mnist-full]
   --model SPEC         logreg | mlp:H1[,H2…][:tanh]                     [mlp:256]
                        | cnn-mnist | cnn-cifar | cnn-small (image data only)
   --rule RULE          cabs | const:M | const:M:step:EVERY:FACTOR | const:M:invtime:K  [cabs]
@@ -31,7 +33,9 @@ RUN OPTIONS (train, bench and reproduce):
   --unbiased           use ξ·m/(m−1) instead of the biased ξ
   --bias-correction    bias-corrected running averages (both start at 0)
   --seed N             initial weights, data order, generated data      [1]
-  --backend KIND       gpu | cpu | auto                                 [gpu]
+  --backend KIND       auto | gpu | cpu                                 [auto]
+                       auto: a hardware GPU if there is one; on a software adapter
+                       (lavapipe) the faster engine on a few timed steps; no GPU: CPU
   --conv-norms HOW     exact | both (also the reference code's approximation, logged
                        as conv_xi_approx) | reference (the approximation drives ξ)  [exact]
   --chunk N            examples per chunk: a step of batch m runs as ⌈m/N⌉ chunks
@@ -69,12 +73,21 @@ REPRODUCE OPTIONS (every run gets the same budget of training examples):
                        (same flags!) instead of training them again
   --quick              small budget, fewer evaluations: a smoke test
   --model default here: cnn-mnist if the library has it, else mlp:256
+
+WHERE NAMED DATA IS FOUND (mnist, mnist-full, fashion-mnist), from any working directory:
+  $CABS_DATA_DIR, if set, and only there: $CABS_DATA_DIR/mnist.bin,
+      $CABS_DATA_DIR/mnist-full/, $CABS_DATA_DIR/fashion-mnist/
+  else the repository the binary is in (two levels above target/release/cabs), then the
+      current directory: www/data/mnist.bin (bash scripts/setup.sh), data/mnist-full/ and
+      data/fashion-mnist/ (bash scripts/fetch-data.sh; it fills $CABS_DATA_DIR when set)
 ";
 
 /// Everything the subcommands need.
 pub struct Args {
     pub settings: Settings,
-    pub mnist_bundle: PathBuf,
+    /// `--mnist-bundle PATH` (relative to the working directory); absent: found by name (see
+    /// [`cabs::data::named`]).
+    pub mnist_bundle: Option<PathBuf>,
     pub steps: Option<u64>,
     pub examples: Option<u64>,
     pub eval_every: u64,
@@ -122,8 +135,10 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
     use lexopt::prelude::*;
     let mut p = lexopt::Parser::from_args(args);
     let mut a = Args {
-        settings: Settings { backend: "gpu".into(), ..Settings::default() },
-        mnist_bundle: PathBuf::from("www/data/mnist.bin"),
+        // The library's defaults, `--backend auto` included: on a machine without a hardware
+        // GPU, `gpu` would run on a software driver many times slower than the CPU engine.
+        settings: Settings::default(),
+        mnist_bundle: None,
         steps: None,
         examples: None,
         eval_every: 0,
@@ -145,7 +160,7 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
         let r = &mut a.repro;
         match arg {
             Long("data") => s.data = value(&mut p, "--data")?,
-            Long("mnist-bundle") => a.mnist_bundle = value(&mut p, "--mnist-bundle")?,
+            Long("mnist-bundle") => a.mnist_bundle = Some(value(&mut p, "--mnist-bundle")?),
             Long("model") => s.model = value(&mut p, "--model")?,
             Long("rule") => s.rule = value(&mut p, "--rule")?,
             Long("lr") => {
@@ -236,9 +251,16 @@ fn read(path: &std::path::Path) -> CliResult<Vec<u8>> {
     })
 }
 
-/// The data set named by `--data`: a built-in one, IDX files or a CIFAR-10 folder.
+/// The data set named by `--data`: a built-in one, a named set of files (the MNIST bundle,
+/// `mnist-full`, `fashion-mnist`: found from any working directory, see
+/// [`cabs::data::named`]), IDX files or a CIFAR-10 folder.
 pub fn dataset(a: &Args) -> CliResult<cabs::data::Dataset> {
+    use cabs::data::named;
     let data = a.settings.data.as_str();
+    if let Some(set) = named::FileSet::by_name(data) {
+        let dir = named::find_set(&named::here(), set)?;
+        return Ok(named::load_set(&dir, set)?);
+    }
     if let Some(list) = data.strip_prefix("idx:") {
         let paths: Vec<&str> = list.split(',').collect();
         if paths.len() != 2 && paths.len() != 4 {
@@ -255,13 +277,44 @@ pub fn dataset(a: &Args) -> CliResult<cabs::data::Dataset> {
         let named: Vec<(&str, &[u8])> = train.iter().map(|(n, b)| (*n, b.as_slice())).collect();
         return Ok(cabs::data::cifar::dataset(&named, (cabs::data::cifar::TEST_FILE, &test))?);
     }
+    if cabs::data::DataName::parse(data).is_err() {
+        return Err(CliError::usage(format!(
+            "unknown data set '{data}': use mnist, mnist-full, fashion-mnist, spirals, moons, blobs, idx:FILES or cifar10:DIR"
+        )));
+    }
     let bytes = if a.settings.data == "mnist" {
-        Some(cabs::data::bundle::read_path(&a.mnist_bundle).map_err(|e| match e {
-            cabs::CabsError::Io(m) => CliError::Io(format!("{m} (run `bash scripts/setup.sh` to create it)")),
+        let path = match &a.mnist_bundle {
+            Some(p) => p.clone(),
+            None => named::find_bundle(&named::here())?,
+        };
+        Some(cabs::data::bundle::read_path(&path).map_err(|e| match e {
+            cabs::CabsError::Io(m) if a.mnist_bundle.is_some() => {
+                CliError::Io(format!("{m} (run `bash scripts/setup.sh` to create www/data/mnist.bin)"))
+            }
             e => e.into(),
         })?)
     } else {
         None
     };
     Ok(a.settings.dataset(bytes.as_deref())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Args {
+        parse(v.iter().map(OsString::from).collect()).map(|(_, a)| a).unwrap_or_else(|e| panic!("{v:?}: {e}"))
+    }
+
+    #[test]
+    fn the_backend_defaults_to_auto_and_the_bundle_to_a_search() {
+        let a = args(&["train"]);
+        assert_eq!(a.settings.backend, "auto");
+        assert_eq!(a.mnist_bundle, None);
+        let a = args(&["train", "--backend", "gpu", "--mnist-bundle", "x/mnist.bin"]);
+        assert_eq!(a.settings.backend, "gpu");
+        assert_eq!(a.mnist_bundle.as_deref(), Some(std::path::Path::new("x/mnist.bin")));
+        assert!(HELP.lines().any(|l| l.trim_start().starts_with("--backend KIND") && l.trim_end().ends_with("[auto]")));
+    }
 }

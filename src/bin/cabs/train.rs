@@ -57,8 +57,11 @@ pub fn train(a: Args) -> CliResult<()> {
     };
     let mut trainer = pollster::block_on(Trainer::new(cfg, data))?;
     let info = trainer.backend();
-    let adapter =
-        info.adapter.as_ref().map(|a| format!("{} ({}, {})", a.name, a.backend, a.device_type)).unwrap_or_else(|| "CPU engine".into());
+    let adapter = format!(
+        "{}{}",
+        info.adapter.as_ref().map(|a| format!("{} ({}, {})", a.name, a.backend, a.device_type)).unwrap_or_else(|| "CPU engine".into()),
+        crate::bench::choice_note(info)
+    );
     eprintln!(
         "cabs: {} on {} ({} training / {} test examples), model {}, rule {}, α = {}, seed {}, engine: {adapter}, chunks of {} ({})",
         a.settings.data,
