@@ -9,5 +9,6 @@ mod common;
 mod cli;
 mod committed_reproduction;
 mod mnist_end_to_end;
+mod named_data;
 mod reproduce_cli;
 mod settings_schema;
