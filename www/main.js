@@ -387,10 +387,15 @@ function rebuildCharts() {
 
 let drawPending = false;
 let lastDraw = 0;
+const LONG_RUN = 2000; // rows after which the charts redraw once a second
 function scheduleDraw() {
   if (drawPending) return;
   drawPending = true;
-  const wait = Math.max(0, lastDraw + (calmQuery.matches ? 1000 : 200) - performance.now());
+  // 5 redraws a second while a run is young; once it has thousands of steps a new row moves the
+  // picture by less than a pixel, and each redraw leaves canvas paths for the garbage collector
+  // (native memory it is slow to reclaim), so once a second is enough.
+  const long = runs.some((r) => r.length > LONG_RUN);
+  const wait = Math.max(0, lastDraw + (calmQuery.matches || long ? 1000 : 200) - performance.now());
   setTimeout(() => requestAnimationFrame(() => { drawPending = false; lastDraw = performance.now(); draw(); }), wait);
 }
 

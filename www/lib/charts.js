@@ -8,7 +8,7 @@ import { el, fmt } from "./dom.js";
 import { MinMax } from "./store.js";
 
 /** Buckets per series: each draws its lowest and highest point, so ≤ 2·CAP + 3 points a series. */
-export const CAP = 600;
+export const CAP = 400; // ≤ 803 points: about one per pixel column of a wide chart, no more
 const MAX_PX = 4096; // a plot never gets a larger canvas side, whatever its frame's size
 export const PALETTE = {
   light: ["#d9480f", "#1864ab", "#2b8a3e", "#862e9c", "#5c940d", "#c2255c"],
@@ -16,7 +16,7 @@ export const PALETTE = {
 };
 // Every run takes one step per round, so runs move together in steps; on the other axes a run
 // with bigger batches (examples) or slower steps (seconds) reaches further — the titles say so.
-const XLABEL = { step: "step (all runs step together)", examples: "examples seen (all runs take the same number of steps)", seconds: "seconds of own compute (runs step together)" };
+const XLABEL = { step: "step · all runs step together", examples: "examples seen · runs step together", seconds: "own compute, s · runs step together" };
 const XSHORT = { step: "step", examples: "examples seen", seconds: "seconds" };
 
 /**
