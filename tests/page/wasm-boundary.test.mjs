@@ -15,11 +15,16 @@ import { startServer, launch } from "./harness.mjs";
 
 const ROUNDS = 10_000;
 const WARMUP = 1_000;
+/** A call that has not settled by then counts as hung (a promise that never settles is one way
+ *  a leaked exception shows). Generous: it only has to end the test instead of hanging it. */
+const CALL_BOUND_MS = 60_000;
 
 let server, browser, page;
 
 before(async () => {
-  server = await startServer();
+  // CABS_WWW=<folder> serves another copy of www/ (e.g. one holding an older pkg/), to see these
+  // tests fail where the boundary leaks.
+  server = await startServer(process.env.CABS_WWW || undefined);
   browser = await launch({ webgpu: false }); // the CPU engine: the boundary is the same for both
   page = await browser.newPage();
   page.errors = [];
@@ -27,7 +32,7 @@ before(async () => {
   // A bare document on the server's origin (a 404 page, so none of the page's scripts run).
   await page.goto(`${server.url}bare-document-for-the-boundary-test`);
   await page.setContent("<!doctype html><title>wasm boundary</title>");
-  await page.evaluate(async () => {
+  await page.evaluate(async (bound) => {
     const m = await import("/pkg/cabs.js");
     const out = await m.default();
     const blobs = { data: "blobs", model: "mlp:8", mmax: 64, backend: "cpu", seed: 7 };
@@ -45,10 +50,20 @@ before(async () => {
     }
     /** Indexes where a and b differ (Object.is: bit for bit up to NaN payloads, -0 counts). */
     const differ = (a, b) => (a.length !== b.length ? ["length"] : a.flatMap((x, i) => (Object.is(x, b[i]) ? [] : [i])));
-    /** How `f` ended: "ok" or "<name>: <message>" (awaits promises; never throws). */
+    /** `f()`, awaited, or a rejection after `bound` ms when it never settles. */
+    async function bounded(f) {
+      let timer;
+      const hung = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`HUNG: did not settle within ${bound} ms`)), bound); });
+      try {
+        return await Promise.race([(async () => f())(), hung]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    /** How `f` ended: "ok" or "<name>: <message>" (never throws, never hangs). */
     async function outcome(f) {
       try {
-        await f();
+        await bounded(f);
         return "ok";
       } catch (e) {
         return e instanceof Error ? `${e.name}: ${e.message}` : `not an Error: ${String(e)}`;
@@ -56,8 +71,8 @@ before(async () => {
     }
     // The wasm-bindgen table of JS values Rust holds (a slot leaked per exception would grow it).
     const table = out.__wbindgen_externrefs;
-    window.api = { m, memory: out.memory, table, blobs, train, differ, outcome };
-  });
+    window.api = { m, memory: out.memory, table, blobs, train, differ, outcome, bounded };
+  }, CALL_BOUND_MS);
 });
 
 after(async () => {
@@ -87,7 +102,7 @@ test("the issue's repro, 10,000 times: a setter that throws on Object.prototype 
 
 test("10,000 failures through every export, in every way the guard knows, leave the module training bit for bit as before, its memory unchanged", async () => {
   const r = await page.evaluate(async ({ rounds, warmup }) => {
-    const { m, memory, table, blobs, train, differ, outcome } = window.api;
+    const { m, memory, table, blobs, train, differ, outcome, bounded } = window.api;
     const { Trainer } = m;
     if (!(table instanceof WebAssembly.Table)) throw new Error("pkg/cabs.js no longer exports its externref table as __wbindgen_externrefs: update this test");
     const before = await train();
@@ -152,12 +167,25 @@ test("10,000 failures through every export, in every way the guard knows, leave 
       ["settingsSchema, result undeliverable", () => undeliverable(() => m.settingsSchema()), "TypeError"],
     ];
     const wrong = [];
+    /** Each case n times; stops at the first call that does not fail as it should. */
     const barrage = async (n) => {
       for (const [what, f, want] of cases) {
+        if (wrong.length) return;
         const first = await outcome(f);
-        if (!first.startsWith(`${want}: `)) wrong.push(`${what}: ${first} (wanted ${want})`);
+        if (!first.startsWith(`${want}: `)) {
+          wrong.push(`${what}: ${first} (wanted ${want})`);
+          return;
+        }
         for (let i = 1; i < n; i++) {
-          try { await f(); } catch { continue; }
+          try {
+            await bounded(f);
+          } catch (e) {
+            if (!(e instanceof Error && e.name === want)) {
+              wrong.push(`${what}: call ${i + 1}: ${e?.name}: ${e?.message}`);
+              break;
+            }
+            continue;
+          }
           wrong.push(`${what}: call ${i + 1} did not fail`);
           break;
         }
@@ -178,11 +206,13 @@ test("10,000 failures through every export, in every way the guard knows, leave 
         m.checkSettings({}).lr, xy.length, labels.length, t.stepsDone()];
     });
     await barrage(warmup);
+    if (wrong.length) return { wrong };
     const bytesAfterWarmup = memory.buffer.byteLength;
     const slotsAfterWarmup = table.length;
     await barrage(rounds);
     const bytesAfter = memory.buffer.byteLength;
     const slotsAfter = table.length;
+    if (wrong.length) return { wrong };
     const stepAfter = await outcome(() => t.step());
     const steps = t.stepsDone();
     t.free();
