@@ -73,10 +73,16 @@ fn quick_reproduction_writes_every_promised_file() {
     // Per-run logs: the `cabs train --csv` columns plus train_ms; 1 CABS + 5×4 grid + 5 decay
     // + 4 more CABS α for the sensitivity study (α ∈ {0.05, 0.1, 0.2, 0.5, 1}) + m = 16, 64, 256
     // at α = 1 (its other fixed-m runs are grid runs, reused).
-    let mut csvs: Vec<String> =
+    let mut files: Vec<String> =
         std::fs::read_dir(out.join("runs")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    csvs.sort();
+    files.sort();
+    let csvs: Vec<String> = files.iter().filter(|f| f.ends_with(".csv")).cloned().collect();
     assert_eq!(csvs.len(), 33, "{csvs:?}");
+    // Beside each run file, its record.
+    for c in &csvs {
+        assert!(files.contains(&c.replace(".csv", ".json")), "no record for {c}");
+    }
+    assert_eq!(files.len(), 66, "{files:?}");
     for name in ["cabs-a0.1.csv", "cabs-a0.05.csv", "cabs-a1.csv", "const-m64-a0.2.csv", "const-m256-a0.5.csv", "const-m256-a1.csv"] {
         assert!(csvs.iter().any(|c| c == name), "{name} missing from {csvs:?}");
     }
@@ -574,6 +580,14 @@ fn special_files_in_place_of_run_files_are_refused_not_opened() {
         assert_ne!(code, 0, "{extra:?}: {err}");
         assert!(err.contains("cabs-a0.1.csv is not a regular file (it is a FIFO)"), "{extra:?}: {err}");
     }
+    // A FIFO in place of a table is refused before the first run.
+    std::fs::remove_file(&fifo).unwrap();
+    let _ = std::fs::remove_file(out.join("results.md"));
+    assert!(Command::new("mkfifo").arg(out.join("results.md")).status().expect("mkfifo").success());
+    let args = small(&out, &[]);
+    let (code, _, err) = cabs_in(&out, &[], &args.iter().map(String::as_str).collect::<Vec<_>>(), 300);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("results.md is not a regular file (it is a FIFO)") && !err.contains("reproduce ["), "{err}");
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -101,6 +101,16 @@ pub fn reproduce(a: Args) -> CliResult<()> {
     for d in [&runs_dir, &fig_dir] {
         std::fs::create_dir_all(d).map_err(|e| CliError::Io(format!("cannot create {}: {e}", d.display())))?;
     }
+    // The tables and figures are written at the end: a FIFO or device in their place would
+    // block or fail only after every run, so it is refused before the first.
+    let figure_names = ["loss_vs_examples", "accuracy_vs_examples", "loss_vs_time", "accuracy_vs_time", "batch_vs_steps", "sensitivity"];
+    for p in ["summary.csv", "all_runs.csv", "results.md"]
+        .iter()
+        .map(|f| o.out.join(f))
+        .chain(figure_names.iter().map(|f| fig_dir.join(format!("{f}.svg"))))
+    {
+        record::regular_or_absent(&p)?;
+    }
     let sens_batches = sensitivity_batches(&o.batches);
     // Everything that does not depend on other runs' results, trained `--jobs` at a time.
     let independent = independent_runs(&parts, &o, &seeds);

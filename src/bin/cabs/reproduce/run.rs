@@ -75,7 +75,7 @@ pub(super) enum Found {
     /// No run file: train it.
     Nothing,
     /// A run file whose record matches these settings.
-    Recorded(Record),
+    Recorded(Box<Record>),
     /// A run file without a record, to be adopted (only with [`Ctx::adopt`]).
     Unrecorded,
 }
@@ -103,7 +103,7 @@ pub(super) fn check_resume(ctx: &Ctx, spec: &RunSpec) -> CliResult<Found> {
     };
     let diffs = differences(&record.settings, &ctx.run_settings(spec));
     if diffs.is_empty() {
-        return Ok(Found::Recorded(record));
+        return Ok(Found::Recorded(Box::new(record)));
     }
     let side =
         |f: fn(&(String, String, String)) -> &String| diffs.iter().map(|d| format!("{} {}", d.0, f(d))).collect::<Vec<_>>().join(", ");

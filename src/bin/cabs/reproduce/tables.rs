@@ -23,6 +23,7 @@ pub(super) fn command_line() -> String {
 }
 
 pub(super) fn write_file(path: &Path, text: &str) -> CliResult<()> {
+    super::record::regular_or_absent(path)?;
     std::fs::write(path, text).map_err(|e| CliError::write(path, e))
 }
 
