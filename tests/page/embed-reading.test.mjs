@@ -4,7 +4,7 @@
 // axis overlap. Every chart of an embed names its lines (ξ̄, ℒ̄, m_raw); an embed plots steps
 // unless its link names the x-axis; a plain embed shows no engine badge or note while a fallback
 // does (below 800 px the badge alone, its tooltip the reason); on a phone the page's charts come before its settings and the stats table keeps test
-// accuracy in view. Screenshots go to docs/screenshots/ (reading-*.png).
+// accuracy in view. Screenshots: reading-*.png (where harness.mjs saves them).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
@@ -49,7 +49,7 @@ for (const width of [375, 768, 1280]) {
   test(`the blog example at ${width} px: readable embeds, no tick labels overlapping`, async () => {
     const page = await openPage(browser, `${server.url}examples/post.html`, { width, height: 900 });
     const frames = [];
-    for (const id of ["demo-blobs", "demo-moons", "demo-spirals"]) {
+    for (const id of await page.evaluate(() => [...document.querySelectorAll("cabs-demo")].map((e) => e.id))) {
       await page.locator(`#${id}`).scrollIntoViewIfNeeded();
       const handle = await page.locator(`#${id}`).evaluateHandle((e) => (e.shadowRoot || e).querySelector("iframe"));
       const frame = await (await handle.asElement()).contentFrame();
@@ -61,7 +61,7 @@ for (const width of [375, 768, 1280]) {
       const frameWidth = await frame.evaluate(() => innerWidth);
       if (frameWidth < 800) {
         assert.ok(charts.length <= 2 && charts.length >= 1, `${id}: ${charts.length} charts in a ${frameWidth} px frame`);
-        if (id !== "demo-spirals") assert.deepEqual(charts.map((c) => c.id), ["loss", "batch"], `${id}: loss and batch size`);
+        assert.deepEqual(charts.map((c) => c.id), ["loss", "batch"], `${id}: loss and batch size`);
       }
       for (const c of charts) {
         if (frameWidth < 800) assert.ok(c.h >= 160, `${id} ${c.id}: ${c.h.toFixed(0)} px tall in a ${frameWidth} px frame`);
