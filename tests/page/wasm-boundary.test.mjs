@@ -8,7 +8,8 @@
 //   so the allocator's warm-up is done; wasm-bindgen's `catch` imports leaked a slot per exception);
 // - a step whose result cannot be delivered rejects with a named TypeError, and the next step works;
 // - a numeric argument is a whole number in range or a RangeError/TypeError quoting it;
-// - free() twice is a no-op, and a freed, foreign or forged handle never reaches Rust.
+// - free() twice is a no-op, and a freed, foreign or forged handle never reaches Rust;
+// - calls made from user code that the engine runs (a Proxy trap that steps and frees) are safe.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launch } from "./harness.mjs";
@@ -192,7 +193,7 @@ test("10,000 failures through every export, in every way the guard knows, leave 
       }
     };
     // Exports that cannot fail, called with setters that throw on every key they return.
-    const keys = ["0", "1", "step", "loss", "lossAvg", "xi", "testLoss", "kind", "adapter", "inputDim", "keys", "help", "lr", "name", "message"];
+    const keys = ["0", "1", "step", "loss", "lossAvg", "xi", "testLoss", "kind", "adapter", "inputDim", "keys", "help", "lr", "name", "message", "__wbg_ptr"];
     let setterCalls = 0;
     const withSetters = async (f) => {
       for (const k of keys) Object.defineProperty(Object.prototype, k, { set() { setterCalls++; throw new Error(`setter ${k}`); }, configurable: true });
@@ -203,7 +204,12 @@ test("10,000 failures through every export, in every way the guard knows, leave 
       const e = await t.evaluate();
       const [xy, labels] = t.testPoints(3);
       return [s.step, e.step, t.info().inputDim, t.backend().kind, m.csvHeader().length > 0, m.settingsSchema().keys.length > 5,
-        m.checkSettings({}).lr, xy.length, labels.length, t.stepsDone()];
+        m.checkSettings({}).lr, xy.length, labels.length, t.stepsDone(), await (async () => {
+          const fresh = await Trainer.create(blobs); // wasm-bindgen's __wrap assigns __wbg_ptr
+          const n = (await fresh.step()).step;
+          fresh.free();
+          return n;
+        })()];
     });
     await barrage(warmup);
     if (wrong.length) return { wrong };
@@ -226,7 +232,7 @@ test("10,000 failures through every export, in every way the guard knows, leave 
   assert.deepEqual(r.wrong, [], "every call fails every time, with the named error");
   assert.ok(r.cases >= 30);
   assert.equal(r.setterCalls, 0, "a setter on Object.prototype ran while a result was made");
-  assert.deepEqual(r.delivered, [2, 2, 2, "cpu", true, true, 0.5, 6, 3, 2]);
+  assert.deepEqual(r.delivered, [2, 2, 2, "cpu", true, true, 0.5, 6, 3, 2, 1]);
   assert.equal(r.stepAfter, "ok", "the trainer steps after its results could not be delivered");
   // 1 + 1 (with setters) + 11,000 undeliverable + 1: an undeliverable step was still taken.
   assert.equal(r.steps, 3 + WARMUP + ROUNDS);
@@ -314,5 +320,39 @@ test("free() twice is a no-op; a freed, foreign or forged handle is a TypeError 
   assert.match(r.getter, /^TypeError: Cannot redefine property: __wbg_ptr/);
   assert.equal(r.stillWorks, 1);
   assert.equal(r.afterFree, "TypeError: Trainer.stepsDone called on a freed Trainer");
+  assert.deepEqual(page.errors, []);
+});
+
+test("calls made from inside the engine's own reads (a Proxy trap that steps, frees and throws) neither corrupt nor stall it", async () => {
+  const r = await page.evaluate(async () => {
+    const { m, blobs, outcome } = window.api;
+    const t = await m.Trainer.create(blobs);
+    const other = await m.Trainer.create(blobs);
+    let inner = null;
+    const reentrant = new Proxy({}, {
+      getPrototypeOf() {
+        if (inner === null) {
+          inner = t.step(); // a second call while predict holds the engine
+          other.free(); // another trainer freed while wasm frames are on the stack
+        }
+        throw new Error("trap boom");
+      },
+    });
+    const out = {};
+    out.predict = await outcome(() => t.predict(reentrant));
+    out.inner = await outcome(() => inner);
+    out.otherAfter = await outcome(() => other.stepsDone());
+    // free() while a step runs: the step finishes on the engine it started with
+    const running = t.step();
+    t.free();
+    out.stepDuringFree = (await running).step;
+    out.afterFree = await outcome(() => t.step());
+    return out;
+  });
+  assert.equal(r.predict, "TypeError: predict's points must be a Float32Array, got an object");
+  assert.equal(r.inner, "ok", "the step started from inside predict's read");
+  assert.equal(r.otherAfter, "TypeError: Trainer.stepsDone called on a freed Trainer");
+  assert.equal(r.stepDuringFree, 2);
+  assert.equal(r.afterFree, "TypeError: Trainer.step called on a freed Trainer");
   assert.deepEqual(page.errors, []);
 });
