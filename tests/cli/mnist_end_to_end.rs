@@ -62,3 +62,29 @@ fn the_papers_cnn_plateaus_then_grows_the_batch_like_the_reference_run() {
     assert!(last < 0.25 * first, "loss should fall: {first} → {last}");
     assert!(eval.test_accuracy > 0.88, "test accuracy {}", eval.test_accuracy);
 }
+
+/// The full MNIST set as `bash scripts/fetch-data.sh` lays it out (data/mnist-full, or
+/// $CABS_DATA_DIR/mnist-full): 60,000 + 10,000 digits with the official label counts, and the
+/// default MLP and rule learn from it. Ignored by default, since it needs that download: run it
+/// with `cargo test --release --test cli full_mnist -- --ignored`.
+#[test]
+#[ignore = "needs the full MNIST set: bash scripts/fetch-data.sh"]
+fn full_mnist_has_the_official_counts_and_trains() {
+    use cabs::data::named;
+    let full = named::FileSet::by_name("mnist-full").unwrap();
+    let locs =
+        named::locations(std::env::var_os(named::DATA_DIR_VAR).as_deref(), None, Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))));
+    let dir = named::find_set(&locs, full).unwrap_or_else(|e| panic!("{e}"));
+    let data = named::load_set(&dir, full).unwrap();
+    let count = |labels: &[u32]| (0..10).map(|c| labels.iter().filter(|&&y| y == c).count()).collect::<Vec<_>>();
+    assert_eq!(count(&data.train.labels), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+    assert_eq!(count(&data.test.labels), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    assert_eq!((data.dim, data.classes), (784, 10));
+    let s = Settings { backend: "cpu".into(), ..Settings::default() };
+    let mut t = pollster::block_on(Trainer::new(s.trainer_config().unwrap(), data)).unwrap();
+    for _ in 0..300 {
+        pollster::block_on(t.step()).unwrap();
+    }
+    let eval = pollster::block_on(t.evaluate()).unwrap();
+    assert!(eval.test_accuracy > 0.9, "test accuracy {} on the 10,000 test digits", eval.test_accuracy);
+}
