@@ -312,12 +312,11 @@ impl Trainer {
     /// finite and normal in 32-bit floats: a RangeError; both quote the value.
     #[wasm_bindgen(js_name = setLearningRate)]
     pub fn set_learning_rate(&self, lr: JsValue) -> Result<(), JsValue> {
-        let x = lr.as_f64().ok_or_else(|| type_error(&format!("setLearningRate(lr) needs a number, got {}", describe(&lr))))?;
-        crate::settings::check_lr(x).map_err(|e| range_error(&format!("setLearningRate(lr), got {}: {e}", describe(&lr))))?;
-        let lr = x;
+        let value = lr.as_f64().ok_or_else(|| type_error(&format!("setLearningRate(lr) needs a number, got {}", describe(&lr))))?;
+        crate::settings::check_lr(value).map_err(|e| range_error(&format!("setLearningRate(lr), got {}: {e}", describe(&lr))))?;
         let e = engine(&self.inner)?;
         let mut t = e.try_borrow_mut().map_err(|_| busy())?;
-        t.set_lr(lr).map_err(js_error)
+        t.set_lr(value).map_err(js_error)
     }
 
     /// `{kind: "gpu"|"cpu", adapter, fallbackReason, dispatchesPerStep}`.
