@@ -2,6 +2,15 @@
 // forwards commands, and hands every message to one callback. Reset = terminate + new worker,
 // which also aborts a step that is still running.
 
+/** An exception's message as text, whatever was thrown. */
+function text(e) {
+  try {
+    return String(e?.message ?? e);
+  } catch {
+    return "an error that cannot be printed";
+  }
+}
+
 export class WorkerClient {
   constructor(onMessage) {
     this.onMessage = onMessage;
@@ -22,10 +31,23 @@ export class WorkerClient {
       if (this.worker === w) this.onMessage({ type: "error", message: `the training worker failed: ${e.message || "it could not load (is the page served over http?)"}` });
     };
     w.onmessageerror = () => this.onMessage({ type: "error", message: "a message from the training worker could not be read" });
-    w.postMessage({ type: "init", runs, evalEvery, mnist, files, gridSize }, files ? files.map((f) => f.bytes) : []);
+    try {
+      w.postMessage({ type: "init", runs, evalEvery, mnist, files, gridSize }, files ? files.map((f) => f.bytes) : []);
+    } catch (e) {
+      // A file whose buffer was already transferred (detached), or a value that cannot be
+      // copied: the worker would never hear of the run, and the page would wait for it forever.
+      this.stop();
+      this.onMessage({ type: "error", message: `the run could not be handed to the training worker: ${text(e)}` });
+    }
   }
 
-  send(msg) { this.worker?.postMessage(msg); }
+  send(msg) {
+    try {
+      this.worker?.postMessage(msg);
+    } catch (e) {
+      this.onMessage({ type: "error", message: `a command could not be handed to the training worker: ${text(e)}` });
+    }
+  }
   play() { this.send({ type: "play" }); }
   pause() { this.send({ type: "pause" }); }
   step() { this.send({ type: "step" }); }
