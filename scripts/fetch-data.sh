@@ -17,6 +17,8 @@
 #   with `dpkg-deb -x` (no root, nothing installed); an installed copy of the pinned version is
 #   used as it is.
 set -euo pipefail
+# A relative CABS_DATA_DIR means what it means to `cabs`: relative to where this was started.
+if [ -n "${CABS_DATA_DIR:-}" ]; then CABS_DATA_DIR=$(realpath -m -- "$CABS_DATA_DIR"); fi
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m[fetch-data]\033[0m %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
