@@ -100,7 +100,11 @@ impl Settings {
         match DataName::parse(&self.data)? {
             DataName::Mnist => match mnist_bundle {
                 Some(b) => bundle::parse(b),
-                None => config("data 'mnist' needs the bundle file www/data/mnist.bin (made by scripts/setup.sh)"),
+                None => config(
+                    "data 'mnist' needs the MNIST bundle: pass the bytes of data/mnist.bin (in the npm package and the hosted \
+                     site) as the second argument of Trainer.create; in a source checkout it is www/data/mnist.bin, made by \
+                     scripts/setup.sh",
+                ),
             },
             other => other.generate(self.seed),
         }

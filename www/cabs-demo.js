@@ -35,7 +35,7 @@
 
   /** The page's URL keys, in the link's order (the settings schema's `url` keys: lib/settings-schema.js;
    *  tests/page/element.test.mjs fails if they differ). Not imported: a classic script cannot. */
-  const KEYS = ["data", "model", "rule", "lr", "mmin", "mmax", "mu", "seed", "baselines", "backend", "eval", "x", "embed", "hide", "play", "autopause"];
+  const KEYS = ["data", "model", "rule", "lr", "mmin", "mmax", "mu", "seed", "baselines", "backend", "eval", "x", "embed", "hide", "show", "play", "autopause"];
   const MAX_LINK_CHARS = 2000; // the schema's maxLinkChars: the page refuses a longer hash
   const MIN_HEIGHT = 200;
   const MAX_HEIGHT = 4000; // far below what breaks the charts' canvases, above any sensible post

@@ -288,6 +288,9 @@ pub const CONV_NORMS: [&str; 3] = ["exact", "both", "reference"];
 /// Parts of the page that `hide=` can leave out.
 pub const HIDEABLE: [&str; 11] = ["header", "controls", "stats", "bar", "boundary", "loss", "accuracy", "batch", "terms", "noise", "notes"];
 
+/// The page's charts, which `show=` may name.
+pub const CHARTS: [&str; 5] = ["loss", "accuracy", "batch", "terms", "noise"];
+
 /// The schema. Engine keys take their defaults from [`Settings::default`].
 pub fn schema() -> Schema {
     let d = Settings::default();
@@ -396,6 +399,13 @@ pub fn schema() -> Schema {
         .link(optional),
         key("embed", Kind::Flag, Some(Value::Flag(false)), "1: charts and a minimal bar only, filling the frame").link(optional),
         key("hide", Kind::Parts { values: HIDEABLE.to_vec() }, text(""), "parts of the page to leave out").link(optional),
+        key(
+            "show",
+            Kind::Parts { values: CHARTS.to_vec() },
+            text(""),
+            "the charts a frame narrower than 800 px shows, in this order (at most two; default: loss, batch)",
+        )
+        .link(optional),
         key("play", Kind::Flag, Some(Value::Flag(false)), "1: start training as soon as the engine is ready (and the demo is seen)")
             .link(optional),
         key(
@@ -457,11 +467,21 @@ fn presets() -> Vec<Preset> {
         p("MNIST · MLP 256 · α 0.5 (default)", "mnist", "mlp:256", 0.5, 0.95, 2048, "const:16"),
         p("MNIST · CABS vs m = 16 and m = 128", "mnist", "mlp:256", 0.5, 0.95, 2048, "const:16,const:128"),
         p("MNIST · α = 0.1 (batch stays small)", "mnist", "mlp:256", 0.1, 0.95, 2048, "const:16"),
+        p("MNIST · α = 1: a fixed m = 16 stalls, CABS grows the batch", "mnist", "mlp:256", 1.0, 0.95, 2048, "const:16"),
         p("MNIST · small CNN (cnn-small) · α 0.3", "mnist", "cnn-small", 0.3, 0.95, 2048, "const:16"),
         p("MNIST · the paper's CNN (cnn-mnist) · α 0.1 · needs a GPU", "mnist", "cnn-mnist", 0.1, 0.95, 1024, ""),
         p("Blobs · fast, batch grows in seconds", "blobs", "mlp:16", 4.0, 0.9, 2048, "const:16"),
         p("Moons · tanh MLP", "moons", "mlp:16,16:tanh", 2.0, 0.9, 2048, "const:16"),
-        p("Spirals · MLP 32,32 (hard)", "spirals", "mlp:32,32:tanh", 1.0, 0.95, 2048, "const:16"),
+        // Spirals learn slowly: at α = 2 the batch first passes 32 after about 1,100 steps (seed 1).
+        p(
+            "Spirals · tanh MLP 64,64 · α 2 (slow: batch grows after ~1,000 steps)",
+            "spirals",
+            "mlp:64,64:tanh",
+            2.0,
+            0.95,
+            2048,
+            "const:16",
+        ),
     ]
 }
 

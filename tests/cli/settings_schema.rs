@@ -70,6 +70,7 @@ fn the_schema_covers_every_settings_field_with_its_default() {
             "x",
             "embed",
             "hide",
+            "show",
             "play",
             "autopause"
         ]

@@ -286,6 +286,24 @@ export default {
       "control": null
     },
     {
+      "key": "show",
+      "engine": false,
+      "url": true,
+      "always": false,
+      "type": "parts",
+      "values": [
+        "loss",
+        "accuracy",
+        "batch",
+        "terms",
+        "noise"
+      ],
+      "default": "",
+      "help": "the charts a frame narrower than 800 px shows, in this order (at most two; default: loss, batch)",
+      "expect": "any of loss, accuracy, batch, terms, noise, separated by commas",
+      "control": null
+    },
+    {
       "key": "play",
       "engine": false,
       "url": true,
@@ -426,6 +444,17 @@ export default {
       }
     },
     {
+      "label": "MNIST · α = 1: a fixed m = 16 stalls, CABS grows the batch",
+      "state": {
+        "data": "mnist",
+        "model": "mlp:256",
+        "mmax": 2048,
+        "lr": 1.0,
+        "mu": 0.95,
+        "baselines": "const:16"
+      }
+    },
+    {
       "label": "MNIST · small CNN (cnn-small) · α 0.3",
       "state": {
         "data": "mnist",
@@ -470,12 +499,12 @@ export default {
       }
     },
     {
-      "label": "Spirals · MLP 32,32 (hard)",
+      "label": "Spirals · tanh MLP 64,64 · α 2 (slow: batch grows after ~1,000 steps)",
       "state": {
         "data": "spirals",
-        "model": "mlp:32,32:tanh",
+        "model": "mlp:64,64:tanh",
         "mmax": 2048,
-        "lr": 1.0,
+        "lr": 2.0,
         "mu": 0.95,
         "baselines": "const:16"
       }

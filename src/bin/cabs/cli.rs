@@ -57,7 +57,7 @@ BENCH OPTIONS:
                        with ξ against without)
 
 REPRODUCE OPTIONS (every run gets the same budget of training examples):
-  --out DIR            output folder                       [docs/reproduction]
+  --out DIR            output folder (the committed set: docs/reproduction)  [out/reproduction]
   --examples N         training examples per run            [200000; --quick: 6000]
   --eval-every-examples N  test loss/accuracy every ~N examples [budget/40; --quick: /10]
   --target-accuracy A  for the \"examples to reach A\" column         [0.97]
@@ -69,8 +69,8 @@ REPRODUCE OPTIONS (every run gets the same budget of training examples):
                        data order; the same for every rule within a seed)   [1]
   --only PARTS         subset of cabs,fixed,decay,sensitivity         [all]
   --jobs N             train N runs at a time (same results, one engine each)  [1]
-  --resume             reuse the complete runs/<label>.csv files already in --out
-                       (same flags!) instead of training them again
+  --resume             reuse the complete runs/<label>.csv files already in --out whose
+                       runs/<label>.json record matches these flags (a mismatch is refused)
   --quick              small budget, fewer evaluations: a smoke test
   --model default here: cnn-mnist if the library has it, else mlp:256
 
