@@ -1,7 +1,8 @@
 //! A run that moves: the state a trainer exports between two steps, loaded into a new trainer
 //! (or into one that has trained on its own), continues the run bit for bit on the same engine —
 //! every step row, every evaluation and the final weights; through its bytes too. A run moved
-//! CPU → GPU → CPU continues exactly as runs started on each engine from the moved states.
+//! CPU → GPU → CPU continues exactly as runs started on each engine from the moved states, and
+//! its first GPU step takes the batch and α the CPU run would have taken.
 //! States for another run are refused. Each comparison covers CABS and a baseline with a decay
 //! schedule, a live-changed α, epochs that end after the export, and a chunked CNN.
 #![cfg(not(target_arch = "wasm32"))]
@@ -218,11 +219,20 @@ fn a_run_moved_cpu_to_gpu_to_cpu_continues_as_runs_started_from_its_states() {
         let (cpu_cfg, gpu_cfg) = (on(&case.cfg, BackendChoice::Cpu), on(&case.cfg, BackendChoice::Gpu));
         let mut cpu = new_trainer(cpu_cfg.clone(), &case.data);
         let mut gpu = new_trainer(gpu_cfg.clone(), &case.data);
-        train(&mut cpu, 15, Some(5));
-        cpu.set_lr(0.25).unwrap();
+        let mut stays = new_trainer(cpu_cfg.clone(), &case.data);
+        for t in [&mut cpu, &mut stays] {
+            train(t, 15, Some(5));
+            t.set_lr(0.25).unwrap();
+        }
         let s1 = export(&cpu);
         gpu.import_state(&s1).unwrap();
         let moved_gpu = train(&mut gpu, 20, Some(5));
+        // The move loses nothing: the GPU's first step takes the batch and α the CPU run would
+        // have (same counts, epoch and sizes; the loss up to the engines' rounding).
+        let (Row::Step(g), Row::Step(c)) = (&moved_gpu[0], &train(&mut stays, 1, None)[0]) else { panic!("{ctx}: step rows") };
+        assert_eq!((&g[..5], g[14]), (&c[..5], c[14]), "{ctx}: step, examples, epoch, batch sizes and α of step 16");
+        let (lg, lc) = (f64::from_bits(g[8]), f64::from_bits(c[8]));
+        assert!((lg - lc).abs() <= 1e-4 * lc.abs(), "{ctx}: loss of step 16 on the GPU {lg}, on the CPU {lc}");
         let s2 = export(&gpu);
         cpu.import_state(&s2).unwrap();
         let moved_cpu = train(&mut cpu, 20, Some(5));
