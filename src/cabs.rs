@@ -163,6 +163,15 @@ pub struct Decision {
     pub xi_avg: f64,
 }
 
+/// The numbers [`CabsState`] carries from step to step (its settings come from the [`Rule`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RuleState {
+    pub loss_avg: f64,
+    pub xi_avg: f64,
+    /// Steps fed so far (the exponent of the bias correction).
+    pub t: u64,
+}
+
 /// The running state of the CABS rule.
 #[derive(Clone, Debug)]
 pub struct CabsState {
@@ -180,6 +189,15 @@ impl CabsState {
 
     pub fn config(&self) -> &CabsConfig {
         &self.cfg
+    }
+
+    pub fn state(&self) -> RuleState {
+        RuleState { loss_avg: self.loss_avg, xi_avg: self.xi_avg, t: self.t }
+    }
+
+    /// The rule with settings `cfg` continuing from `s`.
+    pub fn from_state(cfg: CabsConfig, s: RuleState) -> Self {
+        CabsState { cfg, loss_avg: s.loss_avg, xi_avg: s.xi_avg, t: s.t }
     }
 
     /// Feed one step's batch loss ℓ_B and ξ (already biased or unbiased as configured),

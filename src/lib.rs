@@ -12,6 +12,7 @@
 //! - [`engine`]: one enum over the GPU engine and the CPU engine, with the same async API.
 //! - [`cabs`]: the batch-size rule and the baselines (pure arithmetic, no GPU).
 //! - [`trainer`]: sampling, the rule and the engine put together; what users call.
+//! - [`run_state`]: a run's state between steps, to move it between engines or resume it.
 //! - [`probe`], [`csv`]: export formats shared by the native runner and the page.
 //! - `wasm` (wasm32 only): the JavaScript exports.
 
@@ -27,6 +28,7 @@ pub mod plan;
 pub mod probe;
 pub mod reference;
 pub mod rng;
+pub mod run_state;
 pub mod settings;
 pub mod trainer;
 #[cfg(target_arch = "wasm32")]

@@ -1,6 +1,8 @@
 //! The training loop users call: sampling, the engine and the batch-size rule put together.
 //! One `step()` = one SGD step on a batch of the current size, then the rule picks the next
-//! size from the step's loss and ξ. Works the same on the GPU and the CPU engine.
+//! size from the step's loss and ξ. Works the same on the GPU and the CPU engine. Between two
+//! steps the whole run can be exported and imported ([`RunState`]): to move it to the other
+//! engine or to continue it later.
 
 use crate::cabs::{xi_from_sums, CabsConfig, CabsState, Decision, Rule};
 use crate::data::sampler::{BatchSlot, EpochSampler};
@@ -9,6 +11,7 @@ use crate::engine::{BackendChoice, BackendInfo, ConvNorms, Engine, EngineRequest
 use crate::error::{config, CabsError, Result};
 use crate::model::{Layout, ModelSpec};
 use crate::reference::reduce_stats::StepSums;
+use crate::run_state::{DataIdentity, EngineSpan, RunState};
 use serde::{Deserialize, Serialize};
 
 /// Everything that defines a run (with the data set and the seed: reproducible).
@@ -107,6 +110,11 @@ pub struct Trainer {
     step: u64,
     examples: u64,
     failed: Option<CabsError>,
+    /// A step has started and not finished: set while `step` runs, left set when its future is
+    /// dropped half-way (the sampler has moved, the engine may not have): no state can be taken.
+    in_flight: bool,
+    /// The engines this run has used (see [`RunState::engines`]).
+    engines: Vec<EngineSpan>,
 }
 
 impl Trainer {
@@ -142,6 +150,7 @@ impl Trainer {
             Rule::Cabs(c) => c.clone(),
             Rule::Constant { .. } => CabsConfig::default(),
         });
+        let engines = vec![EngineSpan { from_step: 0, engine: info.kind.clone() }];
         Ok(Trainer {
             sampler: EpochSampler::new(data.train.len(), cfg.seed),
             batch: cfg.rule.initial_batch(),
@@ -155,7 +164,87 @@ impl Trainer {
             step: 0,
             examples: 0,
             failed: None,
+            in_flight: false,
+            engines,
         })
+    }
+
+    /// A trainer that continues the run `state` on the engine `cfg.backend` asks for: the same
+    /// as [`Trainer::new`] followed by [`Trainer::import_state`]. `cfg` must describe the same
+    /// run (see [`RunState::check_fits`]; `state.config` is one that does).
+    pub async fn with_state(cfg: TrainerConfig, data: Dataset, state: &RunState) -> Result<Trainer> {
+        let mut t = Trainer::new(cfg, data).await?;
+        t.import_state(state)?;
+        Ok(t)
+    }
+
+    fn check_between_steps(&self, what: &str) -> Result<()> {
+        if self.in_flight {
+            return config(format!(
+                "cannot {what} the run state: a step was started and not finished; \
+                 wait for the step, or continue from an earlier state in a new trainer"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The run's state after the last finished step (weights read back from the engine). Its
+    /// `eval` is None: the caller adds its evaluation schedule.
+    pub async fn export_state(&self) -> Result<RunState> {
+        self.check_between_steps("export")?;
+        let params = self.engine.params().await?;
+        Ok(RunState {
+            config: self.cfg.clone(),
+            model_detail: crate::run_state::model_detail(&self.cfg.model),
+            data: DataIdentity::of(&self.data),
+            engines: self.engines.clone(),
+            params,
+            rule: self.averages.state(),
+            sampler: self.sampler.state(),
+            lr: self.lr,
+            next_batch: self.batch,
+            step: self.step,
+            examples: self.examples,
+            failed: self.failed.clone(),
+            eval: None,
+        })
+    }
+
+    /// Continue from `state` (made by either engine) between two steps: the next step is the
+    /// one the exporting trainer would have taken. Refuses, changing nothing, a state for
+    /// another run (data, model, rule, seed, statistics) or one that does not fit this trainer.
+    pub fn import_state(&mut self, state: &RunState) -> Result<()> {
+        self.check_between_steps("import")?;
+        state.check_fits(&self.cfg, &DataIdentity::of(&self.data))?;
+        if state.params.len() != self.layout.param_count as usize {
+            return config(format!("the run state has {} weights; this model has {}", state.params.len(), self.layout.param_count));
+        }
+        if !(state.lr.is_finite() && state.lr > 0.0) {
+            return config(format!("the run state's learning rate α must be a positive number, got {}", state.lr));
+        }
+        let m_max = self.cfg.rule.max_batch();
+        if state.next_batch == 0 || state.next_batch > m_max {
+            return config(format!("the run state's next batch ({}) is not within 1..={m_max}", state.next_batch));
+        }
+        let sampler = EpochSampler::from_state(self.data.train.len(), &state.sampler)?;
+        self.engine.set_params(&state.params)?;
+        if !sampler.permutation().is_empty() {
+            self.engine.set_permutation(sampler.permutation());
+        }
+        self.sampler = sampler;
+        self.averages = CabsState::from_state(self.averages.config().clone(), state.rule);
+        (self.lr, self.batch, self.step, self.examples) = (state.lr, state.next_batch, state.step, state.examples);
+        self.failed = state.failed.clone();
+        self.engines = state.engines.clone();
+        if state.engine() != self.info.kind {
+            self.engines.push(EngineSpan { from_step: state.step, engine: self.info.kind.clone() });
+        }
+        Ok(())
+    }
+
+    /// The engines this run has used and from which step (the last is this trainer's).
+    pub fn engines(&self) -> &[EngineSpan] {
+        &self.engines
     }
 
     pub fn backend(&self) -> &BackendInfo {
@@ -211,6 +300,13 @@ impl Trainer {
     }
 
     async fn run_step(&mut self) -> Result<(StepStats, BatchSlot, StepSums)> {
+        self.in_flight = true;
+        let r = self.run_step_inner().await;
+        self.in_flight = false;
+        r
+    }
+
+    async fn run_step_inner(&mut self) -> Result<(StepStats, BatchSlot, StepSums)> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
