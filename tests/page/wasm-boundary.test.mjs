@@ -195,11 +195,14 @@ test("10,000 failures through every export, in every way the guard knows, leave 
     // Exports that cannot fail, called with setters that throw on every key they return.
     const keys = ["0", "1", "step", "loss", "lossAvg", "xi", "testLoss", "kind", "adapter", "inputDim", "keys", "help", "lr", "name", "message", "__wbg_ptr"];
     let setterCalls = 0;
+    /** f(), bounded, with the setters in place; they go even when f never settles. */
     const withSetters = async (f) => {
       for (const k of keys) Object.defineProperty(Object.prototype, k, { set() { setterCalls++; throw new Error(`setter ${k}`); }, configurable: true });
-      try { return await f(); } finally { for (const k of keys) delete Object.prototype[k]; }
+      try { return await bounded(f); } finally { for (const k of keys) delete Object.prototype[k]; }
     };
-    const delivered = await withSetters(async () => {
+    let delivered;
+    try {
+      delivered = await withSetters(async () => {
       const s = await t.step();
       const e = await t.evaluate();
       const [xy, labels] = t.testPoints(3);
@@ -210,7 +213,10 @@ test("10,000 failures through every export, in every way the guard knows, leave 
           fresh.free();
           return n;
         })()];
-    });
+      });
+    } catch (e) {
+      return { wrong: [`results made while setters throw on Object.prototype: ${e.name}: ${e.message}`] };
+    }
     await barrage(warmup);
     if (wrong.length) return { wrong };
     const bytesAfterWarmup = memory.buffer.byteLength;
