@@ -62,7 +62,7 @@ test("play trains: CABS's batch grows above 16 and the loss falls", async () => 
   assert.ok(snap.runs[0].testAccuracy > 0.5, "test accuracy is reported");
   assert.equal(await page.locator(".chart").count(), 5, "five charts");
   assert.equal(await page.locator("#boundary canvas").count(), 2, "a decision-boundary map per run");
-  await saveScreenshot(page, "page.png", { fullPage: true });
+  await saveScreenshot(page, "page-webgpu.png", { fullPage: true });
 });
 
 test("pause stops training; CSV export has the native runner's header and one row per step", async () => {
