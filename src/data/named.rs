@@ -112,6 +112,7 @@ pub fn here() -> Vec<Location> {
     locations(std::env::var_os(DATA_DIR_VAR).as_deref(), exe.as_deref(), std::env::current_dir().ok().as_deref())
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn tried(paths: impl Iterator<Item = PathBuf>) -> String {
     paths.map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
