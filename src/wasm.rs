@@ -23,6 +23,7 @@
 
 use crate::data::try_with_capacity;
 use crate::error::CabsError;
+use crate::run_state::{EvalSchedule, RunState};
 use crate::settings::Settings;
 use crate::trainer::{EvalStats, StepStats, Trainer as Engine};
 use js_sys::{Float32Array, Promise, Uint8Array};
@@ -230,11 +231,50 @@ fn file_bytes(v: &JsValue, what: &str) -> Result<Vec<u8>, JsValue> {
     copy_bytes(&view, what)
 }
 
+/// The largest whole number a JS number holds exactly (2⁵³ − 1): step counts beyond it could
+/// not come back unchanged.
+const MAX_SAFE: f64 = 9007199254740991.0;
+
+/// `exportState`'s optional `{every, nextStep}`: whole numbers, `every` at least 1, checked here
+/// (a TypeError for a non-number, a RangeError quoting a number out of range; nothing coerced).
+fn read_eval_schedule(v: &JsValue) -> Result<Option<EvalSchedule>, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if !v.is_object() || is_array(v) {
+        return Err(type_error(&format!("exportState(evalSchedule) needs an object {{every, nextStep}}, got {}", describe(v))));
+    }
+    let values: js_sys::Array = settle(read_keys(v, "every,nextStep", "evalSchedule"))?.unchecked_into();
+    let mut out = [0u64; 2];
+    for (i, (key, min)) in [("every", 1.0), ("nextStep", 0.0)].into_iter().enumerate() {
+        let x = values.get(i as u32);
+        let want = format!("evalSchedule.{key} needs a whole number from {min} to {MAX_SAFE}");
+        let n = x.as_f64().ok_or_else(|| type_error(&format!("{want}, got {}", describe(&x))))?;
+        if !(n.fract() == 0.0 && (min..=MAX_SAFE).contains(&n)) {
+            return Err(range_error(&format!("{want}, got {}", describe(&x))));
+        }
+        out[i] = n as u64;
+    }
+    Ok(Some(EvalSchedule { every: out[0], next_step: out[1] }))
+}
+
+/// A run state from a Uint8Array argument: not a Uint8Array is a TypeError, an empty or
+/// detached one, another kind of file or a damaged state a DataError.
+fn read_state(v: &JsValue) -> Result<RunState, JsValue> {
+    let bytes = file_bytes(v, "the run state")?;
+    RunState::from_bytes(&bytes).map_err(js_error)
+}
+
 /// A new trainer as its JS object, registered with the guard so that its methods refuse a
-/// foreign or freed `this` with a TypeError (see `wasm_guard.js`).
-async fn build(settings: Settings, data: crate::data::Dataset) -> Result<JsValue, JsValue> {
+/// foreign or freed `this` with a TypeError (see `wasm_guard.js`). With `state`, the trainer
+/// continues that run (on the engine `settings.backend` picks).
+async fn build(settings: Settings, data: crate::data::Dataset, state: Option<&RunState>) -> Result<JsValue, JsValue> {
     let cfg = settings.trainer_config().map_err(js_error)?;
-    let t = Engine::new(cfg, data).await.map_err(js_error)?;
+    let t = match state {
+        Some(state) => Engine::with_state(cfg, data, state).await,
+        None => Engine::new(cfg, data).await,
+    }
+    .map_err(js_error)?;
     let obj = JsValue::from(Trainer { inner: Some(Rc::new(RefCell::new(t))) });
     settle(adopt(&obj, true))?;
     Ok(obj)
@@ -257,7 +297,23 @@ impl Trainer {
         let bytes = if mnist.is_undefined() || mnist.is_null() { None } else { Some(file_bytes(&mnist, "the MNIST bundle")?) };
         let data = s.dataset(bytes.as_deref()).map_err(js_error)?;
         drop(bytes);
-        build(s, data).await
+        build(s, data, None).await
+    }
+
+    /// A trainer that continues the run whose state `state` holds (the bytes of `exportState`,
+    /// a Uint8Array), on the engine `settings.backend` picks: this is how a run moves between
+    /// the CPU engine and WebGPU. `settings` and `mnist` are as for `create` and must describe
+    /// the state's run (data, model, rule, seed, statistics); `backend`, `chunk` and `lr` may
+    /// differ (the state's live α is used). Another run's state is a ConfigError naming every
+    /// difference; a damaged or foreign file a DataError.
+    #[wasm_bindgen(js_name = createFromState)]
+    pub async fn create_from_state(settings: JsValue, state: JsValue, mnist: JsValue) -> Result<JsValue, JsValue> {
+        let s = read_settings(&settings)?;
+        let state = read_state(&state)?;
+        let bytes = if mnist.is_undefined() || mnist.is_null() { None } else { Some(file_bytes(&mnist, "the MNIST bundle")?) };
+        let data = s.dataset(bytes.as_deref()).map_err(js_error)?;
+        drop(bytes);
+        build(s, data, Some(&state)).await
     }
 
     /// Like `create`, on the user's own files: `files` is an array of `{name, bytes: Uint8Array}`
@@ -276,7 +332,7 @@ impl Trainer {
         }
         let data = crate::data::files::from_named_files(&named).map_err(js_error)?;
         drop(named);
-        build(s, data).await
+        build(s, data, None).await
     }
 
     /// One SGD step; resolves to the step's statistics (see the README's field list).
@@ -416,6 +472,55 @@ impl Trainer {
         })
     }
 
+    /// The run's state after the last finished step, as bytes (`RunState::to_bytes`: weights,
+    /// the rule's averages, the sampler, α, the next batch size, the engines used) for
+    /// `importState` or `createFromState`, on either engine. `evalSchedule`, optional, is the
+    /// caller's `{every, nextStep}` (whole numbers), carried in the bytes and never used here.
+    #[wasm_bindgen(js_name = exportState)]
+    pub fn export_state(&self, eval_schedule: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        // Read now, while the caller's object is as it was passed.
+        let eval = read_eval_schedule(&eval_schedule);
+        future_to_promise(async move {
+            let inner = engine(&inner)?;
+            let eval = eval?;
+            // Exclusive on purpose: a step must not start while the weights are read back.
+            let t = inner.try_borrow_mut().map_err(|_| busy())?;
+            let mut state = t.export_state().await.map_err(js_error)?;
+            drop(t);
+            state.eval = eval;
+            let bytes = state.to_bytes().map_err(js_error)?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// Continue from `state` (the bytes of `exportState`, from this or another trainer of the
+    /// same run, either engine) between two steps. Another run's state is a ConfigError, a
+    /// damaged one a DataError, and the trainer is unchanged by a refusal.
+    #[wasm_bindgen(js_name = importState)]
+    pub fn import_state(&self, state: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let state = read_state(&state);
+        future_to_promise(async move {
+            let inner = engine(&inner)?;
+            let state = state?;
+            let mut t = inner.try_borrow_mut().map_err(|_| busy())?;
+            t.import_state(&state).map_err(js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The engines this run has used, oldest first: `[{fromStep, engine}]`, `engine` "cpu" or
+    /// "gpu", running the steps after `fromStep` (so a run moved to WebGPU after step 212 reads
+    /// `[{fromStep: 0, engine: "cpu"}, {fromStep: 212, engine: "gpu"}]`).
+    pub fn engines(&self) -> Result<JsValue, JsValue> {
+        let e = engine(&self.inner)?;
+        let t = e.try_borrow().map_err(|_| busy())?;
+        let spans: Vec<records::EngineSpan> =
+            t.engines().iter().map(|s| records::EngineSpan { from_step: s.from_step, engine: s.engine.clone() }).collect();
+        to_js(&spans, "the engines' list")
+    }
+
     /// Steps done so far.
     #[wasm_bindgen(js_name = stepsDone)]
     pub fn steps_done(&self) -> Result<f64, JsValue> {
@@ -484,6 +589,14 @@ mod records {
         pub step: u64,
         pub test_loss: Option<f64>,
         pub test_accuracy: Option<f64>,
+    }
+
+    /// One entry of `engines()`.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct EngineSpan {
+        pub from_step: u64,
+        pub engine: String,
     }
 
     #[derive(serde::Serialize)]
