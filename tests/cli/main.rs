@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod checkpoint;
 mod cli;
 mod committed_reproduction;
 mod mnist_end_to_end;

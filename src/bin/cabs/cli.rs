@@ -49,6 +49,13 @@ TRAIN OPTIONS:
   --dump-step N        write a JSON probe of step N …
   --dump PATH          … to PATH
   --quiet              no progress bar
+  --checkpoint FILE    save the run state to FILE (atomically) every --checkpoint-every
+                       seconds of wall time and at the end of the run
+  --checkpoint-every S seconds between checkpoints                      [300]
+  --checkpoint-every-steps N  also a checkpoint after every N-th step (repeatable runs, tests)
+  --resume-from FILE   continue the run saved in FILE (same data, model, rule, seed, α…;
+                       --steps/--examples is the run's whole budget); --csv is appended to,
+                       cut back to the checkpoint's step if the killed run wrote past it
 
 BENCH OPTIONS:
   --batch M            batch size                                       [256]
@@ -95,6 +102,14 @@ pub struct Args {
     pub dump_step: Option<u64>,
     pub dump: Option<PathBuf>,
     pub quiet: bool,
+    /// `cabs train --checkpoint FILE`: where the run state is saved.
+    pub checkpoint: Option<PathBuf>,
+    /// `--checkpoint-every SECONDS` of wall time (None: the default, 300 s).
+    pub checkpoint_every: Option<u64>,
+    /// `--checkpoint-every-steps N`: a checkpoint after every N-th step, for repeatable runs.
+    pub checkpoint_every_steps: Option<u64>,
+    /// `cabs train --resume-from FILE`: the run state to continue.
+    pub resume_from: Option<PathBuf>,
     pub batch: u32,
     /// `cabs bench --vs-chunk N`.
     pub vs_chunk: Option<u32>,
@@ -146,6 +161,10 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
         dump_step: None,
         dump: None,
         quiet: false,
+        checkpoint: None,
+        checkpoint_every: None,
+        checkpoint_every_steps: None,
+        resume_from: None,
         batch: 256,
         vs_chunk: None,
         repro: crate::reproduce::Options::default(),
@@ -187,6 +206,10 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             Long("dump-step") => a.dump_step = Some(whole(&mut p, "--dump-step")?),
             Long("dump") => a.dump = Some(value(&mut p, "--dump")?),
             Long("quiet") => a.quiet = true,
+            Long("checkpoint") => a.checkpoint = Some(value(&mut p, "--checkpoint")?),
+            Long("checkpoint-every") => a.checkpoint_every = Some(whole(&mut p, "--checkpoint-every")?),
+            Long("checkpoint-every-steps") => a.checkpoint_every_steps = Some(whole(&mut p, "--checkpoint-every-steps")?),
+            Long("resume-from") => a.resume_from = Some(value(&mut p, "--resume-from")?),
             Long("batch") => a.batch = whole(&mut p, "--batch")?,
             Long("out") => r.out = value(&mut p, "--out")?,
             Long("eval-every-examples") => r.eval_every_examples = Some(whole(&mut p, "--eval-every-examples")?),

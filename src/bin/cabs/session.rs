@@ -44,6 +44,20 @@ pub struct Step<'a> {
     pub train_s: f64,
     /// The step's full detail, at the step asked for with `detail_at`.
     pub detail: Option<&'a StepDetail>,
+    /// With [`EvalEvery::Steps`]: the next step that will be evaluated on schedule (0: none),
+    /// for a checkpoint to carry.
+    pub next_eval_step: u64,
+}
+
+/// Where a loop starts: from scratch, or from a checkpoint (`cabs train --resume-from`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Start {
+    /// The wall time already spent before this process (the checkpoint's row's `wall_ms`), so
+    /// that a resumed log's `wall_ms` keeps rising.
+    pub wall_ms: f64,
+    /// With [`EvalEvery::Steps`]: the next evaluated step, from the checkpoint's schedule;
+    /// None: the first multiple of the period.
+    pub next_eval_step: Option<u64>,
 }
 
 pub enum Ending {
@@ -63,11 +77,27 @@ pub fn drive(
     detail_at: Option<u64>,
     on_step: &mut dyn FnMut(&Trainer, Step) -> CliResult<()>,
 ) -> CliResult<Ending> {
+    drive_from(trainer, budget, evals, detail_at, Start::default(), on_step)
+}
+
+/// [`drive`], continuing a run: `from` carries the wall time and evaluation schedule of the
+/// steps done before (the trainer carries everything else).
+pub fn drive_from(
+    trainer: &mut Trainer,
+    budget: Budget,
+    evals: EvalEvery,
+    detail_at: Option<u64>,
+    from: Start,
+    on_step: &mut dyn FnMut(&Trainer, Step) -> CliResult<()>,
+) -> CliResult<Ending> {
     let start = Instant::now();
     let mut train_s = 0.0;
+    // Examples: the next multiple of n examples to pass; steps: the next step to evaluate
+    // (kept as a number, not a modulo, so that a checkpoint can carry it).
     let mut next_eval = match evals {
         EvalEvery::Examples(n) => n,
-        EvalEvery::Steps(_) => 0,
+        EvalEvery::Steps(0) => 0,
+        EvalEvery::Steps(k) => from.next_eval_step.unwrap_or(k),
     };
     while !budget.reached(trainer.steps_done(), trainer.examples_seen()) {
         let t0 = Instant::now();
@@ -84,7 +114,13 @@ pub fn drive(
         train_s += t0.elapsed().as_secs_f64();
         let finished = budget.reached(s.step, s.examples_seen);
         let due = match evals {
-            EvalEvery::Steps(k) => k > 0 && s.step % k == 0,
+            EvalEvery::Steps(k) => {
+                let due = k > 0 && s.step >= next_eval;
+                while k > 0 && next_eval <= s.step {
+                    next_eval += k;
+                }
+                due
+            }
             EvalEvery::Examples(n) => {
                 let due = s.examples_seen >= next_eval;
                 while next_eval <= s.examples_seen {
@@ -94,8 +130,9 @@ pub fn drive(
             }
         };
         let eval = if due || finished { Some(pollster::block_on(trainer.evaluate())?) } else { None };
-        let wall_ms = start.elapsed().as_secs_f64() * 1e3;
-        on_step(trainer, Step { stats: &s, eval: eval.as_ref(), wall_ms, train_s, detail: detail.as_ref() })?;
+        let wall_ms = from.wall_ms + start.elapsed().as_secs_f64() * 1e3;
+        let next_eval_step = if matches!(evals, EvalEvery::Steps(_)) { next_eval } else { 0 };
+        on_step(trainer, Step { stats: &s, eval: eval.as_ref(), wall_ms, train_s, detail: detail.as_ref(), next_eval_step })?;
     }
     Ok(Ending::Done)
 }
