@@ -111,7 +111,9 @@ fetch_fashion() {
   fi
   command -v apt-get >/dev/null || die "apt-get is missing: Fashion-MNIST comes from Debian's $FASHION_DEB"
   say "fetching $FASHION_DEB $FASHION_DEB_VERSION from Debian (31 MB)"
-  (cd "$work" && apt-get download -q "$FASHION_DEB=$FASHION_DEB_VERSION" >/dev/null 2>"$work/apt.log") || {
+  download() { (cd "$work" && apt-get download -q "$FASHION_DEB=$FASHION_DEB_VERSION" >/dev/null 2>"$work/apt.log"); }
+  # A new machine may have no package lists yet: refresh them once (as root) and try again.
+  download || { [ "$(id -u)" = 0 ] && say "refreshing apt's package lists" && apt-get update -qq && download; } || {
     cat "$work/apt.log" >&2
     die "apt-get download $FASHION_DEB=$FASHION_DEB_VERSION failed (try: apt-get update)"
   }

@@ -4,7 +4,8 @@
 #                                   npm packages, the MNIST bundle.
 #   bash scripts/setup.sh test    — the above, plus what the tests need: Mesa lavapipe (a CPU
 #                                   Vulkan driver for native wgpu), Chromium + ChromeDriver
-#                                   (headless WebGPU), wasm-pack.
+#                                   (headless WebGPU), wasm-pack, and the full MNIST and
+#                                   Fashion-MNIST sets (scripts/fetch-data.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-serve}
@@ -71,6 +72,8 @@ fi
 
 if [ "$mode" = test ]; then
   apt_install mesa-vulkan-drivers libvulkan1 vulkan-tools chromium chromium-driver
+  # Full MNIST and Fashion-MNIST (pinned, checksummed; skipped when present): the tests read them.
+  bash scripts/fetch-data.sh
   if command -v wasm-pack >/dev/null 2>&1; then
     say "wasm-pack present"
   else
