@@ -108,6 +108,19 @@ export interface KernelTime {
   ms: number;
 }
 
+/** The caller's evaluation schedule carried in a run state (`Trainer.exportState`): evaluate
+ *  every `every` steps, next after step `nextStep`. Whole numbers; `every` at least 1. */
+export interface EvalSchedule {
+  every: number;
+  nextStep: number;
+}
+
+/** From `Trainer.engines()`: the steps after `fromStep` ran on `engine`. */
+export interface EngineSpan {
+  fromStep: number;
+  engine: "cpu" | "gpu";
+}
+
 /** One of the user's files for `Trainer.createWithFiles` (IDX, gzip'd IDX or CIFAR-10 batches). */
 export interface UserFile {
   name: string;
@@ -145,6 +158,12 @@ export class Trainer {
   static create(settings?: Settings | null, mnist?: Uint8Array | null): Promise<Trainer>;
   /** A run on the user's own files; `settings.data` is ignored. */
   static createWithFiles(settings: Settings | null | undefined, files: UserFile[]): Promise<Trainer>;
+  /** A trainer that continues the run in `state` (bytes of `exportState`) on the engine
+   *  `settings.backend` picks ("cpu" or "gpu"). `settings` and `mnist` are as for `create` and
+   *  must describe the state's run: another run's state rejects with a `ConfigError` naming
+   *  every difference (`backend`, `chunk` and `lr` may differ); a damaged, empty or foreign
+   *  file with a `DataError`; a non-`Uint8Array` with a `TypeError`. */
+  static createFromState(settings: Settings | null | undefined, state: Uint8Array, mnist?: Uint8Array | null): Promise<Trainer>;
   /** One SGD step; rejects with a `DivergedError` when the run diverged, or a `TypeError` when
    *  the step was taken but its result could not be delivered (the next step works). */
   step(): Promise<StepResult>;
@@ -162,6 +181,18 @@ export class Trainer {
   /** GPU time of each kernel of one step, or null on the CPU engine. */
   profileStep(): Promise<KernelTime[] | null>;
   stepsDone(): number;
+  /** The run's state after the last finished step, as bytes for `importState` or
+   *  `createFromState` on either engine; `evalSchedule`, optional, is carried in them (a
+   *  `TypeError`/`RangeError` quoting a value that is not a whole number in range). Rejects
+   *  with a `ConfigError` "still running" while a step runs. */
+  exportState(evalSchedule?: EvalSchedule | null): Promise<Uint8Array>;
+  /** Continue from `state` (bytes of `exportState`, either engine) between two steps. Rejects
+   *  with a `ConfigError` for another run's state or while a step runs, a `DataError` for a
+   *  damaged, empty or detached one; the trainer is unchanged by a refusal. */
+  importState(state: Uint8Array): Promise<void>;
+  /** The engines the run has used, oldest first: e.g. `[{fromStep: 0, engine: "cpu"},
+   *  {fromStep: 212, engine: "gpu"}]` for a run moved to WebGPU after step 212. */
+  engines(): EngineSpan[];
 }
 
 /** The CSV header shared with the native runner (`cabs train --csv`). */
