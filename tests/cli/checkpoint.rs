@@ -170,7 +170,7 @@ fn a_killed_run_continues_from_its_last_checkpoint() {
     child.kill().unwrap();
     child.wait().unwrap();
     let at = state(&ck).step;
-    assert!(at > 0 && at % 50 == 0, "checkpoint at step {at}");
+    assert!(at > 0 && at.is_multiple_of(50), "checkpoint at step {at}");
     let total = (at + 80).to_string();
     train(&[&common[..], &["--steps", &total, "--csv", s(&a)]].concat());
     train(&[&common[..], &["--steps", &total, "--csv", s(&b), "--resume-from", s(&ck)]].concat());
