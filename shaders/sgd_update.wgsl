@@ -5,8 +5,6 @@
 // thread t handles t, t + lanes, …, adding its ḡ² in that order, and writes its own partial.
 // No workgroup memory and no barriers: reduce_stats adds the partials in its fixed order (lane
 // u of its one workgroup adds partials u, u + 256, …, then a tree), so runs stay bit-identical.
-// (Its predecessor reduced each workgroup's lanes in shared memory: 8 barriers per workgroup,
-// 16 of a 96 ms MLP step at m = 16 on SwiftShader.)
 // Bindings (group 0): 0 params, 1 grads, 2 weights, 3 partials (one per thread).
 // Dispatch: (lanes / 256, 1, 1) with lanes = 256·min(ceil(count / 256), 64).
 struct Params { count: u32, lanes: u32, _p1: u32, _p2: u32 }

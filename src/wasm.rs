@@ -375,7 +375,8 @@ impl Trainer {
         t.set_lr(value).map_err(js_error)
     }
 
-    /// `{kind: "gpu"|"cpu", adapter, fallbackReason, dispatchesPerStep}`.
+    /// `{kind: "gpu"|"cpu", adapter, fallbackReason, dispatchesPerStep, chunk, chunkReason, choice}`
+    /// (the engine's `BackendInfo`, camelCase).
     pub fn backend(&self) -> Result<JsValue, JsValue> {
         let e = engine(&self.inner)?;
         let t = e.try_borrow().map_err(|_| busy())?;

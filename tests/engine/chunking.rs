@@ -130,7 +130,6 @@ fn both_engines_run_one_plan_and_a_differing_op_is_named() {
     let p0 = layout.init_params(4);
     let perm = Rng::new(2).permutation(data.train.len());
     let (mut g, mut c) = (engine(BackendChoice::Gpu, &layout, &data, &p0, 16), engine(BackendChoice::Cpu, &layout, &data, &p0, 16));
-    assert_eq!(g.plan().chunk, c.plan().chunk, "the two engines' plans");
     for e in [&mut g, &mut c] {
         e.set_permutation(&perm);
         pollster::block_on(e.train_step(0, 37, 0.1, true)).unwrap();
@@ -138,6 +137,14 @@ fn both_engines_run_one_plan_and_a_differing_op_is_named() {
     let (sg, sc) = (pollster::block_on(g.snapshot(37)).unwrap(), pollster::block_on(c.snapshot(37)).unwrap());
     assert_eq!(sg.rows, 5, "the last of three chunks of 16 holds 5 rows");
     let plan = c.plan().clone();
+    // The comparison is not vacuous: every op of the chunk writes a buffer both snapshots hold.
+    let unchecked: Vec<String> = plan
+        .chunk
+        .iter()
+        .filter(|&&op| !plan.io(op).1.into_iter().any(|b| snapshot_buffer(&plan, &sc, b).is_some()))
+        .map(|op| format!("{op:?}"))
+        .collect();
+    assert!(unchecked.is_empty(), "{name}: ops whose outputs no snapshot holds: {unchecked:?}");
     let first_difference = |sg: &Snapshot| {
         for &op in &plan.chunk {
             for b in plan.io(op).1 {

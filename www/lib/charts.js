@@ -6,6 +6,7 @@
 import uPlot from "../vendor/uPlot.esm.js";
 import { el, fmt } from "./dom.js";
 import { MinMax } from "./store.js";
+import { DEFAULTS } from "./state.js";
 
 /** Buckets per series: each draws its lowest and highest point, so ≤ 2·CAP + 3 points a series. */
 export const CAP = 400; // ≤ 803 points: about one per pixel column of a wide chart, no more
@@ -251,7 +252,7 @@ export class Charts {
   batchRange() {
     let lo = Infinity, hi = 0;
     for (const r of this.runs) { lo = Math.min(lo, r.mSpan.lo); hi = Math.max(hi, r.mSpan.hi); }
-    const b = this.bounds || { mmin: 16, mmax: 2048 };
+    const b = this.bounds || { mmin: DEFAULTS.mmin, mmax: DEFAULTS.mmax }; // the schema's defaults until a run says
     if (!(hi > 0)) return [Math.max(1, b.mmin / 2), b.mmin * 4];
     lo = Math.max(0.5, Math.min(lo, b.mmin) / 1.5);
     hi = Math.min(Math.max(hi * 1.6, b.mmin * 4), b.mmax * 1.25);

@@ -50,10 +50,8 @@ impl Builder<'_> {
     /// 16 rows take 16-row strips, or 16×16 tiles if the output is at most 16 wide.
     /// On a software adapter, a 64×64 product with a fixed reduction of at most 16 runs without
     /// workgroup memory (`direct` in `shaders/matmul.wgsl`); a hardware GPU keeps the staged
-    /// tile, whose 16 FLOP per byte loaded is what it rewards (no hardware GPU was at hand to
-    /// measure `direct` on one). Weight gradients of chunks of at most 16 rows, which `direct`
-    /// took before the 8×8 blocks, run in `blocked` too: 53 → 37 ms for cnn-mnist's
-    /// 3136→1024 layer at m = 16 on lavapipe.
+    /// tile, whose 16 FLOP per byte loaded is what it rewards (`direct` has not been measured on
+    /// one). Weight gradients of chunks of at most 16 rows run in `blocked` too.
     fn matmul(&self, op: Op, p: MatmulParams, buffers: &[&wgpu::Buffer], fixed_rows: Option<u32>) -> Dispatch {
         let k = &self.kernels;
         let grid = |s: MatmulShape| match fixed_rows {
