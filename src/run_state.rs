@@ -16,22 +16,23 @@
 //! the GPU and the CPU engine round differently, so a run that moved is reproduced by naming
 //! its engines and the steps at which it moved ([`RunState::engines`]).
 
-use crate::cabs::RuleState;
+use crate::cabs::{CabsConfig, LrSchedule, Rule, RuleState};
 use crate::data::sampler::SamplerState;
 use crate::data::{Dataset, Features};
+use crate::engine::{BackendChoice, ConvNorms};
 use crate::error::{CabsError, Result};
 use crate::model::ModelSpec;
 use crate::trainer::TrainerConfig;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The first bytes of every run-state file.
 pub const MAGIC: &[u8; 8] = b"CABSRUN\0";
 /// The byte format this build writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Which data set a state belongs to: sizes, name, and a CRC-32 over the labels and a sample of
 /// the features (at most 256 KiB of them, so that it is cheap even for MNIST in the browser).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DataIdentity {
     pub name: String,
     pub dim: u32,
@@ -85,7 +86,7 @@ impl DataIdentity {
 }
 
 /// From step `from_step` (0-based: the steps after it) the run ran on `engine` ("gpu" / "cpu").
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EngineSpan {
     pub from_step: u64,
     pub engine: String,
@@ -93,7 +94,7 @@ pub struct EngineSpan {
 
 /// The caller's evaluation schedule (the CLI and the page evaluate; the trainer does not):
 /// every `every` steps, next after step `next_step`. Carried, never interpreted, by the trainer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct EvalSchedule {
     pub every: u64,
     pub next_step: u64,
@@ -129,49 +130,53 @@ pub struct RunState {
     pub eval: Option<EvalSchedule>,
 }
 
-/// The JSON part of the byte format: what identifies the run, and the few non-numeric fields.
-#[derive(Serialize, Deserialize)]
-struct Header {
-    config: TrainerConfig,
-    model_detail: String,
-    data: DataIdentity,
-    engines: Vec<EngineSpan>,
-    failed: Option<Failure>,
-    eval: Option<EvalSchedule>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Failure {
-    kind: String,
-    message: String,
-    step: u64,
-}
-
-impl Failure {
-    fn of(e: &CabsError) -> Failure {
-        let (kind, message, step) = match e {
-            CabsError::Config(m) => ("config", m.clone(), 0),
-            CabsError::Data(m) => ("data", m.clone(), 0),
-            CabsError::Gpu(m) => ("gpu", m.clone(), 0),
-            CabsError::Diverged { step, what } => ("diverged", what.clone(), *step),
-            CabsError::Io(m) => ("io", m.clone(), 0),
-        };
-        Failure { kind: kind.into(), message, step }
-    }
-
-    fn error(self) -> CabsError {
-        match self.kind.as_str() {
-            "config" => CabsError::Config(self.message),
-            "data" => CabsError::Data(self.message),
-            "diverged" => CabsError::Diverged { step: self.step, what: self.message },
-            "io" => CabsError::Io(self.message),
-            _ => CabsError::Gpu(self.message),
-        }
-    }
-}
+/// The longest text a state may carry (a model's description is a few KiB at most).
+const MAX_TEXT: usize = 1 << 20;
 
 fn corrupt<T>(why: impl std::fmt::Display) -> Result<T> {
     Err(CabsError::Data(format!("the run state cannot be read: {why}")))
+}
+
+/// Little-endian writer of the body (the reverse of [`Reader`]).
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// Floats as their bits: exact, NaN payloads and −0 included.
+    fn f64(&mut self, v: f64) {
+        self.u64(v.to_bits());
+    }
+
+    fn bool(&mut self, v: bool) {
+        self.u8(v as u8);
+    }
+
+    /// UTF-8 after its length (u32), at most [`MAX_TEXT`] bytes.
+    fn text(&mut self, what: &str, s: &str) -> Result<()> {
+        if s.len() > MAX_TEXT {
+            return Err(CabsError::Config(format!("the run state's {what} is {} bytes long, more than {MAX_TEXT}", s.len())));
+        }
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+
+    /// A length-prefixed (u64) array of 4-byte words.
+    fn words(&mut self, w: impl ExactSizeIterator<Item = u32>) {
+        self.u64(w.len() as u64);
+        w.for_each(|v| self.u32(v));
+    }
 }
 
 /// Little-endian reader over the body; every read is bounds-checked.
@@ -192,6 +197,10 @@ impl<'a> Reader<'a> {
         }
     }
 
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
     fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
     }
@@ -204,6 +213,39 @@ impl<'a> Reader<'a> {
         Ok(f64::from_bits(self.u64()?))
     }
 
+    /// A one-byte tag below `n`, else an error naming `what` and the tag.
+    fn tag(&mut self, what: &str, n: u8) -> Result<u8> {
+        let at = self.at;
+        match self.u8()? {
+            t if t < n => Ok(t),
+            t => corrupt(format!("{what} has the unknown tag {t} at offset {at}")),
+        }
+    }
+
+    fn bool(&mut self, what: &str) -> Result<bool> {
+        Ok(self.tag(what, 2)? == 1)
+    }
+
+    fn option<T>(&mut self, what: &str, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
+        if self.bool(what)? {
+            read(self).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn text(&mut self, what: &str) -> Result<String> {
+        let at = self.at;
+        let n = self.u32()? as usize;
+        if n > MAX_TEXT {
+            return corrupt(format!("{what} at offset {at} claims {n} bytes, more than {MAX_TEXT}"));
+        }
+        match std::str::from_utf8(self.take(n)?) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(e) => corrupt(format!("{what} at offset {at} is not UTF-8 ({e})")),
+        }
+    }
+
     /// A length-prefixed array of 4-byte words.
     fn words(&mut self) -> Result<Vec<u32>> {
         let n = self.u64()?;
@@ -213,46 +255,176 @@ impl<'a> Reader<'a> {
     }
 }
 
+// The header's fields, written and read by hand: a JSON header would bring serde_json's reader
+// into the wasm (about 57 KB gzipped) for a few dozen numbers and strings. Enums are one tag
+// byte each; the tags below are part of the format (change them only with VERSION).
+
+fn write_config(w: &mut Writer, c: &TrainerConfig) -> Result<()> {
+    // The model by its label, rebuilt by the model parser (see `RunState::config`).
+    w.text("model", &c.model.label())?;
+    match &c.rule {
+        Rule::Cabs(k) => {
+            w.u8(0);
+            [k.mu, k.c, k.eps].into_iter().for_each(|v| w.f64(v));
+            w.u32(k.m_min);
+            w.u32(k.m_max);
+            w.bool(k.unbiased);
+            w.bool(k.bias_correction);
+        }
+        Rule::Constant { m, schedule } => {
+            w.u8(1);
+            w.u32(*m);
+            match *schedule {
+                LrSchedule::Constant => w.u8(0),
+                LrSchedule::Step { every, factor } => {
+                    w.u8(1);
+                    w.u64(every);
+                    w.f64(factor);
+                }
+                LrSchedule::InverseTime { k } => {
+                    w.u8(2);
+                    w.f64(k);
+                }
+            }
+        }
+    }
+    w.f64(c.lr);
+    w.u64(c.seed);
+    w.u8(match c.backend {
+        BackendChoice::Auto => 0,
+        BackendChoice::Gpu => 1,
+        BackendChoice::Cpu => 2,
+    });
+    w.bool(c.with_stats);
+    w.u8(match c.conv_norms {
+        ConvNorms::Exact => 0,
+        ConvNorms::Both => 1,
+        ConvNorms::Reference => 2,
+    });
+    w.bool(c.chunk.is_some());
+    c.chunk.into_iter().for_each(|v| w.u32(v));
+    Ok(())
+}
+
+fn read_config(r: &mut Reader) -> Result<TrainerConfig> {
+    let label = r.text("the model")?;
+    let model = ModelSpec::parse(&label).or_else(|e| corrupt(format!("its model \"{label}\": {e}")))?;
+    let rule = match r.tag("the rule", 2)? {
+        0 => Rule::Cabs(CabsConfig {
+            mu: r.f64()?,
+            c: r.f64()?,
+            eps: r.f64()?,
+            m_min: r.u32()?,
+            m_max: r.u32()?,
+            unbiased: r.bool("the rule's 'unbiased'")?,
+            bias_correction: r.bool("the rule's 'bias correction'")?,
+        }),
+        _ => {
+            let m = r.u32()?;
+            let schedule = match r.tag("the learning-rate schedule", 3)? {
+                0 => LrSchedule::Constant,
+                1 => LrSchedule::Step { every: r.u64()?, factor: r.f64()? },
+                _ => LrSchedule::InverseTime { k: r.f64()? },
+            };
+            Rule::Constant { m, schedule }
+        }
+    };
+    let (lr, seed) = (r.f64()?, r.u64()?);
+    let backend = [BackendChoice::Auto, BackendChoice::Gpu, BackendChoice::Cpu][r.tag("the backend", 3)? as usize];
+    let with_stats = r.bool("'with statistics'")?;
+    let conv_norms = [ConvNorms::Exact, ConvNorms::Both, ConvNorms::Reference][r.tag("the conv norms", 3)? as usize];
+    let chunk = r.option("the chunk", Reader::u32)?;
+    Ok(TrainerConfig { model, rule, lr, seed, backend, with_stats, conv_norms, chunk })
+}
+
+fn write_data(w: &mut Writer, d: &DataIdentity) -> Result<()> {
+    w.text("data set's name", &d.name)?;
+    w.u32(d.dim);
+    w.bool(d.image.is_some());
+    d.image.into_iter().flatten().for_each(|v| w.u32(v));
+    w.u32(d.classes);
+    w.u64(d.n_train);
+    w.u64(d.n_test);
+    w.u32(d.fingerprint);
+    Ok(())
+}
+
+fn read_data(r: &mut Reader) -> Result<DataIdentity> {
+    let name = r.text("the data set's name")?;
+    let dim = r.u32()?;
+    let image = r.option("the image shape", |r| Ok([r.u32()?, r.u32()?, r.u32()?]))?;
+    Ok(DataIdentity { name, dim, image, classes: r.u32()?, n_train: r.u64()?, n_test: r.u64()?, fingerprint: r.u32()? })
+}
+
+/// The error that stopped the run: a tag per [`CabsError`] variant, its text, and the step of a
+/// divergence.
+fn write_failure(w: &mut Writer, e: &CabsError) -> Result<()> {
+    let (tag, message, step) = match e {
+        CabsError::Config(m) => (0, m, 0),
+        CabsError::Data(m) => (1, m, 0),
+        CabsError::Gpu(m) => (2, m, 0),
+        CabsError::Diverged { step, what } => (3, what, *step),
+        CabsError::Io(m) => (4, m, 0),
+    };
+    w.u8(tag);
+    w.text("failure", message)?;
+    if tag == 3 {
+        w.u64(step);
+    }
+    Ok(())
+}
+
+fn read_failure(r: &mut Reader) -> Result<CabsError> {
+    let tag = r.tag("the failure", 5)?;
+    let message = r.text("the failure's message")?;
+    Ok(match tag {
+        0 => CabsError::Config(message),
+        1 => CabsError::Data(message),
+        2 => CabsError::Gpu(message),
+        3 => CabsError::Diverged { step: r.u64()?, what: message },
+        _ => CabsError::Io(message),
+    })
+}
+
 impl RunState {
-    /// The state as bytes: `MAGIC`, version (u32), header length (u32), the JSON header
-    /// (configuration, data identity, engines, failure, evaluation schedule), then the numbers
-    /// little-endian (weights as f32 bits, averages and α as f64 bits, the permutation), then a
-    /// CRC-32 of everything before it.
+    /// The state as bytes: `MAGIC`, version (u32), the header written field by field
+    /// (configuration, model description, data identity, engines, failure, evaluation schedule:
+    /// numbers little-endian, floats as their bits, text as length + UTF-8, enums and options as
+    /// a tag byte), then the numbers (weights as f32 bits, averages and α as f64 bits, the
+    /// permutation), then a CRC-32 of everything before it.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let header = Header {
-            config: self.config.clone(),
-            model_detail: self.model_detail.clone(),
-            data: self.data.clone(),
-            engines: self.engines.clone(),
-            failed: self.failed.as_ref().map(Failure::of),
-            eval: self.eval,
-        };
-        let json = serde_json::to_vec(&header).map_err(|e| CabsError::Config(format!("the run state's settings: {e}")))?;
-        let mut b = Vec::with_capacity(64 + json.len() + 4 * (self.params.len() + self.sampler.perm.len()));
-        b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&VERSION.to_le_bytes());
-        b.extend_from_slice(&(json.len() as u32).to_le_bytes());
-        b.extend_from_slice(&json);
-        let words = |b: &mut Vec<u8>, w: &[u32]| {
-            b.extend_from_slice(&(w.len() as u64).to_le_bytes());
-            w.iter().for_each(|v| b.extend_from_slice(&v.to_le_bytes()));
-        };
-        words(&mut b, &self.params.iter().map(|p| p.to_bits()).collect::<Vec<_>>());
-        for v in [self.rule.loss_avg.to_bits(), self.rule.xi_avg.to_bits(), self.rule.t] {
-            b.extend_from_slice(&v.to_le_bytes());
+        let mut w = Writer(Vec::with_capacity(512 + self.model_detail.len() + 4 * (self.params.len() + self.sampler.perm.len())));
+        w.0.extend_from_slice(MAGIC);
+        w.u32(VERSION);
+        write_config(&mut w, &self.config)?;
+        w.text("model description", &self.model_detail)?;
+        write_data(&mut w, &self.data)?;
+        w.u32(self.engines.len() as u32);
+        for s in &self.engines {
+            w.u64(s.from_step);
+            w.text("engine", &s.engine)?;
         }
+        w.bool(self.failed.is_some());
+        if let Some(e) = &self.failed {
+            write_failure(&mut w, e)?;
+        }
+        w.bool(self.eval.is_some());
+        if let Some(e) = self.eval {
+            w.u64(e.every);
+            w.u64(e.next_step);
+        }
+        w.words(self.params.iter().map(|p| p.to_bits()));
+        [self.rule.loss_avg.to_bits(), self.rule.xi_avg.to_bits(), self.rule.t].into_iter().for_each(|v| w.u64(v));
         let s = &self.sampler;
-        for v in [s.rng, s.pos.unwrap_or(u64::MAX), s.epoch] {
-            b.extend_from_slice(&v.to_le_bytes());
-        }
-        words(&mut b, &s.perm);
-        b.extend_from_slice(&self.lr.to_bits().to_le_bytes());
-        b.extend_from_slice(&self.next_batch.to_le_bytes());
-        b.extend_from_slice(&self.step.to_le_bytes());
-        b.extend_from_slice(&self.examples.to_le_bytes());
-        let crc = crc32fast::hash(&b);
-        b.extend_from_slice(&crc.to_le_bytes());
-        Ok(b)
+        [s.rng, s.pos.unwrap_or(u64::MAX), s.epoch].into_iter().for_each(|v| w.u64(v));
+        w.words(s.perm.iter().copied());
+        w.f64(self.lr);
+        w.u32(self.next_batch);
+        w.u64(self.step);
+        w.u64(self.examples);
+        let crc = crc32fast::hash(&w.0);
+        w.u32(crc);
+        Ok(w.0)
     }
 
     /// Read [`Self::to_bytes`]'s output back, exactly. Refuses other files, a damaged state (by
@@ -262,7 +434,7 @@ impl RunState {
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return corrupt("it is not a CABS run state (it does not start with \"CABSRUN\")");
         }
-        let Some(body_end) = bytes.len().checked_sub(4).filter(|&e| e >= MAGIC.len() + 8) else {
+        let Some(body_end) = bytes.len().checked_sub(4).filter(|&e| e >= MAGIC.len() + 4) else {
             return corrupt("it is too short to be a run state");
         };
         let stored = u32::from_le_bytes([bytes[body_end], bytes[body_end + 1], bytes[body_end + 2], bytes[body_end + 3]]);
@@ -275,10 +447,26 @@ impl RunState {
         let mut r = Reader { bytes: &bytes[..body_end], at: MAGIC.len() };
         let version = r.u32()?;
         if version != VERSION {
-            return corrupt(format!("it is version {version} of the format, and this build reads version {VERSION}"));
+            let by = if version < VERSION { "an older" } else { "a newer" };
+            return corrupt(format!(
+                "it is version {version} of the format, made by {by} build, and this build reads version {VERSION}; \
+                 continue it with the build that made it or start the run again"
+            ));
         }
-        let json_len = r.u32()? as usize;
-        let header: Header = serde_json::from_slice(r.take(json_len)?).or_else(|e| corrupt(format!("its settings: {e}")))?;
+        let config = read_config(&mut r)?;
+        let model_detail = r.text("the model description")?;
+        let data = read_data(&mut r)?;
+        let n = r.u32()? as usize;
+        // Each span takes at least 12 bytes: refuse a count the file cannot hold before allocating.
+        if n > (r.bytes.len() - r.at) / 12 {
+            return corrupt(format!("it claims {n} engine spans, more than the file holds"));
+        }
+        let mut engines = Vec::with_capacity(n);
+        for _ in 0..n {
+            engines.push(EngineSpan { from_step: r.u64()?, engine: r.text("an engine's name")? });
+        }
+        let failed = r.option("the failure", read_failure)?;
+        let eval = r.option("the evaluation schedule", |r| Ok(EvalSchedule { every: r.u64()?, next_step: r.u64()? }))?;
         let params = r.words()?.into_iter().map(f32::from_bits).collect();
         let rule = RuleState { loss_avg: r.f64()?, xi_avg: r.f64()?, t: r.u64()? };
         let (rng, pos, epoch) = (r.u64()?, r.u64()?, r.u64()?);
@@ -288,21 +476,7 @@ impl RunState {
         if r.at != r.bytes.len() {
             return corrupt(format!("{} unexpected bytes after the state", r.bytes.len() - r.at));
         }
-        Ok(RunState {
-            config: header.config,
-            model_detail: header.model_detail,
-            data: header.data,
-            engines: header.engines,
-            params,
-            rule,
-            sampler,
-            lr,
-            next_batch,
-            step,
-            examples,
-            failed: header.failed.map(Failure::error),
-            eval: header.eval,
-        })
+        Ok(RunState { config, model_detail, data, engines, params, rule, sampler, lr, next_batch, step, examples, failed, eval })
     }
 
     /// The engine that made this state ("gpu" / "cpu").
@@ -356,10 +530,7 @@ fn json<T: Serialize>(v: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cabs::{CabsConfig, LrSchedule, Rule};
     use crate::data::Split;
-    use crate::engine::{BackendChoice, ConvNorms};
-    use crate::model::ModelSpec;
 
     fn data(name: &str, n: usize) -> Dataset {
         let split = |n: usize| Split { features: Features::F32((0..2 * n).map(|i| i as f32 * 0.1).collect()), labels: vec![1; n] };
@@ -426,15 +597,146 @@ mod tests {
         assert!(e.contains("not a CABS run state"), "{e}");
     }
 
-    #[test]
-    fn another_version_is_refused_by_name() {
-        let mut b = state().to_bytes().unwrap();
-        b[8..12].copy_from_slice(&2u32.to_le_bytes());
+    /// `b` with its checksum made right again: what the body's own checks must refuse.
+    fn resealed(mut b: Vec<u8>) -> Vec<u8> {
         let end = b.len() - 4;
         let crc = crc32fast::hash(&b[..end]);
         b[end..].copy_from_slice(&crc.to_le_bytes());
-        let e = RunState::from_bytes(&b).unwrap_err().to_string();
-        assert!(e.contains("version 2") && e.contains("reads version 1"), "{e}");
+        b
+    }
+
+    /// `b`'s body cut to `len` bytes, sealed with a right checksum.
+    fn cut(b: &[u8], len: usize) -> Vec<u8> {
+        let mut c = b[..len].to_vec();
+        c.extend_from_slice(&[0; 4]);
+        resealed(c)
+    }
+
+    #[test]
+    fn another_version_is_refused_by_name() {
+        for (v, by) in [(1u32, "older"), (3, "newer")] {
+            let mut b = state().to_bytes().unwrap();
+            b[8..12].copy_from_slice(&v.to_le_bytes());
+            let e = RunState::from_bytes(&resealed(b)).unwrap_err().to_string();
+            assert!(e.contains(&format!("version {v}")) && e.contains(by) && e.contains("reads version 2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn every_field_round_trips_in_every_shape() {
+        let mut s = state();
+        // Floats whose text form is lossy or special: their bits come back.
+        s.params = vec![f32::from_bits(0x7fc0_1234), f32::NEG_INFINITY, -0.0, f32::from_bits(1)];
+        (s.rule.loss_avg, s.rule.xi_avg, s.lr) = (f64::from_bits(0x7ff8_0000_0000_0abc), -0.0, 5e-324);
+        s.data.image = Some([3, 32, 32]);
+        s.data.name = "CIFAR-10 «échantillon» ✓".into();
+        s.model_detail = "x".repeat(5000);
+        let rules = [
+            Rule::Cabs(CabsConfig {
+                mu: 0.1 + 0.2,
+                c: 1e-300,
+                eps: 1.0 / 3.0,
+                m_min: 1,
+                m_max: u32::MAX,
+                unbiased: true,
+                bias_correction: false,
+            }),
+            Rule::Cabs(CabsConfig { unbiased: false, bias_correction: true, ..CabsConfig::default() }),
+            Rule::Constant { m: 7, schedule: LrSchedule::Constant },
+            Rule::Constant { m: 7, schedule: LrSchedule::Step { every: u64::MAX, factor: 0.1 + 0.7 } },
+            Rule::Constant { m: 7, schedule: LrSchedule::InverseTime { k: 1e-7 } },
+        ];
+        let failures = [
+            None,
+            Some(CabsError::Config("c".into())),
+            Some(CabsError::Data("d".into())),
+            Some(CabsError::Gpu("g".into())),
+            Some(CabsError::Diverged { step: u64::MAX, what: "ξ is ∞".into() }),
+            Some(CabsError::Io(String::new())),
+        ];
+        for (i, rule) in rules.into_iter().enumerate() {
+            s.config.rule = rule;
+            s.config.backend = [BackendChoice::Auto, BackendChoice::Gpu, BackendChoice::Cpu][i % 3];
+            s.config.conv_norms = [ConvNorms::Exact, ConvNorms::Both, ConvNorms::Reference][i % 3];
+            (s.config.with_stats, s.config.chunk, s.config.seed) = (i % 2 == 0, [None, Some(0), Some(u32::MAX)][i % 3], i as u64);
+            s.config.model = ModelSpec::parse(["mlp:4", "logreg", "mlp:8,3:tanh"][i % 3]).unwrap();
+            s.failed = failures[i].clone();
+            s.eval = (i % 2 == 1).then_some(EvalSchedule { every: 1 + i as u64, next_step: u64::MAX });
+            s.engines = (0..i as u64).map(|k| EngineSpan { from_step: k * 10, engine: ["cpu", "gpu"][k as usize % 2].into() }).collect();
+            let b = s.to_bytes().unwrap();
+            let back = RunState::from_bytes(&b).unwrap();
+            assert_eq!(format!("{back:?}"), format!("{s:?}"), "shape {i}");
+            assert_eq!(back.to_bytes().unwrap(), b, "shape {i}: written again, the same bytes (NaNs' bits included)");
+        }
+        // The one failure the loop above does not reach.
+        s.failed = failures[5].clone();
+        assert_eq!(RunState::from_bytes(&s.to_bytes().unwrap()).unwrap().failed, failures[5]);
+    }
+
+    #[test]
+    fn every_truncated_body_and_extra_bytes_are_refused() {
+        let b = state().to_bytes().unwrap();
+        let body = b.len() - 4;
+        // Cut anywhere and resealed, so that the checksum passes: the reader itself must stop.
+        for len in MAGIC.len()..body {
+            let e = RunState::from_bytes(&cut(&b, len)).unwrap_err().to_string();
+            assert!(
+                e.contains("ends early") || e.contains("too short") || e.contains("more than") || e.contains("longer than the file"),
+                "cut at {len}: {e}"
+            );
+        }
+        let mut longer = b[..body].to_vec();
+        longer.extend_from_slice(&[0; 5 + 4]); // 5 extra bytes, then room for the checksum
+        let e = RunState::from_bytes(&resealed(longer)).unwrap_err().to_string();
+        assert!(e.contains("5 unexpected bytes"), "{e}");
+        // And a whole prefix, checksum not resealed: refused as damaged or too short.
+        for len in 0..b.len() {
+            assert!(RunState::from_bytes(&b[..len]).is_err(), "prefix of {len} bytes");
+        }
+    }
+
+    #[test]
+    fn every_flipped_byte_resealed_is_refused_or_read_without_panic() {
+        // With the checksum made right, a flipped byte either changes a value (the state reads
+        // as another one) or breaks the structure: then a clear error, never a panic.
+        let b = state().to_bytes().unwrap();
+        let mut refused = 0;
+        for i in MAGIC.len()..b.len() - 4 {
+            let mut c = b.clone();
+            c[i] ^= 0x81;
+            match RunState::from_bytes(&resealed(c)) {
+                Ok(s) => assert_ne!(s, state(), "byte {i} changed nothing"),
+                Err(e) => {
+                    assert!(e.to_string().starts_with("the run state cannot be read") || e.to_string().contains("run state"), "{e}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(refused > 10, "only {refused} flips refused");
+    }
+
+    #[test]
+    fn unknown_tags_and_bad_text_are_refused_by_name() {
+        let b = state().to_bytes().unwrap();
+        // The model's label comes first after the version: u32 length, then "mlp:4".
+        assert_eq!(&b[12..16], &5u32.to_le_bytes());
+        assert_eq!(&b[16..21], b"mlp:4");
+        let mut c = b.clone();
+        c[21] = 9; // the rule's tag
+        let e = RunState::from_bytes(&resealed(c)).unwrap_err().to_string();
+        assert!(e.contains("the rule has the unknown tag 9 at offset 21"), "{e}");
+        let mut c = b.clone();
+        c[16..21].copy_from_slice(b"mlp:x");
+        let e = RunState::from_bytes(&resealed(c)).unwrap_err().to_string();
+        assert!(e.contains("its model \"mlp:x\""), "{e}");
+        let mut c = b.clone();
+        c[16] = 0xff;
+        let e = RunState::from_bytes(&resealed(c)).unwrap_err().to_string();
+        assert!(e.contains("not UTF-8"), "{e}");
+        let mut c = b.clone();
+        c[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        let e = RunState::from_bytes(&resealed(c)).unwrap_err().to_string();
+        assert!(e.contains("claims 4294967295 bytes"), "{e}");
     }
 
     #[test]
