@@ -52,7 +52,7 @@ const share = new ShareDialog(document.body);
 const controls = new Controls($("controls"), { onChange: changeSetting, onPreset: (p) => { if (p.data) userData.clear(false); applyState({ ...state, ...p }); } });
 const userData = new UserData({ onChange: userFilesChanged });
 const hook = installHook({
-  backend: () => backend && { kind: backend.kind, adapter: backend.adapter, browserAdapter: backend.browserAdapter ?? null, fallbackReason: backend.fallbackReason, choice: backend.choice ?? null },
+  backend: () => backend && { kind: backend.kind, adapter: backend.adapter, browserAdapter: backend.browserAdapter ?? null, fallbackReason: backend.fallbackReason, choice: backend.choice ?? null, handover: backend.handover ?? null },
   running: () => workerRunning, liveRuns: () => runs, timing: () => ({ ...timing }), settings: () => ({ ...state }),
   data: () => dataInfo && { ...dataInfo, files: userData.loaded ? userData.files.map((f) => f.name) : null },
   play, pause, step, reset,
@@ -240,6 +240,11 @@ function onWorker(msg) {
       if (state.play || playWhenReady) play();
       playWhenReady = false;
       break;
+    case "backend": // the hand-over to WebGPU settled: the runs moved, stayed on the CPU, or it failed
+      backend = msg.backend;
+      if (dataInfo) showBackend(msg.backend, dataInfo);
+      hook.emit();
+      break;
     case "steps":
       for (const rec of msg.records) runs[rec.run]?.push(rec);
       if (timing.firstStepMs === null) timing.firstStepMs = Math.round(performance.now());
@@ -297,13 +302,21 @@ function showBackend(b, info) {
   const a = b.adapter;
   const w = b.browserAdapter;
   const c = b.choice; // how the engine was chosen; `trial` holds auto's timings on a software adapter
-  const badge = el("span", { class: `badge ${gpu ? "gpu" : "cpu"}`, text: gpu ? "WebGPU" : "CPU" });
+  const h = b.handover; // the CPU engine started at once; WebGPU is built behind it
+  const moved = h?.state === "moved";
+  const badge = el("span", { class: `badge ${gpu ? "gpu" : "cpu"}`, text: moved && h.atStep > 0 ? `CPU → WebGPU at step ${h.atStep}` : gpu ? "WebGPU" : "CPU" });
   const adapterName = [w?.description, w?.vendor, w?.architecture].filter(Boolean).join(" ");
   const measured = c?.how === "measured" && c.trial
     ? `auto timed both engines on the software adapter ${adapterName || "(isFallbackAdapter)"}: CPU ${msText(c.trial.cpuMsPerStep)} ms/step vs WebGPU ${msText(c.trial.gpuMsPerStep)} ms/step at m = ${c.trial.batch}`
     : "";
   let line;
-  if (gpu) {
+  if (h) {
+    line = h.state === "building"
+      ? `Started on the CPU engine at once; WebGPU is being built in the background (backend=${h.requested}: ${h.requested === "auto" ? "on a software adapter both engines are then timed on the live run and the faster kept" : "the runs move to it when it is ready"})`
+      : h.state === "moved" && gpu
+        ? `${h.reason} · WebGPU adapter: ${[adapterName || a?.name, a?.deviceType && `device type ${a.deviceType}`].filter(Boolean).join(" · ") || "unnamed"} · ${b.dispatchesPerStep} dispatches per step${a?.deviceType === "Cpu" || w?.isFallbackAdapter ? " · a software GPU (slow): for speed set Backend to auto or cpu" : ""}`
+        : h.reason || "CPU engine";
+  } else if (gpu) {
     const parts = [adapterName || a?.name, a?.deviceType && `device type ${a.deviceType}`, a?.driver].filter(Boolean);
     line = `WebGPU adapter: ${parts.join(" · ") || "unnamed"} · ${b.dispatchesPerStep} dispatches per step`;
     if (measured) line += ` · ${measured}, so it kept WebGPU`;
@@ -316,10 +329,11 @@ function showBackend(b, info) {
       : "The CPU engine was chosen (backend=cpu): the same maths as the GPU kernels";
   }
   $("backend").replaceChildren(badge);
-  $("backend").title = c?.reason || b.fallbackReason || line;
+  $("backend").title = h ? line : c?.reason || b.fallbackReason || line;
   // An embed names its engine only when something needs saying: WebGPU failed and the CPU twin
   // took over, a hand-over or a lost device. auto's normal choice, or backend=cpu, is not news.
-  setEngineNews(!!(b.fallbackReason && !measured) || !!(b.handover || b.handedOver || b.lost || b.deviceLost));
+  setEngineNews(!!(b.fallbackReason && !measured) || moved || h?.state === "failed" || !!(b.handedOver || b.lost || b.deviceLost));
+  if (b.startNote) line += ` (${b.startNote})`;
   $("backend-note").textContent = userData.loaded
     ? `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters. Your data, ${datasetLine(info)}.`
     : `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters, ${info.trainSize.toLocaleString("en")} training examples.`;

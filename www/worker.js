@@ -5,6 +5,7 @@
 //                  (files: null, or the user's own [{name, bytes: ArrayBuffer}], transferred)
 //                  {type:"play"} {type:"pause"} {type:"step"} {type:"setLr", lr}
 //   worker → page  {type:"ready", backend, info, runs, createMs}
+//                  {type:"backend", backend} (the hand-over to WebGPU settled: moved, stayed or failed)
 //                  {type:"steps", records:[{run, …step stats, wallMs, testLoss?, testAccuracy?}]}
 //                  {type:"boundary", n, lo, hi, classes, maps:[{run, probs}], points?:{xy, labels}}
 //                  {type:"state", running} {type:"note", message}
@@ -66,6 +67,8 @@ function fail(err) {
   if (!isCrash(err)) return post({ type: "error", message: message(err) });
   generation++;
   runs = [];
+  handover = null; // the GPU trainers being built belong to the poisoned instance too
+  gpuRuns = null;
   running = false;
   looping = false;
   pendingSteps = 0;
@@ -100,6 +103,7 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
   const gen = generation;
   runs = [];
   grid = null;
+  handover = null;
   for (const spec of specs) {
     try {
       checkSettings(spec.settings);
@@ -113,24 +117,178 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
   const bytes = mnist ? new Uint8Array(mnist) : undefined;
   // The user's files: views on the transferred buffers, no copies (the engine reads them per run).
   const userFiles = files ? files.map((f) => ({ name: String(f.name), bytes: new Uint8Array(f.bytes) })) : null;
-  let chosen = null; // the engine `auto` chose for the first run: the others use it too, untimed
-  for (const spec of specs) {
-    const settings = chosen && (spec.settings.backend ?? "auto") === "auto" ? { ...spec.settings, backend: chosen } : spec.settings;
-    const trainer = userFiles ? await createWithFiles(Trainer, settings, userFiles) : await Trainer.create(settings, bytes);
-    chosen ??= trainer.backend().kind;
-    if (gen !== generation) return; // the engine crashed meanwhile
-    runs.push({ id: spec.id, rule: spec.settings.rule, trainer, wallMs: 0, stopped: false, diverged: null });
+  startArgs = { mnistOk: !userFiles, mnist: bytes };
+  const make = (settings) => (userFiles ? createWithFiles(Trainer, settings, userFiles) : Trainer.create(settings, bytes));
+  const requested = specs[0].settings.backend ?? "auto";
+  // With a WebGPU adapter, auto and gpu start on the CPU engine at once (building WebGPU takes
+  // seconds, 6–25 s on SwiftShader) and the runs move when WebGPU is built (see handOver).
+  // Without an adapter nothing would be built: the engine falls back exactly as before.
+  let early = null; // why the runs did not start on the CPU although WebGPU was asked for
+  if (requested !== "cpu" && (await adapterInfo)) {
+    try {
+      for (const spec of specs) {
+        const trainer = await make({ ...spec.settings, backend: "cpu" });
+        if (gen !== generation) return; // the engine crashed meanwhile
+        runs.push({ id: spec.id, rule: spec.settings.rule, settings: spec.settings, trainer, wallMs: 0, stopped: false, diverged: null });
+      }
+      handover = { requested, state: "building", from: "cpu", to: "gpu", atStep: null, trial: null, reason: null, buildMs: null, worstGapMs: 0, engines: null };
+    } catch (err) {
+      if (isCrash(err)) throw err;
+      // E.g. the CPU engine's memory plan cannot hold the model: start on WebGPU as before.
+      for (const r of runs) r.trainer.free();
+      runs = [];
+      early = `the CPU engine could not start this run (${message(err)}), so it started on the engine asked for`;
+    }
+  }
+  if (runs.length === 0) {
+    let chosen = null; // the engine `auto` chose for the first run: the others use it too, untimed
+    for (const spec of specs) {
+      const settings = chosen && (spec.settings.backend ?? "auto") === "auto" ? { ...spec.settings, backend: chosen } : spec.settings;
+      const trainer = await make(settings);
+      chosen ??= trainer.backend().kind;
+      if (gen !== generation) return; // the engine crashed meanwhile
+      runs.push({ id: spec.id, rule: spec.settings.rule, settings: spec.settings, trainer, wallMs: 0, stopped: false, diverged: null });
+    }
   }
   const info = runs[0].trainer.info();
   if (info.inputDim === 2 && gridSize > 0) grid = makeGrid(gridSize, -1.6, 1.6);
-  const backend = runs[0].trainer.backend();
-  backend.browserAdapter = backend.kind === "gpu" || backend.choice?.trial ? await adapterInfo : null;
+  lastAdapter = await adapterInfo;
+  const backend = describeBackend(lastAdapter);
+  if (early) backend.startNote = early;
   post({
     type: "ready", backend, info,
     runs: runs.map((r) => ({ id: r.id, rule: r.rule })), createMs: performance.now() - t0,
   });
   await exclusive(boundary);
+  if (handover) buildGpu(make, gen, await adapterInfo).catch((err) => {
+    if (isCrash(err)) return fail(err);
+    if (gen !== generation) return;
+    settle("failed", `WebGPU could not be built (${message(err)}); the runs stay on the CPU engine`);
+  });
 }
+
+/** The backend info the page shows: the first run's engine, the browser's adapter, the hand-over. */
+function describeBackend(adapter) {
+  const b = runs[0].trainer.backend();
+  b.browserAdapter = adapter ?? null;
+  b.handover = handover && { ...handover };
+  return b;
+}
+
+// ---- the hand-over: CPU at once, WebGPU when it is built ---------------------------------
+// The GPU trainers are built in this worker while the CPU trainers step: wgpu's pipeline
+// creation is asynchronous on the web (Chromium compiles in its GPU process), so the loop keeps
+// stepping; the longest gap between two rounds during the build is measured (worstGapMs) so a
+// regression that blocks the worker shows up in the hand-over's figures.
+let handover = null; // {requested, state: building|trial|moved|stayed|failed, atStep, trial, reason, …}
+let gpuRuns = null; // the GPU trainers being built or built, one per run, same order
+let lastRound = 0; // when the latest round started, for worstGapMs
+let startArgs = { mnistOk: true, mnist: undefined }; // what a spare CPU trainer for the trial needs
+let lastAdapter = null; // the browser's adapter info, for the backend messages
+
+async function buildGpu(make, gen, adapter) {
+  const t0 = performance.now();
+  const built = [];
+  try {
+    for (const r of runs) {
+      built.push(await make({ ...r.settings, backend: "gpu" }));
+      if (gen !== generation) throw new Error("stale");
+    }
+  } catch (err) {
+    for (const t of built) t.free();
+    throw err;
+  }
+  gpuRuns = built;
+  handover.buildMs = Math.round(performance.now() - t0);
+  const info = built[0].backend();
+  const software = Boolean(adapter?.isFallbackAdapter) || info.adapter?.deviceType === "Cpu";
+  // Between two rounds: no step runs while the states move (the queue holds the loop).
+  await exclusive(() => (gen !== generation ? null : handover.requested === "auto" && software ? trial(adapter) : moveAll("gpu", `WebGPU was built in ${handover.buildMs} ms (backend=${handover.requested}${handover.requested === "auto" ? ", a hardware adapter" : ""})`)));
+}
+
+/** auto on a software adapter: time both engines from the live run's state, keep the faster. */
+async function trial(adapter) {
+  handover.state = "trial";
+  const r = runs.find((x) => !x.stopped) ?? runs[0];
+  const i = runs.indexOf(r);
+  const state = await r.trainer.exportState(schedule(r));
+  // One warm-up step, then at least three timed ones and on until 30 ms have passed (at most
+  // 50): a tiny model's CPU step is shorter than a worker's clock resolution (0.1 ms).
+  const timeSteps = async (t) => {
+    await t.importState(state);
+    const first = await t.step();
+    const s = performance.now();
+    let n = 0;
+    try {
+      while (n < 3 || (performance.now() - s < 30 && n < 50)) { await t.step(); n++; }
+    } catch (err) {
+      if (n === 0 || divergedAt(err) === null) throw err; // a clone diverging ends its timing
+    }
+    return { ms: (performance.now() - s) / n, steps: n, batch: first.batchSize };
+  };
+  const t0 = performance.now();
+  // The CPU side times a throw-away CPU trainer (the live one must not take extra steps);
+  // the GPU trainer's trial steps are discarded: the hand-over imports the live state again.
+  const gpu = await timeSteps(gpuRuns[i]);
+  const cpuTrainer = runs[i].trainer;
+  const spare = await cloneCpu(r, state);
+  let cpu;
+  try {
+    cpu = spare ? await timeSteps(spare) : { ms: r.wallMs / Math.max(1, cpuTrainer.stepsDone()), steps: Number(cpuTrainer.stepsDone()), batch: gpu.batch };
+  } finally {
+    spare?.free();
+  }
+  const step = Number(cpuTrainer.stepsDone());
+  const where = [adapter?.description, adapter?.vendor, adapter?.architecture].filter(Boolean).join(" ") || "isFallbackAdapter";
+  handover.trial = { batch: gpu.batch, steps: Math.min(cpu.steps, gpu.steps), cpuSteps: cpu.steps, gpuSteps: gpu.steps, atStep: step, cpuMsPerStep: cpu.ms, gpuMsPerStep: gpu.ms, totalMs: performance.now() - t0, adapter: where };
+  const figures = `CPU ${ms(cpu.ms)} ms/step vs WebGPU ${ms(gpu.ms)} ms/step at m = ${gpu.batch}`;
+  if (gpu.ms < cpu.ms) return moveAll("gpu", `auto timed both on the live run (software adapter ${where}, step ${step}): ${figures}; moving to WebGPU`);
+  settle("stayed", `auto timed both on the live run (software adapter ${where}, step ${step}): ${figures}; staying on the CPU engine`);
+}
+
+/** A CPU trainer continuing `state`, for timing only; null where the data cannot be re-read (user files). */
+async function cloneCpu(r, state) {
+  if (!startArgs.mnistOk) return null;
+  return engine.Trainer.createFromState({ ...r.settings, backend: "cpu" }, state, startArgs.mnist);
+}
+
+/** The next step the worker evaluates at (carried in the state; the schedule is the worker's). */
+function schedule(r) {
+  const k = Number(r.trainer.stepsDone());
+  return { every: evalEvery, nextStep: (Math.floor(k / evalEvery) + 1) * evalEvery };
+}
+
+/** Every run moves together: export each live state, import it into its GPU trainer. */
+async function moveAll(to, reason) {
+  const moved = [];
+  for (let i = 0; i < runs.length; i++) {
+    const r = runs[i];
+    if (r.stopped) continue; // a diverged run's curve ended; it stays where it stopped
+    const state = await r.trainer.exportState(schedule(r));
+    await gpuRuns[i].importState(state);
+    moved.push(i);
+  }
+  const step = moved.length ? Number(runs[moved[0]].trainer.stepsDone()) : null;
+  for (const i of moved) {
+    runs[i].trainer.free();
+    runs[i].trainer = gpuRuns[i];
+    gpuRuns[i] = null;
+  }
+  handover.atStep = step;
+  settle("moved", `${reason}: the runs moved from the CPU engine to ${to === "gpu" ? "WebGPU" : "the CPU"} after step ${step}`);
+}
+
+/** The hand-over is over (moved, stayed or failed): free what is left and tell the page. */
+function settle(state, reason) {
+  for (const t of gpuRuns ?? []) t?.free();
+  gpuRuns = null;
+  handover.state = state;
+  handover.reason = reason;
+  handover.engines = runs.map((r) => ({ run: r.id, spans: r.trainer.engines() }));
+  post({ type: "backend", backend: describeBackend(lastAdapter) });
+}
+
+const ms = (v) => (v < 1 ? v.toFixed(2) : v < 10 ? v.toFixed(1) : v.toFixed(0)); // as the page writes times
 
 /** A trainer on the user's files; a refusal names the files, since the page shows it as is. */
 async function createWithFiles(Trainer, settings, files) {
@@ -183,11 +341,14 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function loop() {
   if (looping || runs.length === 0) return;
   looping = true;
+  lastRound = 0; // a pause is not a gap
   const gen = generation;
   post({ type: "state", running: true });
   try {
     while ((running || pendingSteps > 0) && runs.some((r) => !r.stopped) && gen === generation) {
       const t0 = performance.now();
+      if (handover?.state === "building" && lastRound) handover.worstGapMs = Math.max(handover.worstGapMs, t0 - lastRound);
+      lastRound = t0;
       await exclusive(async () => { applyLr(); await round(); });
       if (pendingSteps > 0) pendingSteps--;
       const now = performance.now();

@@ -1,5 +1,6 @@
 // The page on headless Chromium's WebGPU (SwiftShader), forced with backend=gpu (auto would time
-// both engines there and keep the CPU, see auto.test.mjs): the WebGPU backend is shown,
+// both engines there and keep the CPU, see auto.test.mjs): the runs start on the CPU engine and
+// move to WebGPU once it is built (handover.test.mjs), then the WebGPU backend is shown,
 // Play trains CABS next to a fixed-batch baseline (the batch grows above 16, the loss falls),
 // the time from load to the first step is measured, CSV export has the native runner's header.
 // Blobs with a 16-unit MLP and α = 4 grows the batch within ~50 steps on SwiftShader.
@@ -28,7 +29,13 @@ test("WebGPU is available headless with --enable-unsafe-webgpu", async () => {
 });
 
 test("backend=gpu: the page uses the WebGPU backend and shows it", async () => {
-  const snap = await ready(page);
+  const start = await ready(page);
+  assert.equal(start.backend.kind, "cpu", "the runs start on the CPU engine at once");
+  assert.equal(start.backend.handover.state, "building");
+  await page.waitForFunction(() => window.cabsDemo.snapshot().backend.handover.state !== "building", null, { timeout: 120_000, polling: 200 });
+  const snap = await page.evaluate(() => window.cabsDemo.snapshot());
+  assert.equal(snap.backend.handover.state, "moved", snap.backend.handover.reason);
+  assert.equal(snap.backend.handover.atStep, 0, "not playing: the runs moved before their first step");
   assert.equal(snap.backend.kind, "gpu");
   assert.equal(snap.running, false);
   assert.deepEqual(snap.runs.map((r) => r.rule), ["cabs", "const:16"]);
@@ -87,7 +94,7 @@ test("pause stops training; CSV export has the native runner's header and one ro
 
 test("the page stays responsive while the worker runs m = 2048 steps; Reset aborts them", async () => {
   await page.evaluate(() => { location.hash = "#data=mnist&model=mlp:64&rule=const:2048&baselines=none&backend=gpu&eval=1000000"; });
-  await page.waitForFunction(() => window.cabsDemo.snapshot().backend && window.cabsDemo.snapshot().runs[0].rule === "const:2048", null, { timeout: 60_000 });
+  await page.waitForFunction(() => window.cabsDemo.snapshot().backend?.handover?.state === "moved" && window.cabsDemo.snapshot().runs[0].rule === "const:2048", null, { timeout: 120_000 });
   await page.click("#play");
   await page.waitForFunction(() => window.cabsDemo.snapshot().running, null, { timeout: 10_000 });
   const gaps = await page.evaluate(() => new Promise((resolve) => {
