@@ -2,9 +2,11 @@
 // step of the whole page (worker, statistics, charts and evaluations included) in headless
 // Chromium with its SwiftShader WebGPU adapter. Each variant is a URL hash (the page keeps its settings there); variants are
 // interleaved over rounds (A B C, then C B A, …), a fresh page per measurement, medians printed
-// with the ratio of each variant to the first.
+// with the ratio of each variant to the first. "first step at" is the page's own time from navigation
+// to its first training step.
 //   node scripts/bench-page.mjs [HASH …]        default: "backend=auto" "backend=cpu"
 //   env: ROUNDS=5 SECONDS=8 (measured window after the first step) WARMUP=2 (seconds)
+//        WEBGPU=0: a Chromium without WebGPU (no --enable-unsafe-webgpu), as many visitors have
 // It serves www/ (needs www/pkg from scripts/build-wasm.sh and www/data/mnist.bin).
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
@@ -22,12 +24,23 @@ const freePort = () => new Promise((ok) => { const s = createServer(); s.listen(
 const port = await freePort();
 const server = spawn(process.execPath, [join(ROOT, "scripts", "serve.mjs"), join(ROOT, "www")], { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
 await new Promise((ok) => server.stdout.on("data", (d) => { if (String(d).includes("serving")) ok(); }));
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true,
+// A fresh browser per measurement, as a new visitor has: one browser's GPU process would carry
+// the previous page's pipeline compiles (seconds on SwiftShader) into the next page's start-up.
+const launch = () => chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true,
   args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--disable-quic", "--enable-unsafe-webgpu", "--enable-unsafe-swiftshader"] });
+    "--disable-quic", "--enable-unsafe-swiftshader", ...(process.env.WEBGPU === "0" ? [] : ["--enable-unsafe-webgpu"])] });
 
 /** One page load: {msPerStep, firstStepMs, backend} — steps counted on the first run of the page. */
 async function measure(query) {
+  const browser = await launch();
+  try {
+    return await measureIn(browser, query);
+  } finally {
+    await browser.close();
+  }
+}
+
+async function measureIn(browser, query) {
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
@@ -52,11 +65,10 @@ try {
     for (const v of order) results.get(v).push(await measure(v));
   }
 } finally {
-  await browser.close();
   server.kill();
 }
 const median = (v) => { const s = [...v].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
-console.log(`demo page with default settings, headless Chromium (SwiftShader WebGPU), ${rounds} rounds × ${seconds} s after a ${warmup} s warm-up, medians`);
+console.log(`demo page with default settings, headless Chromium (${process.env.WEBGPU === "0" ? "no WebGPU" : "SwiftShader WebGPU"}), ${rounds} rounds × ${seconds} s after a ${warmup} s warm-up, medians`);
 const base = median(results.get(variants[0]).map((r) => r.msPerStep));
 for (const v of variants) {
   const r = results.get(v);
