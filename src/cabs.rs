@@ -126,6 +126,12 @@ impl Rule {
         }
     }
 
+    /// Whether the rule reads the variance of the per-example inner products g_iᵀḡ (the
+    /// `inner:THETA` rule): the engines compute them only then, so other rules do not pay.
+    pub fn needs_inner_products(&self) -> bool {
+        false
+    }
+
     pub fn unbiased(&self) -> bool {
         matches!(self, Rule::Cabs(c) if c.unbiased)
     }

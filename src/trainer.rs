@@ -69,6 +69,10 @@ pub struct StepStats {
     /// approximation, on this same batch (only with [`ConvNorms::Both`]).
     pub conv_xi_exact: Option<f64>,
     pub conv_xi_approx: Option<f64>,
+    /// Sample variance over the batch of the per-example inner products g_iᵀḡ with the batch's
+    /// own mean gradient (divided by m − 1), exact; None unless computed (the `inner:THETA`
+    /// rule, or [`Trainer::set_inner_products`]).
+    pub inner_product_var: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -134,7 +138,7 @@ impl Trainer {
             ));
         }
         let params = layout.init_params(cfg.seed);
-        let (engine, info) = Engine::build(EngineRequest {
+        let (mut engine, info) = Engine::build(EngineRequest {
             choice: cfg.backend,
             layout: layout.clone(),
             data: &data,
@@ -146,6 +150,7 @@ impl Trainer {
             trial: TrialBatch { m: cfg.rule.initial_batch(), with_stats: cfg.with_stats },
         })
         .await?;
+        engine.set_inner_products(cfg.rule.needs_inner_products());
         let averages = CabsState::new(match &cfg.rule {
             Rule::Cabs(c) => c.clone(),
             Rule::Constant { .. } => CabsConfig::default(),
@@ -281,6 +286,13 @@ impl Trainer {
         self.batch
     }
 
+    /// Compute the exact per-example inner products and their variance (`inner_product_var`)
+    /// in every step from now on, or stop: on for rules that read them, and for measuring what
+    /// they cost. The weights and every other statistic are the same either way.
+    pub fn set_inner_products(&mut self, on: bool) {
+        self.engine.set_inner_products(on);
+    }
+
     /// Change α; training continues from where it is (no reset).
     pub fn set_lr(&mut self, lr: f64) -> Result<()> {
         if !(lr.is_finite() && lr > 0.0) {
@@ -362,6 +374,7 @@ impl Trainer {
             sum_sq_norms: sums.sq_norm_sum as f64,
             conv_xi_exact: None,
             conv_xi_approx: None,
+            inner_product_var: self.engine.inner_product_stats().map(|(_, var)| var as f64),
         };
         if self.cfg.with_stats && self.cfg.conv_norms == ConvNorms::Both && !self.layout.convs.is_empty() {
             let (exact, approx) = self.conv_xi(m).await?;

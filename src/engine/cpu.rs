@@ -11,7 +11,8 @@ use crate::error::{CabsError, Result};
 use crate::fast::{conv as fast_conv, gemm::matmul};
 use crate::model::Layout;
 use crate::plan::{Buf, Chunking, Extent, Op, Plan};
-use crate::reference::matmul::{MatmulSpec, ACCUMULATE, SCALE_INV_M};
+use crate::reference::inner_products::{inner_product_var, inner_products};
+use crate::reference::matmul::{MatmulSpec, ACCUMULATE, ADD_BIAS, SCALE_INV_M};
 use crate::reference::reduce_stats::{reduce_stats, StepSums};
 use crate::reference::{
     bias_grad::bias_grad, conv2d, crop_standardize::crop_standardize, gather::gather_batch, max_pool, per_example_norms::per_example_norms,
@@ -60,6 +61,8 @@ pub struct CpuExec {
     pub params: Vec<f32>,
     pub grads: Vec<f32>,
     pub partials: Vec<f32>,
+    /// Mean and sample variance of the per-example inner products ([`Op::InnerVar`]).
+    pub inner_stats: (f32, f32),
 }
 
 impl CpuExec {
@@ -95,6 +98,7 @@ impl CpuExec {
             params: params.to_vec(),
             grads: try_zeroed(layout.param_count as usize, "the gradient")?,
             partials: Vec::new(),
+            inner_stats: (0.0, 0.0),
             plan,
         };
         exec.params.shrink_to_fit();
@@ -243,6 +247,30 @@ impl CpuExec {
                     norms[(row + 1) * self.m_max + a.row_base + i] = b;
                 }
             }
+            Op::DenseInner { layer, first } => {
+                // t_i = Ḡ a_i + ḡ_b: the forward product with the gradient as weights, written
+                // over the layer's output, which the pass no longer needs.
+                let d = lay.layers[layer];
+                let spec = MatmulSpec { m, n: d.d_out as usize, k: d.d_in as usize, trans_a: false, trans_b: true, flags: ADD_BIAS };
+                let mut t = self.take(Buf::Act(layer));
+                let (gw, gb) = self.grads[d.w_offset as usize..(d.b_offset + d.d_out) as usize].split_at((d.d_in * d.d_out) as usize);
+                matmul(spec, self.get(self.plan.layer_input(layer)), gw, gb, &[], 0.0, &mut t);
+                let mut inner = self.take(Buf::Inner);
+                inner_products(self.get(Buf::Delta(layer)), &t, m, d.d_out as usize, first, &mut inner[a.row_base..]);
+                self.put(Buf::Inner, inner);
+                self.put(Buf::Act(layer), t);
+            }
+            Op::ConvInner { stage, first } => {
+                let c = lay.convs[stage];
+                let mut t = self.take(Buf::ConvOut(stage));
+                let (gw, gb) = self.grads[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
+                fast_conv::forward(&c.conv, self.get(self.plan.stage_input(stage)), gw, gb, m, &mut t);
+                let mut inner = self.take(Buf::Inner);
+                inner_products(self.get(Buf::DConv(stage)), &t, m, c.conv.out_len(), first, &mut inner[a.row_base..]);
+                self.put(Buf::Inner, inner);
+                self.put(Buf::ConvOut(stage), t);
+            }
+            Op::InnerVar => self.inner_stats = inner_product_var(&self.get(Buf::Inner)[..m]),
             Op::SgdUpdate => self.partials = sgd_update(&mut self.params, &self.grads, lr),
             Op::ReduceStats => {} // see `CpuEngine::train_step` / `evaluate`: it returns the sums
         }
@@ -298,6 +326,8 @@ pub struct CpuEngine {
     perm: Vec<u32>,
     /// Rows of the last chunk run (what a snapshot shows of the per-chunk buffers).
     last_rows: usize,
+    /// Run the inner products' pass ([`Plan::inner_pass`]) in each training step.
+    inner_on: bool,
 }
 
 impl CpuEngine {
@@ -310,7 +340,24 @@ impl CpuEngine {
             test: data.test.clone(),
             perm: (0..data.train.len() as u32).collect(),
             last_rows: 0,
+            inner_on: false,
         })
+    }
+
+    /// Compute the per-example inner products p_i = g_iᵀḡ (and their variance) in every
+    /// training step from now on, or stop.
+    pub fn set_inner_products(&mut self, on: bool) {
+        self.inner_on = on;
+    }
+
+    /// (mean, sample variance) of the last step's p_i; None unless they were computed.
+    pub fn inner_product_stats(&self) -> Option<(f32, f32)> {
+        self.inner_on.then_some(self.exec.inner_stats)
+    }
+
+    /// The last step's per-example inner products p_i (first `m`; zeros unless computed).
+    pub fn inner_products(&self, m: u32) -> Vec<f32> {
+        self.exec.get(Buf::Inner)[..m as usize].to_vec()
     }
 
     pub fn chunking(&self) -> Chunking {
@@ -341,20 +388,29 @@ impl CpuEngine {
     pub fn train_step(&mut self, offset: u32, m: u32, lr: f32, with_stats: bool) -> StepSums {
         let inv_m = 1.0 / m as f32;
         let ops: Vec<Op> = self.exec.plan.chunk.iter().copied().filter(|op| with_stats || !op.is_norm()).collect();
-        for (k, (row_base, rows)) in self.chunking.spans(m).enumerate() {
-            let args = ChunkArgs {
-                split: &self.train,
-                perm: Some(&self.perm),
-                offset: (offset + row_base) as usize,
-                rows: rows as usize,
-                row_base: row_base as usize,
-                inv_m,
-                accumulate: k > 0,
-            };
+        let spans: Vec<(u32, u32)> = self.chunking.spans(m).collect();
+        let args = |k: usize| ChunkArgs {
+            split: &self.train,
+            perm: Some(&self.perm),
+            offset: (offset + spans[k].0) as usize,
+            rows: spans[k].1 as usize,
+            row_base: spans[k].0 as usize,
+            inv_m,
+            accumulate: k > 0,
+        };
+        for k in 0..spans.len() {
             for &op in &ops {
-                self.exec.run(op, &args, lr);
+                self.exec.run(op, &args(k), lr);
             }
-            self.last_rows = rows as usize;
+        }
+        self.last_rows = spans[spans.len() - 1].1 as usize;
+        if self.inner_on {
+            let whole = ChunkArgs { rows: m as usize, row_base: 0, ..args(0) };
+            let pass = self.exec.plan.inner_pass(spans.len());
+            for (k, op) in pass {
+                let a = if op == Op::InnerVar { whole } else { args(k) };
+                self.exec.run(op, &a, lr);
+            }
         }
         let dummy = ChunkArgs { split: &self.train, perm: None, offset: 0, rows: 0, row_base: 0, inv_m, accumulate: false };
         for op in self.exec.plan.finish.clone() {

@@ -130,6 +130,8 @@ pub struct ConvSnapshot {
 }
 
 /// Every intermediate buffer after a training step (first `m` rows of each), for tests and probes.
+/// After a step with inner products, the layers' outputs (dense `acts[l + 1]`, `conv_out`) hold
+/// the pass's scratch (Ḡ applied to each layer's input), not the activations.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     /// Rows held by the per-chunk buffers (the last chunk's; the whole batch when unchunked).
@@ -336,6 +338,34 @@ impl Engine {
         match self {
             Engine::Gpu(g) => g.train_step(offset, m, lr, with_stats).await,
             Engine::Cpu(c) => Ok(c.train_step(offset, m, lr, with_stats)),
+        }
+    }
+
+    /// Compute the exact per-example inner products p_i = g_iᵀḡ with the batch's own mean
+    /// gradient, and their variance, in every training step from now on (the `inner:THETA`
+    /// rule), or stop. Off by default: the pass costs about one forward-sized product per layer
+    /// (plus a recomputation of every chunk but the last), which other rules do not pay.
+    pub fn set_inner_products(&mut self, on: bool) {
+        match self {
+            Engine::Gpu(g) => g.set_inner_products(on),
+            Engine::Cpu(c) => c.set_inner_products(on),
+        }
+    }
+
+    /// (mean, sample variance) of the last training step's p_i (the mean is ‖ḡ‖² up to
+    /// rounding); None unless [`Engine::set_inner_products`] is on.
+    pub fn inner_product_stats(&self) -> Option<(f32, f32)> {
+        match self {
+            Engine::Gpu(g) => g.inner_product_stats(),
+            Engine::Cpu(c) => c.inner_product_stats(),
+        }
+    }
+
+    /// The last training step's p_i, first `m` (for tests; not part of a step).
+    pub async fn inner_products(&self, m: u32) -> Result<Vec<f32>> {
+        match self {
+            Engine::Gpu(g) => g.inner_products(m).await,
+            Engine::Cpu(c) => Ok(c.inner_products(m)),
         }
     }
 

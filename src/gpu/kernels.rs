@@ -253,6 +253,8 @@ pub struct Kernels {
     pub bias_grad: Kernel,
     pub sgd_update: Kernel,
     pub reduce_stats: Kernel,
+    pub inner_products: Kernel,
+    pub inner_product_var: Kernel,
 }
 
 /// The layout of group 1, the per-step uniform with a dynamic offset, shared by all kernels.
@@ -294,6 +296,8 @@ impl Kernels {
             bias_grad: k("bias_grad", include_str!("../../shaders/bias_grad.wgsl"), &[Uniform, Read, Write]),
             sgd_update: k("sgd_update", include_str!("../../shaders/sgd_update.wgsl"), &[Uniform, Read, Write, Write]),
             reduce_stats: k("reduce_stats", include_str!("../../shaders/reduce_stats.wgsl"), &[Uniform, Read, Read, Read, Read, Write]),
+            inner_products: k("inner_products", include_str!("../../shaders/inner_products.wgsl"), &[Uniform, Read, Read, Write]),
+            inner_product_var: k("inner_product_var", include_str!("../../shaders/inner_product_var.wgsl"), &[Uniform, Read, Write]),
             step_layout,
         }
     }

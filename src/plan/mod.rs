@@ -17,6 +17,16 @@
 //! whole batch, so ‖ḡ‖², ξ and the update happen once, at the end, exactly as unchunked up to
 //! float rounding. Pure Rust: no wgpu, no wasm.
 //!
+//! **Inner products** (the `inner:THETA` rule): p_i = g_iᵀḡ needs the whole batch's ḡ, known
+//! only after the last chunk. [`Plan::inner_pass`] is a second pass over the step's chunks, run
+//! before the update (so that a recomputation sees the same weights): the last chunk's buffers
+//! still hold its activations and errors, every earlier chunk is recomputed ([`Plan::recompute`]:
+//! forward and backward, no gradient). Each layer's term is Ḡ applied to the layer's input
+//! (the forward op with the gradient in place of the weights: one forward-sized product), dotted
+//! with the layer's error; the product lands in the layer's own output buffer, which the pass
+//! no longer needs (layers are visited last to first), so it takes no memory. Engines run it only
+//! when asked (`Engine::set_inner_products`): other rules do not pay for it.
+//!
 //! This file holds the ops and buffers; [`memory`] what they take and the chunk a budget allows.
 
 mod memory;
@@ -58,6 +68,10 @@ pub enum Buf {
     Grads,
     /// Partial sums of ‖ḡ‖² written by the update.
     Partials,
+    /// Per-example inner products p_i = g_iᵀḡ of the whole batch (one row of m_max).
+    Inner,
+    /// Mean and sample variance of the batch's p_i.
+    InnerStats,
 }
 
 /// How large a buffer is.
@@ -107,6 +121,14 @@ pub enum Op {
     SgdUpdate,
     /// Losses, Correct, Norms, Partials → the step's four sums.
     ReduceStats,
+    /// Layer input, Grads → Act(l) := Ḡ·a_i + ḡ_b (a scratch use of the buffer), then
+    /// Inner[row] (+)= δ_iᵀ Act(l)_i: layer l's share of p_i. `first`: write, not add.
+    DenseInner { layer: usize, first: bool },
+    /// Stage input, Grads → ConvOut(s) := conv(x_i, Ḡ) + ḡ_b (scratch), then
+    /// Inner[row] (+)= Σ_p δ_i(p)ᵀ ConvOut(s)_i(p): stage s's share of p_i.
+    ConvInner { stage: usize, first: bool },
+    /// Inner → InnerStats (mean and sample variance over the batch).
+    InnerVar,
 }
 
 impl Op {
@@ -127,6 +149,8 @@ impl Op {
             Op::ConvNorms { .. } => "conv2d_norms",
             Op::SgdUpdate => "sgd_update",
             Op::ReduceStats => "reduce_stats",
+            Op::DenseInner { .. } | Op::ConvInner { .. } => "inner_products",
+            Op::InnerVar => "inner_product_var",
         }
     }
 
@@ -138,6 +162,8 @@ impl Op {
             Op::WeightGrad { .. } => "matmul (weight gradient)",
             Op::ConvNorms { approx: false, .. } => "conv2d_norms (exact)",
             Op::ConvNorms { approx: true, .. } => "conv2d_norms (approximate)",
+            Op::DenseInner { .. } => "inner_products (dense: matmul + dot)",
+            Op::ConvInner { .. } => "inner_products (conv: conv2d_forward + dot)",
             other => other.kernel(),
         }
     }
@@ -159,6 +185,12 @@ pub struct Plan {
     pub finish: Vec<Op>,
     /// Run once per evaluation chunk: forward and loss.
     pub forward: Vec<Op>,
+    /// The inner products' second pass: what recomputes an earlier chunk's activations and
+    /// errors (the chunk ops that write no gradient and no norm row).
+    pub recompute: Vec<Op>,
+    /// The inner products of one chunk: dense layers last to first, then conv stages last to
+    /// first (each op overwrites a buffer only ops before it read).
+    pub inner: Vec<Op>,
 }
 
 impl Plan {
@@ -204,7 +236,28 @@ impl Plan {
             }
         }
         forward.push(Op::ReduceStats);
-        Plan { layout: layout.clone(), conv_norms, chunk, finish: vec![Op::SgdUpdate, Op::ReduceStats], forward }
+        let recompute = chunk
+            .iter()
+            .copied()
+            .filter(|op| !op.is_norm() && !matches!(op, Op::WeightGrad { .. } | Op::BiasGrad { .. } | Op::ConvFilterGrad { .. }))
+            .collect();
+        let mut inner: Vec<Op> = (0..n_layers).rev().map(|layer| Op::DenseInner { layer, first: layer == n_layers - 1 }).collect();
+        inner.extend((0..n_convs).rev().map(|stage| Op::ConvInner { stage, first: false }));
+        Plan { layout: layout.clone(), conv_norms, chunk, finish: vec![Op::SgdUpdate, Op::ReduceStats], forward, recompute, inner }
+    }
+
+    /// The second pass of a step of `chunks` chunks that computes the inner products, as
+    /// (chunk index, op), run after the chunk ops and before [`Plan::finish`]: the last chunk
+    /// first (its buffers still hold what the pass needs), then each earlier chunk recomputed,
+    /// then [`Op::InnerVar`] once. An unchunked step adds only the inner ops and the variance.
+    pub fn inner_pass(&self, chunks: usize) -> Vec<(usize, Op)> {
+        let last = chunks.max(1) - 1;
+        let mut v: Vec<(usize, Op)> = self.inner.iter().map(|&op| (last, op)).collect();
+        for k in 0..last {
+            v.extend(self.recompute.iter().chain(&self.inner).map(|&op| (k, op)));
+        }
+        v.push((last, Op::InnerVar));
+        v
     }
 
     /// Dispatches of one step of `chunks` chunks.
@@ -305,6 +358,15 @@ impl Plan {
             Op::ConvNorms { stage, .. } => (vec![self.stage_input(stage), DConv(stage)], vec![Norms]),
             Op::SgdUpdate => (vec![Grads, Params], vec![Params, Partials]),
             Op::ReduceStats => (vec![Losses, Correct, Norms, Partials], vec![]),
+            Op::DenseInner { layer, first } => {
+                let mut reads = vec![self.layer_input(layer), Grads, Delta(layer)];
+                if !first {
+                    reads.push(Inner);
+                }
+                (reads, vec![Act(layer), Inner])
+            }
+            Op::ConvInner { stage, .. } => (vec![self.stage_input(stage), Grads, DConv(stage), Inner], vec![ConvOut(stage), Inner]),
+            Op::InnerVar => (vec![Inner], vec![InnerStats]),
         }
     }
 
@@ -329,6 +391,7 @@ impl Plan {
             v.push((Delta(l), PerChunkRow(d.d_out as usize)));
         }
         v.extend([(Losses, PerBatchRow(1)), (Correct, PerBatchRow(1)), (Norms, PerBatchRow(self.norm_rows()))]);
+        v.extend([(Inner, PerBatchRow(1)), (InnerStats, Fixed(2))]);
         let n = lay.param_count as usize;
         v.extend([(Params, Fixed(n)), (Grads, Fixed(n)), (Partials, Fixed(crate::reference::sgd_update::partials(n)))]);
         v
@@ -347,7 +410,7 @@ impl Plan {
                 let d = lay.layers[layer];
                 format!("layer {}→{}", d.d_in, d.d_out)
             }
-            Op::DenseNorms { layer, .. } => {
+            Op::DenseNorms { layer, .. } | Op::DenseInner { layer, .. } => {
                 let d = lay.layers[layer];
                 format!("layer {}→{}", d.d_in, d.d_out)
             }
@@ -355,6 +418,7 @@ impl Plan {
             | Op::ConvBackwardInput { stage }
             | Op::ConvFilterGrad { stage }
             | Op::ConvNorms { stage, .. }
+            | Op::ConvInner { stage, .. }
             | Op::PoolForward { stage }
             | Op::PoolBackward { stage } => conv(stage),
             _ => String::new(),
@@ -398,6 +462,55 @@ mod tests {
             // The figures of the engine before the plan: 25 with ξ, 21 without (27 with both norms).
             assert_eq!(plan.dispatches_per_step(1, true), if norms == ConvNorms::Both { 27 } else { 25 });
             assert_eq!(plan.dispatches_per_step(1, false), 21);
+        }
+    }
+
+    /// Which chunk's rows each per-chunk buffer holds (None: the inner products' scratch), op by
+    /// op through a step's chunks and its inner-product pass: every op must read what its own
+    /// chunk wrote. Visiting the layers first to last instead would read a scratch buffer.
+    fn check_inner_pass(plan: &Plan, chunks: usize) -> std::result::Result<(), String> {
+        use std::collections::BTreeMap;
+        let per_chunk: Vec<Buf> = plan.buffers().into_iter().filter(|(_, e)| matches!(e, Extent::PerChunkRow(_))).map(|(b, _)| b).collect();
+        let mut holds: BTreeMap<Buf, Option<usize>> = BTreeMap::new();
+        for k in 0..chunks {
+            for &op in &plan.chunk {
+                plan.io(op).1.into_iter().filter(|b| per_chunk.contains(b)).for_each(|b| _ = holds.insert(b, Some(k)));
+            }
+        }
+        for (k, op) in plan.inner_pass(chunks) {
+            let (reads, writes) = plan.io(op);
+            if op != Op::InnerVar {
+                for r in reads.into_iter().filter(|b| per_chunk.contains(b)) {
+                    if holds.get(&r).copied().flatten() != Some(k) {
+                        return Err(format!("{op:?} of chunk {k} reads {r:?}, which holds {:?}", holds.get(&r)));
+                    }
+                }
+            }
+            let scratch = matches!(op, Op::DenseInner { .. } | Op::ConvInner { .. });
+            for w in writes.into_iter().filter(|b| per_chunk.contains(b)) {
+                holds.insert(w, if scratch { None } else { Some(k) });
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_inner_product_pass_reads_only_its_own_chunks_buffers_and_writes_no_gradient() {
+        let mlp = Layout::new(&ModelSpec::parse("mlp:16,8:tanh").unwrap(), 12, 3).unwrap();
+        for lay in [cnn_mnist(), mlp] {
+            let mut plan = Plan::new(&lay, ConvNorms::Exact);
+            for chunks in [1, 2, 5] {
+                check_inner_pass(&plan, chunks).unwrap();
+                let pass = plan.inner_pass(chunks);
+                assert_eq!(pass.len(), chunks * plan.inner.len() + (chunks - 1) * plan.recompute.len() + 1);
+                assert_eq!(pass.last(), Some(&(chunks - 1, Op::InnerVar)));
+                for (_, op) in pass {
+                    assert!(!plan.io(op).1.contains(&Buf::Grads) && !plan.io(op).1.contains(&Buf::Norms), "{op:?} writes a gradient");
+                }
+            }
+            // The check can fail: layers visited first to last overwrite an input still needed.
+            plan.inner.reverse();
+            assert!(check_inner_pass(&plan, 2).is_err());
         }
     }
 }

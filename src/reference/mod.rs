@@ -7,6 +7,7 @@ pub mod bias_grad;
 pub mod conv2d;
 pub mod crop_standardize;
 pub mod gather;
+pub mod inner_products;
 pub mod matmul;
 pub mod max_pool;
 pub mod per_example_norms;

@@ -195,6 +195,7 @@ fn stats(step: u64, batch: u32, loss: f64, xi: f64, lr: f64, conv: Option<(f64, 
         sum_sq_norms: 2.5e22,
         conv_xi_exact: conv.map(|c| c.0),
         conv_xi_approx: conv.map(|c| c.1),
+        inner_product_var: None,
     }
 }
 

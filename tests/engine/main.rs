@@ -17,5 +17,7 @@ mod cnn_engine;
 mod fast_cpu;
 mod gpu_conv;
 mod gpu_vs_cpu;
+mod inner_cost;
+mod inner_products;
 mod run_state;
 mod web;

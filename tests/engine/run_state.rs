@@ -43,11 +43,24 @@ fn step_bits(s: &StepStats) -> Vec<u64> {
         sum_sq_norms,
         conv_xi_exact,
         conv_xi_approx,
+        inner_product_var,
     } = s;
     let opt = |v: &Option<f64>| v.map_or(u64::MAX, f64::to_bits);
     let f = [m_raw, loss, loss_avg, xi, xi_avg, grad_norm_sq, noise_scale, lr, batch_accuracy, sum_sq_norms].map(|v| v.to_bits());
-    [vec![*step, *examples_seen, *epoch, *batch_size as u64, *next_batch_size as u64, opt(conv_xi_exact), opt(conv_xi_approx)], f.to_vec()]
-        .concat()
+    [
+        vec![
+            *step,
+            *examples_seen,
+            *epoch,
+            *batch_size as u64,
+            *next_batch_size as u64,
+            opt(conv_xi_exact),
+            opt(conv_xi_approx),
+            opt(inner_product_var),
+        ],
+        f.to_vec(),
+    ]
+    .concat()
 }
 
 fn eval_bits(e: &EvalStats) -> Vec<u64> {

@@ -9,5 +9,6 @@ mod common;
 
 mod cabs_rule;
 mod conv_reference;
+mod inner_products;
 mod probe_cnn;
 mod reference_vs_brute_force;

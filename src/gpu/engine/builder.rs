@@ -7,7 +7,7 @@ use super::super::kernels::{Kernel, Kernels, MatmulParams, MatmulShape, Params4}
 use super::dispatch::{storage, uniform, Dispatch, Grid};
 use super::stream::SplitBufs;
 use crate::plan::{Buf, Op, Plan};
-use crate::reference::matmul::{ACCUMULATE, SCALE_INV_M};
+use crate::reference::matmul::{ACCUMULATE, ADD_BIAS, SCALE_INV_M};
 use std::collections::BTreeMap;
 
 /// Everything needed to build the dispatches of a plan.
@@ -86,6 +86,13 @@ impl Builder<'_> {
 
     fn small(&self, op: Op, kernel: &Kernel, p: [u32; 4], buffers: &[&wgpu::Buffer], grid: Grid) -> Dispatch {
         self.dispatch(op, kernel, uniform(self.device, "kernel params", &Params4(p)), buffers, grid)
+    }
+
+    /// The per-example dot δ_i · t_i of `width` values into the inner-product row (one workgroup
+    /// per example).
+    fn dot(&self, op: Op, width: u32, first: bool, delta: Buf, t: Buf) -> Dispatch {
+        let bufs = [self.buf(delta), self.buf(t), self.buf(Buf::Inner)];
+        self.small(op, &self.kernels.inner_products, [width, first as u32, 0, 0], &bufs, Grid::Examples { w: 1 })
     }
 
     fn conv_kernels(&self) -> &ConvKernels {
@@ -273,6 +280,40 @@ impl Builder<'_> {
                 &[b(Buf::Grads), b(Buf::Params), b(Buf::Partials)],
                 Grid::Fixed { x: self.n_partials, wx: crate::reference::WORKGROUP as u32, y: 1, wy: 1 },
             ),
+            Op::DenseInner { layer, first } => {
+                // t = Ḡ·a + ḡ_b: the layer's forward product with the gradient as weights, over
+                // the layer's output (which the pass no longer needs); then δ · t per example.
+                let d = lay.layers[layer];
+                let p = MatmulParams {
+                    n: d.d_out,
+                    k: d.d_in,
+                    batch_dim: 1,
+                    flags: ADD_BIAS,
+                    trans_b: 1,
+                    b_off: d.w_offset,
+                    bias_off: d.b_offset,
+                    ..Default::default()
+                };
+                let input = b(plan.layer_input(layer));
+                let mut t = self.matmul(op, p, &[input, b(Buf::Grads), input, b(Buf::Act(layer))], None);
+                t.then = Some(Box::new(self.dot(op, d.d_out, first, Buf::Delta(layer), Buf::Act(layer))));
+                t
+            }
+            Op::ConvInner { stage, first } => {
+                let c = &lay.convs[stage].conv;
+                let mut t = self.dispatch(
+                    op,
+                    self.conv_kernels().forward.pick(c.out_c),
+                    conv_params(stage, 0, 0),
+                    &[b(plan.stage_input(stage)), b(Buf::Grads), b(Buf::ConvOut(stage))],
+                    Grid::ExampleCols { per_row: c.positions() as u32, w: TILE, y: (c.out_c as u32).div_ceil(TILE) },
+                );
+                t.then = Some(Box::new(self.dot(op, c.out_len() as u32, first, Buf::DConv(stage), Buf::ConvOut(stage))));
+                t
+            }
+            Op::InnerVar => {
+                self.small(op, &k.inner_product_var, [0; 4], &[b(Buf::Inner), b(Buf::InnerStats)], Grid::Fixed { x: 1, wx: 1, y: 1, wy: 1 })
+            }
             Op::ReduceStats => self.small(
                 op,
                 &k.reduce_stats,

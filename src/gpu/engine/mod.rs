@@ -22,7 +22,7 @@ use super::kernels::{Kernels, StepUniform, STEP_STRIDE};
 use crate::data::{Dataset, Split};
 use crate::error::{CabsError, Result};
 use crate::model::Layout;
-use crate::plan::{choose_chunk, Budget, Buf, Chunking, Extent, Plan};
+use crate::plan::{choose_chunk, Budget, Buf, Chunking, Extent, Op, Plan};
 use builder::Builder;
 use dispatch::{storage, storage_init, Dispatch};
 use std::collections::BTreeMap;
@@ -58,6 +58,13 @@ pub struct GpuEngine {
     chunk_ops: Vec<Dispatch>,
     finish_ops: Vec<Dispatch>,
     eval_ops: Vec<Dispatch>,
+    /// The plan's inner-product ops and [`crate::plan::Op::InnerVar`] (the recomputation of
+    /// earlier chunks reuses `chunk_ops`).
+    inner_ops: Vec<Dispatch>,
+    /// Run the inner products' pass in each training step.
+    inner_on: bool,
+    /// (mean, sample variance) of the last step's p_i.
+    inner_stats: Option<(f32, f32)>,
     /// Rows of the last chunk run (what a snapshot shows of the per-chunk buffers).
     last_rows: u32,
 }
@@ -173,8 +180,9 @@ impl GpuEngine {
         let chunk_ops: Vec<Dispatch> = plan.chunk.iter().map(|&op| builder.build(op, &train)).collect();
         let finish_ops: Vec<Dispatch> = plan.finish.iter().map(|&op| builder.build(op, &train)).collect();
         let eval_ops: Vec<Dispatch> = plan.forward.iter().map(|&op| builder.build(op, &test)).collect();
+        let inner_ops: Vec<Dispatch> = plan.inner.iter().chain(&[Op::InnerVar]).map(|&op| builder.build(op, &train)).collect();
         drop(builder);
-        let widest = chunk_ops.iter().chain(&finish_ops).chain(&eval_ops).map(|d| d.widest(chunk)).max().unwrap_or(1);
+        let widest = chunk_ops.iter().chain(&finish_ops).chain(&eval_ops).chain(&inner_ops).map(|d| d.widest(chunk)).max().unwrap_or(1);
         if widest > limits.max_compute_workgroups_per_dimension {
             return Err(CabsError::Gpu(format!(
                 "the adapter '{}' allows {} workgroups per dimension, but this model needs {widest}; use a smaller model or chunk",
@@ -202,6 +210,9 @@ impl GpuEngine {
             chunk_ops,
             finish_ops,
             eval_ops,
+            inner_ops,
+            inner_on: false,
+            inner_stats: None,
             last_rows: 0,
         };
         let identity: Vec<u32> = (0..data.train.len() as u32).collect();
@@ -245,6 +256,18 @@ impl GpuEngine {
         if self.train.stream.is_some() {
             self.perm_host = perm.to_vec();
         }
+    }
+
+    /// Compute the per-example inner products and their variance in every training step from
+    /// now on, or stop (see [`crate::plan::Plan::inner_pass`]).
+    pub fn set_inner_products(&mut self, on: bool) {
+        self.inner_on = on;
+        self.inner_stats = None;
+    }
+
+    /// (mean, sample variance) of the last step's p_i; None unless computed.
+    pub fn inner_product_stats(&self) -> Option<(f32, f32)> {
+        self.inner_stats
     }
 
     /// Whether the (training, test) split is streamed per step rather than resident.

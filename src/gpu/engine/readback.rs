@@ -39,6 +39,11 @@ impl GpuEngine {
         Ok(self.read_many(&[(&self.bufs[&Buf::Params], self.plan.layout.param_count as u64)]).await?.remove(0))
     }
 
+    /// The last step's per-example inner products p_i, first `m` (tests; not part of a step).
+    pub async fn inner_products(&self, m: u32) -> Result<Vec<f32>> {
+        Ok(self.read_many(&[(&self.bufs[&Buf::Inner], m as u64)]).await?.remove(0))
+    }
+
     /// The first `m` values of every per-example norm row, and the first `grad_len` gradient
     /// entries (one readback; for the conv-ξ comparison, not part of a plain step).
     pub async fn norm_rows_and_grads(&self, m: u32, grad_len: usize) -> Result<(Vec<Vec<f32>>, Vec<f32>)> {

@@ -7,6 +7,7 @@ use super::dispatch::Dispatch;
 use super::GpuEngine;
 use crate::engine::EvalSums;
 use crate::error::{CabsError, Result};
+use crate::plan::Buf;
 use crate::reference::reduce_stats::StepSums;
 
 impl GpuEngine {
@@ -60,12 +61,27 @@ impl GpuEngine {
             .collect()
     }
 
+    /// The inner products' second pass over a step's chunks `slots` (slot, rows), as dispatches
+    /// with their rows and uniform slot: [`crate::plan::Plan::inner_pass`], the recomputation
+    /// of earlier chunks by the chunk ops' own dispatches.
+    fn inner_dispatches(&self, slots: &[(u32, u32)]) -> Result<Vec<(&Dispatch, u32, u32)>> {
+        let mut v = Vec::new();
+        for (k, op) in self.plan.inner_pass(slots.len()) {
+            let d = self.inner_ops.iter().chain(&self.chunk_ops).find(|d| d.op == op);
+            let d = d.ok_or_else(|| CabsError::Gpu(format!("no dispatch was built for {op:?} of the inner-product pass")))?;
+            let (slot, rows) = slots[k];
+            v.push((d, rows, slot));
+        }
+        Ok(v)
+    }
+
     /// One SGD step on the batch `perm[offset .. offset + m]`, in chunks; returns the step's sums.
     pub async fn train_step(&mut self, offset: u32, m: u32, lr: f32, with_stats: bool) -> Result<StepSums> {
         if m == 0 || m > self.m_max {
             return Err(CabsError::Config(format!("batch of {m} outside 1 … m_max = {}", self.m_max)));
         }
         let slots = self.write_train_slots(offset, m, lr, with_stats);
+        let inner = if self.inner_on { self.inner_dispatches(&slots)? } else { Vec::new() };
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("training step") });
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("training step"), timestamp_writes: None });
@@ -74,15 +90,25 @@ impl GpuEngine {
                     self.encode(&mut pass, d, rows, slot);
                 }
             }
+            for &(d, rows, slot) in &inner {
+                self.encode(&mut pass, d, rows, slot);
+            }
             let (last_slot, last_rows) = slots[slots.len() - 1];
             for d in &self.finish_ops {
                 self.encode(&mut pass, d, last_rows, last_slot);
             }
         }
         enc.copy_buffer_to_buffer(&self.stats, 0, &self.staging, 0, 16);
+        // The inner products' mean and variance ride in the same readback (the staging buffer
+        // holds at least two 16-byte slots).
+        let bytes = if self.inner_on { 32 } else { 16 };
+        if self.inner_on {
+            enc.copy_buffer_to_buffer(&self.bufs[&Buf::InnerStats], 0, &self.staging, 16, 8);
+        }
         self.ctx.queue.submit([enc.finish()]);
         self.last_rows = slots[slots.len() - 1].1;
-        let s = self.ctx.read_f32(&self.staging, 16).await?;
+        let s = self.ctx.read_f32(&self.staging, bytes).await?;
+        self.inner_stats = self.inner_on.then(|| (s[4], s[5]));
         Ok(StepSums { loss_sum: s[0], correct: s[1], sq_norm_sum: s[2], mean_grad_sq: s[3] })
     }
 
