@@ -4,10 +4,10 @@
 use crate::trainer::{EvalStats, StepStats};
 use serde::Deserialize;
 
-pub const HEADER: &str = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx";
+pub const HEADER: &str = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx,inner_product_var";
 
 /// The fields of a [`Record`] in JavaScript, in [`HEADER`]'s order (its columns in camelCase).
-pub const FIELDS: [&str; 17] = [
+pub const FIELDS: [&str; 18] = [
     "step",
     "examplesSeen",
     "batchSize",
@@ -25,6 +25,7 @@ pub const FIELDS: [&str; 17] = [
     "wallMs",
     "convXiExact",
     "convXiApprox",
+    "innerProductVar",
 ];
 
 /// One row's values, as the page records a step: the step's statistics (the camelCase fields of
@@ -50,6 +51,7 @@ pub struct Record {
     pub wall_ms: Option<f64>,
     pub conv_xi_exact: Option<f64>,
     pub conv_xi_approx: Option<f64>,
+    pub inner_product_var: Option<f64>,
 }
 
 /// Shortest round-trip digits, never an exponent (Rust's `{}` for f64); empty when not finite.
@@ -81,12 +83,13 @@ impl Record {
             wall_ms: Some(wall_ms),
             conv_xi_exact: s.conv_xi_exact,
             conv_xi_approx: s.conv_xi_approx,
+            inner_product_var: s.inner_product_var,
         }
     }
 
     /// A record from its values in [`FIELDS`]' order.
-    pub fn from_fields(v: [Option<f64>; 17]) -> Record {
-        let [step, examples_seen, batch_size, next_batch_size, m_raw, loss, loss_avg, xi, xi_avg, grad_norm_sq, noise_scale, lr, test_loss, test_accuracy, wall_ms, conv_xi_exact, conv_xi_approx] =
+    pub fn from_fields(v: [Option<f64>; 18]) -> Record {
+        let [step, examples_seen, batch_size, next_batch_size, m_raw, loss, loss_avg, xi, xi_avg, grad_norm_sq, noise_scale, lr, test_loss, test_accuracy, wall_ms, conv_xi_exact, conv_xi_approx, inner_product_var] =
             v;
         Record {
             step,
@@ -106,6 +109,7 @@ impl Record {
             wall_ms,
             conv_xi_exact,
             conv_xi_approx,
+            inner_product_var,
         }
     }
 
@@ -133,13 +137,15 @@ impl Record {
             wall,
             num(self.conv_xi_exact),
             num(self.conv_xi_approx),
+            num(self.inner_product_var),
         ];
         cells.join(",")
     }
 }
 
 /// One row; the test columns are empty on steps without evaluation, the conv-ξ columns unless
-/// both conv norms were computed (`--conv-norms both`).
+/// both conv norms were computed (`--conv-norms both`), `inner_product_var` unless the inner
+/// products were (the `inner:THETA` rule).
 pub fn row(s: &StepStats, eval: Option<&EvalStats>, wall_ms: f64) -> String {
     Record::new(s, eval, wall_ms).row()
 }
@@ -159,13 +165,13 @@ mod tests {
 
     #[test]
     fn numbers_as_rust_displays_them_and_empty_when_missing() {
-        let mut v = [None; 17];
+        let mut v = [None; 18];
         v[0] = Some(3.0);
         v[5] = Some(1e-7);
         v[9] = Some(2.5e22);
         v[10] = Some(f64::NAN);
         v[14] = Some(0.0625); // three decimals, ties to even as Rust rounds (JS toFixed gives 0.063)
         let row = Record::from_fields(v).row();
-        assert_eq!(row, "3,,,,,0.0000001,,,,25000000000000000000000,,,,,0.062,,");
+        assert_eq!(row, "3,,,,,0.0000001,,,,25000000000000000000000,,,,,0.062,,,");
     }
 }

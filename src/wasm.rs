@@ -546,7 +546,7 @@ pub fn csv_row(record: JsValue) -> Result<String, JsValue> {
         return Err(type_error(&format!("csvRow needs a step record (an object), got {}", describe(&record))));
     }
     let values: js_sys::Array = settle(read_keys(&record, &crate::csv::FIELDS.join(","), "record"))?.unchecked_into();
-    let mut fields = [None; 17];
+    let mut fields = [None; crate::csv::FIELDS.len()];
     for (i, (slot, name)) in fields.iter_mut().zip(crate::csv::FIELDS).enumerate() {
         let v = values.get(i as u32);
         if !(v.is_undefined() || v.is_null()) {

@@ -103,13 +103,14 @@ fn train_writes_the_documented_csv_and_honours_budgets() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx"
+        "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx,inner_product_var"
     );
     assert_eq!(lines.len(), 31);
     for (i, line) in lines[1..].iter().enumerate() {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f.len(), 17, "{line}");
+        assert_eq!(f.len(), 18, "{line}");
         assert!(f[15].is_empty() && f[16].is_empty(), "no conv ξ for an MLP: {line}");
+        assert!(f[17].is_empty(), "no inner products for CABS: {line}");
         assert_eq!(f[0], (i + 1).to_string());
         let evaluated = (i + 1) % 10 == 0;
         assert_eq!(!f[12].is_empty(), evaluated, "row {}: test columns {line}", i + 1);
@@ -136,7 +137,7 @@ fn train_writes_the_documented_csv_and_honours_budgets() {
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&csv).unwrap();
     for line in text.lines().skip(1) {
-        let f: Vec<f64> = line.split(',').skip(15).map(|v| v.parse().unwrap()).collect();
+        let f: Vec<f64> = line.split(',').skip(15).take(2).map(|v| v.parse().unwrap()).collect();
         assert!(f[0] > 0.0 && f[1].is_finite() && f[0] != f[1], "conv ξ exact, approximate: {line}");
     }
     // Budget in examples: stop at the first step that reaches it.
