@@ -68,7 +68,7 @@ impl GpuEngine {
         let mut v = Vec::new();
         for (k, op) in self.plan.inner_pass(slots.len()) {
             let d = self.inner_ops.iter().chain(&self.chunk_ops).find(|d| d.op == op);
-            let d = d.ok_or_else(|| CabsError::Gpu(format!("no dispatch was built for {op:?} of the inner-product pass")))?;
+            let d = d.ok_or_else(|| CabsError::Gpu(format!("no dispatch was built for the inner-product op '{}'", op.label())))?;
             let (slot, rows) = slots[k];
             v.push((d, rows, slot));
         }
