@@ -245,6 +245,16 @@ function onWorker(msg) {
       if (dataInfo) showBackend(msg.backend, dataInfo);
       hook.emit();
       break;
+    case "rollback": // WebGPU was lost: the worker went back to its last snapshot, on the CPU
+      for (const r of runs) r.truncate(msg.step); // the steps after it are trained again
+      backend = msg.backend;
+      rebuildCharts(); // fresh decimators: the rows after the snapshot are replaced
+      if (dataInfo) showBackend(msg.backend, dataInfo);
+      hook.emit();
+      break;
+    case "snapshot": // on WebGPU: the worker read the runs' states back (the rollback point)
+      if (backend?.handover) backend.handover.snapshots = msg.snapshots;
+      break;
     case "steps":
       for (const rec of msg.records) runs[rec.run]?.push(rec);
       if (timing.firstStepMs === null) timing.firstStepMs = Math.round(performance.now());
@@ -304,7 +314,8 @@ function showBackend(b, info) {
   const c = b.choice; // how the engine was chosen; `trial` holds auto's timings on a software adapter
   const h = b.handover; // the CPU engine started at once; WebGPU is built behind it
   const moved = h?.state === "moved";
-  const badge = el("span", { class: `badge ${gpu ? "gpu" : "cpu"}`, text: moved && h.atStep > 0 ? `CPU → WebGPU at step ${h.atStep}` : gpu ? "WebGPU" : "CPU" });
+  const lost = h?.state === "lost" ? h.lost : null; // WebGPU was lost after the hand-over
+  const badge = el("span", { class: `badge ${gpu ? "gpu" : "cpu"}`, text: lost ? `WebGPU lost → CPU at step ${lost.fromStep}` : moved && h.atStep > 0 ? `CPU → WebGPU at step ${h.atStep}` : gpu ? "WebGPU" : "CPU" });
   const adapterName = [w?.description, w?.vendor, w?.architecture].filter(Boolean).join(" ");
   const measured = c?.how === "measured" && c.trial
     ? `auto timed both engines on the software adapter ${adapterName || "(isFallbackAdapter)"}: CPU ${msText(c.trial.cpuMsPerStep)} ms/step vs WebGPU ${msText(c.trial.gpuMsPerStep)} ms/step at m = ${c.trial.batch}`
@@ -332,7 +343,7 @@ function showBackend(b, info) {
   $("backend").title = h ? line : c?.reason || b.fallbackReason || line;
   // An embed names its engine only when something needs saying: WebGPU failed and the CPU twin
   // took over, a hand-over or a lost device. auto's normal choice, or backend=cpu, is not news.
-  setEngineNews(!!(b.fallbackReason && !measured) || moved || h?.state === "failed" || !!(b.handedOver || b.lost || b.deviceLost));
+  setEngineNews(!!(b.fallbackReason && !measured) || moved || !!lost || h?.state === "failed");
   if (b.startNote) line += ` (${b.startNote})`;
   $("backend-note").textContent = userData.loaded
     ? `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters. Your data, ${datasetLine(info)}.`

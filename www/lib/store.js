@@ -92,6 +92,29 @@ export class Run {
     if (typeof rec.testAccuracy === "number") this.evals.push({ step: rec.step, index: n - 1, testLoss: rec.testLoss, testAccuracy: rec.testAccuracy });
   }
 
+  /**
+   * Drop every row after step `step` (a rollback: those steps are trained again). The smoothed
+   * loss and the batch-size extremes are recomputed from the rows kept, as `push` made them.
+   */
+  truncate(step) {
+    const steps = this.columns.step.view();
+    let n = steps.length;
+    while (n > 0 && steps[n - 1] > step) n--;
+    if (n === steps.length) return;
+    for (const f of FIELDS) this.columns[f].length = n;
+    this.smoothCol.length = n;
+    this.evals = this.evals.filter((e) => e.index < n);
+    this.ema = 0;
+    this.mSpan = { lo: Infinity, hi: 0 };
+    const loss = this.columns.loss.data, m = this.columns.batchSize.data, raw = this.columns.mRaw.data;
+    for (let i = 0; i < n; i++) {
+      this.ema = SMOOTH * this.ema + (1 - SMOOTH) * loss[i];
+      for (const v of [m[i], this.rule === "cabs" ? raw[i] : NaN])
+        if (v > 0) { this.mSpan.lo = Math.min(this.mSpan.lo, v); this.mSpan.hi = Math.max(this.mSpan.hi, v); }
+    }
+    if (this.diverged !== null && this.diverged > step) this.diverged = null;
+  }
+
   last(field) { return field === "smooth" ? this.smoothCol.data[this.length - 1] : this.columns[field].data[this.length - 1]; }
   lastEval() { return this.evals[this.evals.length - 1]; }
 
