@@ -1,15 +1,15 @@
 // The training worker: owns the wasm engine and the training loop, so the page only draws.
 // It trains every run of the comparison (CABS + baselines) in lock step, one step each per
 // round, and talks to the page with typed messages:
-//   page → worker  {type:"init", runs:[{id, settings}], evalEvery, mnist, files, gridSize}
+//   page → worker  {type:"init", runs:[{id, settings}], evalEvery, mnist, files, gridSize, play}
 //                  (files: null, or the user's own [{name, bytes: ArrayBuffer}], transferred)
 //                  {type:"play"} {type:"pause"} {type:"step"} {type:"setLr", lr}
-//   worker → page  {type:"ready", backend, info, runs, createMs}
+//   worker → page  {type:"ready", backend, info, runs, createMs, marks} (marks: start-up, epoch ms)
 //                  {type:"backend", backend} (the hand-over to WebGPU settled: moved, stayed or failed)
 //                  {type:"rollback", step, lostAt, backend} (WebGPU was lost: every run went back
 //                  to its snapshot after `step` and continues on the CPU; rows after `step` are void)
 //                  {type:"snapshot", snapshots} (on WebGPU: a snapshot was taken; count, step, cost)
-//                  {type:"steps", records:[{run, …step stats, wallMs, testLoss?, testAccuracy?}]}
+//                  {type:"steps", records:[{run, …step stats, wallMs, testLoss?, testAccuracy?}], marks?}
 //                  {type:"boundary", n, lo, hi, classes, maps:[{run, probs}], points?:{xy, labels}}
 //                  {type:"state", running} {type:"note", message}
 //                  {type:"invalid", message} (settings the engine refuses) {type:"error", message}
@@ -35,7 +35,15 @@ const BOUNDARY_MS = 250; // how often the decision-boundary maps are recomputed 
 // cost far below 2 % of the time spent stepping (measured: handover.snapshots.share).
 const SNAPSHOT_MS = 2000;
 
+// Start-up marks (issue 19's start-up breakdown), as epoch ms so the page can put them on its
+// own clock: the worker's performance.now() counts from the worker's start, not the page's.
+const epoch = () => performance.timeOrigin + performance.now();
+const marks = { workerStart: epoch() };
+let marksSent = false; // sent once more with the first step records
+let firstStepAt = null; // when the first step's record was made
+
 let engine = null; // the wasm-bindgen module {default: init, Trainer, checkSettings, …}
+let loading = null; // the engine's import and compile under way
 let instance = 0; // bumped after a crash: each instance is a fresh module with its own memory
 let generation = 0; // bumped after a crash: loops and queues of the old instance are abandoned
 let runs = []; // {id, rule, trainer, wallMs, stopped, diverged}
@@ -62,17 +70,34 @@ const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 // On one line: wgpu's errors from the browser carry a JS value's text with line breaks.
 const message = (e) => (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ");
 
-async function loadEngine() {
-  if (engine) return engine;
-  try {
-    const mod = await import(instance ? `./pkg/cabs.js?instance=${instance}` : "./pkg/cabs.js");
-    await mod.default();
-    engine = mod;
-    return mod;
-  } catch (err) {
-    throw new Error(`the training engine (pkg/cabs_bg.wasm) could not be loaded: ${message(err)}. Build it with scripts/build-wasm.sh`);
-  }
+/** The engine module, imported and compiled once per instance (wasm-bindgen's init streams it). */
+function loadEngine() {
+  if (engine) return Promise.resolve(engine);
+  loading ??= (async () => {
+    try {
+      const mod = await import(instance ? `./pkg/cabs.js?instance=${instance}` : "./pkg/cabs.js");
+      await mod.default();
+      engine = mod;
+      if (!marks.engine) {
+        marks.engine = epoch();
+        const fetched = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/cabs_bg.wasm"));
+        if (fetched) marks.wasmFetched = performance.timeOrigin + fetched.responseEnd;
+      }
+      return mod;
+    } catch (err) {
+      throw new Error(`the training engine (pkg/cabs_bg.wasm) could not be loaded: ${message(err)}. Build it with scripts/build-wasm.sh`);
+    } finally {
+      loading = null;
+    }
+  })();
+  return loading;
 }
+// Fetch and compile the engine now, while the page is still loading its own modules and data:
+// the init message finds it ready (or under way). A failure is reported when init asks again.
+loadEngine().catch(() => {});
+// The browser's adapter is asked for now too (what it says does not change while the page lives):
+// auto and gpu need it before their first trainer, backend=cpu only shows its name.
+const adapterAsked = describeAdapter().then((a) => { marks.adapter = epoch(); return a; });
 
 /** Every failure ends here: a crash drops the poisoned instance and loads a fresh one. */
 function fail(err) {
@@ -88,6 +113,7 @@ function fail(err) {
   buffer = [];
   queue = Promise.resolve(); // the old queue may wait forever on a promise the trap left unsettled
   engine = null;
+  loading = null;
   instance++;
   post({ type: "crashed", message: `engine crashed: ${message(err)}` });
   post({ type: "state", running: false });
@@ -110,8 +136,11 @@ self.onmessage = (e) => {
   Promise.resolve(handle()).catch(fail);
 };
 
-async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) {
+async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, play }) {
   const t0 = performance.now();
+  marks.init = epoch();
+  const requested = specs[0]?.settings?.backend ?? "auto";
+  const adapterInfo = adapterAsked;
   const { Trainer, checkSettings } = await loadEngine();
   const gen = generation;
   runs = [];
@@ -125,14 +154,12 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
       return;
     }
   }
-  const adapterInfo = describeAdapter(); // in parallel with building the trainers
   evalEvery = Math.max(1, every | 0);
   const bytes = mnist ? new Uint8Array(mnist) : undefined;
   // The user's files: views on the transferred buffers, no copies (the engine reads them per run).
   const userFiles = files ? files.map((f) => ({ name: String(f.name), bytes: new Uint8Array(f.bytes) })) : null;
   startArgs = { mnistOk: !userFiles, mnist: bytes };
   const make = (settings) => (userFiles ? createWithFiles(Trainer, settings, userFiles) : Trainer.create(settings, bytes));
-  const requested = specs[0].settings.backend ?? "auto";
   // With a WebGPU adapter, auto and gpu start on the CPU engine at once (building WebGPU takes
   // seconds, 6–25 s on SwiftShader) and the runs move when WebGPU is built (see handOver).
   // Without an adapter nothing would be built: the engine falls back exactly as before.
@@ -163,6 +190,7 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
       runs.push({ id: spec.id, rule: spec.settings.rule, settings: spec.settings, trainer, wallMs: 0, stopped: false, diverged: null });
     }
   }
+  marks.trainers = epoch();
   const info = runs[0].trainer.info();
   if (info.inputDim === 2 && gridSize > 0) grid = makeGrid(gridSize, -1.6, 1.6);
   lastAdapter = await adapterInfo;
@@ -170,8 +198,9 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
   if (early) backend.startNote = early;
   post({
     type: "ready", backend, info,
-    runs: runs.map((r) => ({ id: r.id, rule: r.rule })), createMs: performance.now() - t0,
+    runs: runs.map((r) => ({ id: r.id, rule: r.rule })), createMs: performance.now() - t0, marks: { ...marks },
   });
+  if (play) { running = true; loop(); } // the page asked for it with init: no round trip to start
   await exclusive(boundary);
   if (handover) buildGpu(make, gen, await adapterInfo).catch((err) => {
     if (isCrash(err)) return fail(err);
@@ -493,6 +522,7 @@ async function round() {
       rec.testAccuracy = ev.testAccuracy;
     }
     buffer.push(rec);
+    firstStepAt ??= epoch();
   }
 }
 
@@ -510,6 +540,13 @@ function stop(r, step, why) {
 function flush() {
   lastFlush = performance.now();
   if (buffer.length === 0) return;
+  if (!marksSent) { // the first records: the start-up marks, with the first step's
+    marksSent = true;
+    marks.firstStep = firstStepAt;
+    post({ type: "steps", records: buffer, marks: { ...marks } });
+    buffer = [];
+    return;
+  }
   post({ type: "steps", records: buffer });
   buffer = [];
 }
