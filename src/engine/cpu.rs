@@ -2,13 +2,16 @@
 //! engine's. Matrix products and convolutions run on the blocked SIMD kernels of [`crate::fast`]
 //! (equal to the plain twins in `reference` up to rounding); the other ops call the CPU twin of
 //! their kernel. Available everywhere, and the fallback for browsers without WebGPU.
+//! The products and convolutions are split over the engine's threads ([`crate::fast::pool`]),
+//! over independent outputs only, so a run is bit-identical for every thread count.
 //! [`CpuExec`] (buffers + op execution) also serves predictions on arbitrary points for every
 //! model.
 
 use super::{ConvSnapshot, EvalSums, Snapshot};
 use crate::data::{Dataset, Features, Split};
 use crate::error::{CabsError, Result};
-use crate::fast::{conv as fast_conv, gemm::matmul};
+use crate::fast::pool::{default_threads, Pool};
+use crate::fast::{conv as fast_conv, gemm::matmul_on};
 use crate::model::Layout;
 use crate::plan::{Buf, Chunking, Extent, Op, Plan};
 use crate::reference::matmul::{MatmulSpec, ACCUMULATE, SCALE_INV_M};
@@ -60,6 +63,9 @@ pub struct CpuExec {
     pub params: Vec<f32>,
     pub grads: Vec<f32>,
     pub partials: Vec<f32>,
+    /// The threads the products and convolutions are split over (results do not depend on
+    /// how many: see [`crate::fast::pool`]).
+    pool: Pool,
 }
 
 impl CpuExec {
@@ -96,6 +102,7 @@ impl CpuExec {
             grads: try_zeroed(layout.param_count as usize, "the gradient")?,
             partials: Vec::new(),
             plan,
+            pool: Pool::new(default_threads()),
         };
         exec.params.shrink_to_fit();
         Ok(exec)
@@ -103,6 +110,17 @@ impl CpuExec {
 
     pub fn layout(&self) -> &Layout {
         &self.plan.layout
+    }
+
+    /// Run the ops on `n` threads from now on (at least 1; always 1 in wasm).
+    pub fn set_threads(&mut self, n: usize) {
+        if n.max(1) != self.pool.threads() {
+            self.pool = Pool::new(n);
+        }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
     }
 
     fn get(&self, b: Buf) -> &[f32] {
@@ -137,7 +155,7 @@ impl CpuExec {
                 let c = lay.convs[stage];
                 let mut out = self.take(Buf::ConvOut(stage));
                 let (w, b) = self.params[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
-                fast_conv::forward(&c.conv, self.get(self.plan.stage_input(stage)), w, b, m, &mut out);
+                fast_conv::forward_on(&self.pool, &c.conv, self.get(self.plan.stage_input(stage)), w, b, m, &mut out);
                 out[..m * c.conv.out_len()].iter_mut().for_each(|v| *v = v.max(0.0));
                 self.put(Buf::ConvOut(stage), out);
             }
@@ -160,7 +178,7 @@ impl CpuExec {
                 };
                 let mut out = self.take(Buf::Act(layer));
                 let (w, b) = self.params[d.w_offset as usize..(d.b_offset + d.d_out) as usize].split_at((d.d_in * d.d_out) as usize);
-                matmul(spec, self.get(self.plan.layer_input(layer)), w, b, &[], 0.0, &mut out);
+                matmul_on(&self.pool, spec, self.get(self.plan.layer_input(layer)), w, b, &[], 0.0, &mut out);
                 self.put(Buf::Act(layer), out);
             }
             Op::SoftmaxXent => {
@@ -179,7 +197,7 @@ impl CpuExec {
                 let spec = MatmulSpec { m, n: d.d_in as usize, k: d.d_out as usize, trans_a: false, trans_b: false, flags };
                 let mut out = self.take(target);
                 let w = &self.params[d.w_offset as usize..d.b_offset as usize];
-                matmul(spec, self.get(Buf::Delta(layer)), w, &[], self.get(self.plan.layer_input(layer)), 0.0, &mut out);
+                matmul_on(&self.pool, spec, self.get(Buf::Delta(layer)), w, &[], self.get(self.plan.layer_input(layer)), 0.0, &mut out);
                 self.put(target, out);
             }
             Op::PoolBackward { stage } => {
@@ -195,7 +213,7 @@ impl CpuExec {
                 let (target, flags) = self.plan.conv_backward_target(stage);
                 let mut dx = self.take(target);
                 let w = &self.params[c.w_offset as usize..c.b_offset as usize];
-                fast_conv::backward_input(&c.conv, self.get(Buf::DConv(stage)), w, m, &mut dx);
+                fast_conv::backward_input_on(&self.pool, &c.conv, self.get(Buf::DConv(stage)), w, m, &mut dx);
                 if flags != 0 {
                     let n = m * c.conv.in_len();
                     mask_relu(&mut dx[..n], &self.get(self.plan.stage_output(stage - 1))[..n]);
@@ -207,7 +225,16 @@ impl CpuExec {
                 let flags = SCALE_INV_M | if a.accumulate { ACCUMULATE } else { 0 };
                 let spec = MatmulSpec { m: d.d_out as usize, n: d.d_in as usize, k: m, trans_a: true, trans_b: false, flags };
                 let out = &mut self.grads[d.w_offset as usize..d.b_offset as usize];
-                matmul(spec, &self.bufs[&Buf::Delta(layer)], &self.bufs[&self.plan.layer_input(layer)], &[], &[], a.inv_m, out);
+                matmul_on(
+                    &self.pool,
+                    spec,
+                    &self.bufs[&Buf::Delta(layer)],
+                    &self.bufs[&self.plan.layer_input(layer)],
+                    &[],
+                    &[],
+                    a.inv_m,
+                    out,
+                );
             }
             Op::BiasGrad { layer } => {
                 let d = lay.layers[layer];
@@ -218,7 +245,7 @@ impl CpuExec {
                 let c = lay.convs[stage];
                 let (gw, gb) = self.grads[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at_mut(c.conv.filter_len());
                 let x = &self.bufs[&self.plan.stage_input(stage)];
-                fast_conv::filter_grad(&c.conv, x, &self.bufs[&Buf::DConv(stage)], m, a.inv_m, a.accumulate, gw, gb);
+                fast_conv::filter_grad_on(&self.pool, &c.conv, x, &self.bufs[&Buf::DConv(stage)], m, a.inv_m, a.accumulate, gw, gb);
             }
             Op::DenseNorms { layer, row } => {
                 let d = lay.layers[layer];
@@ -235,7 +262,7 @@ impl CpuExec {
                 let pairs = if approx {
                     conv2d::norms_reference_approx(&c.conv, x, dy, m)
                 } else {
-                    fast_conv::norms_per_example(&c.conv, x, dy, m)
+                    fast_conv::norms_per_example_on(&self.pool, &c.conv, x, dy, m)
                 };
                 let norms = self.bufs.get_mut(&Buf::Norms).expect("norms buffer");
                 for (i, (w, b)) in pairs.into_iter().enumerate() {
@@ -335,6 +362,16 @@ impl CpuEngine {
 
     pub fn params(&self) -> &[f32] {
         &self.exec.params
+    }
+
+    /// Split the step's products and convolutions over `n` threads (at least 1; always 1 in
+    /// wasm). Results are bit-identical for every `n`.
+    pub fn set_threads(&mut self, n: usize) {
+        self.exec.set_threads(n);
+    }
+
+    pub fn threads(&self) -> usize {
+        self.exec.threads()
     }
 
     /// One SGD step on the batch `perm[offset .. offset + m]`, in chunks.

@@ -18,4 +18,5 @@ mod fast_cpu;
 mod gpu_conv;
 mod gpu_vs_cpu;
 mod run_state;
+mod threads;
 mod web;
