@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod auto_handover;
 mod checkpoint;
 mod cli;
 mod committed_reproduction;
