@@ -6,16 +6,35 @@ export type BackendChoice = "auto" | "gpu" | "cpu";
 /** Built-in data sets (`mnist` needs the bytes of data/mnist.bin). */
 export type Dataset = "mnist" | "spirals" | "moons" | "blobs";
 
+/**
+ * A batch-size rule (docs/METHOD.md): CABS, a fixed batch (optionally with a decay of α), or an
+ * adaptive rule from the literature — the norm test `norm:THETA`, the inner-product test
+ * `inner:THETA`, the gradient noise scale `gns[:K]`, `adadamp:M0`, the growth schedule
+ * `grow:M0:EVERY:FACTOR` (EVERY in examples, FACTOR ≥ 1). θ and K are > 0; M0 lies within
+ * [mmin, mmax]. The engine checks the values (`checkSettings`).
+ */
+export type Rule =
+  | "cabs"
+  | `const:${number}`
+  | `const:${number}:step:${number}:${number}`
+  | `const:${number}:invtime:${number}`
+  | `norm:${number}`
+  | `inner:${number}`
+  | "gns"
+  | `gns:${number}`
+  | `adadamp:${number}`
+  | `grow:${number}:${number}:${number}`;
+
 /** Settings of one run; missing keys take the engine's defaults (see `checkSettings`). */
 export interface Settings {
   data?: Dataset;
   /** `logreg`, `mlp:H1[,H2…][:relu|tanh]`, or for images `cnn-small`, `cnn-mnist`, `cnn-cifar`. */
   model?: string;
-  /** `cabs`, `const:M`, `const:M:step:EVERY:FACTOR` or `const:M:invtime:K`. */
-  rule?: string;
+  /** The batch-size rule; see {@link Rule}. */
+  rule?: Rule;
   /** Learning rate α > 0. */
   lr?: number;
-  /** CABS's clip bounds of the batch size. */
+  /** The adaptive rules' clip bounds of the batch size. */
   mmin?: number;
   mmax?: number;
   /** Running-average factor μ ∈ [0, 1). */

@@ -4,13 +4,13 @@
 //! steps the whole run can be exported and imported ([`RunState`]): to move it to the other
 //! engine or to continue it later.
 
-use crate::cabs::{xi_from_sums, CabsConfig, CabsState, Decision, Rule};
 use crate::data::sampler::{BatchSlot, EpochSampler};
 use crate::data::Dataset;
 use crate::engine::{BackendChoice, BackendInfo, ConvNorms, Engine, EngineRequest, Snapshot, TrialBatch};
 use crate::error::{config, CabsError, Result};
 use crate::model::{Layout, ModelSpec};
 use crate::reference::reduce_stats::StepSums;
+use crate::rules::{xi_from_sums, Decision, Rule, RuleRunner, StepInput};
 use crate::run_state::{DataIdentity, EngineSpan, RunState};
 use serde::{Deserialize, Serialize};
 
@@ -103,8 +103,8 @@ pub struct Trainer {
     engine: Engine,
     info: BackendInfo,
     sampler: EpochSampler,
-    /// The rule's state; for constant rules it only tracks the averages for display.
-    averages: CabsState,
+    /// The rule's running state (for constant rules only the averages shown as columns).
+    rule: RuleRunner,
     lr: f64,
     batch: u32,
     step: u64,
@@ -119,7 +119,8 @@ pub struct Trainer {
 
 impl Trainer {
     pub async fn new(cfg: TrainerConfig, data: Dataset) -> Result<Trainer> {
-        cfg.rule.validate()?;
+        // No engine computes Var_i(g_iᵀḡ) yet: `inner:` is refused here, by name, before any work.
+        let rule = RuleRunner::new(&cfg.rule, false)?;
         data.validate()?;
         if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
             return config(format!("the learning rate α must be a positive number, got {}", cfg.lr));
@@ -146,10 +147,6 @@ impl Trainer {
             trial: TrialBatch { m: cfg.rule.initial_batch(), with_stats: cfg.with_stats },
         })
         .await?;
-        let averages = CabsState::new(match &cfg.rule {
-            Rule::Cabs(c) => c.clone(),
-            Rule::Constant { .. } => CabsConfig::default(),
-        });
         let engines = vec![EngineSpan { from_step: 0, engine: info.kind.clone() }];
         Ok(Trainer {
             sampler: EpochSampler::new(data.train.len(), cfg.seed),
@@ -160,7 +157,7 @@ impl Trainer {
             data,
             engine,
             info,
-            averages,
+            rule,
             step: 0,
             examples: 0,
             failed: None,
@@ -199,7 +196,7 @@ impl Trainer {
             data: DataIdentity::of(&self.data),
             engines: self.engines.clone(),
             params,
-            rule: self.averages.state(),
+            rule: self.rule.state(),
             sampler: self.sampler.state(),
             lr: self.lr,
             next_batch: self.batch,
@@ -227,12 +224,13 @@ impl Trainer {
             return config(format!("the run state's next batch ({}) is not within 1..={m_max}", state.next_batch));
         }
         let sampler = EpochSampler::from_state(self.data.train.len(), &state.sampler)?;
+        let rule = RuleRunner::from_state(&self.cfg.rule, false, state.rule)?;
         self.engine.set_params(&state.params)?;
         if !sampler.permutation().is_empty() {
             self.engine.set_permutation(sampler.permutation());
         }
         self.sampler = sampler;
-        self.averages = CabsState::from_state(self.averages.config().clone(), state.rule);
+        self.rule = rule;
         (self.lr, self.batch, self.step, self.examples) = (state.lr, state.next_batch, state.step, state.examples);
         self.failed = state.failed.clone();
         self.engines = state.engines.clone();
@@ -315,10 +313,7 @@ impl Trainer {
         if slot.new_epoch {
             self.engine.set_permutation(self.sampler.permutation());
         }
-        let lr = match &self.cfg.rule {
-            Rule::Cabs(_) => self.lr,
-            Rule::Constant { schedule, .. } => schedule.lr_at(self.lr, self.step),
-        };
+        let lr = self.cfg.rule.lr_at(self.lr, self.step);
         let sums = match self.engine.train_step(slot.offset, m, lr as f32, self.cfg.with_stats).await {
             Ok(s) => s,
             Err(e) => {
@@ -336,11 +331,10 @@ impl Trainer {
                 return Err(e);
             }
         }
-        let d: Decision = self.averages.update(loss, xi, lr);
-        let (m_raw, m_next) = match &self.cfg.rule {
-            Rule::Cabs(_) => (d.m_raw, d.m_next),
-            Rule::Constant { m, .. } => (*m as f64, *m),
-        };
+        let input =
+            StepInput { loss, xi, grad_norm_sq: mean_grad_sq, m, lr, examples_seen: self.examples + m as u64, inner_product_var: None };
+        let d: Decision = self.rule.update(&input)?;
+        let (m_raw, m_next) = (d.m_raw, d.m_next);
         self.step += 1;
         self.examples += m as u64;
         self.batch = m_next;

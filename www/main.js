@@ -7,7 +7,8 @@
 import { el } from "./lib/dom.js";
 import { DEFAULTS, parseHash, toHash, engineSettings, runRules, evalEvery, HIDEABLE, spec, fitToData } from "./lib/state.js";
 import { Run } from "./lib/store.js";
-import { Charts, PALETTE, CHART_IDS, CABS_ONLY } from "./lib/charts.js";
+import { Charts, PALETTE, CHART_IDS, TERMS_ONLY, hasTerms } from "./lib/charts.js";
+import { adaptive } from "./lib/rules.js";
 import { WorkerClient, earlyMnist, earlyAt } from "./lib/client.js";
 import { Controls } from "./lib/controls.js";
 import { StatsTable } from "./lib/stats.js";
@@ -100,6 +101,9 @@ function applyState(next) {
   reset();
 }
 
+/** How each of the schema's live keys reaches the running runs. */
+const LIVE = { lr: (v) => client.setLr(v) };
+
 function changeSetting(key, value) {
   if (key === "data" && userData.loaded) { // a built-in data set chosen instead of the user's files
     state = { ...state, data: value };
@@ -108,9 +112,9 @@ function changeSetting(key, value) {
     return;
   }
   if (state[key] === value) return;
-  if (key === "lr") { // α changes live: no reset
-    state = { ...state, lr: value };
-    client.setLr(value);
+  if (spec(key)?.live) { // the schema's live keys (α) change the running runs: no reset
+    state = { ...state, [key]: value };
+    LIVE[key](value);
     clearTimeout(hashTimer); // a dragged slider fires often; write the address once it rests
     hashTimer = setTimeout(writeHash, 200);
     return;
@@ -161,12 +165,12 @@ function applyLayout() {
 /**
  * The charts a narrow embed shows: those `show=` names (in its order; read defensively, the key
  * may not exist), else loss and batch size, then the others; never one `hide=` names, nor the
- * rule's terms without a CABS run; at most two.
+ * rule's terms without a run of a rule that has two terms; at most two.
  */
 function narrowPick(hiddenCharts) {
   const show = typeof state.show === "string" ? state.show.split(",").filter((id) => CHART_IDS.includes(id)) : [];
-  const cabs = runRules(state).includes("cabs") || imported.some((r) => r.rule === "cabs");
-  return (show.length ? show : NARROW_ORDER).filter((id) => !hiddenCharts.has(id) && (cabs || !CABS_ONLY.includes(id))).slice(0, NARROW_CHARTS);
+  const terms = runRules(state).some(hasTerms) || imported.some((r) => hasTerms(r.rule));
+  return (show.length ? show : NARROW_ORDER).filter((id) => !hiddenCharts.has(id) && (terms || !TERMS_ONLY.includes(id))).slice(0, NARROW_CHARTS);
 }
 
 // ---- runs ---------------------------------------------------------------------------------
@@ -423,7 +427,7 @@ const allRuns = () => runs.concat(imported);
 
 function rebuildCharts() {
   charts.opts.theme = theme();
-  charts.rebuild(allRuns(), state.x, state.rule === "cabs" ? { mmin: state.mmin, mmax: state.mmax } : null);
+  charts.rebuild(allRuns(), state.x, runRules(state).some(adaptive) ? { mmin: state.mmin, mmax: state.mmax } : null);
   draw();
 }
 

@@ -53,6 +53,7 @@ let running = false;
 let looping = false;
 let pendingSteps = 0;
 let pendingLr = null;
+let liveLr = null; // the α the user set last (a rollback's older snapshot must not undo it)
 let buffer = [];
 let lastFlush = 0;
 let lastBoundary = 0;
@@ -389,6 +390,7 @@ async function rollBack(err) {
     if (!made[i]) continue; // stopped before the snapshot: its curve ends where it did
     try { r.trainer.free(); } catch { /* a trainer of a lost device: nothing left to free */ }
     r.trainer = made[i];
+    if (liveLr !== null) r.trainer.setLearningRate(liveLr);
     r.spare = null;
     r.wallMs = snap.wallMs[i];
     r.lastStep = snap.step;
@@ -447,6 +449,7 @@ function applyLr() {
   if (pendingLr === null) return;
   const lr = pendingLr;
   pendingLr = null;
+  liveLr = lr;
   for (const r of runs) if (!r.stopped) r.trainer.setLearningRate(lr);
 }
 

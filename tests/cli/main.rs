@@ -13,4 +13,5 @@ mod committed_reproduction;
 mod mnist_end_to_end;
 mod named_data;
 mod reproduce_cli;
+mod rules;
 mod settings_schema;

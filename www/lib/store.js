@@ -4,6 +4,8 @@
 // into CSV (through the engine's csvRow: the native runner's own formatter) and all runs into /
 // from JSON. Pure: no DOM, so Node tests use it as it is.
 
+import { adaptive } from "./rules.js";
+
 /** Step fields kept per run (the engine's step record plus the worker's wallMs). */
 export const FIELDS = ["step", "examplesSeen", "epoch", "batchSize", "nextBatchSize", "mRaw", "loss", "lossAvg", "xi", "xiAvg",
   "gradNormSq", "noiseScale", "lr", "batchAccuracy", "sumSqNorms", "convXiExact", "convXiApprox", "wallMs"];
@@ -87,7 +89,7 @@ export class Run {
     const n = this.length;
     this.ema = SMOOTH * this.ema + (1 - SMOOTH) * rec.loss;
     this.smoothCol.push(this.ema / (1 - SMOOTH ** n));
-    for (const v of [rec.batchSize, this.rule === "cabs" ? rec.mRaw : NaN])
+    for (const v of [rec.batchSize, adaptive(this.rule) ? rec.mRaw : NaN])
       if (v > 0) { this.mSpan.lo = Math.min(this.mSpan.lo, v); this.mSpan.hi = Math.max(this.mSpan.hi, v); }
     if (typeof rec.testAccuracy === "number") this.evals.push({ step: rec.step, index: n - 1, testLoss: rec.testLoss, testAccuracy: rec.testAccuracy });
   }
@@ -109,7 +111,7 @@ export class Run {
     const loss = this.columns.loss.data, m = this.columns.batchSize.data, raw = this.columns.mRaw.data;
     for (let i = 0; i < n; i++) {
       this.ema = SMOOTH * this.ema + (1 - SMOOTH) * loss[i];
-      for (const v of [m[i], this.rule === "cabs" ? raw[i] : NaN])
+      for (const v of [m[i], adaptive(this.rule) ? raw[i] : NaN])
         if (v > 0) { this.mSpan.lo = Math.min(this.mSpan.lo, v); this.mSpan.hi = Math.max(this.mSpan.hi, v); }
     }
     if (this.diverged !== null && this.diverged > step) this.diverged = null;

@@ -26,8 +26,10 @@ RUN OPTIONS (train, bench and reproduce):
   --model SPEC         logreg | mlp:H1[,H2…][:tanh]                     [mlp:256]
                        | cnn-mnist | cnn-cifar | cnn-small (image data only)
   --rule RULE          cabs | const:M | const:M:step:EVERY:FACTOR | const:M:invtime:K  [cabs]
+                       | norm:THETA | inner:THETA | gns[:K] | adadamp:M0
+                       | grow:M0:EVERY:FACTOR (docs/METHOD.md, \"The other rules\")
   --lr ALPHA           learning rate α                                  [0.5]
-  --m-min N, --m-max N batch-size bounds of the CABS rule               [16, 2048]
+  --m-min N, --m-max N batch-size bounds of the adaptive rules          [16, 2048]
   --mu MU              decay of the running averages                    [0.95]
   --c C, --eps EPS     m = c·α·ξ̄/(ℒ̄+ε)                                  [1, 0]
   --unbiased           use ξ·m/(m−1) instead of the biased ξ
