@@ -71,7 +71,7 @@ else
 fi
 
 if [ "$mode" = test ]; then
-  apt_install mesa-vulkan-drivers libvulkan1 vulkan-tools chromium chromium-driver
+  apt_install mesa-vulkan-drivers libvulkan1 vulkan-tools chromium chromium-driver spirv-tools
   # Full MNIST and Fashion-MNIST (pinned, checksummed; skipped when present): the tests read them.
   bash scripts/fetch-data.sh
   if command -v wasm-pack >/dev/null 2>&1; then

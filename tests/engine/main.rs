@@ -18,5 +18,6 @@ mod fast_cpu;
 mod gpu_conv;
 mod gpu_vs_cpu;
 mod run_state;
+mod shader_portability;
 mod threads;
 mod web;
