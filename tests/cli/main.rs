@@ -15,3 +15,4 @@ mod named_data;
 mod reproduce_cli;
 mod rules;
 mod settings_schema;
+mod threads;

@@ -42,6 +42,8 @@ RUN OPTIONS (train, bench and reproduce):
                        as conv_xi_approx) | reference (the approximation drives ξ)  [exact]
   --chunk N            examples per chunk: a step of batch m runs as ⌈m/N⌉ chunks
                        [automatic: from the GPU's limits or the CPU memory budget]
+  --threads N          threads of the CPU engine; results are the same for every N
+                       [all cores; in reproduce: all cores / --jobs]
 
 TRAIN OPTIONS:
   --steps N            number of SGD steps                              [500]
@@ -64,6 +66,7 @@ BENCH OPTIONS:
   --steps N            timed steps per variant                          [100]
   --vs-chunk N         compare chunks of N against one chunk per step (instead of
                        with ξ against without)
+  --vs-threads N       compare --threads against N threads (CPU engine), same steps
 
 REPRODUCE OPTIONS (every run gets the same budget of training examples):
   --out DIR            output folder (the committed set: docs/reproduction)  [out/reproduction]
@@ -115,6 +118,10 @@ pub struct Args {
     pub batch: u32,
     /// `cabs bench --vs-chunk N`.
     pub vs_chunk: Option<u32>,
+    /// `--threads N` of the CPU engine (None: see [`threads_per_engine`]).
+    pub threads: Option<usize>,
+    /// `cabs bench --vs-threads N`.
+    pub vs_threads: Option<usize>,
     /// Options of `cabs reproduce`.
     pub repro: crate::reproduce::Options,
     /// Long flags given on the command line (to tell defaults from choices).
@@ -148,6 +155,27 @@ fn whole<T: std::str::FromStr>(p: &mut lexopt::Parser, flag: &str) -> CliResult<
     })
 }
 
+/// A thread count: a whole number ≥ 1, the value quoted when refused.
+fn thread_count(p: &mut lexopt::Parser, flag: &str) -> CliResult<usize> {
+    match whole(p, flag)? {
+        0 => Err(CliError::usage(format!("{flag} '0': give at least 1 thread"))),
+        n => Ok(n),
+    }
+}
+
+/// The CPU engine's threads for `command`: `--threads`, else the cores divided among the
+/// `--jobs` engines `reproduce` runs at once (at least 1). With a warning when the engines'
+/// threads together exceed the cores (they would take turns on them: slower, same results).
+pub fn threads_per_engine(threads: Option<usize>, jobs: usize, cores: usize) -> (usize, Option<String>) {
+    let jobs = jobs.max(1);
+    let n = threads.unwrap_or(cores / jobs).max(1);
+    let warning = (jobs * n > cores).then(|| {
+        let engines = if jobs > 1 { format!("--jobs {jobs} × --threads {n} = {} threads", jobs * n) } else { format!("--threads {n}") };
+        format!("{engines} on {cores} core(s): the threads will take turns (results are the same, only slower)")
+    });
+    (n, warning)
+}
+
 fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
     use lexopt::prelude::*;
     let mut p = lexopt::Parser::from_args(args);
@@ -169,6 +197,8 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
         resume_from: None,
         batch: 256,
         vs_chunk: None,
+        threads: None,
+        vs_threads: None,
         repro: crate::reproduce::Options::default(),
         seen: Vec::new(),
     };
@@ -201,6 +231,8 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             Long("conv-norms") => s.conv_norms = value(&mut p, "--conv-norms")?,
             Long("chunk") => s.chunk = Some(whole(&mut p, "--chunk")?),
             Long("vs-chunk") => a.vs_chunk = Some(whole(&mut p, "--vs-chunk")?),
+            Long("threads") => a.threads = Some(thread_count(&mut p, "--threads")?),
+            Long("vs-threads") => a.vs_threads = Some(thread_count(&mut p, "--vs-threads")?),
             Long("steps") => a.steps = Some(whole(&mut p, "--steps")?),
             Long("examples") => a.examples = Some(whole(&mut p, "--examples")?),
             Long("eval-every") => a.eval_every = whole(&mut p, "--eval-every")?,
@@ -254,6 +286,16 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
 
 pub fn run(args: Vec<OsString>) -> CliResult<()> {
     let (command, a) = parse(args)?;
+    if matches!(command.as_str(), "train" | "bench" | "reproduce") {
+        // The trainer builds its engine itself, so the count is the process's default for CPU
+        // engines (every engine `reproduce --jobs` builds gets it).
+        let jobs = if command == "reproduce" { a.repro.jobs } else { 1 };
+        let (n, warning) = threads_per_engine(a.threads, jobs, cabs::fast::pool::available_threads());
+        if let Some(w) = warning {
+            eprintln!("cabs: warning: {w}");
+        }
+        cabs::fast::pool::set_default_threads(n);
+    }
     match command.as_str() {
         "help" => {
             print!("{HELP}");
@@ -341,5 +383,17 @@ mod tests {
         assert_eq!(a.settings.backend, "gpu");
         assert_eq!(a.mnist_bundle.as_deref(), Some(std::path::Path::new("x/mnist.bin")));
         assert!(HELP.lines().any(|l| l.trim_start().starts_with("--backend KIND") && l.trim_end().ends_with("[auto]")));
+    }
+
+    #[test]
+    fn threads_default_to_the_cores_shared_among_jobs_and_oversubscription_is_named() {
+        assert_eq!(threads_per_engine(None, 1, 8), (8, None));
+        assert_eq!(threads_per_engine(None, 3, 8), (2, None));
+        assert_eq!(threads_per_engine(None, 16, 8).0, 1);
+        assert!(threads_per_engine(None, 16, 8).1.unwrap().contains("--jobs 16 × --threads 1 = 16 threads on 8 core(s)"));
+        assert_eq!(threads_per_engine(Some(4), 2, 8), (4, None));
+        assert!(threads_per_engine(Some(4), 3, 8).1.unwrap().contains("--jobs 3 × --threads 4 = 12 threads"));
+        assert!(threads_per_engine(Some(9), 1, 8).1.unwrap().starts_with("--threads 9 on 8 core(s)"));
+        assert_eq!(args(&["train", "--threads", "3"]).threads, Some(3));
     }
 }
