@@ -149,6 +149,9 @@ pub fn filter_grad(s: &Conv2dSpec, x: &[f32], dy: &[f32], m: usize, inv_m: f32, 
     filter_grad_on(&Pool::new(1), s, x, dy, m, inv_m, accumulate, gw, gb)
 }
 
+/// One thread's share of [`filter_grad_on`]: its columns, their sums, and the bias sums (part 0).
+type ColumnBlock<'a> = (Range<usize>, &'a mut Vec<f32>, Option<&'a mut Vec<f32>>);
+
 /// [`filter_grad`] with the filter gradient's columns (patch entries) split over `pool`'s
 /// threads: the sum over examples stays whole, in example order, on one thread per column, and
 /// each thread unfolds only its own rows of every example's patches.
@@ -169,8 +172,7 @@ pub fn filter_grad_on(
     // Column block `js` of Σ_i δ_i · cols_iᵀ, as `[out_c, js.len()]`; part 0 also sums the bias.
     let mut blocks: Vec<Vec<f32>> = rs.iter().map(|js| vec![0.0; s.out_c * js.len()]).collect();
     let mut sb = vec![0.0; s.out_c];
-    let mut items: Vec<(Range<usize>, &mut Vec<f32>, Option<&mut Vec<f32>>)> =
-        rs.iter().cloned().zip(blocks.iter_mut()).map(|(js, b)| (js, b, None)).collect();
+    let mut items: Vec<ColumnBlock> = rs.iter().cloned().zip(blocks.iter_mut()).map(|(js, b)| (js, b, None)).collect();
     if let Some(first) = items.first_mut() {
         first.2 = Some(&mut sb);
     }

@@ -152,9 +152,16 @@ impl Pool {
     pub fn run(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
         let parts = parts.clamp(1, self.threads);
         if parts == 1 {
-            return f(0);
+            f(0)
+        } else {
+            #[cfg(not(target_arch = "wasm32"))]
+            self.run_on_workers(parts, f)
         }
-        #[cfg(not(target_arch = "wasm32"))]
+    }
+
+    /// [`Self::run`] with at least two parts (never in wasm, where a pool has one thread).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn run_on_workers(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
         {
             let _one_job = self.caller.lock().unwrap_or_else(|e| e.into_inner());
             // SAFETY: only the lifetime is erased. The workers use `f` between taking the job and
