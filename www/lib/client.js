@@ -27,11 +27,12 @@ if (typeof document !== "undefined" && document.querySelector("script[data-early
     window.self === window.top && document.visibilityState !== "hidden") {
   if (!/(?:^#|&)data=(?!mnist(?:&|$))/.test(location.hash)) earlyData = fetch(new URL("../data/mnist.bin", import.meta.url)).catch(() => null);
   try {
-    early = new Worker(workerUrl, { type: "module" });
+    const w = new Worker(workerUrl, { type: "module" });
     earlyAt = performance.now();
     // A worker that failed to load before `start` took it is dropped there: a fresh one fails
     // again, with its handlers attached, and the page says why.
-    early.onerror = (e) => { e.preventDefault(); early.failed = true; };
+    w.onerror = (e) => { e.preventDefault(); w.failed = true; };
+    early = w;
   } catch {
     early = null; // `start` tries again and reports a failure in words
   }
