@@ -15,11 +15,11 @@
 //!   their former path, re-exported.
 //! - [`trainer`]: sampling, the rule and the engine put together; what users call.
 //! - [`run_state`]: a run's state between steps, to move it between engines or resume it.
-//! - [`probe`], [`csv`]: export formats shared by the native runner and the page.
+//! - [`probe`], [`record`]: export formats shared by the native runner and the page (the step
+//!   record's schema, its CSV header and rows).
 //! - `wasm` (wasm32 only): the JavaScript exports.
 
 pub mod cabs;
-pub mod csv;
 pub mod data;
 pub mod engine;
 pub mod error;
@@ -28,6 +28,7 @@ pub mod gpu;
 pub mod model;
 pub mod plan;
 pub mod probe;
+pub mod record;
 pub mod reference;
 pub mod rng;
 pub mod rules;

@@ -69,6 +69,8 @@ pub struct StepStats {
     /// approximation, on this same batch (only with [`ConvNorms::Both`]).
     pub conv_xi_exact: Option<f64>,
     pub conv_xi_approx: Option<f64>,
+    /// The engine that ran this step, "cpu" or "gpu" (a run can move between engines).
+    pub engine: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -356,6 +358,7 @@ impl Trainer {
             sum_sq_norms: sums.sq_norm_sum as f64,
             conv_xi_exact: None,
             conv_xi_approx: None,
+            engine: self.info.kind.clone(),
         };
         if self.cfg.with_stats && self.cfg.conv_norms == ConvNorms::Both && !self.layout.convs.is_empty() {
             let (exact, approx) = self.conv_xi(m).await?;

@@ -12,6 +12,7 @@ mod cli;
 mod committed_reproduction;
 mod mnist_end_to_end;
 mod named_data;
+mod record_schema;
 mod reproduce_cli;
 mod rules;
 mod settings_schema;

@@ -43,6 +43,7 @@ fn step_bits(s: &StepStats) -> Vec<u64> {
         sum_sq_norms,
         conv_xi_exact,
         conv_xi_approx,
+        engine: _, // which engine ran a step is compared through `engines()`
     } = s;
     let opt = |v: &Option<f64>| v.map_or(u64::MAX, f64::to_bits);
     let f = [m_raw, loss, loss_avg, xi, xi_avg, grad_norm_sq, noise_scale, lr, batch_accuracy, sum_sq_norms].map(|v| v.to_bits());

@@ -30,6 +30,7 @@ function records(n, seed = 1) {
     if (i % 11 === 0) delete rec.convXiExact;
     if (i % 13 === 0) rec.xi = -0;
     if (i % 20 === 0) Object.assign(rec, { testLoss: r(), testAccuracy: r() });
+    rec.engine = i % 3 ? "cpu" : "gpu"; // the one text field: kept as it is
     out.push(rec);
   }
   return out;
@@ -40,7 +41,7 @@ function oracleRecords(recs) {
   const cols = Object.fromEntries(FIELDS.map((f) => [f, []]));
   const evals = new Map();
   recs.forEach((rec, i) => {
-    for (const f of FIELDS) cols[f].push(typeof rec[f] === "number" ? rec[f] : NaN);
+    for (const f of FIELDS) cols[f].push(typeof rec[f] === "number" || f === "engine" ? rec[f] : NaN);
     if (typeof rec.testAccuracy === "number") evals.set(i, { testLoss: rec.testLoss, testAccuracy: rec.testAccuracy });
   });
   return recs.map((_, i) => Object.assign(Object.fromEntries(FIELDS.map((f) => [f, cols[f][i]])), evals.get(i) ?? {}));

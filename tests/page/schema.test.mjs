@@ -106,8 +106,12 @@ test("csvRow refuses what is not a step record with a TypeError, and leaves miss
   for (const [i, bad] of [null, undefined, 42, "x", [], proxy, { step: "1" }, { loss: {} }].entries()) {
     assert.throws(() => engine.csvRow(bad), (e) => e.name === "TypeError" && /record/.test(e.message), `case ${i}`);
   }
-  assert.equal(engine.csvRow({}), ",".repeat(16));
-  assert.equal(engine.csvRow({ step: 7, loss: NaN, xi: Infinity, wallMs: null, testLoss: 0.5 }), "7,,,,,,,,,,,,0.5" + ",".repeat(4));
+  const commas = engine.csvHeader().split(",").length - 1; // columns are appended: counted, not fixed here
+  assert.equal(engine.csvRow({}), ",".repeat(commas));
+  assert.equal(engine.csvRow({ step: 7, loss: NaN, xi: Infinity, wallMs: null, testLoss: 0.5 }), "7,,,,,,,,,,,,0.5" + ",".repeat(commas - 12));
+  // The engine column holds one of its words, or nothing; anything else is refused, quoted.
+  assert.equal(engine.csvRow({ engine: "gpu" }), ",".repeat(commas) + "gpu");
+  assert.throws(() => engine.csvRow({ engine: "gpu,1" }), (e) => e.name === "TypeError" && e.message.includes('record.engine must be one of "cpu", "gpu", got the string "gpu,1"'));
 });
 
 /** The golden records as the page keeps them (JSON null: a value the step did not have). */

@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
 
 const HASH = "#data=blobs&model=mlp:16&lr=4&mu=0.9&seed=1&baselines=const:16&backend=gpu";
-const HEADER = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx";
+const HEADER = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx,engine";
 let server, browser, page;
 
 before(async () => {

@@ -116,7 +116,7 @@ fn load(path: &Path) -> CliResult<RunState> {
 fn reopen_csv(path: &Path, state: &RunState, eval_every: u64) -> CliResult<(BufWriter<File>, f64)> {
     let refuse = |why: String| CliError::usage(format!("--csv {} does not belong to this checkpoint: {why}", path.display()));
     let text = std::fs::read(path).map_err(|e| CliError::Io(format!("cannot read {} to continue it: {e}", path.display())))?;
-    let header = format!("{}\n", cabs::csv::HEADER);
+    let header = format!("{}\n", cabs::record::header());
     if !text.starts_with(header.as_bytes()) {
         return Err(refuse("its first line is not the header of `cabs train --csv`".into()));
     }
@@ -239,7 +239,7 @@ pub fn train(a: Args) -> CliResult<()> {
         }
         (Some(p), None) => {
             let mut w = BufWriter::new(File::create(p).map_err(|e| CliError::write(p, e))?);
-            writeln!(w, "{}", cabs::csv::HEADER).map_err(|e| CliError::write(p, e))?;
+            writeln!(w, "{}", cabs::record::header()).map_err(|e| CliError::write(p, e))?;
             Some((w, p.clone()))
         }
         (None, _) => None,
@@ -333,7 +333,7 @@ pub fn train(a: Args) -> CliResult<()> {
             dumped = true;
         }
         if let Some((w, p)) = csv.as_mut() {
-            writeln!(w, "{}", cabs::csv::row(s, step.eval, step.wall_ms)).map_err(|e| CliError::write(p, e))?;
+            writeln!(w, "{}", cabs::record::row(s, step.eval, step.wall_ms)).map_err(|e| CliError::write(p, e))?;
         }
         bar.set_position(match budget {
             Budget::Steps(_) => s.step,

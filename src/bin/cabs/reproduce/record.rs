@@ -104,7 +104,7 @@ pub const ENGINE_SOURCES: &[(&str, &str)] = &[
     source!("shaders/step.wgsl"),
     source!("src/bin/cabs/session.rs"),
     source!("src/cabs.rs"),
-    source!("src/csv.rs"),
+    source!("src/record.rs"),
     source!("src/data/sampler.rs"),
     source!("src/engine/auto.rs"),
     source!("src/engine/cpu.rs"),

@@ -163,7 +163,7 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
         &Record { label: label.clone(), settings: ctx.run_settings(spec), engine: Some(this_engine(&device)), adopted: None },
     )?;
     let mut csv = BufWriter::new(File::create(&path).map_err(|e| CliError::write(&path, e))?);
-    writeln!(csv, "{},train_ms", cabs::csv::HEADER).map_err(|e| CliError::write(&path, e))?;
+    writeln!(csv, "{}", cabs::record::header_with(&cabs::record::REPRODUCE_EXTRA)).map_err(|e| CliError::write(&path, e))?;
     let mut run = Run::new(spec.clone());
     // As in `cabs train`: wall time counts from here, after the engine is set up.
     let start = Instant::now();
@@ -181,7 +181,9 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
         if let (Some(e), Some(a)) = (s.conv_xi_exact, s.conv_xi_approx) {
             conv_xi.push((e, a));
         }
-        writeln!(csv, "{},{:.3}", cabs::csv::row(s, step.eval, step.wall_ms), step.train_s * 1e3).map_err(|e| CliError::write(&path, e))?;
+        let train_ms = (&cabs::record::TRAIN_MS, Some(cabs::record::Value::Num(step.train_s * 1e3)));
+        writeln!(csv, "{}", cabs::record::Record::new(s, step.eval, step.wall_ms).row_with(&[train_ms]))
+            .map_err(|e| CliError::write(&path, e))?;
         run.steps.push(StepPoint {
             step: s.step,
             examples: s.examples_seen,

@@ -302,7 +302,7 @@ fn load(rows: &[&str]) -> Result<Option<Run>, String> {
     let dir = std::env::temp_dir().join(format!("cabs-reproduce-unit-{}-{}", std::process::id(), rows.len()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{:x}.csv", rows.iter().map(|r| r.len()).sum::<usize>() * 7919 + rows.len()));
-    let text = format!("{},train_ms\n{}\n", cabs::csv::HEADER, rows.join("\n"));
+    let text = format!("{}\n{}\n", cabs::record::header_with(&cabs::record::REPRODUCE_EXTRA), rows.join("\n"));
     std::fs::write(&path, text).unwrap();
     let r = super::run::load_run(&path, &RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 }, 32).map_err(|e| e.to_string());
     let _ = std::fs::remove_file(&path);
@@ -311,7 +311,7 @@ fn load(rows: &[&str]) -> Result<Option<Run>, String> {
 
 /// A row of the run CSV: step, examples, then the test loss and accuracy cells.
 fn row(step: &str, examples: &str, test_loss: &str, test_accuracy: &str) -> String {
-    format!("{step},{examples},16,16,16,0.5,0.5,1,1,1,1,0.1,{test_loss},{test_accuracy},10,,,5")
+    format!("{step},{examples},16,16,16,0.5,0.5,1,1,1,1,0.1,{test_loss},{test_accuracy},10,,,cpu,5")
 }
 
 #[test]
