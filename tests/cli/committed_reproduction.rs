@@ -198,6 +198,12 @@ fn the_reproduction_doc_quotes_its_csvs() {
     let path = |rows: &[Vec<String>], h: &str| format!("{} / {} / {}", batch(rows, h, 400), batch(rows, h, 500), batch(rows, h, 600));
     has(format!("leaves m = 16 at step {} (exact: {})", left16(&refn, &hr), left16(&exact, &hc)));
     has(format!("batches {} at steps 400 / 500 / 600 (exact: {})", path(&refn, &hr), path(&exact, &hc)));
+    let (b_ref, b_exact) = (batch(&refn, &hr, 600) as f64, batch(&exact, &hc, 600) as f64);
+    has(format!("{:.0} % lower at step 600", 100.0 * (1.0 - b_ref / b_exact)));
+    // The per-run median ratio approx / exact, over every comparison run.
+    let ratios: Vec<f64> = all.iter().filter_map(|r| num(r, &ha, "conv_xi_approx_over_exact_median")).collect();
+    let (rlo, rhi) = ratios.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    has(format!("spans {rlo:.3}–{rhi:.3} over the {} runs", ratios.len()));
     // The approximation's run is shorter: its last evaluation against the exact run's nearest one.
     let last = refn.iter().rev().find(|r| num(r, &hr, "test_accuracy").is_some()).unwrap();
     let x = num(last, &hr, "examples_seen").unwrap();

@@ -79,12 +79,18 @@ REPRODUCE OPTIONS (every run gets the same budget of training examples):
   --sensitivity LIST   α values for CABS vs fixed m  [0.05,0.1,0.2,0.5,1]
   --seeds N            seeds per run: --seed, --seed+1, … (initial weights and
                        data order; the same for every rule within a seed)   [1]
-  --only PARTS         subset of cabs,fixed,decay,sensitivity         [all]
+  --only PARTS         subset of cabs,fixed,decay,sensitivity,rules    [all]
+  --rules LIST         a comparison set of --rule strings (e.g. cabs,const:64), each
+                       at every α of --alphas, the same seeds and budget; best α each
   --jobs N             train N runs at a time (same results, one engine each)  [1]
   --resume             reuse the complete runs/<label>.csv files already in --out whose
                        runs/<label>.json record matches these flags (a mismatch is refused)
   --quick              small budget, fewer evaluations: a smoke test
   --model default here: cnn-mnist if the library has it, else mlp:256
+  --emit-jobs FILE     write one command per run to FILE (for GNU parallel, a Slurm
+                       array…) instead of training; then --resume assembles
+  --run LABEL          train only that run of the grid (what each job line does)
+  --assemble-only      build the tables from the runs in --out; refuse if one is missing
 
 WHERE NAMED DATA IS FOUND (mnist, mnist-full, fashion-mnist), from any working directory:
   $CABS_DATA_DIR, if set, and only there: $CABS_DATA_DIR/mnist.bin,
@@ -282,6 +288,10 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
         }
     }
     Ok((command.unwrap_or_else(|| "help".into()), a))
+            Long("rules") => r.rules = crate::reproduce::parse_rules(&value::<String>(&mut p, "--rules")?)?,
+            Long("emit-jobs") => r.emit_jobs = Some(value(&mut p, "--emit-jobs")?),
+            Long("run") => r.run = Some(value(&mut p, "--run")?),
+            Long("assemble-only") => r.assemble_only = true,
 }
 
 pub fn run(args: Vec<OsString>) -> CliResult<()> {

@@ -14,6 +14,39 @@ fn to_target_cell(runs: &[Run], g: &Group, target: f64) -> String {
     group_cell(runs, g, |r| r.examples_to(target), |x| format!("{x:.0}"), "never")
 }
 
+/// The runs that did not learn, and the runs that are the same run under two labels.
+fn flags(s: &mut String, runs: &[Run], env: &Env) {
+    use super::paired::{chance, did_not_learn, identical_runs, LEARN_MARGIN};
+    let ch = chance(&env.labels);
+    let _ = writeln!(s, "\n## Flags\n");
+    let stuck: Vec<String> = runs.iter().filter(|r| did_not_learn(r, ch)).map(|r| format!("`{}`", r.spec.label())).collect();
+    let _ = writeln!(
+        s,
+        "**Did not learn** (diverged, or final test accuracy at most chance + {:.0} point, chance being the share of the most common test \
+label, {:.2} %): {} of {} runs{}\n",
+        LEARN_MARGIN * 100.0,
+        ch * 100.0,
+        stuck.len(),
+        runs.len(),
+        if stuck.is_empty() { ".".to_string() } else { format!(": {}.", stuck.join(", ")) }
+    );
+    let same = identical_runs(runs);
+    let _ = writeln!(
+        s,
+        "**Identical runs** (the same batch, examples and loss at every step, bit for bit; for example a CABS run whose batch never left \
+m_min and the fixed m_min run of its α and seed): {}\n",
+        if same.is_empty() {
+            "none.".to_string()
+        } else {
+            same.iter()
+                .map(|g| g.iter().map(|&i| format!("`{}`", runs[i].spec.label())).collect::<Vec<_>>().join(" = "))
+                .collect::<Vec<_>>()
+                .join("; ")
+                + "."
+        }
+    );
+}
+
 pub(super) fn results_md(runs: &[Run], rep: &Report, o: &Options, env: &Env, extra: &[String]) -> String {
     let t = env.target;
     let tp = format!("{:.4}", t * 100.0).trim_end_matches('0').trim_end_matches('.').to_string();
@@ -154,6 +187,7 @@ training loss; it is picked on the same test set that is reported, which favours
         }
     }
 
+    flags(&mut s, runs, env);
     s.push_str(&super::verdicts::verdicts(runs, rep, env));
 
     let _ = writeln!(s, "\n## Figures\n");
