@@ -10,7 +10,7 @@
 use super::{ConvSnapshot, EvalSums, Snapshot};
 use crate::data::{Dataset, Features, Split};
 use crate::error::{CabsError, Result};
-use crate::fast::pool::{default_threads, Pool};
+use crate::fast::pool::{default_threads, ranges, split_rows, Pool};
 use crate::fast::{conv as fast_conv, gemm::matmul_on};
 use crate::model::Layout;
 use crate::plan::{Buf, Chunking, Extent, Op, Plan};
@@ -253,7 +253,15 @@ impl CpuExec {
                 let (w_rows, b_rows) = norms.split_at_mut((row + 1) * self.m_max);
                 let (w_row, b_row) = (&mut w_rows[row * self.m_max + a.row_base..], &mut b_rows[a.row_base..]);
                 let (x, delta) = (self.get(self.plan.layer_input(layer)), self.get(Buf::Delta(layer)));
-                per_example_norms(x, delta, m, d.d_in as usize, d.d_out as usize, w_row, b_row);
+                let (d_in, d_out) = (d.d_in as usize, d.d_out as usize);
+                // Each example's norms are its own two sums, in order: split by examples. (The sums
+                // are sequential adds, a real share of a small MLP's step.)
+                let rs = ranges(m, self.pool.threads());
+                let parts: Vec<_> = rs.iter().cloned().zip(split_rows(w_row, &rs, 1)).zip(split_rows(b_row, &rs, 1)).collect();
+                self.pool.each(parts, |_, ((r, w), b)| {
+                    let (xs, ds) = (&x[r.start * d_in..r.end * d_in], &delta[r.start * d_out..r.end * d_out]);
+                    per_example_norms(xs, ds, r.len(), d_in, d_out, w, b)
+                });
                 self.put(Buf::Norms, norms);
             }
             Op::ConvNorms { stage, approx, row } => {
