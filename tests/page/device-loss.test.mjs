@@ -7,22 +7,15 @@
 // page's training worker (Playwright's worker.evaluate) before the worker builds WebGPU, keeps
 // the devices wgpu opens, and calls GPUDevice.destroy() on them mid-run. Nothing in the page or
 // the engine exists for this test. Assertions are about steps, engines and rows, never time.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startServer, launch, openPage } from "./harness.mjs";
+import { openPage, pageSuite } from "./harness.mjs";
 
 const BASE = "#data=blobs&model=mlp:16&lr=4&mu=0.9&seed=1&baselines=const:16";
 let server, browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: true });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: true }, (s) => ({ server, browser } = s));
 
 /**
  * Open `hash` with the training worker's requestDevice wrapped: "keep" keeps every device wgpu

@@ -2,20 +2,13 @@
 // on the CPU engine and moves to WebGPU when it is built (the hand-over); the CSV export's
 // `engine` column and the JSON export's `engine` field say `cpu` up to the hand-over step and
 // `gpu` after it, switching exactly there. Assertions are about steps and engines, never time.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startServer, launch, openPage } from "./harness.mjs";
+import { openPage, pageSuite } from "./harness.mjs";
 
 let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: true });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: true }, (s) => ({ server, browser } = s));
 
 /** The engine each step ran on, by step number, from rows of [step, engine]. */
 function enginesByStep(pairs) {

@@ -4,19 +4,12 @@
 // (none for the schedule, which has no terms), the rules survive the link and a reload, the
 // schedule's batches follow M0 · FACTOR^⌊examples / EVERY⌋, a bad rule in the link falls back
 // with a notice quoting it, and `inner:` (whose statistic no engine computes yet) says so.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, ready } from "./harness.mjs";
+import { openPage, ready, pageSuite } from "./harness.mjs";
 
 let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: false }, (s) => ({ server, browser } = s));
 
 const RULES = "rule=grow:16:200:1.5&baselines=norm:0.5,cabs";
 const LINK = `data=blobs&model=mlp:16&lr=4&mu=0.9&backend=cpu&${RULES}`;

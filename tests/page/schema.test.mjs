@@ -5,11 +5,11 @@
 // the native runner's format, byte for byte (tests/page/csv-golden.json is written by
 // tests/cli/settings_schema.rs with the runner's formatter). The engine runs here in Node, and the
 // page in headless Chromium.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, startServer, launch, openPage, ready } from "./harness.mjs";
+import { ROOT, openPage, ready, pageSuite } from "./harness.mjs";
 import init, * as engine from "../../www/pkg/cabs.js";
 import SCHEMA from "../../www/lib/settings-schema.js";
 import { DEFAULTS, KEYS, PRESETS, parseValue, parseHash, explain } from "../../www/lib/state.js";
@@ -17,14 +17,9 @@ import { Run } from "../../www/lib/store.js";
 
 const golden = JSON.parse(await readFile(join(ROOT, "tests/page/csv-golden.json"), "utf8"));
 let server, browser;
-before(async () => {
+pageSuite({ webgpu: false }, async (s) => {
+  ({ server, browser } = s);
   await init({ module_or_path: await readFile(join(ROOT, "www/pkg/cabs_bg.wasm")) });
-  server = await startServer();
-  browser = await launch({ webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
 });
 
 test("the page's schema is the engine's, and the page's defaults and limits are the schema's", () => {
