@@ -87,7 +87,7 @@ impl CabsState {
         self.loss_avg = mu * self.loss_avg + (1.0 - mu) * loss;
         self.xi_avg = mu * self.xi_avg + (1.0 - mu) * xi;
         let (l, x) = if self.cfg.bias_correction {
-            let corr = 1.0 - mu.powi(self.t.min(i32::MAX as u64) as i32);
+            let corr = super::bias_correction(mu, self.t);
             (self.loss_avg / corr, self.xi_avg / corr)
         } else {
             (self.loss_avg, self.xi_avg)

@@ -163,6 +163,16 @@ fn a_runner_continues_exactly_from_its_state() {
 }
 
 #[test]
+fn the_bias_correction_is_exactly_one_minus_mu_to_the_t() {
+    for mu in [0.0f64, 0.5, 0.9, 0.95, 0.99, 0.9999] {
+        for t in (1..200_000u64).step_by(7) {
+            let want = 1.0 - mu.powi(t as i32);
+            assert_eq!(bias_correction(mu, t).to_bits(), want.to_bits(), "μ = {mu}, t = {t}");
+        }
+    }
+}
+
+#[test]
 fn schedules() {
     let s = LrSchedule::Step { every: 10, factor: 0.5 };
     assert_eq!(s.lr_at(1.0, 9), 1.0);

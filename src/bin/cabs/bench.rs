@@ -1,7 +1,8 @@
 //! `cabs bench`: what the CABS statistics (or chunking, or threads) cost. Times training steps of
 //! a fixed batch size with and without the per-example norms and ξ (or in chunks against one
 //! chunk, or on `--threads` against `--vs-threads` threads of the CPU engine), in
-//! interleaved blocks (so drift hits both alike), and reports the median ratio with the
+//! interleaved blocks (so drift hits both alike), or one rule against CABS at the same pinned
+//! batch (`--vs-rule`: the rule's own cost), and reports the median ratio with the
 //! dispatch counts the step plan gives and the GPU time of each op. A measurement, never a test.
 //! `cabs gpu`: print the adapter wgpu finds.
 
@@ -20,7 +21,22 @@ pub fn bench(a: Args) -> CliResult<()> {
                    // Variant A and B: with ξ / without ξ, or chunks of N / one chunk per step.
     let threads = cabs::fast::pool::default_threads();
     let (name_a, name_b, cfg_b) = match (a.vs_threads, a.vs_chunk) {
+        _ if a.vs_rule.is_some() && (a.vs_threads.is_some() || a.vs_chunk.is_some()) => {
+            return Err(CliError::usage("--vs-rule with --vs-threads or --vs-chunk: give one of them"))
+        }
         (Some(_), Some(_)) => return Err(CliError::usage("--vs-threads and --vs-chunk: give one of them")),
+        // Both rules with m_min = m_max = --batch: every step trains the same batch, so the
+        // difference is the rule's own work (its arithmetic on the statistics read back).
+        _ if a.vs_rule.is_some() => {
+            let rule = a.vs_rule.clone().unwrap_or_default();
+            let pinned = |r: &str| cabs::settings::Settings { rule: r.into(), mmin: a.batch, mmax: a.batch, ..a.settings.clone() }.rule();
+            cfg.rule = pinned(&rule)?;
+            (
+                format!("step with {rule}:"),
+                "step with cabs:".to_string(),
+                cabs::trainer::TrainerConfig { rule: pinned("cabs")?, ..cfg.clone() },
+            )
+        }
         (Some(n), None) => (format!("step on {threads} thread(s):"), format!("step on {n} thread(s):"), cfg.clone()),
         (None, Some(n)) => {
             let whole = cabs::trainer::TrainerConfig { chunk: Some(a.batch), ..cfg.clone() };

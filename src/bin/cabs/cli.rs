@@ -67,6 +67,8 @@ BENCH OPTIONS:
   --vs-chunk N         compare chunks of N against one chunk per step (instead of
                        with ξ against without)
   --vs-threads N       compare --threads against N threads (CPU engine), same steps
+  --vs-rule RULE       compare RULE against cabs, both pinned to --batch
+                       (--m-min = --m-max = M): the rule's own cost per step
 
 REPRODUCE OPTIONS (every run gets the same budget of training examples):
   --out DIR            output folder (the committed set: docs/reproduction)  [out/reproduction]
@@ -128,6 +130,8 @@ pub struct Args {
     pub threads: Option<usize>,
     /// `cabs bench --vs-threads N`.
     pub vs_threads: Option<usize>,
+    /// `cabs bench --vs-rule RULE`.
+    pub vs_rule: Option<String>,
     /// Options of `cabs reproduce`.
     pub repro: crate::reproduce::Options,
     /// Long flags given on the command line (to tell defaults from choices).
@@ -205,6 +209,7 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
         vs_chunk: None,
         threads: None,
         vs_threads: None,
+        vs_rule: None,
         repro: crate::reproduce::Options::default(),
         seen: Vec::new(),
     };
@@ -239,6 +244,7 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             Long("vs-chunk") => a.vs_chunk = Some(whole(&mut p, "--vs-chunk")?),
             Long("threads") => a.threads = Some(thread_count(&mut p, "--threads")?),
             Long("vs-threads") => a.vs_threads = Some(thread_count(&mut p, "--vs-threads")?),
+            Long("vs-rule") => a.vs_rule = Some(value(&mut p, "--vs-rule")?),
             Long("steps") => a.steps = Some(whole(&mut p, "--steps")?),
             Long("examples") => a.examples = Some(whole(&mut p, "--examples")?),
             Long("eval-every") => a.eval_every = whole(&mut p, "--eval-every")?,
