@@ -156,14 +156,23 @@ impl CpuExec {
                 let mut out = self.take(Buf::ConvOut(stage));
                 let (w, b) = self.params[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
                 fast_conv::forward_on(&self.pool, &c.conv, self.get(self.plan.stage_input(stage)), w, b, m, &mut out);
-                out[..m * c.conv.out_len()].iter_mut().for_each(|v| *v = v.max(0.0));
+                let rs = ranges(m, self.pool.threads());
+                self.pool.each(split_rows(&mut out, &rs, c.conv.out_len()), |_, o| o.iter_mut().for_each(|v| *v = v.max(0.0)));
                 self.put(Buf::ConvOut(stage), out);
             }
             Op::PoolForward { stage } => {
                 let p = lay.convs[stage].pool.expect("plan pools this stage");
                 let mut out = self.take(Buf::PoolOut(stage));
-                let arg = max_pool::forward(&p, self.get(Buf::ConvOut(stage)), m, &mut out);
-                self.args.get_mut(&stage).expect("arg buffer")[..arg.len()].copy_from_slice(&arg);
+                let mut arg = self.args.remove(&stage).expect("arg buffer");
+                // Each example's pooling is its own (arg-max indices are within the example).
+                let (x, rs) = (self.get(Buf::ConvOut(stage)), ranges(m, self.pool.threads()));
+                let parts: Vec<_> =
+                    rs.iter().cloned().zip(split_rows(&mut out, &rs, p.out_len())).zip(split_rows(&mut arg, &rs, p.out_len())).collect();
+                self.pool.each(parts, |_, ((r, o), a)| {
+                    let got = max_pool::forward(&p, &x[r.start * p.in_len()..r.end * p.in_len()], r.len(), o);
+                    a.copy_from_slice(&got);
+                });
+                self.args.insert(stage, arg);
                 self.put(Buf::PoolOut(stage), out);
             }
             Op::DenseForward { layer } => {
@@ -202,10 +211,15 @@ impl CpuExec {
             }
             Op::PoolBackward { stage } => {
                 let c = lay.convs[stage];
-                let mut dconv = self.take(Buf::DConv(stage));
-                max_pool::backward(&c.pool.expect("pooled"), self.get(Buf::DPool(stage)), &self.args[&stage], m, &mut dconv);
-                let n = m * c.conv.out_len();
-                mask_relu(&mut dconv[..n], &self.get(Buf::ConvOut(stage))[..n]);
+                let (p, mut dconv) = (c.pool.expect("pooled"), self.take(Buf::DConv(stage)));
+                let (dy, arg, act) = (self.get(Buf::DPool(stage)), &self.args[&stage], self.get(Buf::ConvOut(stage)));
+                let (il, ol, rs) = (p.in_len(), p.out_len(), ranges(m, self.pool.threads()));
+                let parts: Vec<_> = rs.iter().cloned().zip(split_rows(&mut dconv, &rs, il)).collect();
+                self.pool.each(parts, |_, (r, d)| {
+                    let (dy, arg) = (&dy[r.start * ol..r.end * ol], &arg[r.start * ol..r.end * ol]);
+                    max_pool::backward(&p, dy, arg, r.len(), d);
+                    mask_relu(d, &act[r.start * il..r.end * il]);
+                });
                 self.put(Buf::DConv(stage), dconv);
             }
             Op::ConvBackwardInput { stage } => {
