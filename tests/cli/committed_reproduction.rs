@@ -220,6 +220,20 @@ fn the_reproduction_doc_quotes_its_csvs() {
         thousands(num(near, &hc, "examples_seen").unwrap() as usize)
     ));
 
+    // Figures the doc takes from results.md's generated tables (which the regeneration test
+    // above ties to the CSVs): the per-seed examples to 95 %, and the flags' count and chance.
+    let results = read(&repo_path("docs/reproduction/results.md"));
+    let row = |start: &str| results.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("results.md has no row {start:?}"));
+    let last_cell = |l: &str| l.trim_end_matches('|').rsplit('|').next().unwrap().trim().replace('-', "−");
+    let first_claim = |m: &str| row(&format!("| m={m} α=")).to_string();
+    has(format!("CABS − m = 16: {}; CABS − m = 32: {})", last_cell(&first_claim("16")), last_cell(&first_claim("32"))));
+    let flags = row("**Did not learn**");
+    let (n_stuck, chance) = (
+        flags.split("): ").nth(1).unwrap().split(' ').next().unwrap().to_string(),
+        flags.split("test label, ").nth(1).unwrap().split(' ').next().unwrap().to_string(),
+    );
+    has(format!("the {n_stuck} of {n_runs} runs that **did not learn**"));
+    has(format!("chance on the bundle's 2,000 test digits is {chance} %"));
     // The verdicts the doc quotes (its "> " lines) are whole lines of results.md, word for word.
     let raw = read(&repo_path("docs/REPRODUCTION.md"));
     let results = read(&repo_path("docs/reproduction/results.md"));

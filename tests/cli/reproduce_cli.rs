@@ -147,8 +147,12 @@ fn quick_reproduction_writes_every_promised_file() {
         "### 3. \"CABS is less sensitive to α than fixed batches\"",
         "Training loss at equal steps",
         "Seeds that learnt (final training loss below 90 % of the initial loss",
-        "Spread (max − min) of the training loss over the α at which both rules learnt in every seed",
-        "Over the α where both learnt, CABS is less sensitive beyond the noise, at equal examples and at equal steps, than:",
+        "the spread (max − min) of the training loss over the α at which both rules learnt in every seed",
+        "Over the α where both learnt, CABS is less sensitive to α (at equal examples and at equal steps):",
+        "## Flags",
+        "**Did not learn** (diverged, or final test accuracy at most chance + 1 point",
+        "**Identical runs**",
+        "Every comparison is paired by seed",
         "**Environment:** engine cpu",
         "model `mlp:16`",
         "budget 3000 training examples",
@@ -417,8 +421,9 @@ fn seeds_change_weights_and_order_alike_for_every_rule_and_tables_give_the_sprea
     let md = read(&out.join("results.md"));
     assert!(md.contains("seeds 1–2"), "{md}");
     assert!(md.contains("| cabs-a0.1 | cabs |"), "{md}");
-    assert!(!md.contains("cabs-a0.1-s2"), "groups are named without the seed: {md}");
-    assert!(md.contains("2 seeds: the values are means over the seeds"), "{md}");
+    // (The flags name single runs; the tables name groups.)
+    assert!(!md[..md.find("## Flags").unwrap()].contains("cabs-a0.1-s2"), "groups are named without the seed: {md}");
+    assert!(md.contains("(2 seeds: t = 12.71)"), "{md}");
     let all = rows(&out.join("all_runs.csv"), SUMMARY_HEADER);
     let acc = |label: &str| all.iter().find(|r| r[0] == label).unwrap()[col(SUMMARY_HEADER, "final_test_accuracy")].parse::<f64>().unwrap();
     let (a1, a2) = (acc("cabs-a0.1"), acc("cabs-a0.1-s2"));
