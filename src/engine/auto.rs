@@ -131,9 +131,12 @@ async fn browser_adapter_name() -> Option<String> {
     None
 }
 
-/// "4.1" below 10 ms, "96" above: enough digits to compare, no false precision.
+/// "0.04" below 0.1 ms, "4.1" below 10 ms, "96" above: enough digits to compare, no false
+/// precision.
 pub fn ms_text(ms: f64) -> String {
-    if ms < 10.0 {
+    if ms < 0.1 {
+        format!("{ms:.2}")
+    } else if ms < 10.0 {
         format!("{ms:.1}")
     } else {
         format!("{ms:.0}")
@@ -227,11 +230,14 @@ mod native {
     /// runs, and is undone, as it would be).
     pub const HANDOVER_MOVE_ENV: &str = "CABS_HANDOVER_MOVE";
 
-    /// Whether the CPU engine's memory plan holds this run (`Err`: why not, in words).
+    /// Whether the CPU engine's memory plan holds this run (`Err`: why not, in words). Settings
+    /// that no engine takes (a model for other data, chunk 0) pass here: building the trainer
+    /// refuses them with its own message.
     pub fn cpu_holds(cfg: &TrainerConfig, data: &Dataset) -> std::result::Result<(), String> {
-        let layout = Layout::for_input(&cfg.model, data.dim, data.image, data.classes).map_err(|e| e.to_string())?;
+        let Ok(layout) = Layout::for_input(&cfg.model, data.dim, data.image, data.classes) else { return Ok(()) };
         let plan = Plan::new(&layout, cfg.conv_norms);
-        choose_chunk(&plan, cfg.rule.max_batch(), data.memory_bytes(), cpu_budget(), cfg.chunk).map(|_| ()).map_err(|e| e.to_string())
+        let forced = cfg.chunk.filter(|&c| c > 0);
+        choose_chunk(&plan, cfg.rule.max_batch(), data.memory_bytes(), cpu_budget(), forced).map(|_| ()).map_err(|e| e.to_string())
     }
 
     /// What the hand-over did, once decided.

@@ -92,6 +92,12 @@ fn a_hand_over_at_step_k_continues_the_run_as_a_gpu_run_from_the_cpu_state_at_k(
     assert!(err.contains("cabs: auto: CPU → GPU at step 7 ("), "{err}");
     let auto = rows(&csv);
     assert_eq!(auto.len(), 20);
+    // Where the CSV names the engine of each step: the CPU up to 7, the GPU after.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    if let Some(col) = text.lines().next().unwrap().split(',').position(|h| h == "engine") {
+        let engines: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').nth(col).unwrap()).collect();
+        assert_eq!(engines, [["cpu"; 7].as_slice(), &["gpu"; 13]].concat(), "{}", csv.display());
+    }
     assert_eq!(auto, cpu_then_gpu(&d, "7"), "the auto run is not CPU 1..=7 then GPU from the CPU's state");
     // The comparison can fail: the engines round differently, so the CPU alone differs after 7.
     let cpu = cpu_only(&d);
@@ -137,6 +143,14 @@ fn where_the_cpu_engine_cannot_hold_the_run_auto_starts_on_the_gpu_and_says_why(
     assert!(err.contains("cabs: auto: the CPU engine cannot hold this run ("), "{err}");
     assert!(err.contains("starting on the GPU engine"), "{err}");
     assert!(!err.contains("being built on another thread"), "{err}");
+}
+
+#[test]
+fn settings_no_engine_takes_are_refused_in_one_line_not_blamed_on_the_cpu_engine() {
+    let (code, err) = cabs(&["train", "--model", "cnn-mnist", "--data", "moons", "--backend", "auto"], &[]);
+    assert_ne!(code, 0, "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("needs image data"), "{err}");
 }
 
 #[test]
