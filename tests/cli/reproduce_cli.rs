@@ -677,10 +677,11 @@ fn timeless_runs(dir: &Path) -> Vec<Vec<String>> {
     v
 }
 
-/// results.md from its flags to its figures: the verdicts and flags, which no timing enters.
+/// results.md from its rules (or flags) to its figures: the tables no timing enters.
 fn verdict_part(dir: &Path) -> String {
     let md = read(&dir.join("results.md"));
-    let (a, b) = (md.find("## Flags").expect("a Flags section"), md.find("## Figures").expect("a Figures section"));
+    let start = md.find("## Rules compared").or_else(|| md.find("## Flags")).expect("a Flags section");
+    let (a, b) = (start, md.find("## Figures").expect("a Figures section"));
     md[a..b].to_string()
 }
 
@@ -762,6 +763,10 @@ fn an_emitted_grid_run_by_gnu_parallel_assembles_into_the_tables_of_jobs_2() {
     assert_eq!(err.matches("not retrained").count(), 22, "assembling trains nothing: {err}");
     assert_eq!(timeless_runs(&grid), timeless_runs(&whole));
     assert_eq!(verdict_part(&grid), verdict_part(&whole));
+    // The rules part: its tables and figure, each rule at its best α of the same grid.
+    let md = read(&grid.join("results.md"));
+    assert!(md.contains("## Rules compared (`--rules`)") && md.contains("| `const:24` |"), "{md}");
+    assert!(grid.join("figures/rules.svg").exists());
     // The run files are the same, row for row, but for the clocks.
     let strip = |p: &Path| -> Vec<String> {
         let h = RUN_HEADER.split(',').collect::<Vec<_>>();

@@ -179,9 +179,11 @@ pub fn did_not_learn(run: &Run, chance: f64) -> bool {
 /// the same batch, examples and loss, bit for bit: for example a CABS run whose batch never left
 /// m_min and the fixed m_min run of the same α and seed.
 pub fn identical_runs(runs: &[Run]) -> Vec<Vec<usize>> {
-    let key = |r: &Run| -> Vec<(u64, u32, u64)> { r.steps.iter().map(|s| (s.examples, s.batch, s.loss.to_bits())).collect() };
-    let mut groups: Vec<(Vec<(u64, u32, u64)>, Vec<usize>)> = Vec::new();
-    let mut by_hash: std::collections::HashMap<Vec<(u64, u32, u64)>, usize> = std::collections::HashMap::new();
+    // Every step's (examples, batch, loss bits): equal keys are the same run.
+    type Key = Vec<(u64, u32, u64)>;
+    let key = |r: &Run| -> Key { r.steps.iter().map(|s| (s.examples, s.batch, s.loss.to_bits())).collect() };
+    let mut groups: Vec<(Key, Vec<usize>)> = Vec::new();
+    let mut by_hash: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
     for (i, r) in runs.iter().enumerate() {
         if r.failed.is_some() || r.steps.is_empty() {
             continue;

@@ -562,12 +562,15 @@ at equal examples and at equal steps (both at the fewer steps of the two, per α
     );
 }
 
+/// One row of the sensitivity study: α, the CABS group, the fixed-batch groups.
+type SensRow = (f64, Group, Vec<Group>);
+
 /// Per seed (position in the groups), the spread max − min over `rows` of `value(row, run)` for
 /// column `col` of each row (0: CABS, j + 1: the j-th fixed batch); None if a value is missing.
 fn seed_spreads(
     rows: &[&(f64, Group, Vec<Group>)],
     col: usize,
-    value: &dyn Fn(&(f64, Group, Vec<Group>), usize) -> Option<f64>,
+    value: &dyn Fn(&SensRow, usize) -> Option<f64>,
 ) -> Option<Vec<f64>> {
     let n = rows.first().map_or(0, |r| pick(r, col).len());
     (0..n)
