@@ -87,12 +87,12 @@ REPRODUCE OPTIONS (every run gets the same budget of training examples):
   --jobs N             train N runs at a time (same results, one engine each)  [1]
   --resume             reuse the complete runs/<label>.csv files already in --out whose
                        runs/<label>.json record matches these flags (a mismatch is refused)
-  --quick              small budget, fewer evaluations: a smoke test
-  --model default here: cnn-mnist if the library has it, else mlp:256
   --emit-jobs FILE     write one command per run to FILE (for GNU parallel, a Slurm
                        array…) instead of training; then --resume assembles
   --run LABEL          train only that run of the grid (what each job line does)
   --assemble-only      build the tables from the runs in --out; refuse if one is missing
+  --quick              small budget, fewer evaluations: a smoke test
+  --model default here: cnn-mnist if the library has it, else mlp:256
 
 WHERE NAMED DATA IS FOUND (mnist, mnist-full, fashion-mnist), from any working directory:
   $CABS_DATA_DIR, if set, and only there: $CABS_DATA_DIR/mnist.bin,
@@ -288,16 +288,16 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             }
             Long("quick") => r.quick = true,
             Long("resume") => r.resume = true,
+            Long("rules") => r.rules = crate::reproduce::parse_rules(&value::<String>(&mut p, "--rules")?)?,
+            Long("emit-jobs") => r.emit_jobs = Some(value(&mut p, "--emit-jobs")?),
+            Long("run") => r.run = Some(value(&mut p, "--run")?),
+            Long("assemble-only") => r.assemble_only = true,
             Short('h') | Long("help") => command = Some("help".to_string()),
             Value(v) if command.is_none() => command = Some(v.to_string_lossy().into_owned()),
             other => return Err(CliError::usage(format!("{} (see cabs --help)", other.unexpected()))),
         }
     }
     Ok((command.unwrap_or_else(|| "help".into()), a))
-            Long("rules") => r.rules = crate::reproduce::parse_rules(&value::<String>(&mut p, "--rules")?)?,
-            Long("emit-jobs") => r.emit_jobs = Some(value(&mut p, "--emit-jobs")?),
-            Long("run") => r.run = Some(value(&mut p, "--run")?),
-            Long("assemble-only") => r.assemble_only = true,
 }
 
 pub fn run(args: Vec<OsString>) -> CliResult<()> {
