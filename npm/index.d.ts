@@ -6,16 +6,35 @@ export type BackendChoice = "auto" | "gpu" | "cpu";
 /** Built-in data sets (`mnist` needs the bytes of data/mnist.bin). */
 export type Dataset = "mnist" | "spirals" | "moons" | "blobs";
 
+/**
+ * A batch-size rule (docs/METHOD.md): CABS, a fixed batch (optionally with a decay of α), or an
+ * adaptive rule from the literature — the norm test `norm:THETA`, the inner-product test
+ * `inner:THETA`, the gradient noise scale `gns[:K]`, `adadamp:M0`, the growth schedule
+ * `grow:M0:EVERY:FACTOR` (EVERY in examples, FACTOR ≥ 1). θ and K are > 0; M0 lies within
+ * [mmin, mmax]. The engine checks the values (`checkSettings`).
+ */
+export type Rule =
+  | "cabs"
+  | `const:${number}`
+  | `const:${number}:step:${number}:${number}`
+  | `const:${number}:invtime:${number}`
+  | `norm:${number}`
+  | `inner:${number}`
+  | "gns"
+  | `gns:${number}`
+  | `adadamp:${number}`
+  | `grow:${number}:${number}:${number}`;
+
 /** Settings of one run; missing keys take the engine's defaults (see `checkSettings`). */
 export interface Settings {
   data?: Dataset;
   /** `logreg`, `mlp:H1[,H2…][:relu|tanh]`, or for images `cnn-small`, `cnn-mnist`, `cnn-cifar`. */
   model?: string;
-  /** `cabs`, `const:M`, `const:M:step:EVERY:FACTOR` or `const:M:invtime:K`. */
-  rule?: string;
+  /** The batch-size rule; see {@link Rule}. */
+  rule?: Rule;
   /** Learning rate α > 0. */
   lr?: number;
-  /** CABS's clip bounds of the batch size. */
+  /** The adaptive rules' clip bounds of the batch size. */
   mmin?: number;
   mmax?: number;
   /** Running-average factor μ ∈ [0, 1). */
@@ -31,31 +50,90 @@ export interface Settings {
   convNorms?: "exact" | "both" | "reference";
 }
 
-/** One step's statistics, resolved by `Trainer.step()` (the CSV's columns, camelCase). */
+// <record-schema> generated from src/record.rs — do not edit; CABS_BLESS=1 cargo test --release --test cli record_schema
+/** One step's statistics, resolved by `Trainer.step()` (generated from src/record.rs). */
 export interface StepResult {
+  /** 1-based index of this step. */
   step: number;
+  /** Training examples processed so far, this step included, in examples. */
   examplesSeen: number;
+  /** Passes over the training set completed before this step's batch. */
   epoch: number;
-  /** The batch size this step used. */
+  /** Size of this step's batch, in examples. */
   batchSize: number;
-  /** The batch size the rule chose for the next step. */
+  /** Size the rule chose for the next batch, in examples. */
   nextBatchSize: number;
-  /** CABS's batch size before rounding and clipping. */
+  /** The rule's size before rounding and clipping (constant rules: the constant), in examples. */
   mRaw: number;
+  /** Mean cross-entropy of this batch at the pre-update weights, in nats. */
   loss: number;
+  /** Running average of the loss used by the rule, in nats. */
   lossAvg: number;
-  /** Gradient variance (trace of the covariance) and its running average. */
+  /** Ξ, the gradient variance (trace of the per-example gradients' covariance) of this batch. */
   xi: number;
+  /** Running average of ξ used by the rule. */
   xiAvg: number;
+  /** ‖ḡ‖², the squared norm of the batch's mean gradient. */
   gradNormSq: number;
-  /** B_simple = ξ / ‖ḡ‖². */
+  /** Gradient noise scale B_simple = ξ / ‖ḡ‖², in examples. */
   noiseScale: number;
+  /** Α used for this step's update. */
   lr: number;
+  /** Fraction of this batch classified correctly before the update. */
   batchAccuracy: number;
+  /** Σᵢ ‖gᵢ‖² over the batch's per-example gradients. */
   sumSqNorms: number;
+  /** The convolution tensors' share of ξ, exact (only with --conv-norms both). */
   convXiExact: number | null;
+  /** The same share by the reference code's approximation (only with --conv-norms both). */
   convXiApprox: number | null;
+  /** The engine that ran this step: cpu or gpu (a run can move between them). */
+  engine: "cpu" | "gpu";
+  /** Var_i(g_iᵀḡ): the sample variance over the batch of the per-example inner products with the batch's mean gradient (only for rules that read it: inner:THETA). */
+  innerProductVar: number | null;
 }
+/** A step record for `csvRow`: a step's result plus the evaluation and wall time; any field may be missing or null. */
+export interface CsvRecord {
+  /** 1-based index of this step. */
+  step?: number | null;
+  /** Training examples processed so far, this step included, in examples. */
+  examplesSeen?: number | null;
+  /** Size of this step's batch, in examples. */
+  batchSize?: number | null;
+  /** Size the rule chose for the next batch, in examples. */
+  nextBatchSize?: number | null;
+  /** The rule's size before rounding and clipping (constant rules: the constant), in examples. */
+  mRaw?: number | null;
+  /** Mean cross-entropy of this batch at the pre-update weights, in nats. */
+  loss?: number | null;
+  /** Running average of the loss used by the rule, in nats. */
+  lossAvg?: number | null;
+  /** Ξ, the gradient variance (trace of the per-example gradients' covariance) of this batch. */
+  xi?: number | null;
+  /** Running average of ξ used by the rule. */
+  xiAvg?: number | null;
+  /** ‖ḡ‖², the squared norm of the batch's mean gradient. */
+  gradNormSq?: number | null;
+  /** Gradient noise scale B_simple = ξ / ‖ḡ‖², in examples. */
+  noiseScale?: number | null;
+  /** Α used for this step's update. */
+  lr?: number | null;
+  /** Mean cross-entropy on the test set after this step (evaluated steps only), in nats. */
+  testLoss?: number | null;
+  /** Fraction of the test set classified correctly after this step (evaluated steps only). */
+  testAccuracy?: number | null;
+  /** The run's time from its start to the end of this step, in ms. */
+  wallMs?: number | null;
+  /** The convolution tensors' share of ξ, exact (only with --conv-norms both). */
+  convXiExact?: number | null;
+  /** The same share by the reference code's approximation (only with --conv-norms both). */
+  convXiApprox?: number | null;
+  /** The engine that ran this step: cpu or gpu (a run can move between them). */
+  engine?: "cpu" | "gpu" | null;
+  /** Var_i(g_iᵀḡ): the sample variance over the batch of the per-example inner products with the batch's mean gradient (only for rules that read it: inner:THETA). */
+  innerProductVar?: number | null;
+}
+// </record-schema>
 
 /** Test loss and accuracy at the current weights, resolved by `Trainer.evaluate()`. */
 export interface EvalResult {
@@ -197,14 +275,6 @@ export class Trainer {
 
 /** The CSV header shared with the native runner (`cabs train --csv`). */
 export function csvHeader(): string;
-/** A step record for `csvRow`: a step's result plus the evaluation and wall time, any field may be missing. */
-export type CsvRecord = Partial<Pick<StepResult, "step" | "examplesSeen" | "batchSize" | "nextBatchSize" | "mRaw" | "loss" | "lossAvg"
-  | "xi" | "xiAvg" | "gradNormSq" | "noiseScale" | "lr" | "convXiExact" | "convXiApprox">> & {
-  testLoss?: number | null;
-  testAccuracy?: number | null;
-  /** ms since the run started. */
-  wallMs?: number | null;
-};
 /** One CSV row under `csvHeader()`, formatted by the same code as `cabs train --csv`; missing, null and non-finite values are empty cells. */
 export function csvRow(record: CsvRecord): string;
 /** One key of the settings schema. */

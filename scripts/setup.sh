@@ -71,7 +71,9 @@ else
 fi
 
 if [ "$mode" = test ]; then
-  apt_install mesa-vulkan-drivers libvulkan1 vulkan-tools chromium chromium-driver
+  apt_install mesa-vulkan-drivers libvulkan1 vulkan-tools chromium chromium-driver spirv-tools
+  # GNU parallel: the test that runs a grid of `cabs reproduce --emit-jobs` jobs through it.
+  apt_install parallel
   # Full MNIST and Fashion-MNIST (pinned, checksummed; skipped when present): the tests read them.
   bash scripts/fetch-data.sh
   if command -v wasm-pack >/dev/null 2>&1; then

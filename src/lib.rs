@@ -10,14 +10,16 @@
 //!   against [`reference`]).
 //! - [`gpu`]: adapter/device set-up, one pipeline per WGSL kernel, the GPU training engine.
 //! - [`engine`]: one enum over the GPU engine and the CPU engine, with the same async API.
-//! - [`cabs`]: the batch-size rule and the baselines (pure arithmetic, no GPU).
+//! - [`rules`]: the batch-size rules — CABS, the baselines, the norm and inner-product tests, the
+//!   gradient noise scale, AdaDamp, a growth schedule (pure arithmetic, no GPU); [`cabs`] is
+//!   their former path, re-exported.
 //! - [`trainer`]: sampling, the rule and the engine put together; what users call.
 //! - [`run_state`]: a run's state between steps, to move it between engines or resume it.
-//! - [`probe`], [`csv`]: export formats shared by the native runner and the page.
+//! - [`probe`], [`record`]: export formats shared by the native runner and the page (the step
+//!   record's schema, its CSV header and rows).
 //! - `wasm` (wasm32 only): the JavaScript exports.
 
 pub mod cabs;
-pub mod csv;
 pub mod data;
 pub mod engine;
 pub mod error;
@@ -26,8 +28,10 @@ pub mod gpu;
 pub mod model;
 pub mod plan;
 pub mod probe;
+pub mod record;
 pub mod reference;
 pub mod rng;
+pub mod rules;
 pub mod run_state;
 pub mod settings;
 pub mod trainer;

@@ -8,12 +8,13 @@
 //! PyTorch `Linear` convention) followed by `b`. The gradient buffer has the same layout.
 //! Convolution outputs are flattened channel-major (`[C, H, W]`) into the first dense layer.
 
+pub mod shapes;
+
 use crate::data::ImageShape;
 use crate::error::{config, Result};
-use crate::reference::conv2d::{Conv2dSpec, Padding};
-use crate::reference::max_pool::PoolSpec;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
+use shapes::{Conv2dSpec, Padding, PoolSpec};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {

@@ -16,19 +16,19 @@
 //! the GPU and the CPU engine round differently, so a run that moved is reproduced by naming
 //! its engines and the steps at which it moved ([`RunState::engines`]).
 
-use crate::cabs::{CabsConfig, LrSchedule, Rule, RuleState};
 use crate::data::sampler::SamplerState;
 use crate::data::{Dataset, Features};
 use crate::engine::{BackendChoice, ConvNorms};
 use crate::error::{CabsError, Result};
 use crate::model::ModelSpec;
+use crate::rules::{AdaDamp, CabsConfig, Gns, Grow, InnerTest, LrSchedule, NormTest, Rule, RuleState};
 use crate::trainer::TrainerConfig;
 use serde::Serialize;
 
 /// The first bytes of every run-state file.
 pub const MAGIC: &[u8; 8] = b"CABSRUN\0";
 /// The byte format this build writes and reads.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Which data set a state belongs to: sizes, name, and a CRC-32 over the labels and a sample of
 /// the features (at most 256 KiB of them, so that it is cheap even for MNIST in the browser).
@@ -287,6 +287,39 @@ fn write_config(w: &mut Writer, c: &TrainerConfig) -> Result<()> {
                 }
             }
         }
+        // The adaptive rules of format 3: a tag, the parameter(s), then m_min and m_max.
+        Rule::Norm(r) => {
+            w.u8(2);
+            w.f64(r.theta);
+            w.u32(r.m_min);
+            w.u32(r.m_max);
+        }
+        Rule::Inner(r) => {
+            w.u8(3);
+            w.f64(r.theta);
+            w.u32(r.m_min);
+            w.u32(r.m_max);
+        }
+        Rule::Gns(r) => {
+            w.u8(4);
+            w.f64(r.k);
+            w.u32(r.m_min);
+            w.u32(r.m_max);
+        }
+        Rule::AdaDamp(r) => {
+            w.u8(5);
+            w.u32(r.m0);
+            w.u32(r.m_min);
+            w.u32(r.m_max);
+        }
+        Rule::Grow(r) => {
+            w.u8(6);
+            w.u32(r.m0);
+            w.u64(r.every);
+            w.f64(r.factor);
+            w.u32(r.m_min);
+            w.u32(r.m_max);
+        }
     }
     w.f64(c.lr);
     w.u64(c.seed);
@@ -309,7 +342,7 @@ fn write_config(w: &mut Writer, c: &TrainerConfig) -> Result<()> {
 fn read_config(r: &mut Reader) -> Result<TrainerConfig> {
     let label = r.text("the model")?;
     let model = ModelSpec::parse(&label).or_else(|e| corrupt(format!("its model \"{label}\": {e}")))?;
-    let rule = match r.tag("the rule", 2)? {
+    let rule = match r.tag("the rule", 7)? {
         0 => Rule::Cabs(CabsConfig {
             mu: r.f64()?,
             c: r.f64()?,
@@ -319,7 +352,7 @@ fn read_config(r: &mut Reader) -> Result<TrainerConfig> {
             unbiased: r.bool("the rule's 'unbiased'")?,
             bias_correction: r.bool("the rule's 'bias correction'")?,
         }),
-        _ => {
+        1 => {
             let m = r.u32()?;
             let schedule = match r.tag("the learning-rate schedule", 3)? {
                 0 => LrSchedule::Constant,
@@ -328,6 +361,11 @@ fn read_config(r: &mut Reader) -> Result<TrainerConfig> {
             };
             Rule::Constant { m, schedule }
         }
+        2 => Rule::Norm(NormTest { theta: r.f64()?, m_min: r.u32()?, m_max: r.u32()? }),
+        3 => Rule::Inner(InnerTest { theta: r.f64()?, m_min: r.u32()?, m_max: r.u32()? }),
+        4 => Rule::Gns(Gns { k: r.f64()?, m_min: r.u32()?, m_max: r.u32()? }),
+        5 => Rule::AdaDamp(AdaDamp { m0: r.u32()?, m_min: r.u32()?, m_max: r.u32()? }),
+        _ => Rule::Grow(Grow { m0: r.u32()?, every: r.u64()?, factor: r.f64()?, m_min: r.u32()?, m_max: r.u32()? }),
     };
     let (lr, seed) = (r.f64()?, r.u64()?);
     let backend = [BackendChoice::Auto, BackendChoice::Gpu, BackendChoice::Cpu][r.tag("the backend", 3)? as usize];
@@ -414,7 +452,10 @@ impl RunState {
             w.u64(e.next_step);
         }
         w.words(self.params.iter().map(|p| p.to_bits()));
-        [self.rule.loss_avg.to_bits(), self.rule.xi_avg.to_bits(), self.rule.t].into_iter().for_each(|v| w.u64(v));
+        let rs = &self.rule;
+        [rs.loss_avg.to_bits(), rs.xi_avg.to_bits(), rs.t, rs.first_loss_avg.to_bits(), rs.g2_avg.to_bits()]
+            .into_iter()
+            .for_each(|v| w.u64(v));
         let s = &self.sampler;
         [s.rng, s.pos.unwrap_or(u64::MAX), s.epoch].into_iter().for_each(|v| w.u64(v));
         w.words(s.perm.iter().copied());
@@ -468,7 +509,7 @@ impl RunState {
         let failed = r.option("the failure", read_failure)?;
         let eval = r.option("the evaluation schedule", |r| Ok(EvalSchedule { every: r.u64()?, next_step: r.u64()? }))?;
         let params = r.words()?.into_iter().map(f32::from_bits).collect();
-        let rule = RuleState { loss_avg: r.f64()?, xi_avg: r.f64()?, t: r.u64()? };
+        let rule = RuleState { loss_avg: r.f64()?, xi_avg: r.f64()?, t: r.u64()?, first_loss_avg: r.f64()?, g2_avg: r.f64()? };
         let (rng, pos, epoch) = (r.u64()?, r.u64()?, r.u64()?);
         let perm = r.words()?;
         let sampler = SamplerState { rng, perm, pos: (pos != u64::MAX).then_some(pos), epoch };
@@ -557,7 +598,7 @@ mod tests {
             data: DataIdentity::of(&data("pts", 10)),
             engines: vec![EngineSpan { from_step: 0, engine: "cpu".into() }, EngineSpan { from_step: 2, engine: "gpu".into() }],
             params: vec![0.1, -0.0, f32::MIN_POSITIVE, 1e-42, 3.5],
-            rule: RuleState { loss_avg: 0.1 + 0.2, xi_avg: 1.0 / 3.0, t: 3 },
+            rule: RuleState { loss_avg: 0.1 + 0.2, xi_avg: 1.0 / 3.0, t: 3, first_loss_avg: 2.0 / 3.0, g2_avg: -1e-300 },
             sampler: SamplerState { rng: u64::MAX - 1, perm: (0..10).rev().collect(), pos: Some(8), epoch: 2 },
             lr: 0.1 * 3.0,
             next_batch: 6,
@@ -614,11 +655,11 @@ mod tests {
 
     #[test]
     fn another_version_is_refused_by_name() {
-        for (v, by) in [(1u32, "older"), (3, "newer")] {
+        for (v, by) in [(2u32, "older"), (4, "newer")] {
             let mut b = state().to_bytes().unwrap();
             b[8..12].copy_from_slice(&v.to_le_bytes());
             let e = RunState::from_bytes(&resealed(b)).unwrap_err().to_string();
-            assert!(e.contains(&format!("version {v}")) && e.contains(by) && e.contains("reads version 2"), "{e}");
+            assert!(e.contains(&format!("version {v}")) && e.contains(by) && e.contains("reads version 3"), "{e}");
         }
     }
 
@@ -645,6 +686,11 @@ mod tests {
             Rule::Constant { m: 7, schedule: LrSchedule::Constant },
             Rule::Constant { m: 7, schedule: LrSchedule::Step { every: u64::MAX, factor: 0.1 + 0.7 } },
             Rule::Constant { m: 7, schedule: LrSchedule::InverseTime { k: 1e-7 } },
+            Rule::Norm(NormTest { theta: 0.1 + 0.2, m_min: 3, m_max: u32::MAX }),
+            Rule::Inner(InnerTest { theta: 1e-300, m_min: 1, m_max: 9 }),
+            Rule::Gns(Gns { k: 1.0 / 3.0, m_min: 2, m_max: 5 }),
+            Rule::AdaDamp(AdaDamp { m0: 17, m_min: 16, m_max: 18 }),
+            Rule::Grow(Grow { m0: 4, every: u64::MAX, factor: 1.0 + 1e-15, m_min: 4, m_max: 1 << 20 }),
         ];
         let failures = [
             None,
@@ -660,7 +706,7 @@ mod tests {
             s.config.conv_norms = [ConvNorms::Exact, ConvNorms::Both, ConvNorms::Reference][i % 3];
             (s.config.with_stats, s.config.chunk, s.config.seed) = (i % 2 == 0, [None, Some(0), Some(u32::MAX)][i % 3], i as u64);
             s.config.model = ModelSpec::parse(["mlp:4", "logreg", "mlp:8,3:tanh"][i % 3]).unwrap();
-            s.failed = failures[i].clone();
+            s.failed = failures[i % failures.len()].clone();
             s.eval = (i % 2 == 1).then_some(EvalSchedule { every: 1 + i as u64, next_step: u64::MAX });
             s.engines = (0..i as u64).map(|k| EngineSpan { from_step: k * 10, engine: ["cpu", "gpu"][k as usize % 2].into() }).collect();
             let b = s.to_bytes().unwrap();
@@ -668,7 +714,7 @@ mod tests {
             assert_eq!(format!("{back:?}"), format!("{s:?}"), "shape {i}");
             assert_eq!(back.to_bytes().unwrap(), b, "shape {i}: written again, the same bytes (NaNs' bits included)");
         }
-        // The one failure the loop above does not reach.
+        // A failure on its own, after the loop's last shape.
         s.failed = failures[5].clone();
         assert_eq!(RunState::from_bytes(&s.to_bytes().unwrap()).unwrap().failed, failures[5]);
     }

@@ -4,13 +4,13 @@
 //! steps the whole run can be exported and imported ([`RunState`]): to move it to the other
 //! engine or to continue it later.
 
-use crate::cabs::{xi_from_sums, CabsConfig, CabsState, Decision, Rule};
 use crate::data::sampler::{BatchSlot, EpochSampler};
 use crate::data::Dataset;
 use crate::engine::{BackendChoice, BackendInfo, ConvNorms, Engine, EngineRequest, Snapshot, TrialBatch};
 use crate::error::{config, CabsError, Result};
 use crate::model::{Layout, ModelSpec};
 use crate::reference::reduce_stats::StepSums;
+use crate::rules::{xi_from_sums, Decision, Rule, RuleRunner, StepInput};
 use crate::run_state::{DataIdentity, EngineSpan, RunState};
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +69,8 @@ pub struct StepStats {
     /// approximation, on this same batch (only with [`ConvNorms::Both`]).
     pub conv_xi_exact: Option<f64>,
     pub conv_xi_approx: Option<f64>,
+    /// The engine that ran this step, "cpu" or "gpu" (a run can move between engines).
+    pub engine: String,
     /// Sample variance over the batch of the per-example inner products g_iᵀḡ with the batch's
     /// own mean gradient (divided by m − 1), exact; None unless computed (the `inner:THETA`
     /// rule, or [`Trainer::set_inner_products`]).
@@ -107,8 +109,8 @@ pub struct Trainer {
     engine: Engine,
     info: BackendInfo,
     sampler: EpochSampler,
-    /// The rule's state; for constant rules it only tracks the averages for display.
-    averages: CabsState,
+    /// The rule's running state (for constant rules only the averages shown as columns).
+    rule: RuleRunner,
     lr: f64,
     batch: u32,
     step: u64,
@@ -123,7 +125,8 @@ pub struct Trainer {
 
 impl Trainer {
     pub async fn new(cfg: TrainerConfig, data: Dataset) -> Result<Trainer> {
-        cfg.rule.validate()?;
+        // No engine computes Var_i(g_iᵀḡ) yet: `inner:` is refused here, by name, before any work.
+        let rule = RuleRunner::new(&cfg.rule)?;
         data.validate()?;
         if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
             return config(format!("the learning rate α must be a positive number, got {}", cfg.lr));
@@ -151,10 +154,6 @@ impl Trainer {
         })
         .await?;
         engine.set_inner_products(cfg.rule.needs_inner_products());
-        let averages = CabsState::new(match &cfg.rule {
-            Rule::Cabs(c) => c.clone(),
-            Rule::Constant { .. } => CabsConfig::default(),
-        });
         let engines = vec![EngineSpan { from_step: 0, engine: info.kind.clone() }];
         Ok(Trainer {
             sampler: EpochSampler::new(data.train.len(), cfg.seed),
@@ -165,7 +164,7 @@ impl Trainer {
             data,
             engine,
             info,
-            averages,
+            rule,
             step: 0,
             examples: 0,
             failed: None,
@@ -204,7 +203,7 @@ impl Trainer {
             data: DataIdentity::of(&self.data),
             engines: self.engines.clone(),
             params,
-            rule: self.averages.state(),
+            rule: self.rule.state(),
             sampler: self.sampler.state(),
             lr: self.lr,
             next_batch: self.batch,
@@ -232,12 +231,13 @@ impl Trainer {
             return config(format!("the run state's next batch ({}) is not within 1..={m_max}", state.next_batch));
         }
         let sampler = EpochSampler::from_state(self.data.train.len(), &state.sampler)?;
+        let rule = RuleRunner::from_state(&self.cfg.rule, state.rule)?;
         self.engine.set_params(&state.params)?;
         if !sampler.permutation().is_empty() {
             self.engine.set_permutation(sampler.permutation());
         }
         self.sampler = sampler;
-        self.averages = CabsState::from_state(self.averages.config().clone(), state.rule);
+        self.rule = rule;
         (self.lr, self.batch, self.step, self.examples) = (state.lr, state.next_batch, state.step, state.examples);
         self.failed = state.failed.clone();
         self.engines = state.engines.clone();
@@ -327,10 +327,7 @@ impl Trainer {
         if slot.new_epoch {
             self.engine.set_permutation(self.sampler.permutation());
         }
-        let lr = match &self.cfg.rule {
-            Rule::Cabs(_) => self.lr,
-            Rule::Constant { schedule, .. } => schedule.lr_at(self.lr, self.step),
-        };
+        let lr = self.cfg.rule.lr_at(self.lr, self.step);
         let sums = match self.engine.train_step(slot.offset, m, lr as f32, self.cfg.with_stats).await {
             Ok(s) => s,
             Err(e) => {
@@ -348,11 +345,10 @@ impl Trainer {
                 return Err(e);
             }
         }
-        let d: Decision = self.averages.update(loss, xi, lr);
-        let (m_raw, m_next) = match &self.cfg.rule {
-            Rule::Cabs(_) => (d.m_raw, d.m_next),
-            Rule::Constant { m, .. } => (*m as f64, *m),
-        };
+        let inner_product_var = self.engine.inner_product_stats().map(|(_, var)| var as f64);
+        let input = StepInput { loss, xi, grad_norm_sq: mean_grad_sq, m, lr, examples_seen: self.examples + m as u64, inner_product_var };
+        let d: Decision = self.rule.update(&input)?;
+        let (m_raw, m_next) = (d.m_raw, d.m_next);
         self.step += 1;
         self.examples += m as u64;
         self.batch = m_next;
@@ -374,7 +370,8 @@ impl Trainer {
             sum_sq_norms: sums.sq_norm_sum as f64,
             conv_xi_exact: None,
             conv_xi_approx: None,
-            inner_product_var: self.engine.inner_product_stats().map(|(_, var)| var as f64),
+            engine: self.info.kind.clone(),
+            inner_product_var,
         };
         if self.cfg.with_stats && self.cfg.conv_norms == ConvNorms::Both && !self.layout.convs.is_empty() {
             let (exact, approx) = self.conv_xi(m).await?;

@@ -531,29 +531,39 @@ impl Trainer {
     }
 }
 
-/// The CSV header shared with the native runner.
+/// The CSV header shared with the native runner (the columns of `src/record.rs`).
 #[wasm_bindgen(js_name = csvHeader)]
 pub fn csv_header() -> String {
-    crate::csv::HEADER.to_string()
+    crate::record::header()
 }
 
 /// One CSV row (the native runner's `--csv` format, byte for byte) from a step record: an object
-/// with any of the fields of a step's result, `wallMs`, `testLoss` and `testAccuracy`; missing,
-/// `null` and non-finite values are empty cells.
+/// with any of the record's fields (a step's result, `wallMs`, `testLoss`, `testAccuracy`);
+/// missing, `null` and non-finite values are empty cells. A value of the wrong type (a number
+/// field that is not a number, an `engine` that is not "cpu" or "gpu") is a TypeError quoting it.
 #[wasm_bindgen(js_name = csvRow)]
 pub fn csv_row(record: JsValue) -> Result<String, JsValue> {
+    use crate::record::{Input, Record, FIELDS};
     if !record.is_object() || is_array(&record) {
         return Err(type_error(&format!("csvRow needs a step record (an object), got {}", describe(&record))));
     }
-    let values: js_sys::Array = settle(read_keys(&record, &crate::csv::FIELDS.join(","), "record"))?.unchecked_into();
-    let mut fields = [None; crate::csv::FIELDS.len()];
-    for (i, (slot, name)) in fields.iter_mut().zip(crate::csv::FIELDS).enumerate() {
-        let v = values.get(i as u32);
-        if !(v.is_undefined() || v.is_null()) {
-            *slot = Some(v.as_f64().ok_or_else(|| type_error(&format!("record.{name} must be a number, got {}", describe(&v))))?);
+    let names: Vec<&str> = FIELDS.iter().map(|f| f.js).collect();
+    let values: js_sys::Array = settle(read_keys(&record, &names.join(","), "record"))?.unchecked_into();
+    let mut i = 0;
+    let rec = Record::read(|_| {
+        let v = values.get(i);
+        i += 1;
+        if v.is_undefined() || v.is_null() {
+            Input::Missing
+        } else if let Some(x) = v.as_f64() {
+            Input::Number(x)
+        } else if let Some(t) = v.as_string() {
+            Input::Text(t)
+        } else {
+            Input::Other(describe(&v))
         }
-    }
-    Ok(crate::csv::Record::from_fields(fields).row())
+    });
+    Ok(rec.map_err(|e| type_error(&e))?.row())
 }
 
 /// The settings schema (`src/settings/schema.rs`): every key's type, default, limits and help,

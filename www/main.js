@@ -7,8 +7,9 @@
 import { el } from "./lib/dom.js";
 import { DEFAULTS, parseHash, toHash, engineSettings, runRules, evalEvery, HIDEABLE, spec, fitToData } from "./lib/state.js";
 import { Run } from "./lib/store.js";
-import { Charts, PALETTE, CHART_IDS, CABS_ONLY } from "./lib/charts.js";
-import { WorkerClient } from "./lib/client.js";
+import { Charts, PALETTE, CHART_IDS, TERMS_ONLY, hasTerms } from "./lib/charts.js";
+import { adaptive } from "./lib/rules.js";
+import { WorkerClient, earlyMnist, earlyAt } from "./lib/client.js";
 import { Controls } from "./lib/controls.js";
 import { StatsTable } from "./lib/stats.js";
 import { BoundaryMaps } from "./lib/boundary.js";
@@ -31,6 +32,13 @@ let workerRunning = false; // what the worker reports (the hook's `running`)
 let backend = null;
 let mnist = null; // ArrayBuffer of data/mnist.bin, fetched once
 let timing = { readyMs: null, firstStepMs: null, playMs: null }; // ms since navigation start
+// Where the first step's time goes, ms since navigation (snapshot().startup): the page's own
+// marks, and the worker's (sent as epoch ms, put on this page's clock by `workerMarks`).
+const startup = { main: performance.now(), ...(earlyAt !== null && { earlyWorker: earlyAt }) };
+const ownMark = (name) => { startup[name] ??= performance.now(); };
+function workerMarks(marks) {
+  for (const [k, v] of Object.entries(marks ?? {})) if (Number.isFinite(v)) startup[`worker.${k}`] = v - performance.timeOrigin;
+}
 let playWhenReady = false; // Play pressed before the worker was ready
 let hashTimer = 0; // debounces address updates while α is dragged
 let resetGen = 0; // the latest reset; an older one still reading data must not start its worker
@@ -56,7 +64,8 @@ const hook = installHook({
   running: () => workerRunning, liveRuns: () => runs, timing: () => ({ ...timing }), settings: () => ({ ...state }),
   data: () => dataInfo && { ...dataInfo, files: userData.loaded ? userData.files.map((f) => f.name) : null },
   play, pause, step, reset,
-  extra: () => ({ seen: sight.seen, engine: engineStarted, autopaused: autoPaused }),
+  extra: () => ({ seen: sight.seen, engine: engineStarted, autopaused: autoPaused,
+    startup: Object.fromEntries(Object.entries(startup).map(([k, v]) => [k, Math.round(v * 10) / 10])) }),
 });
 const sight = new Sight(onSight);
 
@@ -92,6 +101,9 @@ function applyState(next) {
   reset();
 }
 
+/** How each of the schema's live keys reaches the running runs. */
+const LIVE = { lr: (v) => client.setLr(v) };
+
 function changeSetting(key, value) {
   if (key === "data" && userData.loaded) { // a built-in data set chosen instead of the user's files
     state = { ...state, data: value };
@@ -100,9 +112,9 @@ function changeSetting(key, value) {
     return;
   }
   if (state[key] === value) return;
-  if (key === "lr") { // α changes live: no reset
-    state = { ...state, lr: value };
-    client.setLr(value);
+  if (spec(key)?.live) { // the schema's live keys (α) change the running runs: no reset
+    state = { ...state, [key]: value };
+    LIVE[key](value);
     clearTimeout(hashTimer); // a dragged slider fires often; write the address once it rests
     hashTimer = setTimeout(writeHash, 200);
     return;
@@ -153,12 +165,12 @@ function applyLayout() {
 /**
  * The charts a narrow embed shows: those `show=` names (in its order; read defensively, the key
  * may not exist), else loss and batch size, then the others; never one `hide=` names, nor the
- * rule's terms without a CABS run; at most two.
+ * rule's terms without a run of a rule that has two terms; at most two.
  */
 function narrowPick(hiddenCharts) {
   const show = typeof state.show === "string" ? state.show.split(",").filter((id) => CHART_IDS.includes(id)) : [];
-  const cabs = runRules(state).includes("cabs") || imported.some((r) => r.rule === "cabs");
-  return (show.length ? show : NARROW_ORDER).filter((id) => !hiddenCharts.has(id) && (cabs || !CABS_ONLY.includes(id))).slice(0, NARROW_CHARTS);
+  const terms = runRules(state).some(hasTerms) || imported.some((r) => hasTerms(r.rule));
+  return (show.length ? show : NARROW_ORDER).filter((id) => !hiddenCharts.has(id) && (terms || !TERMS_ONLY.includes(id))).slice(0, NARROW_CHARTS);
 }
 
 // ---- runs ---------------------------------------------------------------------------------
@@ -177,14 +189,16 @@ function reset() {
   $("backend-note").textContent = "";
   setEngineNews(false);
   runs = runRules(state).map((rule, id) => new Run({ id, rule }));
-  rebuildCharts();
-  maps.setRuns([]);
   client.stop();
   userData.refresh();
   engineStarted = false;
   autoPaused = false;
   crashed = false;
-  if (active()) return startEngine();
+  // The engine first: its data and worker load while the charts are built below.
+  const starting = active() ? startEngine() : null;
+  rebuildCharts();
+  maps.setRuns([]);
+  if (starting) return starting;
   $("backend").replaceChildren(el("span", { class: "badge", text: "waiting" }));
   $("backend").title = "the engine starts when the demo is in view, or on Play";
   return undefined;
@@ -209,9 +223,10 @@ async function startEngine() {
       $("backend-note").textContent = "";
     } else if (state.data === "mnist" && !mnist) {
       $("backend-note").textContent = "loading the MNIST digits (6 MB)…";
-      const res = await fetch(new URL("data/mnist.bin", import.meta.url));
+      const res = (await earlyMnist()) ?? (await fetch(new URL("data/mnist.bin", import.meta.url))); // started by lib/client.js
       if (!res.ok) throw new Error(`the MNIST bundle data/mnist.bin could not be loaded (HTTP ${res.status}); run scripts/setup.sh`);
       mnist = await res.arrayBuffer();
+      ownMark("data");
       $("backend-note").textContent = "";
     }
   } catch (err) {
@@ -219,10 +234,12 @@ async function startEngine() {
     return;
   }
   if (gen !== resetGen) return; // a newer reset (or other files) took over meanwhile
+  ownMark("workerStarted");
   client.start({
     runs: rules.map((rule, id) => ({ id, settings: engineSettings(state, rule) })),
     evalEvery: files ? (state.eval > 0 ? state.eval : 50) : evalEvery(state), // user files are images
     mnist: !files && state.data === "mnist" ? mnist : null, files, gridSize: hidden("boundary") ? 0 : 48,
+    play: (state.play || playWhenReady) && active(), // the first step without waiting for `ready` here
   });
 }
 
@@ -233,6 +250,8 @@ function onWorker(msg) {
     case "ready":
       backend = msg.backend;
       timing.readyMs = Math.round(performance.now());
+      ownMark("ready");
+      if (!startup["worker.init"]) workerMarks(msg.marks);
       dataInfo = msg.info;
       showBackend(msg.backend, msg.info);
       userData.refresh(msg.info);
@@ -245,9 +264,20 @@ function onWorker(msg) {
       if (dataInfo) showBackend(msg.backend, dataInfo);
       hook.emit();
       break;
+    case "rollback": // WebGPU was lost: the worker went back to its last snapshot, on the CPU
+      for (const r of runs) r.truncate(msg.step); // the steps after it are trained again
+      backend = msg.backend;
+      rebuildCharts(); // fresh decimators: the rows after the snapshot are replaced
+      if (dataInfo) showBackend(msg.backend, dataInfo);
+      hook.emit();
+      break;
+    case "snapshot": // on WebGPU: the worker read the runs' states back (the rollback point)
+      if (backend?.handover) backend.handover.snapshots = msg.snapshots;
+      break;
     case "steps":
       for (const rec of msg.records) runs[rec.run]?.push(rec);
       if (timing.firstStepMs === null) timing.firstStepMs = Math.round(performance.now());
+      if (msg.marks && startup.firstStep === undefined) { workerMarks(msg.marks); ownMark("firstStep"); } // the first run set's
       scheduleDraw();
       hook.emit();
       break;
@@ -304,7 +334,8 @@ function showBackend(b, info) {
   const c = b.choice; // how the engine was chosen; `trial` holds auto's timings on a software adapter
   const h = b.handover; // the CPU engine started at once; WebGPU is built behind it
   const moved = h?.state === "moved";
-  const badge = el("span", { class: `badge ${gpu ? "gpu" : "cpu"}`, text: moved && h.atStep > 0 ? `CPU → WebGPU at step ${h.atStep}` : gpu ? "WebGPU" : "CPU" });
+  const lost = h?.state === "lost" ? h.lost : null; // WebGPU was lost after the hand-over
+  const badge = el("span", { class: `badge ${gpu ? "gpu" : "cpu"}`, text: lost ? `WebGPU lost → CPU at step ${lost.fromStep}` : moved && h.atStep > 0 ? `CPU → WebGPU at step ${h.atStep}` : gpu ? "WebGPU" : "CPU" });
   const adapterName = [w?.description, w?.vendor, w?.architecture].filter(Boolean).join(" ");
   const measured = c?.how === "measured" && c.trial
     ? `auto timed both engines on the software adapter ${adapterName || "(isFallbackAdapter)"}: CPU ${msText(c.trial.cpuMsPerStep)} ms/step vs WebGPU ${msText(c.trial.gpuMsPerStep)} ms/step at m = ${c.trial.batch}`
@@ -332,7 +363,7 @@ function showBackend(b, info) {
   $("backend").title = h ? line : c?.reason || b.fallbackReason || line;
   // An embed names its engine only when something needs saying: WebGPU failed and the CPU twin
   // took over, a hand-over or a lost device. auto's normal choice, or backend=cpu, is not news.
-  setEngineNews(!!(b.fallbackReason && !measured) || moved || h?.state === "failed" || !!(b.handedOver || b.lost || b.deviceLost));
+  setEngineNews(!!(b.fallbackReason && !measured) || moved || !!lost || h?.state === "failed");
   if (b.startNote) line += ` (${b.startNote})`;
   $("backend-note").textContent = userData.loaded
     ? `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters. Your data, ${datasetLine(info)}.`
@@ -365,6 +396,7 @@ function play() {
   setRunning(true);
   autoPaused = !active();
   if (!autoPaused) client.play();
+  else client.pause(); // the worker may have started by itself (init's play) while the demo went out of view
   hook.emit();
 }
 function pause() { running = false; autoPaused = false; setRunning(false); client.pause(); }
@@ -395,7 +427,7 @@ const allRuns = () => runs.concat(imported);
 
 function rebuildCharts() {
   charts.opts.theme = theme();
-  charts.rebuild(allRuns(), state.x, state.rule === "cabs" ? { mmin: state.mmin, mmax: state.mmax } : null);
+  charts.rebuild(allRuns(), state.x, runRules(state).some(adaptive) ? { mmin: state.mmin, mmax: state.mmax } : null);
   draw();
 }
 
@@ -415,6 +447,7 @@ function scheduleDraw() {
 
 function draw() {
   charts.update();
+  if (startup.firstStep !== undefined) ownMark("firstDraw");
   stats.update(allRuns(), PALETTE[theme()]);
   if (state.embed) drawLegend();
 }

@@ -1,12 +1,15 @@
 // The training worker: owns the wasm engine and the training loop, so the page only draws.
 // It trains every run of the comparison (CABS + baselines) in lock step, one step each per
 // round, and talks to the page with typed messages:
-//   page → worker  {type:"init", runs:[{id, settings}], evalEvery, mnist, files, gridSize}
+//   page → worker  {type:"init", runs:[{id, settings}], evalEvery, mnist, files, gridSize, play}
 //                  (files: null, or the user's own [{name, bytes: ArrayBuffer}], transferred)
 //                  {type:"play"} {type:"pause"} {type:"step"} {type:"setLr", lr}
-//   worker → page  {type:"ready", backend, info, runs, createMs}
+//   worker → page  {type:"ready", backend, info, runs, createMs, marks} (marks: start-up, epoch ms)
 //                  {type:"backend", backend} (the hand-over to WebGPU settled: moved, stayed or failed)
-//                  {type:"steps", records:[{run, …step stats, wallMs, testLoss?, testAccuracy?}]}
+//                  {type:"rollback", step, lostAt, backend} (WebGPU was lost: every run went back
+//                  to its snapshot after `step` and continues on the CPU; rows after `step` are void)
+//                  {type:"snapshot", snapshots} (on WebGPU: a snapshot was taken; count, step, cost)
+//                  {type:"steps", records:[{run, …step stats, wallMs, testLoss?, testAccuracy?}], marks?}
 //                  {type:"boundary", n, lo, hi, classes, maps:[{run, probs}], points?:{xy, labels}}
 //                  {type:"state", running} {type:"note", message}
 //                  {type:"invalid", message} (settings the engine refuses) {type:"error", message}
@@ -18,13 +21,29 @@
 // that module instance, so the worker drops its trainers, reports "engine crashed: …" and imports
 // a fresh instance (a new module URL, hence new wasm memory) instead of hanging on a promise the
 // trap left unsettled.
+// A lost WebGPU device (or any other failure of a step on WebGPU) does not end the comparison:
+// while on WebGPU the worker keeps a snapshot of every run's state (exportState) every
+// SNAPSHOT_MS, and on a failure every run goes back to it on a new CPU trainer
+// (Trainer.createFromState), which trains the steps after it again (see rollBack).
 import { divergedAt, isCrash } from "./lib/failures.js";
 
 const MAX_ROUNDS_PER_SECOND = 120; // keeps tiny 2-D models watchable instead of a blur
 const FLUSH_MS = 50; // batch step records into one message at most this often
 const BOUNDARY_MS = 250; // how often the decision-boundary maps are recomputed while training
+// How often the runs' states are read back while on WebGPU: a lost device retrains at most this
+// much. One snapshot of an MNIST MLP reads ~0.8 MB of weights back (a few ms), so 2 s keeps the
+// cost far below 2 % of the time spent stepping (measured: handover.snapshots.share).
+const SNAPSHOT_MS = 2000;
+
+// Start-up marks (issue 19's start-up breakdown), as epoch ms so the page can put them on its
+// own clock: the worker's performance.now() counts from the worker's start, not the page's.
+const epoch = () => performance.timeOrigin + performance.now();
+const marks = { workerStart: epoch() };
+let marksSent = false; // sent once more with the first step records
+let firstStepAt = null; // when the first step's record was made
 
 let engine = null; // the wasm-bindgen module {default: init, Trainer, checkSettings, …}
+let loading = null; // the engine's import and compile under way
 let instance = 0; // bumped after a crash: each instance is a fresh module with its own memory
 let generation = 0; // bumped after a crash: loops and queues of the old instance are abandoned
 let runs = []; // {id, rule, trainer, wallMs, stopped, diverged}
@@ -34,6 +53,7 @@ let running = false;
 let looping = false;
 let pendingSteps = 0;
 let pendingLr = null;
+let liveLr = null; // the α the user set last (a rollback's older snapshot must not undo it)
 let buffer = [];
 let lastFlush = 0;
 let lastBoundary = 0;
@@ -48,19 +68,37 @@ function exclusive(fn) {
 }
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
-const message = (e) => (e instanceof Error ? e.message : String(e));
+// On one line: wgpu's errors from the browser carry a JS value's text with line breaks.
+const message = (e) => (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ");
 
-async function loadEngine() {
-  if (engine) return engine;
-  try {
-    const mod = await import(instance ? `./pkg/cabs.js?instance=${instance}` : "./pkg/cabs.js");
-    await mod.default();
-    engine = mod;
-    return mod;
-  } catch (err) {
-    throw new Error(`the training engine (pkg/cabs_bg.wasm) could not be loaded: ${message(err)}. Build it with scripts/build-wasm.sh`);
-  }
+/** The engine module, imported and compiled once per instance (wasm-bindgen's init streams it). */
+function loadEngine() {
+  if (engine) return Promise.resolve(engine);
+  loading ??= (async () => {
+    try {
+      const mod = await import(instance ? `./pkg/cabs.js?instance=${instance}` : "./pkg/cabs.js");
+      await mod.default();
+      engine = mod;
+      if (!marks.engine) {
+        marks.engine = epoch();
+        const fetched = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/cabs_bg.wasm"));
+        if (fetched) marks.wasmFetched = performance.timeOrigin + fetched.responseEnd;
+      }
+      return mod;
+    } catch (err) {
+      throw new Error(`the training engine (pkg/cabs_bg.wasm) could not be loaded: ${message(err)}. Build it with scripts/build-wasm.sh`);
+    } finally {
+      loading = null;
+    }
+  })();
+  return loading;
 }
+// Fetch and compile the engine now, while the page is still loading its own modules and data:
+// the init message finds it ready (or under way). A failure is reported when init asks again.
+loadEngine().catch(() => {});
+// The browser's adapter is asked for now too (what it says does not change while the page lives):
+// auto and gpu need it before their first trainer, backend=cpu only shows its name.
+const adapterAsked = describeAdapter().then((a) => { marks.adapter = epoch(); return a; });
 
 /** Every failure ends here: a crash drops the poisoned instance and loads a fresh one. */
 function fail(err) {
@@ -69,12 +107,14 @@ function fail(err) {
   runs = [];
   handover = null; // the GPU trainers being built belong to the poisoned instance too
   gpuRuns = null;
+  snap = null;
   running = false;
   looping = false;
   pendingSteps = 0;
   buffer = [];
   queue = Promise.resolve(); // the old queue may wait forever on a promise the trap left unsettled
   engine = null;
+  loading = null;
   instance++;
   post({ type: "crashed", message: `engine crashed: ${message(err)}` });
   post({ type: "state", running: false });
@@ -97,8 +137,11 @@ self.onmessage = (e) => {
   Promise.resolve(handle()).catch(fail);
 };
 
-async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) {
+async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, play }) {
   const t0 = performance.now();
+  marks.init = epoch();
+  const requested = specs[0]?.settings?.backend ?? "auto";
+  const adapterInfo = adapterAsked;
   const { Trainer, checkSettings } = await loadEngine();
   const gen = generation;
   runs = [];
@@ -112,14 +155,12 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
       return;
     }
   }
-  const adapterInfo = describeAdapter(); // in parallel with building the trainers
   evalEvery = Math.max(1, every | 0);
   const bytes = mnist ? new Uint8Array(mnist) : undefined;
   // The user's files: views on the transferred buffers, no copies (the engine reads them per run).
   const userFiles = files ? files.map((f) => ({ name: String(f.name), bytes: new Uint8Array(f.bytes) })) : null;
   startArgs = { mnistOk: !userFiles, mnist: bytes };
   const make = (settings) => (userFiles ? createWithFiles(Trainer, settings, userFiles) : Trainer.create(settings, bytes));
-  const requested = specs[0].settings.backend ?? "auto";
   // With a WebGPU adapter, auto and gpu start on the CPU engine at once (building WebGPU takes
   // seconds, 6–25 s on SwiftShader) and the runs move when WebGPU is built (see handOver).
   // Without an adapter nothing would be built: the engine falls back exactly as before.
@@ -150,6 +191,7 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
       runs.push({ id: spec.id, rule: spec.settings.rule, settings: spec.settings, trainer, wallMs: 0, stopped: false, diverged: null });
     }
   }
+  marks.trainers = epoch();
   const info = runs[0].trainer.info();
   if (info.inputDim === 2 && gridSize > 0) grid = makeGrid(gridSize, -1.6, 1.6);
   lastAdapter = await adapterInfo;
@@ -157,8 +199,9 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize }) 
   if (early) backend.startNote = early;
   post({
     type: "ready", backend, info,
-    runs: runs.map((r) => ({ id: r.id, rule: r.rule })), createMs: performance.now() - t0,
+    runs: runs.map((r) => ({ id: r.id, rule: r.rule })), createMs: performance.now() - t0, marks: { ...marks },
   });
+  if (play) { running = true; loop(); } // the page asked for it with init: no round trip to start
   await exclusive(boundary);
   if (handover) buildGpu(make, gen, await adapterInfo).catch((err) => {
     if (isCrash(err)) return fail(err);
@@ -261,20 +304,26 @@ function schedule(r) {
 /** Every run moves together: export each live state, import it into its GPU trainer. */
 async function moveAll(to, reason) {
   const moved = [];
+  const states = runs.map(() => null);
   for (let i = 0; i < runs.length; i++) {
     const r = runs[i];
     if (r.stopped) continue; // a diverged run's curve ended; it stays where it stopped
-    const state = await r.trainer.exportState(schedule(r));
-    await gpuRuns[i].importState(state);
+    states[i] = await r.trainer.exportState(schedule(r));
+    await gpuRuns[i].importState(states[i]);
     moved.push(i);
   }
   const step = moved.length ? Number(runs[moved[0]].trainer.stepsDone()) : null;
   for (const i of moved) {
-    runs[i].trainer.free();
+    // The user's files cannot be read again by createFromState: keep the CPU trainer for a rollback.
+    if (startArgs.mnistOk) runs[i].trainer.free();
+    else runs[i].spare = runs[i].trainer;
     runs[i].trainer = gpuRuns[i];
     gpuRuns[i] = null;
   }
   handover.atStep = step;
+  // The states just moved are the first snapshot: a device lost at once goes back to here.
+  snap = { step, states, wallMs: runs.map((r) => r.wallMs), at: performance.now() };
+  handover.snapshots = { everyMs: SNAPSHOT_MS, count: 1, step, ms: 0, stepMs: 0, share: 0 };
   settle("moved", `${reason}: the runs moved from the CPU engine to ${to === "gpu" ? "WebGPU" : "the CPU"} after step ${step}`);
 }
 
@@ -286,6 +335,76 @@ function settle(state, reason) {
   handover.reason = reason;
   handover.engines = runs.map((r) => ({ run: r.id, spans: r.trainer.engines() }));
   post({ type: "backend", backend: describeBackend(lastAdapter) });
+}
+
+// ---- back to the CPU when WebGPU is lost ------------------------------------------------
+let snap = null; // {step, states: [Uint8Array|null per run], wallMs: [per run], at}: the last snapshot on WebGPU
+
+/** Whether the runs are on WebGPU now (moved there, not lost since). */
+const onGpu = () => handover?.state === "moved";
+
+/** Every SNAPSHOT_MS on WebGPU: read every live run's state back (between two rounds). */
+async function snapshotAll() {
+  if (!onGpu() || !snap) return;
+  const t0 = performance.now();
+  const states = runs.map(() => null);
+  for (let i = 0; i < runs.length; i++) if (!runs[i].stopped) states[i] = await runs[i].trainer.exportState(schedule(runs[i]));
+  const live = runs.findIndex((r, i) => states[i]);
+  const step = live < 0 ? snap.step : Number(runs[live].trainer.stepsDone());
+  snap = { step, states, wallMs: runs.map((r) => r.wallMs), at: performance.now() };
+  const s = handover.snapshots;
+  s.count++;
+  s.step = step;
+  s.ms += snap.at - t0;
+  s.share = s.stepMs > 0 ? s.ms / s.stepMs : 0;
+  post({ type: "snapshot", snapshots: { ...s } });
+}
+
+/**
+ * A step (or evaluation, or map) on WebGPU failed, e.g. the device was lost: every run goes
+ * back to the last snapshot on a CPU trainer made from it, the records after it are void (the
+ * page truncates its rows to `snap.step`), and the loop trains those steps again on the CPU.
+ * Throws `err` itself when there is nothing to go back to.
+ */
+async function rollBack(err) {
+  if (!onGpu() || !snap) throw err;
+  const lostAt = Math.max(snap.step, ...runs.map((r) => r.lastStep ?? 0)) + 1; // the step that failed
+  const made = [];
+  try {
+    for (let i = 0; i < runs.length; i++) {
+      const state = snap.states[i];
+      if (!state) { made.push(null); continue; }
+      const r = runs[i];
+      let t = r.spare;
+      if (t) await t.importState(state);
+      else t = await engine.Trainer.createFromState({ ...r.settings, backend: "cpu" }, state, startArgs.mnist);
+      made.push(t);
+    }
+  } catch (e) {
+    if (isCrash(e)) throw e;
+    for (const t of made) if (t && !runs.some((r) => r.spare === t)) t.free();
+    throw new Error(`${message(err)}; going back to the CPU engine failed too: ${message(e)}`);
+  }
+  for (let i = 0; i < runs.length; i++) {
+    const r = runs[i];
+    if (!made[i]) continue; // stopped before the snapshot: its curve ends where it did
+    try { r.trainer.free(); } catch { /* a trainer of a lost device: nothing left to free */ }
+    r.trainer = made[i];
+    if (liveLr !== null) r.trainer.setLearningRate(liveLr);
+    r.spare = null;
+    r.wallMs = snap.wallMs[i];
+    r.lastStep = snap.step;
+    r.stopped = false; // a run that diverged after the snapshot trains those steps again too
+    r.diverged = null;
+  }
+  buffer = buffer.filter((rec) => rec.step <= snap.step);
+  handover.state = "lost";
+  handover.lost = { atStep: lostAt, fromStep: snap.step, retrained: lostAt - 1 - snap.step, reason: message(err) };
+  handover.reason = `WebGPU lost at step ${lostAt} — continued on the CPU from step ${snap.step} (${message(err)})`;
+  handover.engines = runs.map((r) => ({ run: r.id, spans: r.trainer.engines() }));
+  snap = null;
+  flush();
+  post({ type: "rollback", step: handover.lost.fromStep, lostAt, backend: describeBackend(lastAdapter) });
 }
 
 const ms = (v) => (v < 1 ? v.toFixed(2) : v < 10 ? v.toFixed(1) : v.toFixed(0)); // as the page writes times
@@ -330,6 +449,7 @@ function applyLr() {
   if (pendingLr === null) return;
   const lr = pendingLr;
   pendingLr = null;
+  liveLr = lr;
   for (const r of runs) if (!r.stopped) r.trainer.setLearningRate(lr);
 }
 
@@ -349,11 +469,17 @@ async function loop() {
       const t0 = performance.now();
       if (handover?.state === "building" && lastRound) handover.worstGapMs = Math.max(handover.worstGapMs, t0 - lastRound);
       lastRound = t0;
-      await exclusive(async () => { applyLr(); await round(); });
-      if (pendingSteps > 0) pendingSteps--;
-      const now = performance.now();
-      if (now - lastFlush >= FLUSH_MS) flush();
-      if (grid && now - lastBoundary >= BOUNDARY_MS) await exclusive(boundary);
+      try {
+        await exclusive(async () => { applyLr(); await round(); });
+        if (pendingSteps > 0) pendingSteps--;
+        const now = performance.now();
+        if (now - lastFlush >= FLUSH_MS) flush();
+        if (grid && now - lastBoundary >= BOUNDARY_MS) await exclusive(boundary);
+        if (onGpu() && snap && performance.now() - snap.at >= SNAPSHOT_MS) await exclusive(snapshotAll);
+      } catch (err) {
+        if (isCrash(err) || gen !== generation) throw err;
+        await exclusive(() => rollBack(err)); // on WebGPU: back to the CPU; else err goes on
+      }
       const rest = 1000 / MAX_ROUNDS_PER_SECOND - (performance.now() - t0);
       await (rest > 1 ? sleep(rest) : tick()); // let pause/step/setLr messages in
     }
@@ -384,7 +510,10 @@ async function round() {
       stop(r, at, message(err));
       continue;
     }
-    r.wallMs += performance.now() - t0; // the run's own compute time, not its neighbours'
+    const took = performance.now() - t0;
+    r.wallMs += took; // the run's own compute time, not its neighbours'
+    if (onGpu() && handover.snapshots) handover.snapshots.stepMs += took;
+    r.lastStep = s.step;
     const rec = { run: r.id, ...s, wallMs: r.wallMs };
     if (!Number.isFinite(s.loss)) { // an engine that does not check: same outcome, no record
       stop(r, s.step, "the loss is not a number");
@@ -396,6 +525,7 @@ async function round() {
       rec.testAccuracy = ev.testAccuracy;
     }
     buffer.push(rec);
+    firstStepAt ??= epoch();
   }
 }
 
@@ -413,6 +543,13 @@ function stop(r, step, why) {
 function flush() {
   lastFlush = performance.now();
   if (buffer.length === 0) return;
+  if (!marksSent) { // the first records: the start-up marks, with the first step's
+    marksSent = true;
+    marks.firstStep = firstStepAt;
+    post({ type: "steps", records: buffer, marks: { ...marks } });
+    buffer = [];
+    return;
+  }
   post({ type: "steps", records: buffer });
   buffer = [];
 }

@@ -131,9 +131,12 @@ async fn browser_adapter_name() -> Option<String> {
     None
 }
 
-/// "4.1" below 10 ms, "96" above: enough digits to compare, no false precision.
+/// "0.04" below 0.1 ms, "4.1" below 10 ms, "96" above: enough digits to compare, no false
+/// precision.
 pub fn ms_text(ms: f64) -> String {
-    if ms < 10.0 {
+    if ms < 0.1 {
+        format!("{ms:.2}")
+    } else if ms < 10.0 {
         format!("{ms:.1}")
     } else {
         format!("{ms:.0}")
@@ -197,4 +200,204 @@ pub async fn measure(gpu: &mut GpuEngine, cpu: &mut CpuEngine, trial: TrialBatch
     let name = software_name(gpu.adapter()).await;
     let reason = format!("{name}: CPU {} ms/step vs GPU {} ms/step at m = {}", ms_text(c), ms_text(g), trial.m);
     Ok(Choice { requested: BackendChoice::Auto, how: "measured".into(), reason, trial: Some(t) })
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::{cpu_holds, HandOver, Outcome, HANDOVER_MOVE_ENV, HANDOVER_STEP_ENV};
+
+/// `auto` natively (`cabs train --backend auto`): the run starts on the CPU engine at once while
+/// the GPU engine is built on another thread (wgpu's native device is `Send`); between two steps,
+/// once it is built, the run moves to it ([`crate::trainer::Trainer::export_state`] /
+/// `import_state`) if it wins: a hardware adapter at once, a software one after timing both
+/// engines on the run's next batches (the trial's steps are undone by importing the state taken
+/// before them, so the run is the same as without the trial).
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use super::{median, ms_text, now_ms, software_name, BUDGET_MS, MAX_TIMED};
+    use crate::data::Dataset;
+    use crate::engine::{cpu_budget, BackendChoice};
+    use crate::error::{config, Result};
+    use crate::model::Layout;
+    use crate::plan::{choose_chunk, Plan};
+    use crate::run_state::RunState;
+    use crate::trainer::{Trainer, TrainerConfig};
+    use std::sync::mpsc::{self, Receiver, TryRecvError};
+
+    /// For tests and measurements: wait for the GPU engine before step K+1 and decide there, so
+    /// that the hand-over step does not depend on how fast the GPU engine was built.
+    pub const HANDOVER_STEP_ENV: &str = "CABS_HANDOVER_STEP";
+    /// For tests: `1` moves the run to the GPU whatever the trial measured (the trial still
+    /// runs, and is undone, as it would be).
+    pub const HANDOVER_MOVE_ENV: &str = "CABS_HANDOVER_MOVE";
+
+    /// Whether the CPU engine's memory plan holds this run (`Err`: why not, in words). Settings
+    /// that no engine takes (a model for other data, chunk 0) pass here: building the trainer
+    /// refuses them with its own message.
+    pub fn cpu_holds(cfg: &TrainerConfig, data: &Dataset) -> std::result::Result<(), String> {
+        let Ok(layout) = Layout::for_input(&cfg.model, data.dim, data.image, data.classes) else { return Ok(()) };
+        let plan = Plan::new(&layout, cfg.conv_norms);
+        let forced = cfg.chunk.filter(|&c| c > 0);
+        choose_chunk(&plan, cfg.rule.max_batch(), data.memory_bytes(), cpu_budget(), forced).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// What the hand-over did, once decided.
+    #[derive(Clone, Debug, PartialEq)]
+    pub enum Outcome {
+        /// The run continues on the GPU engine from step `at` (the steps after it run there).
+        Moved { at: u64, reason: String },
+        /// The run stays on the CPU engine.
+        Stayed { at: u64, reason: String },
+    }
+
+    impl Outcome {
+        /// One line for users: "CPU → GPU at step 212 (…)" or "stayed on CPU: …".
+        pub fn text(&self) -> String {
+            match self {
+                Outcome::Moved { at, reason } => format!("CPU → GPU at step {at} ({reason})"),
+                Outcome::Stayed { at, reason } => format!("stayed on CPU at step {at}: {reason}"),
+            }
+        }
+    }
+
+    /// The GPU engine being built on another thread, and the decision once it is.
+    pub struct HandOver {
+        pending: Option<Receiver<Result<Trainer>>>,
+        wait_at: Option<u64>,
+        force_move: bool,
+        started_ms: f64,
+    }
+
+    impl HandOver {
+        /// Start building a GPU trainer for the run `cfg` (its backend is set to the GPU) on
+        /// another thread. Reads [`HANDOVER_STEP_ENV`] and [`HANDOVER_MOVE_ENV`].
+        pub fn start(cfg: &TrainerConfig, data: Dataset) -> Result<HandOver> {
+            let wait_at = match std::env::var(HANDOVER_STEP_ENV) {
+                Ok(v) => match v.trim().parse::<u64>() {
+                    Ok(k) => Some(k),
+                    Err(_) => return config(format!("{HANDOVER_STEP_ENV}='{v}': give a step number (0 or more)")),
+                },
+                Err(_) => None,
+            };
+            let force_move = match std::env::var(HANDOVER_MOVE_ENV).as_deref() {
+                Ok("1") => true,
+                Ok("0") | Err(_) => false,
+                Ok(v) => return config(format!("{HANDOVER_MOVE_ENV}='{v}': give 1 (move whatever the trial says) or 0")),
+            };
+            let gpu_cfg = TrainerConfig { backend: BackendChoice::Gpu, ..cfg.clone() };
+            let (tx, rx) = mpsc::channel();
+            std::thread::Builder::new()
+                .name("cabs gpu engine".into())
+                .spawn(move || {
+                    // The receiver may be gone (the run ended first): nothing to tell then.
+                    let _ = tx.send(pollster::block_on(Trainer::new(gpu_cfg, data)));
+                })
+                .map_err(|e| crate::error::CabsError::Config(format!("cannot start a thread to build the GPU engine: {e}")))?;
+            Ok(HandOver { pending: Some(rx), wait_at, force_move, started_ms: now_ms() })
+        }
+
+        /// Whether the decision is still to come.
+        pub fn is_pending(&self) -> bool {
+            self.pending.is_some()
+        }
+
+        /// Call between two steps with the run's trainer (on the CPU engine). Once the GPU
+        /// engine is built (or, with [`HANDOVER_STEP_ENV`] = K, at step K, after waiting for it),
+        /// decides, replaces `trainer` by the GPU trainer if the run moves, and returns what
+        /// happened; None while the GPU engine is still being built, and after the decision.
+        pub fn poll(&mut self, trainer: &mut Trainer) -> Result<Option<Outcome>> {
+            let Some(rx) = &self.pending else { return Ok(None) };
+            let at = trainer.steps_done();
+            let waiting = self.wait_at.is_some_and(|k| at >= k);
+            let built = if waiting {
+                rx.recv().unwrap_or_else(|_| config("the thread building the GPU engine stopped without an answer".to_string()))
+            } else {
+                match rx.try_recv() {
+                    Ok(b) => b,
+                    Err(TryRecvError::Empty) => return Ok(None),
+                    Err(TryRecvError::Disconnected) => config("the thread building the GPU engine stopped without an answer".to_string()),
+                }
+            };
+            self.pending = None;
+            let built_ms = now_ms() - self.started_ms;
+            let mut gpu = match built {
+                Ok(g) => g,
+                Err(e) => return Ok(Some(Outcome::Stayed { at, reason: format!("no usable GPU: {e}") })),
+            };
+            let state = trainer.export_state().now()?;
+            let Some(adapter) = gpu.backend().adapter.clone() else {
+                return Ok(Some(Outcome::Stayed { at, reason: "the GPU trainer came without an adapter".into() }));
+            };
+            let built_text = format!("GPU engine built in {} ms", ms_text(built_ms));
+            let reason = if !adapter.is_software() {
+                format!("{built_text}; {}", super::Choice::hardware(&adapter).reason)
+            } else {
+                match trial(trainer, &mut gpu, &state) {
+                    Ok((cpu_ms, gpu_ms, m)) => {
+                        let name = software_name(&adapter).now();
+                        let timed =
+                            format!("{built_text}; {name}: CPU {} ms/step vs GPU {} ms/step at m = {m}", ms_text(cpu_ms), ms_text(gpu_ms));
+                        if cpu_ms < gpu_ms && !self.force_move {
+                            return Ok(Some(Outcome::Stayed { at, reason: timed }));
+                        }
+                        if cpu_ms < gpu_ms {
+                            format!("{timed}; moved anyway: {HANDOVER_MOVE_ENV}=1")
+                        } else {
+                            timed
+                        }
+                    }
+                    Err(e) if !self.force_move => {
+                        return Ok(Some(Outcome::Stayed { at, reason: format!("the GPU engine failed a trial step: {e}") }))
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            gpu.import_state(&state)?;
+            *trainer = gpu;
+            Ok(Some(Outcome::Moved { at, reason }))
+        }
+    }
+
+    /// Time both trainers on the run's next steps from `state` (one warm-up step each, then
+    /// alternating rounds while [`BUDGET_MS`] lasts, at most [`MAX_TIMED`]), then put both back
+    /// at `state`. Returns the median ms per step of each and the first timed batch size.
+    fn trial(cpu: &mut Trainer, gpu: &mut Trainer, state: &RunState) -> Result<(f64, f64, u32)> {
+        gpu.import_state(state)?;
+        let timed = (|| -> Result<(f64, f64, u32)> {
+            let start = now_ms();
+            let (mut cpu_ms, mut gpu_ms, mut m) = (Vec::new(), Vec::new(), 0);
+            for round in 0..=MAX_TIMED {
+                if round == 1 {
+                    m = cpu.next_batch_size();
+                }
+                for gpu_turn in [round % 2 == 0, round % 2 == 1] {
+                    let t0 = now_ms();
+                    if gpu_turn {
+                        gpu.step().now()?;
+                    } else {
+                        cpu.step().now()?;
+                    }
+                    let dt = now_ms() - t0;
+                    if round > 0 {
+                        if gpu_turn { &mut gpu_ms } else { &mut cpu_ms }.push(dt);
+                    }
+                }
+                if round > 0 && now_ms() - start >= BUDGET_MS {
+                    break;
+                }
+            }
+            Ok((median(&mut cpu_ms), median(&mut gpu_ms), m))
+        })();
+        // Undo the trial's steps on both, whatever happened.
+        cpu.import_state(state)?;
+        gpu.import_state(state)?;
+        timed
+    }
+
+    /// Natively every future here completes without yielding to a browser: block on it.
+    trait Now: std::future::Future + Sized {
+        fn now(self) -> Self::Output {
+            pollster::block_on(self)
+        }
+    }
+    impl<F: std::future::Future> Now for F {}
 }

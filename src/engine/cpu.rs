@@ -2,13 +2,16 @@
 //! engine's. Matrix products and convolutions run on the blocked SIMD kernels of [`crate::fast`]
 //! (equal to the plain twins in `reference` up to rounding); the other ops call the CPU twin of
 //! their kernel. Available everywhere, and the fallback for browsers without WebGPU.
+//! The products and convolutions are split over the engine's threads ([`crate::fast::pool`]),
+//! over independent outputs only, so a run is bit-identical for every thread count.
 //! [`CpuExec`] (buffers + op execution) also serves predictions on arbitrary points for every
 //! model.
 
 use super::{ConvSnapshot, EvalSums, Snapshot};
 use crate::data::{Dataset, Features, Split};
 use crate::error::{CabsError, Result};
-use crate::fast::{conv as fast_conv, gemm::matmul};
+use crate::fast::pool::{default_threads, ranges, split_rows, Pool};
+use crate::fast::{conv as fast_conv, gemm::matmul_on};
 use crate::model::Layout;
 use crate::plan::{Buf, Chunking, Extent, Op, Plan};
 use crate::reference::inner_products::{inner_product_var, inner_products};
@@ -63,6 +66,9 @@ pub struct CpuExec {
     pub partials: Vec<f32>,
     /// Mean and sample variance of the per-example inner products ([`Op::InnerVar`]).
     pub inner_stats: (f32, f32),
+    /// The threads the products and convolutions are split over (results do not depend on
+    /// how many: see [`crate::fast::pool`]).
+    pool: Pool,
 }
 
 impl CpuExec {
@@ -100,6 +106,7 @@ impl CpuExec {
             partials: Vec::new(),
             inner_stats: (0.0, 0.0),
             plan,
+            pool: Pool::new(default_threads()),
         };
         exec.params.shrink_to_fit();
         Ok(exec)
@@ -107,6 +114,17 @@ impl CpuExec {
 
     pub fn layout(&self) -> &Layout {
         &self.plan.layout
+    }
+
+    /// Run the ops on `n` threads from now on (at least 1; always 1 in wasm).
+    pub fn set_threads(&mut self, n: usize) {
+        if n.max(1) != self.pool.threads() {
+            self.pool = Pool::new(n);
+        }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
     }
 
     fn get(&self, b: Buf) -> &[f32] {
@@ -141,15 +159,24 @@ impl CpuExec {
                 let c = lay.convs[stage];
                 let mut out = self.take(Buf::ConvOut(stage));
                 let (w, b) = self.params[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
-                fast_conv::forward(&c.conv, self.get(self.plan.stage_input(stage)), w, b, m, &mut out);
-                out[..m * c.conv.out_len()].iter_mut().for_each(|v| *v = v.max(0.0));
+                fast_conv::forward_on(&self.pool, &c.conv, self.get(self.plan.stage_input(stage)), w, b, m, &mut out);
+                let rs = ranges(m, self.pool.threads());
+                self.pool.each(split_rows(&mut out, &rs, c.conv.out_len()), |_, o| o.iter_mut().for_each(|v| *v = v.max(0.0)));
                 self.put(Buf::ConvOut(stage), out);
             }
             Op::PoolForward { stage } => {
                 let p = lay.convs[stage].pool.expect("plan pools this stage");
                 let mut out = self.take(Buf::PoolOut(stage));
-                let arg = max_pool::forward(&p, self.get(Buf::ConvOut(stage)), m, &mut out);
-                self.args.get_mut(&stage).expect("arg buffer")[..arg.len()].copy_from_slice(&arg);
+                let mut arg = self.args.remove(&stage).expect("arg buffer");
+                // Each example's pooling is its own (arg-max indices are within the example).
+                let (x, rs) = (self.get(Buf::ConvOut(stage)), ranges(m, self.pool.threads()));
+                let parts: Vec<_> =
+                    rs.iter().cloned().zip(split_rows(&mut out, &rs, p.out_len())).zip(split_rows(&mut arg, &rs, p.out_len())).collect();
+                self.pool.each(parts, |_, ((r, o), a)| {
+                    let got = max_pool::forward(&p, &x[r.start * p.in_len()..r.end * p.in_len()], r.len(), o);
+                    a.copy_from_slice(&got);
+                });
+                self.args.insert(stage, arg);
                 self.put(Buf::PoolOut(stage), out);
             }
             Op::DenseForward { layer } => {
@@ -164,7 +191,7 @@ impl CpuExec {
                 };
                 let mut out = self.take(Buf::Act(layer));
                 let (w, b) = self.params[d.w_offset as usize..(d.b_offset + d.d_out) as usize].split_at((d.d_in * d.d_out) as usize);
-                matmul(spec, self.get(self.plan.layer_input(layer)), w, b, &[], 0.0, &mut out);
+                matmul_on(&self.pool, spec, self.get(self.plan.layer_input(layer)), w, b, &[], 0.0, &mut out);
                 self.put(Buf::Act(layer), out);
             }
             Op::SoftmaxXent => {
@@ -183,15 +210,20 @@ impl CpuExec {
                 let spec = MatmulSpec { m, n: d.d_in as usize, k: d.d_out as usize, trans_a: false, trans_b: false, flags };
                 let mut out = self.take(target);
                 let w = &self.params[d.w_offset as usize..d.b_offset as usize];
-                matmul(spec, self.get(Buf::Delta(layer)), w, &[], self.get(self.plan.layer_input(layer)), 0.0, &mut out);
+                matmul_on(&self.pool, spec, self.get(Buf::Delta(layer)), w, &[], self.get(self.plan.layer_input(layer)), 0.0, &mut out);
                 self.put(target, out);
             }
             Op::PoolBackward { stage } => {
                 let c = lay.convs[stage];
-                let mut dconv = self.take(Buf::DConv(stage));
-                max_pool::backward(&c.pool.expect("pooled"), self.get(Buf::DPool(stage)), &self.args[&stage], m, &mut dconv);
-                let n = m * c.conv.out_len();
-                mask_relu(&mut dconv[..n], &self.get(Buf::ConvOut(stage))[..n]);
+                let (p, mut dconv) = (c.pool.expect("pooled"), self.take(Buf::DConv(stage)));
+                let (dy, arg, act) = (self.get(Buf::DPool(stage)), &self.args[&stage], self.get(Buf::ConvOut(stage)));
+                let (il, ol, rs) = (p.in_len(), p.out_len(), ranges(m, self.pool.threads()));
+                let parts: Vec<_> = rs.iter().cloned().zip(split_rows(&mut dconv, &rs, il)).collect();
+                self.pool.each(parts, |_, (r, d)| {
+                    let (dy, arg) = (&dy[r.start * ol..r.end * ol], &arg[r.start * ol..r.end * ol]);
+                    max_pool::backward(&p, dy, arg, r.len(), d);
+                    mask_relu(d, &act[r.start * il..r.end * il]);
+                });
                 self.put(Buf::DConv(stage), dconv);
             }
             Op::ConvBackwardInput { stage } => {
@@ -199,7 +231,7 @@ impl CpuExec {
                 let (target, flags) = self.plan.conv_backward_target(stage);
                 let mut dx = self.take(target);
                 let w = &self.params[c.w_offset as usize..c.b_offset as usize];
-                fast_conv::backward_input(&c.conv, self.get(Buf::DConv(stage)), w, m, &mut dx);
+                fast_conv::backward_input_on(&self.pool, &c.conv, self.get(Buf::DConv(stage)), w, m, &mut dx);
                 if flags != 0 {
                     let n = m * c.conv.in_len();
                     mask_relu(&mut dx[..n], &self.get(self.plan.stage_output(stage - 1))[..n]);
@@ -211,7 +243,16 @@ impl CpuExec {
                 let flags = SCALE_INV_M | if a.accumulate { ACCUMULATE } else { 0 };
                 let spec = MatmulSpec { m: d.d_out as usize, n: d.d_in as usize, k: m, trans_a: true, trans_b: false, flags };
                 let out = &mut self.grads[d.w_offset as usize..d.b_offset as usize];
-                matmul(spec, &self.bufs[&Buf::Delta(layer)], &self.bufs[&self.plan.layer_input(layer)], &[], &[], a.inv_m, out);
+                matmul_on(
+                    &self.pool,
+                    spec,
+                    &self.bufs[&Buf::Delta(layer)],
+                    &self.bufs[&self.plan.layer_input(layer)],
+                    &[],
+                    &[],
+                    a.inv_m,
+                    out,
+                );
             }
             Op::BiasGrad { layer } => {
                 let d = lay.layers[layer];
@@ -222,7 +263,7 @@ impl CpuExec {
                 let c = lay.convs[stage];
                 let (gw, gb) = self.grads[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at_mut(c.conv.filter_len());
                 let x = &self.bufs[&self.plan.stage_input(stage)];
-                fast_conv::filter_grad(&c.conv, x, &self.bufs[&Buf::DConv(stage)], m, a.inv_m, a.accumulate, gw, gb);
+                fast_conv::filter_grad_on(&self.pool, &c.conv, x, &self.bufs[&Buf::DConv(stage)], m, a.inv_m, a.accumulate, gw, gb);
             }
             Op::DenseNorms { layer, row } => {
                 let d = lay.layers[layer];
@@ -230,7 +271,15 @@ impl CpuExec {
                 let (w_rows, b_rows) = norms.split_at_mut((row + 1) * self.m_max);
                 let (w_row, b_row) = (&mut w_rows[row * self.m_max + a.row_base..], &mut b_rows[a.row_base..]);
                 let (x, delta) = (self.get(self.plan.layer_input(layer)), self.get(Buf::Delta(layer)));
-                per_example_norms(x, delta, m, d.d_in as usize, d.d_out as usize, w_row, b_row);
+                let (d_in, d_out) = (d.d_in as usize, d.d_out as usize);
+                // Each example's norms are its own two sums, in order: split by examples. (The sums
+                // are sequential adds, a real share of a small MLP's step.)
+                let rs = ranges(m, self.pool.threads());
+                let parts: Vec<_> = rs.iter().cloned().zip(split_rows(w_row, &rs, 1)).zip(split_rows(b_row, &rs, 1)).collect();
+                self.pool.each(parts, |_, ((r, w), b)| {
+                    let (xs, ds) = (&x[r.start * d_in..r.end * d_in], &delta[r.start * d_out..r.end * d_out]);
+                    per_example_norms(xs, ds, r.len(), d_in, d_out, w, b)
+                });
                 self.put(Buf::Norms, norms);
             }
             Op::ConvNorms { stage, approx, row } => {
@@ -239,7 +288,7 @@ impl CpuExec {
                 let pairs = if approx {
                     conv2d::norms_reference_approx(&c.conv, x, dy, m)
                 } else {
-                    fast_conv::norms_per_example(&c.conv, x, dy, m)
+                    fast_conv::norms_per_example_on(&self.pool, &c.conv, x, dy, m)
                 };
                 let norms = self.bufs.get_mut(&Buf::Norms).expect("norms buffer");
                 for (i, (w, b)) in pairs.into_iter().enumerate() {
@@ -254,7 +303,7 @@ impl CpuExec {
                 let spec = MatmulSpec { m, n: d.d_out as usize, k: d.d_in as usize, trans_a: false, trans_b: true, flags: ADD_BIAS };
                 let mut t = self.take(Buf::Act(layer));
                 let (gw, gb) = self.grads[d.w_offset as usize..(d.b_offset + d.d_out) as usize].split_at((d.d_in * d.d_out) as usize);
-                matmul(spec, self.get(self.plan.layer_input(layer)), gw, gb, &[], 0.0, &mut t);
+                matmul_on(&self.pool, spec, self.get(self.plan.layer_input(layer)), gw, gb, &[], 0.0, &mut t);
                 let mut inner = self.take(Buf::Inner);
                 inner_products(self.get(Buf::Delta(layer)), &t, m, d.d_out as usize, first, &mut inner[a.row_base..]);
                 self.put(Buf::Inner, inner);
@@ -382,6 +431,16 @@ impl CpuEngine {
 
     pub fn params(&self) -> &[f32] {
         &self.exec.params
+    }
+
+    /// Split the step's products and convolutions over `n` threads (at least 1; always 1 in
+    /// wasm). Results are bit-identical for every `n`.
+    pub fn set_threads(&mut self, n: usize) {
+        self.exec.set_threads(n);
+    }
+
+    pub fn threads(&self) -> usize {
+        self.exec.threads()
     }
 
     /// One SGD step on the batch `perm[offset .. offset + m]`, in chunks.

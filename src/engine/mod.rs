@@ -15,6 +15,8 @@ use crate::plan::{choose_chunk, Budget, Chunking, Plan};
 use crate::reference::reduce_stats::StepSums;
 pub use auto::{Choice, Trial, TrialBatch};
 pub use cpu::CpuEngine;
+// Defined with the step plan (both engines and the GPU kernels' hosts use them); kept here too.
+pub use crate::plan::{ConvNorms, ConvSnapshot, EvalSums, Snapshot};
 use serde::{Deserialize, Serialize};
 
 /// Which engine to use.
@@ -74,88 +76,6 @@ pub fn cpu_budget() -> Budget {
         None => (4u64 << 30, "the CPU engine's 4 GiB memory budget (set CABS_MEMORY_BUDGET_MIB to change it)", u64::MAX),
     };
     Budget { max_binding: u64::MAX, total, activations, what }
-}
-
-/// Sums over the test split.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct EvalSums {
-    pub loss_sum: f64,
-    pub correct: f64,
-    pub n: usize,
-}
-
-/// How the per-example squared norms of convolution filters are computed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConvNorms {
-    /// Exact (the default): ξ is the true trace of the gradient covariance.
-    #[default]
-    Exact,
-    /// Exact for ξ, and the reference code's approximation as well, in extra rows after the
-    /// exact ones (for side-by-side comparison on the same batches).
-    Both,
-    /// The reference TensorFlow code's approximation drives ξ (cross terms between positions
-    /// dropped), to reproduce its behaviour.
-    Reference,
-}
-
-impl ConvNorms {
-    pub fn parse(s: &str) -> Result<ConvNorms> {
-        match s {
-            "exact" => Ok(ConvNorms::Exact),
-            "both" => Ok(ConvNorms::Both),
-            "reference" => Ok(ConvNorms::Reference),
-            _ => crate::error::config(format!("unknown conv-norms '{s}': use exact, both or reference")),
-        }
-    }
-
-    /// Rows of per-example norms the engine keeps for a layout.
-    pub fn rows(self, layout: &Layout) -> usize {
-        layout.n_tensors() + if self == ConvNorms::Both { 2 * layout.convs.len() } else { 0 }
-    }
-}
-
-/// One convolution stage's buffers after a step (first `m` examples).
-#[derive(Clone, Debug, Default)]
-pub struct ConvSnapshot {
-    /// ReLU(conv(x) + b).
-    pub conv_out: Vec<f32>,
-    /// Max-pool output and the arg-max indices (empty without a pool).
-    pub pool_out: Vec<f32>,
-    pub arg: Vec<u32>,
-    /// Error at the pool output (empty without a pool).
-    pub d_pool: Vec<f32>,
-    /// Error at the convolution's pre-activation.
-    pub d_conv: Vec<f32>,
-}
-
-/// Every intermediate buffer after a training step (first `m` rows of each), for tests and probes.
-/// After a step with inner products, the layers' outputs (dense `acts[l + 1]`, `conv_out`) hold
-/// the pass's scratch (Ḡ applied to each layer's input), not the activations.
-#[derive(Clone, Debug, Default)]
-pub struct Snapshot {
-    /// Rows held by the per-chunk buffers (the last chunk's; the whole batch when unchunked).
-    pub rows: usize,
-    pub labels: Vec<u32>,
-    /// The batch as gathered from the data set.
-    pub input: Vec<f32>,
-    /// After the input transform (empty without one).
-    pub prepped: Vec<f32>,
-    pub convs: Vec<ConvSnapshot>,
-    /// acts[0]: input of the first dense layer (the batch, or the flattened last convolution
-    /// stage); acts[l + 1]: output of dense layer l (last: logits).
-    pub acts: Vec<Vec<f32>>,
-    /// deltas[l]: per-example error at the output of layer l.
-    pub deltas: Vec<Vec<f32>>,
-    pub grads: Vec<f32>,
-    /// Parameters *after* the update.
-    pub params: Vec<f32>,
-    pub losses: Vec<f32>,
-    pub correct: Vec<f32>,
-    /// One row per parameter tensor (in [`Layout::tensors`] order) of m per-example squared
-    /// norms; with [`ConvNorms::Both`], then the approximate rows of each conv (w, b).
-    pub norms: Vec<Vec<f32>>,
-    pub partials: Vec<f32>,
 }
 
 pub enum Engine {

@@ -5,7 +5,8 @@
 //! cost nothing) with the `matrixmultiply` crate: a cache-blocked, register-blocked GEMM (the
 //! BLIS loop nest) that picks AVX-512, AVX2 + FMA or NEON micro-kernels at run time natively, and
 //! whose portable kernel LLVM vectorises with wasm `simd128` (enabled in `.cargo/config.toml`).
-//! One thread. It was measured against a hand-written kernel of the same design (6 × 16 AVX2,
+//! One thread per call; [`matmul_on`] splits a product's output rows over the engine's threads
+//! ([`super::pool`]). It was measured against a hand-written kernel of the same design (6 × 16 AVX2,
 //! 4 × 8 wasm `f32x4`) and the `gemm` crate: README, "CPU engine speed".
 //!
 //! The epilogue runs as one vectorisable pass per flag over each output row. Summation order
@@ -14,7 +15,9 @@
 //!
 //! [`reference::matmul`]: crate::reference::matmul
 
+use super::pool::{ranges, split_rows, Pool};
 use crate::reference::matmul::{epilogue, MatmulSpec, ACCUMULATE, ADD_BIAS, MUL_RELU_DERIV, MUL_TANH_DERIV, RELU, SCALE_INV_M, TANH};
+use std::ops::Range;
 
 /// A read-only matrix view: element (r, c) is `data[r * rs + c * cs]`.
 #[derive(Clone, Copy)]
@@ -71,23 +74,54 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: &mut [f32], ldc: us
     }
 }
 
-/// The fast twin of [`crate::reference::matmul::matmul`]: same spec, flags and layouts.
+/// The fast twin of [`crate::reference::matmul::matmul`]: same spec, flags and layouts. One
+/// thread; [`matmul_on`] splits the same work over a pool with the same result.
 pub fn matmul(s: MatmulSpec, a: &[f32], b: &[f32], bias: &[f32], aux: &[f32], inv_m: f32, out: &mut [f32]) {
+    matmul_rows(s, a, b, bias, aux, inv_m, 0..s.m, &mut out[..s.m * s.n]);
+}
+
+/// Multiply-adds below which a product stays on one thread: waking a worker costs a few
+/// microseconds, about what this many multiply-adds take.
+const MIN_WORK_PER_THREAD: usize = 1 << 17;
+
+/// [`matmul`] with the output rows split over `pool`'s threads. Each output element is the same
+/// GEMM arithmetic over the whole of `k` whichever thread computes it, so the result is
+/// bit-identical for every thread count.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_on(pool: &Pool, s: MatmulSpec, a: &[f32], b: &[f32], bias: &[f32], aux: &[f32], inv_m: f32, out: &mut [f32]) {
+    let work = s.m * s.n * s.k.max(1);
+    let parts = pool.threads().min(work / MIN_WORK_PER_THREAD).max(1);
+    if parts == 1 || s.n == 0 {
+        return matmul(s, a, b, bias, aux, inv_m, out);
+    }
+    let rs = ranges(s.m, parts);
+    let outs = split_rows(&mut out[..s.m * s.n], &rs, s.n);
+    pool.each(rs.into_iter().zip(outs).collect(), |_, (r, o)| matmul_rows(s, a, b, bias, aux, inv_m, r, o));
+}
+
+/// Rows `rows` of [`matmul`]'s output into `out` (those rows only).
+#[allow(clippy::too_many_arguments)]
+fn matmul_rows(s: MatmulSpec, a: &[f32], b: &[f32], bias: &[f32], aux: &[f32], inv_m: f32, rows: Range<usize>, out: &mut [f32]) {
     let am = if s.trans_a { Mat::cols(a, s.m) } else { Mat::rows(a, s.k) };
+    let am = Mat { data: am.data.get(rows.start * am.rs..).unwrap_or(&[]), ..am };
     let bm = if s.trans_b { Mat::cols(b, s.k) } else { Mat::rows(b, s.n) };
-    let (n, len) = (s.n, s.m * s.n);
+    let (n, m, r0) = (s.n, rows.len(), rows.start);
+    let len = m * n;
     if s.flags & ACCUMULATE == 0 {
-        gemm(s.m, n, s.k, am, bm, &mut out[..len], n, false);
+        gemm(m, n, s.k, am, bm, &mut out[..len], n, false);
         if n > 0 {
-            out[..len].chunks_exact_mut(n).enumerate().for_each(|(r, row)| epilogue_row(s.flags, row, bias, aux_row(aux, r, n), inv_m));
+            out[..len]
+                .chunks_exact_mut(n)
+                .enumerate()
+                .for_each(|(r, row)| epilogue_row(s.flags, row, bias, aux_row(aux, r0 + r, n), inv_m));
         }
         return;
     }
     let mut acc = vec![0.0f32; len];
-    gemm(s.m, n, s.k, am, bm, &mut acc, n, false);
+    gemm(m, n, s.k, am, bm, &mut acc, n, false);
     if n > 0 {
         for (r, (o, row)) in out[..len].chunks_exact_mut(n).zip(acc.chunks_exact_mut(n)).enumerate() {
-            epilogue_row(s.flags, row, bias, aux_row(aux, r, n), inv_m);
+            epilogue_row(s.flags, row, bias, aux_row(aux, r0 + r, n), inv_m);
             o.iter_mut().zip(&*row).for_each(|(o, v)| *o += v);
         }
     }

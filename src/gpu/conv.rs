@@ -18,9 +18,8 @@ use crate::reference::max_pool::PoolSpec;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-/// Flag bits shared with the shaders (`shaders/conv_params.wgsl`).
-pub const RELU: u32 = 2;
-pub const MUL_RELU_DERIV: u32 = 8;
+/// Flag bits shared with the shaders (`shaders/conv_params.wgsl`): the matmul kernels' bits.
+pub use crate::reference::matmul::{MUL_RELU_DERIV, RELU};
 /// `conv2d_norms`: the reference code's approximation instead of the exact norms.
 pub const APPROX: u32 = 1;
 /// Rows (example, position) of the filter gradient's reduction per split (`SPLIT_K` in

@@ -204,6 +204,39 @@ impl Kernel {
     }
 }
 
+/// One shader variant exactly as the engine hands it to wgpu: the assembled WGSL (the per-step
+/// uniform's declarations, then the kernel's prepended constants and files), the entry point and
+/// its `override` constants. Recorded by [`record_variants`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShaderVariant {
+    pub label: String,
+    pub source: String,
+    pub entry: String,
+    pub constants: Vec<(String, f64)>,
+}
+
+thread_local! {
+    /// Where [`pipeline`] notes what it compiles while [`record_variants`] runs on this thread.
+    static RECORDING: std::cell::RefCell<Option<Vec<ShaderVariant>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f` and return, with its result, every compute pipeline this thread created meanwhile
+/// (in order, repeats kept), so that a test can translate and check what the engine really
+/// compiles rather than a second list of shaders that could drift from it. Building an engine
+/// and running a step records a model's variants; [`Kernels::compile_all`] adds the lazily
+/// compiled ones, those of the other kind of adapter included.
+pub fn record_variants<T>(f: impl FnOnce() -> T) -> (T, Vec<ShaderVariant>) {
+    let outer = RECORDING.with(|r| r.borrow_mut().replace(Vec::new()));
+    let out = f();
+    let got = RECORDING.with(|r| std::mem::replace(&mut *r.borrow_mut(), outer)).unwrap_or_default();
+    RECORDING.with(|r| {
+        if let Some(outer) = r.borrow_mut().as_mut() {
+            outer.extend(got.iter().cloned());
+        }
+    });
+    (out, got)
+}
+
 fn pipeline(
     device: &wgpu::Device,
     layout: &wgpu::PipelineLayout,
@@ -213,6 +246,16 @@ fn pipeline(
     constants: &[(&str, f64)],
 ) -> wgpu::ComputePipeline {
     let source = format!("{}\n{}", include_str!("../../shaders/step.wgsl"), body);
+    RECORDING.with(|r| {
+        if let Some(list) = r.borrow_mut().as_mut() {
+            list.push(ShaderVariant {
+                label: label.into(),
+                source: source.clone(),
+                entry: entry.into(),
+                constants: constants.iter().map(|&(k, v)| (k.into(), v)).collect(),
+            });
+        }
+    });
     let module = device
         .create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)) });
     device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -320,6 +363,17 @@ impl Kernels {
             let (a, b) = TRANSPOSITIONS[i];
             self.matmul.specialised(&self.device, &MatmulShape::SQUARE.source(), entry, &[("TRANS_A", flag(a)), ("TRANS_B", flag(b))])
         })
+    }
+
+    /// Compile every lazily built pipeline now, of both kinds of adapter (the wide tile of
+    /// hardware GPUs and the `blocked16` strips of software ones): for enumerating every variant
+    /// the engine can build ([`record_variants`]); the engine itself never calls it.
+    pub fn compile_all(&self) {
+        for i in 0..TRANSPOSITIONS.len() {
+            self.blocked(&self.matmul_blocked, "blocked", i);
+            self.blocked(&self.matmul_blocked16, "blocked16", i);
+        }
+        self.matmul_wide.get_or_init(|| self.matmul.variant(&self.device, &MatmulShape::WIDE.source()));
     }
 
     /// The pipeline and tile for a chunk of at most 16 rows: on a software adapter `blocked16`

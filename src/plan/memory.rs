@@ -171,8 +171,8 @@ impl Plan {
 mod tests {
     use super::*;
     use crate::data::ImageShape;
-    use crate::engine::ConvNorms;
     use crate::model::{Layout, ModelSpec};
+    use crate::plan::ConvNorms;
 
     fn cnn_mnist() -> Layout {
         Layout::for_input(&ModelSpec::parse("cnn-mnist").unwrap(), 784, Some(ImageShape { c: 1, h: 28, w: 28 }), 10).unwrap()

@@ -29,11 +29,14 @@
 //!
 //! This file holds the ops and buffers; [`memory`] what they take and the chunk a budget allows.
 
+mod conv_norms;
 mod memory;
+mod readback;
 
+pub use conv_norms::ConvNorms;
 pub use memory::{bytes_text, choose_chunk, Budget, Chunking, GPU_LOOP_LIMIT, GPU_SPLIT_K};
+pub use readback::{ConvSnapshot, EvalSums, Snapshot};
 
-use crate::engine::ConvNorms;
 use crate::model::Layout;
 use crate::reference::matmul::{activation_flag, derivative_flag, ADD_BIAS, MUL_RELU_DERIV};
 

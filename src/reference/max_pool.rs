@@ -2,35 +2,7 @@
 //! error goes to the arg-max). Layout `[m, C, H, W]`; padding as in TensorFlow (padded cells
 //! never win). Ties go to the first maximum in row-major window order.
 
-use super::conv2d::{out_and_pad, Padding};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolSpec {
-    pub c: usize,
-    pub in_h: usize,
-    pub in_w: usize,
-    pub window: usize,
-    pub stride: usize,
-    pub padding: Padding,
-}
-
-impl PoolSpec {
-    /// (out_h, out_w, pad_top, pad_left).
-    pub fn output(&self) -> (usize, usize, usize, usize) {
-        let (oh, pt) = out_and_pad(self.in_h, self.window, self.stride, self.padding);
-        let (ow, pl) = out_and_pad(self.in_w, self.window, self.stride, self.padding);
-        (oh, ow, pt, pl)
-    }
-
-    pub fn in_len(&self) -> usize {
-        self.c * self.in_h * self.in_w
-    }
-
-    pub fn out_len(&self) -> usize {
-        let (oh, ow, _, _) = self.output();
-        self.c * oh * ow
-    }
-}
+pub use crate::model::shapes::PoolSpec;
 
 /// Returns the arg-max input index (within the example) of every output.
 pub fn forward(s: &PoolSpec, x: &[f32], m: usize, out: &mut [f32]) -> Vec<u32> {

@@ -63,6 +63,8 @@ pub struct Key {
     pub url: bool,
     /// Written to the link even at its default (the run's identity).
     pub always: bool,
+    /// Takes effect in a running run, without a reset (α); every other key restarts the runs.
+    pub live: bool,
     #[serde(flatten)]
     pub kind: Kind,
     /// `null` where absent means "chosen by the engine" (`chunk`).
@@ -216,6 +218,22 @@ fn const_rule_pattern() -> String {
     format!("const:{}(?::step:{}:{factor}|:invtime:{k})?", whole_range(1, MAX_BATCH), whole_range(1, 9_999_999))
 }
 
+/// The adaptive rules beside CABS, as [`crate::rules::parse_rule`] takes them: `norm:THETA`,
+/// `inner:THETA`, `gns[:K]` (θ, K > 0), `adadamp:M0`, `grow:M0:EVERY:FACTOR` (M0 ≤ [`MAX_BATCH`],
+/// EVERY ≥ 1 examples, FACTOR ≥ 1). Whether M0 lies within [mmin, mmax] the engine checks.
+fn adaptive_rule_pattern() -> String {
+    // A positive decimal: some digit before any exponent is not 0.
+    let pos = r"(?=\d*\.?\d*[1-9])(?:\d{1,6}(?:\.\d{1,8})?|\.\d{1,8})(?:[eE][-+]?\d{1,2})?";
+    let at_least_one = r"[1-9]\d{0,5}(?:\.\d{1,8})?";
+    let m0 = whole_range(1, MAX_BATCH);
+    format!("norm:{pos}|inner:{pos}|gns(?::{pos})?|adadamp:{m0}|grow:{m0}:{}:{at_least_one}", whole_range(1, 9_999_999_999))
+}
+
+/// Any rule: `cabs`, a fixed batch, or an adaptive rule.
+fn any_rule_pattern() -> String {
+    format!("cabs|{}|{}", const_rule_pattern(), adaptive_rule_pattern())
+}
+
 /// `logreg`, `mlp:H1[,H2…]` (each optionally `:relu`/`:tanh`), or a named model.
 fn model_pattern() -> String {
     let w = whole_range(1, MAX_WIDTH);
@@ -242,7 +260,7 @@ fn text(s: &str) -> Option<Value> {
 
 /// A key with its kind, default and help; the builder methods below add the rest.
 fn key(key: &'static str, kind: Kind, default: Option<Value>, help: &'static str) -> Key {
-    Key { key, engine: false, url: false, always: false, expect: expect(&kind), kind, default, help, control: None }
+    Key { key, engine: false, url: false, always: false, live: false, expect: expect(&kind), kind, default, help, control: None }
 }
 
 impl Key {
@@ -254,6 +272,11 @@ impl Key {
     /// A key of the link; `always`: written even at its default.
     fn link(self, always: bool) -> Key {
         Key { url: true, always, ..self }
+    }
+
+    /// Changes apply to the running runs (no reset).
+    fn live(self) -> Key {
+        Key { live: true, ..self }
     }
 
     /// Say what a valid value is in these words instead of the kind's.
@@ -295,8 +318,11 @@ pub const CHARTS: [&str; 5] = ["loss", "accuracy", "batch", "terms", "noise"];
 pub fn schema() -> Schema {
     let d = Settings::default();
     let named: Vec<&str> = MODEL_PRESETS.iter().map(|(n, _)| *n).collect();
-    let rule_text =
-        format!("cabs, const:M, const:M:step:EVERY:FACTOR or const:M:invtime:K (M 1–{MAX_BATCH}, EVERY ≥ 1, 0 < FACTOR ≤ 1, K ≥ 0)");
+    let rule_text = format!(
+        "cabs, const:M, const:M:step:EVERY:FACTOR, const:M:invtime:K (M 1–{MAX_BATCH}, EVERY ≥ 1, 0 < FACTOR ≤ 1, K ≥ 0), \
+         norm:THETA, inner:THETA, gns[:K] (THETA, K > 0), adadamp:M0 or grow:M0:EVERY:FACTOR (M0 within mmin–mmax, \
+         EVERY ≥ 1 examples, FACTOR ≥ 1)"
+    );
     let (always, optional) = (true, false);
     let keys = vec![
         key("data", choice(&DATA), text(&d.data), "MNIST digits or a 2-D teaching set").engine().link(always).control(
@@ -334,28 +360,45 @@ pub fn schema() -> Schema {
         ),
         key(
             "rule",
-            Kind::Text { pattern: format!("^(?:cabs|{})$", const_rule_pattern()), empty: None },
+            Kind::Text { pattern: format!("^(?:{})$", any_rule_pattern()), empty: None },
             text(&d.rule),
-            "cabs, or a fixed batch const:M[:step:EVERY:FACTOR|:invtime:K]",
+            "cabs; a fixed batch const:M[:step:EVERY:FACTOR|:invtime:K]; or another adaptive rule: the norm test norm:THETA, \
+             the inner-product test inner:THETA, the gradient noise scale gns[:K], adadamp:M0, a growth schedule \
+             grow:M0:EVERY:FACTOR (docs/METHOD.md)",
         )
         .engine()
         .link(always)
-        .expecting(rule_text)
-        .control("Rule", None, &["cabs", "const:16", "const:64", "const:64:step:200:0.5", "const:64:invtime:0.01"]),
+        .expecting(rule_text.clone())
+        .control(
+            "Rule",
+            None,
+            &[
+                "cabs",
+                "const:16",
+                "const:64",
+                "const:64:step:200:0.5",
+                "const:64:invtime:0.01",
+                "norm:0.9",
+                "gns",
+                "adadamp:16",
+                "grow:16:20000:5",
+            ],
+        ),
         key("lr", number(0.0, Some(100.0), true), Some(Value::Number(d.lr)), "changes apply live, without a reset")
             .engine()
             .link(always)
+            .live()
             .control("Learning rate α", Some("0.05"), &[]),
         key(
             "mmin",
             Kind::Number { min: Some(1.0), max: Some(MAX_BATCH as f64), exclusive_min: false, integer: true, not_above: Some("mmax") },
             Some(Value::Whole(d.mmin.into())),
-            "smallest batch CABS may pick",
+            "smallest batch an adaptive rule may pick",
         )
         .engine()
         .link(always)
         .control("m_min", Some("1"), &[]),
-        key("mmax", whole(1, MAX_BATCH), Some(Value::Whole(d.mmax.into())), "largest batch CABS may pick")
+        key("mmax", whole(1, MAX_BATCH), Some(Value::Whole(d.mmax.into())), "largest batch an adaptive rule may pick")
             .engine()
             .link(always)
             .expecting(format!("a whole number 1–{MAX_BATCH}, not below mmin"))
@@ -370,13 +413,20 @@ pub fn schema() -> Schema {
             .control("Seed", Some("1"), &[]),
         key(
             "baselines",
-            Kind::Text { pattern: format!("^(?:{0}(?:,{0}){{0,{1}}})?$", const_rule_pattern(), MAX_BASELINES - 1), empty: Some("none") },
+            Kind::Text {
+                pattern: format!("^(?:(?:{0})(?:,(?:{0})){{0,{1}}})?$", any_rule_pattern(), MAX_BASELINES - 1),
+                empty: Some("none"),
+            },
             text("const:16"),
-            "fixed-batch SGD runs, comma-separated",
+            "runs trained beside the main rule, same seed and α: fixed batches or other rules, comma-separated",
         )
         .link(always)
-        .expecting(format!("up to {MAX_BASELINES} const:… rules separated by commas, or none"))
-        .control("Baselines", None, &["const:16", "const:16,const:128", "const:64:step:300:0.5", "none"]),
+        .expecting(format!("up to {MAX_BASELINES} rules separated by commas, or none; each {rule_text}"))
+        .control(
+            "Baselines",
+            None,
+            &["const:16", "const:16,const:128", "const:64:step:300:0.5", "norm:0.9", "gns,adadamp:16", "none"],
+        ),
         key(
             "backend",
             choice(&BACKENDS),
@@ -452,16 +502,20 @@ pub fn schema() -> Schema {
 }
 
 fn presets() -> Vec<Preset> {
-    let p = |label, data: &str, model: &str, lr: f64, mu: f64, mmax: u64, baselines: &str| Preset {
+    let with_rule = |label, rule: &str, data: &str, model: &str, lr: f64, mu: f64, mmax: u64, baselines: &str| Preset {
         label,
         state: vec![
             ("data", Value::Text(data.into())),
             ("model", Value::Text(model.into())),
+            ("rule", Value::Text(rule.into())),
             ("mmax", Value::Whole(mmax)),
             ("lr", Value::Number(lr)),
             ("mu", Value::Number(mu)),
             ("baselines", Value::Text(baselines.into())),
         ],
+    };
+    let p = |label, data: &str, model: &str, lr: f64, mu: f64, mmax: u64, baselines: &str| {
+        with_rule(label, "cabs", data, model, lr, mu, mmax, baselines)
     };
     vec![
         p("MNIST · MLP 256 · α 0.5 (default)", "mnist", "mlp:256", 0.5, 0.95, 2048, "const:16"),
@@ -481,6 +535,21 @@ fn presets() -> Vec<Preset> {
             0.95,
             2048,
             "const:16",
+        ),
+        // The adaptive rules beside CABS (docs/METHOD.md), at the same α and seed.
+        with_rule("MNIST · CABS vs the norm test (θ = 0.9)", "cabs", "mnist", "mlp:256", 0.5, 0.95, 2048, "norm:0.9,const:16"),
+        with_rule("MNIST · CABS vs the noise scale (gns) and AdaDamp", "cabs", "mnist", "mlp:256", 0.5, 0.95, 2048, "gns,adadamp:16"),
+        // Smith et al. 2018: multiplying the batch by 5 every 20,000 examples instead of α by
+        // 1/5 every 1,250 steps of 16 (the same 20,000 examples).
+        with_rule(
+            "MNIST · Don't decay, grow: ×5 batch vs α/5 every 20,000 examples",
+            "grow:16:20000:5",
+            "mnist",
+            "mlp:256",
+            0.5,
+            0.95,
+            2048,
+            "const:16:step:1250:0.2,const:16",
         ),
     ]
 }

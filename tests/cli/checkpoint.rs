@@ -5,23 +5,20 @@
 //! that is not the checkpoint's are refused in one line, leaving the CSV as it was.
 #![cfg(not(target_arch = "wasm32"))]
 
+use crate::common;
 use cabs::run_state::RunState;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// The run every test shares (small and fast on the CPU engine), before its budget flags.
 const RUN: [&str; 9] = ["train", "--data", "blobs", "--model", "mlp:16", "--m-min", "4", "--quiet", "--lr"];
 const LR: &str = "1";
 
+/// `cabs args…`: (exit code, stderr).
 fn cabs(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cabs"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("CABS_DATA_DIR")
-        .output()
-        .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    let (code, _, err) = common::command::cabs(args);
+    (code, err)
 }
 
 /// `RUN` + α + `more`; the run must succeed.
@@ -145,7 +142,7 @@ fn a_killed_run_continues_from_its_last_checkpoint() {
     let d = dir("killed");
     let (a, b, ck) = (d.join("a.csv"), d.join("b.csv"), d.join("run.ckpt"));
     let common = ["--backend", "cpu", "--eval-every", "25"];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cabs"))
+    let mut child = common::command::command(&[])
         .args(
             [
                 &RUN[..],
@@ -155,7 +152,6 @@ fn a_killed_run_continues_from_its_last_checkpoint() {
             ]
             .concat(),
         )
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

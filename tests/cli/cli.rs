@@ -5,18 +5,8 @@
 
 use crate::common;
 use cabs::model::{Layout, ModelSpec};
+use common::command::cabs;
 use common::*;
-use std::process::Command;
-
-fn cabs(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cabs"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("CABS_DATA_DIR")
-        .output()
-        .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("cabs-cli-test-{}", std::process::id()));
@@ -103,14 +93,14 @@ fn train_writes_the_documented_csv_and_honours_budgets() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx,inner_product_var"
+        "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx,engine,inner_product_var"
     );
     assert_eq!(lines.len(), 31);
     for (i, line) in lines[1..].iter().enumerate() {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f.len(), 18, "{line}");
+        assert_eq!(f.len(), 19, "{line}");
         assert!(f[15].is_empty() && f[16].is_empty(), "no conv ξ for an MLP: {line}");
-        assert!(f[17].is_empty(), "no inner products for CABS: {line}");
+        assert!(f[18].is_empty(), "no inner products for CABS: {line}");
         assert_eq!(f[0], (i + 1).to_string());
         let evaluated = (i + 1) % 10 == 0;
         assert_eq!(!f[12].is_empty(), evaluated, "row {}: test columns {line}", i + 1);
@@ -144,6 +134,36 @@ fn train_writes_the_documented_csv_and_honours_budgets() {
     let (code, out, err) = cabs(&["train", "--data", "moons", "--model", "logreg", "--rule", "const:50", "--examples", "1020", "--quiet"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("examples 1050 "), "{out}");
+}
+
+/// The engine column says which engine ran each step: `cpu` with `--backend cpu`, `gpu` with
+/// `--backend gpu` (a GPU adapter is needed: lavapipe natively).
+#[test]
+fn the_engine_column_names_the_engine_the_backend_flag_chose() {
+    for backend in ["cpu", "gpu"] {
+        let csv = tmp(&format!("engine-{backend}.csv"));
+        let args = [
+            "train",
+            "--data",
+            "blobs",
+            "--model",
+            "mlp:8",
+            "--backend",
+            backend,
+            "--steps",
+            "6",
+            "--quiet",
+            "--csv",
+            csv.to_str().unwrap(),
+        ];
+        let (code, _, err) = cabs(&args);
+        assert_eq!(code, 0, "--backend {backend}: {err}\n(a GPU run needs an adapter: `bash scripts/setup.sh` installs lavapipe)");
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let mut lines = text.lines();
+        let col = lines.next().unwrap().split(',').position(|c| c == "engine").expect("an engine column");
+        let engines: Vec<&str> = lines.map(|l| l.split(',').nth(col).unwrap()).collect();
+        assert_eq!(engines, [backend; 6], "--backend {backend}: {text}");
+    }
 }
 
 #[test]

@@ -198,6 +198,12 @@ fn the_reproduction_doc_quotes_its_csvs() {
     let path = |rows: &[Vec<String>], h: &str| format!("{} / {} / {}", batch(rows, h, 400), batch(rows, h, 500), batch(rows, h, 600));
     has(format!("leaves m = 16 at step {} (exact: {})", left16(&refn, &hr), left16(&exact, &hc)));
     has(format!("batches {} at steps 400 / 500 / 600 (exact: {})", path(&refn, &hr), path(&exact, &hc)));
+    let (b_ref, b_exact) = (batch(&refn, &hr, 600) as f64, batch(&exact, &hc, 600) as f64);
+    has(format!("{:.0} % lower at step 600", 100.0 * (1.0 - b_ref / b_exact)));
+    // The per-run median ratio approx / exact, over every comparison run.
+    let ratios: Vec<f64> = all.iter().filter_map(|r| num(r, &ha, "conv_xi_approx_over_exact_median")).collect();
+    let (rlo, rhi) = ratios.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    has(format!("spans {rlo:.3}–{rhi:.3} over the {} runs", ratios.len()));
     // The approximation's run is shorter: its last evaluation against the exact run's nearest one.
     let last = refn.iter().rev().find(|r| num(r, &hr, "test_accuracy").is_some()).unwrap();
     let x = num(last, &hr, "examples_seen").unwrap();
@@ -214,6 +220,20 @@ fn the_reproduction_doc_quotes_its_csvs() {
         thousands(num(near, &hc, "examples_seen").unwrap() as usize)
     ));
 
+    // Figures the doc takes from results.md's generated tables (which the regeneration test
+    // above ties to the CSVs): the per-seed examples to 95 %, and the flags' count and chance.
+    let results = read(&repo_path("docs/reproduction/results.md"));
+    let row = |start: &str| results.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("results.md has no row {start:?}"));
+    let last_cell = |l: &str| l.trim_end_matches('|').rsplit('|').next().unwrap().trim().replace('-', "−");
+    let first_claim = |m: &str| row(&format!("| m={m} α=")).to_string();
+    has(format!("CABS − m = 16: {}; CABS − m = 32: {})", last_cell(&first_claim("16")), last_cell(&first_claim("32"))));
+    let flags = row("**Did not learn**");
+    let (n_stuck, chance) = (
+        flags.split("): ").nth(1).unwrap().split(' ').next().unwrap().to_string(),
+        flags.split("test label, ").nth(1).unwrap().split(' ').next().unwrap().to_string(),
+    );
+    has(format!("the {n_stuck} of {n_runs} runs that **did not learn**"));
+    has(format!("chance on the bundle's 2,000 test digits is {chance} %"));
     // The verdicts the doc quotes (its "> " lines) are whole lines of results.md, word for word.
     let raw = read(&repo_path("docs/REPRODUCTION.md"));
     let results = read(&repo_path("docs/reproduction/results.md"));

@@ -6,10 +6,14 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod auto_handover;
 mod checkpoint;
 mod cli;
 mod committed_reproduction;
 mod mnist_end_to_end;
 mod named_data;
+mod record_schema;
 mod reproduce_cli;
+mod rules;
 mod settings_schema;
+mod threads;

@@ -8,7 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const RUN_HEADER: &str = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx,inner_product_var,train_ms";
+/// A run file's header: the step record's columns (`cabs train --csv`), then the reproduction's
+/// `train_ms` and `train_subset_loss`.
+static RUN_HEADER: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{},train_ms,train_subset_loss", cabs::record::header()));
 const SUMMARY_HEADER: &str = "label,role,rule,alpha,status,final_test_accuracy,final_test_loss,final_train_loss_smoothed,examples_to_target,seconds_to_target,steps,examples,wall_seconds,batch_at_25,batch_at_50,batch_at_75,batch_at_100";
 const FIGURES: [&str; 6] =
     ["loss_vs_examples", "accuracy_vs_examples", "loss_vs_time", "accuracy_vs_time", "batch_vs_steps", "sensitivity"];
@@ -82,20 +85,36 @@ fn quick_reproduction_writes_every_promised_file() {
     for c in &csvs {
         assert!(files.contains(&c.replace(".csv", ".json")), "no record for {c}");
     }
-    assert_eq!(files.len(), 66, "{files:?}");
+    // And, for every run that did not diverge, its final predictions: one byte per test example.
+    let preds: Vec<&String> = files.iter().filter(|f| f.ends_with(".pred")).collect();
+    assert_eq!(files.len(), 66 + preds.len(), "{files:?}");
+    assert!(preds.len() >= 20, "{preds:?}");
+    let n_test = std::fs::metadata(out.join("runs/cabs-a0.1.pred")).unwrap().len();
+    assert!(n_test > 0);
+    for p in &preds {
+        assert_eq!(std::fs::metadata(out.join("runs").join(p)).unwrap().len(), n_test, "{p}");
+    }
     for name in ["cabs-a0.1.csv", "cabs-a0.05.csv", "cabs-a1.csv", "const-m64-a0.2.csv", "const-m256-a0.5.csv", "const-m256-a1.csv"] {
         assert!(csvs.iter().any(|c| c == name), "{name} missing from {csvs:?}");
     }
     assert_eq!(csvs.iter().filter(|c| c.ends_with("-invtime.csv")).count(), 5);
-    let cabs_rows = rows(&out.join("runs/cabs-a0.1.csv"), RUN_HEADER);
+    let cabs_rows = rows(&out.join("runs/cabs-a0.1.csv"), &RUN_HEADER);
     assert_eq!(cabs_rows.len(), 3000 / 16 + 1, "16-example steps until the budget is spent");
     let last = cabs_rows.last().unwrap();
     assert!(last[1].parse::<u64>().unwrap() >= 3000);
     assert!(!last[13].is_empty(), "the last step is evaluated");
     let evals = cabs_rows.iter().filter(|r| !r[13].is_empty()).count();
     assert!((9..=12).contains(&evals), "about 10 evaluations with --quick, got {evals}");
-    let (wall, train): (f64, f64) = (last[col(RUN_HEADER, "wall_ms")].parse().unwrap(), last[col(RUN_HEADER, "train_ms")].parse().unwrap());
+    let (wall, train): (f64, f64) =
+        (last[col(&RUN_HEADER, "wall_ms")].parse().unwrap(), last[col(&RUN_HEADER, "train_ms")].parse().unwrap());
     assert!(train > 0.0 && train <= wall, "train_ms {train} excludes evaluations, wall_ms {wall} does not");
+    // The training-subset loss on every evaluated row, and only there.
+    let sub = col(&RUN_HEADER, "train_subset_loss");
+    for r in &cabs_rows {
+        assert_eq!(r[sub].is_empty(), r[13].is_empty(), "{r:?}");
+    }
+    let l: f64 = last[sub].parse().unwrap();
+    assert!(l.is_finite() && l > 0.0, "{l}");
 
     // Summary: CABS + the best α of each of 5 batch sizes + their decayed versions.
     let summary = rows(&out.join("summary.csv"), SUMMARY_HEADER);
@@ -128,8 +147,12 @@ fn quick_reproduction_writes_every_promised_file() {
         "### 3. \"CABS is less sensitive to α than fixed batches\"",
         "Training loss at equal steps",
         "Seeds that learnt (final training loss below 90 % of the initial loss",
-        "Spread (max − min) of the training loss over the α at which both rules learnt in every seed",
-        "Over the α where both learnt, CABS is less sensitive beyond the noise, at equal examples and at equal steps, than:",
+        "the spread (max − min) of the training loss over the α at which both rules learnt in every seed",
+        "Over the α where both learnt, CABS is less sensitive to α (at equal examples and at equal steps):",
+        "## Flags",
+        "**Did not learn** (diverged, or final test accuracy at most chance + 1 point",
+        "**Identical runs**",
+        "Every comparison is paired by seed",
         "**Environment:** engine cpu",
         "model `mlp:16`",
         "budget 3000 training examples",
@@ -199,7 +222,7 @@ fn subsets_share_runs_and_record_divergence() {
     assert!(!md.contains("## Sensitivity"));
     assert!(read(&out.join("figures/sensitivity.svg")).contains("no data"));
     // Evaluations at the first step past every 500 examples, and at the end.
-    let cabs_rows = rows(&out.join("runs/cabs-a0.1.csv"), RUN_HEADER);
+    let cabs_rows = rows(&out.join("runs/cabs-a0.1.csv"), &RUN_HEADER);
     let evals: Vec<u64> = cabs_rows.iter().filter(|r| !r[13].is_empty()).map(|r| r[1].parse().unwrap()).collect();
     assert_eq!(evals, [512, 1008, 1504]);
     let _ = std::fs::remove_dir_all(&out);
@@ -386,7 +409,7 @@ fn seeds_change_weights_and_order_alike_for_every_rule_and_tables_give_the_sprea
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("6 runs"), "{stdout}");
     // Seed 1 keeps the plain labels; seed 2 gets "-s2".
-    let first_loss = |label: &str| -> String { rows(&out.join(format!("runs/{label}.csv")), RUN_HEADER)[0][5].clone() };
+    let first_loss = |label: &str| -> String { rows(&out.join(format!("runs/{label}.csv")), &RUN_HEADER)[0][5].clone() };
     // CABS starts at m = 16 like the fixed m = 16 run: with the same seed the first step sees the
     // same weights and the same batch, so the same loss; another seed changes both.
     assert_eq!(first_loss("cabs-a0.1"), first_loss("const-m16-a0.5"));
@@ -398,8 +421,9 @@ fn seeds_change_weights_and_order_alike_for_every_rule_and_tables_give_the_sprea
     let md = read(&out.join("results.md"));
     assert!(md.contains("seeds 1–2"), "{md}");
     assert!(md.contains("| cabs-a0.1 | cabs |"), "{md}");
-    assert!(!md.contains("cabs-a0.1-s2"), "groups are named without the seed: {md}");
-    assert!(md.contains("2 seeds: the values are means over the seeds"), "{md}");
+    // (The flags name single runs; the tables name groups.)
+    assert!(!md[..md.find("## Flags").unwrap()].contains("cabs-a0.1-s2"), "groups are named without the seed: {md}");
+    assert!(md.contains("(2 seeds: t = 12.71)"), "{md}");
     let all = rows(&out.join("all_runs.csv"), SUMMARY_HEADER);
     let acc = |label: &str| all.iter().find(|r| r[0] == label).unwrap()[col(SUMMARY_HEADER, "final_test_accuracy")].parse::<f64>().unwrap();
     let (a1, a2) = (acc("cabs-a0.1"), acc("cabs-a0.1-s2"));
@@ -634,4 +658,142 @@ fn without_out_results_go_to_out_reproduction_and_auto_is_resolved_once() {
     let (code, _, err) = cabs_in(&cwd, &[], &again, 600);
     assert_eq!((code, err.matches("not retrained").count()), (0, 2), "{err}");
     let _ = std::fs::remove_dir_all(&cwd);
+}
+
+/// `all_runs.csv` without the columns that time the runs (wall and training seconds differ
+/// between any two sittings), sorted by label.
+fn timeless_runs(dir: &Path) -> Vec<Vec<String>> {
+    let text = read(&dir.join("all_runs.csv"));
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let keep: Vec<usize> = (0..header.len()).filter(|&i| !matches!(header[i], "wall_seconds" | "seconds_to_target")).collect();
+    let mut v: Vec<Vec<String>> = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            keep.iter().map(|&i| f[i].to_string()).collect()
+        })
+        .collect();
+    v[1..].sort();
+    v
+}
+
+/// results.md from its rules (or flags) to its figures: the tables no timing enters.
+fn verdict_part(dir: &Path) -> String {
+    let md = read(&dir.join("results.md"));
+    let start = md.find("## Rules compared").or_else(|| md.find("## Flags")).expect("a Flags section");
+    let (a, b) = (start, md.find("## Figures").expect("a Figures section"));
+    md[a..b].to_string()
+}
+
+#[test]
+fn an_emitted_grid_run_by_gnu_parallel_assembles_into_the_tables_of_jobs_2() {
+    let parallel = Command::new("parallel").arg("--version").output();
+    assert!(
+        parallel.is_ok_and(|o| o.status.success()),
+        "GNU parallel is missing: install it (apt-get install parallel, as bash scripts/setup.sh test does)"
+    );
+    let flags = |out: &Path| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "reproduce",
+            "--quick",
+            "--data",
+            "blobs",
+            "--model",
+            "mlp:16",
+            "--backend",
+            "cpu",
+            "--seeds",
+            "2",
+            "--only",
+            "cabs,fixed,decay,rules",
+            "--alphas",
+            "0.5,2",
+            "--batches",
+            "16,32",
+            "--rules",
+            "cabs,const:24",
+            "--examples",
+            "1500",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.push(out.display().to_string());
+        v
+    };
+    let go = |mut a: Vec<String>, extra: &[&str]| -> (i32, String, String) {
+        a.extend(extra.iter().map(|s| s.to_string()));
+        cabs(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (whole, grid) = (fresh_dir("emit-whole"), fresh_dir("emit-grid"));
+    let (code, _, err) = go(flags(&whole), &["--jobs", "2"]);
+    assert_eq!(code, 0, "{err}");
+
+    // Phase 1: CABS, the grid and the rules (2 seeds each): 1 + 4 + 2 + (cabs and const:24 at
+    // 2 α; cabs α = 0.5 and 2 are new, const:24 too) = 2 × (1 + 4 + 4) = 18 jobs.
+    std::fs::create_dir_all(&grid).unwrap();
+    let jobs = grid.join("jobs.txt");
+    let (code, out, err) = go(flags(&grid), &["--emit-jobs", jobs.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("decay runs") && out.contains("run this command again"), "{out}");
+    let lines: Vec<String> = read(&jobs).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 18, "{lines:?}");
+    assert!(lines[0].starts_with(env!("CARGO_BIN_EXE_cabs")), "{}", lines[0]);
+    assert!(lines[0].ends_with(&format!("--backend cpu --out {} --run cabs-a0.1", grid.display())), "{}", lines[0]);
+    assert!(lines.iter().all(|l| !l.contains("--emit-jobs")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.ends_with("--run const-m24-a2-s2")), "{lines:?}");
+    let parallel = |file: &Path| {
+        let o = Command::new("parallel").args(["-j", "2", "--halt", "now,fail=1"]).arg("::::").arg(file).output().unwrap();
+        assert!(o.status.success(), "parallel: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    parallel(&jobs);
+    // The decay runs are missing: assembling alone refuses, naming them.
+    let (code, _, err) = go(flags(&grid), &["--assemble-only"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--assemble-only: 4 runs are missing") && err.contains("-invtime"), "{err}");
+    // Phase 2: emitted again, the file now has the decay runs too; the finished jobs skip.
+    let (code, out, err) = go(flags(&grid), &["--emit-jobs", jobs.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("run this command again"), "{out}");
+    assert_eq!(read(&jobs).lines().count(), 22);
+    parallel(&jobs);
+    let (code, _, err) = go(flags(&grid), &["--assemble-only"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("not retrained").count(), 22, "assembling trains nothing: {err}");
+    assert_eq!(timeless_runs(&grid), timeless_runs(&whole));
+    assert_eq!(verdict_part(&grid), verdict_part(&whole));
+    // The rules part: its tables and figure, each rule at its best α of the same grid.
+    let md = read(&grid.join("results.md"));
+    assert!(md.contains("## Rules compared (`--rules`)") && md.contains("| `const:24` |"), "{md}");
+    assert!(grid.join("figures/rules.svg").exists());
+    // The run files are the same, row for row, but for the clocks.
+    let strip = |p: &Path| -> Vec<String> {
+        let h = RUN_HEADER.split(',').collect::<Vec<_>>();
+        let (w, t) = (h.iter().position(|c| *c == "wall_ms").unwrap(), h.iter().position(|c| *c == "train_ms").unwrap());
+        read(p)
+            .lines()
+            .map(|l| l.split(',').enumerate().filter(|(i, _)| *i != w && *i != t).map(|(_, c)| c).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    for f in ["cabs-a0.1.csv", "const-m24-a0.5-s2.csv", "const-m16-a0.5-invtime.csv"] {
+        assert_eq!(strip(&grid.join("runs").join(f)), strip(&whole.join("runs").join(f)), "{f}");
+    }
+    // A run file read back gzip-compressed gives the same tables.
+    for f in std::fs::read_dir(grid.join("runs")).unwrap() {
+        let p = f.unwrap().path();
+        if p.extension().is_some_and(|e| e == "csv") {
+            let st = Command::new("gzip").arg(&p).status().unwrap();
+            assert!(st.success());
+        }
+    }
+    let (code, _, err) = go(flags(&grid), &["--assemble-only"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(timeless_runs(&grid), timeless_runs(&whole));
+    // A job named for no run of these flags is refused, quoting it.
+    let (code, _, err) = go(flags(&grid), &["--run", "cabs-a0.3"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("'cabs-a0.3'"), "{err}");
+    let _ = std::fs::remove_dir_all(&whole);
+    let _ = std::fs::remove_dir_all(&grid);
 }

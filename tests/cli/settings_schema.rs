@@ -195,6 +195,7 @@ fn stats(step: u64, batch: u32, loss: f64, xi: f64, lr: f64, conv: Option<(f64, 
         sum_sq_norms: 2.5e22,
         conv_xi_exact: conv.map(|c| c.0),
         conv_xi_approx: conv.map(|c| c.1),
+        engine: if step.is_multiple_of(2) { "gpu" } else { "cpu" }.into(),
         inner_product_var: None,
     }
 }
@@ -212,14 +213,14 @@ fn sample() -> Vec<(StepStats, Option<EvalStats>, f64)> {
 
 #[test]
 fn the_csv_row_is_the_runners_format() {
-    let rows: Vec<String> = sample().iter().map(|(s, e, w)| cabs::csv::row(s, e.as_ref(), *w)).collect();
+    let rows: Vec<String> = sample().iter().map(|(s, e, w)| cabs::record::row(s, e.as_ref(), *w)).collect();
     assert_eq!(
         rows[0],
-        "1,16,16,32,36,2.302585092994046,3.453877639491069,0.1,0.03333333333333333,0.0000001,1000000.0000000001,0.5,,,12.346,,,"
+        "1,16,16,32,36,2.302585092994046,3.453877639491069,0.1,0.03333333333333333,0.0000001,1000000.0000000001,0.5,,,12.346,,,cpu,"
     );
-    assert_eq!(rows[1], "2,64,32,64,72,,,,,0.0000001,,0.5,0.25,0.9375,0.062,,,");
-    assert_eq!(rows[2], "3,24576,8192,16384,18432,0.0000001,0.00000015,-0.000000035,-0.000000011666666666666667,0.0000001,-0.35000000000000003,300000000000000000000000000000000000000,,,1234567.001,0.125,0.1,");
-    assert_eq!(rows[3], "1099511627775,9007199254732800,8192,16384,18432,0.1,0.15000000000000002,0.2,0.06666666666666667,0.0000001,2000000.0000000002,0.000000000000000000000000000001,,,0.000,,,");
+    assert_eq!(rows[1], "2,64,32,64,72,,,,,0.0000001,,0.5,0.25,0.9375,0.062,,,gpu,");
+    assert_eq!(rows[2], "3,24576,8192,16384,18432,0.0000001,0.00000015,-0.000000035,-0.000000011666666666666667,0.0000001,-0.35000000000000003,300000000000000000000000000000000000000,,,1234567.001,0.125,0.1,cpu,");
+    assert_eq!(rows[3], "1099511627775,9007199254732800,8192,16384,18432,0.1,0.15000000000000002,0.2,0.06666666666666667,0.0000001,2000000.0000000002,0.000000000000000000000000000001,,,0.000,,,cpu,");
     // The golden file of the page test: the page's records of these steps and the runner's rows.
     let records: Vec<serde_json::Value> = sample()
         .iter()
@@ -233,12 +234,19 @@ fn the_csv_row_is_the_runners_format() {
             r
         })
         .collect();
-    let csv = format!("{}\n{}\n", cabs::csv::HEADER, rows.join("\n"));
+    let csv = format!("{}\n{}\n", cabs::record::header(), rows.join("\n"));
     let golden = serde_json::to_string_pretty(&json!({ "records": records, "csv": csv })).unwrap() + "\n";
     up_to_date("tests/page/csv-golden.json", &golden);
     // The records read back (as the page's `csvRow` reads them) give the same rows.
     for (r, row) in records.iter().zip(&rows) {
-        let rec: cabs::csv::Record = serde_json::from_value(r.clone()).unwrap();
+        use cabs::record::Input;
+        let rec = cabs::record::Record::read(|f| match &r[f.js] {
+            serde_json::Value::Null => Input::Missing,
+            serde_json::Value::Number(n) => Input::Number(n.as_f64().unwrap()),
+            serde_json::Value::String(t) => Input::Text(t.clone()),
+            v => Input::Other(v.to_string()),
+        })
+        .unwrap();
         assert_eq!(&rec.row(), row);
     }
 }

@@ -1,7 +1,10 @@
-//! Shared helpers for the native tests: small random data sets, and an independent f64
+//! Shared helpers for the native tests: small random data sets, an independent f64
 //! brute-force implementation of the MLP (explicit per-example gradients), written from the
-//! math and not from the crate's kernels.
+//! math and not from the crate's kernels, and the `cabs` command as tests run it ([`command`]).
 #![allow(dead_code)]
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod command;
 
 use cabs::data::{Dataset, Features, Split};
 use cabs::model::{Activation, ConvStageSpec, Layout, ModelSpec, PoolStageSpec};

@@ -113,10 +113,10 @@ fn a_trainer_logs_the_variance_only_when_asked() {
     let mut t = pollster::block_on(cabs::trainer::Trainer::new(s.trainer_config().unwrap(), s.dataset(None).unwrap())).unwrap();
     let plain = pollster::block_on(t.step()).unwrap();
     assert_eq!(plain.inner_product_var, None, "CABS does not ask for the inner products");
-    assert!(cabs::csv::row(&plain, None, 1.0).ends_with(",,,"), "empty column without them");
+    assert!(cabs::record::row(&plain, None, 1.0).ends_with(",cpu,"), "empty column without them");
     t.set_inner_products(true);
     let s = pollster::block_on(t.step()).unwrap();
     let v = s.inner_product_var.expect("asked for");
     assert!(v.is_finite() && v > 0.0, "Var p_i = {v}");
-    assert!(cabs::csv::row(&s, None, 1.0).ends_with(&format!(",{v}")), "the last CSV column");
+    assert!(cabs::record::row(&s, None, 1.0).ends_with(&format!(",{v}")), "the last CSV column");
 }

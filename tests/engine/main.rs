@@ -20,4 +20,6 @@ mod gpu_vs_cpu;
 mod inner_cost;
 mod inner_products;
 mod run_state;
+mod shader_portability;
+mod threads;
 mod web;

@@ -43,6 +43,7 @@ fn step_bits(s: &StepStats) -> Vec<u64> {
         sum_sq_norms,
         conv_xi_exact,
         conv_xi_approx,
+        engine: _, // which engine ran a step is compared through `engines()`
         inner_product_var,
     } = s;
     let opt = |v: &Option<f64>| v.map_or(u64::MAX, f64::to_bits);

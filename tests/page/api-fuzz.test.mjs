@@ -6,9 +6,9 @@
 // 2. a seeded fuzz: random settings objects, file lists and argument shapes into create,
 //    createWithFiles, step, predict and setLearningRate (seeds that found bugs are kept in
 //    REGRESSION_SEEDS and run first).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch } from "./harness.mjs";
+import { pageSuite } from "./harness.mjs";
 
 const NAMES = ["ConfigError", "DataError", "GpuError", "DivergedError", "IoError", "TypeError", "RangeError"];
 const FUZZ_CASES = 300;
@@ -22,9 +22,8 @@ const CALL_BOUND_MS = 60_000;
 
 let server, browser, page;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: true }); // the CPU engine where settings say backend "cpu"
+pageSuite({ webgpu: true }, async (s) => {
+  ({ server, browser } = s); // the CPU engine where settings say backend "cpu"
   page = await browser.newPage();
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(e.message));
@@ -62,11 +61,6 @@ before(async () => {
     }
     window.api = { m, mnist, settle, healthy };
   }, { bound: CALL_BOUND_MS });
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
 });
 
 /** Checks one outcome; `what` names the call in failure messages. */

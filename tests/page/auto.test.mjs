@@ -4,20 +4,13 @@
 // show the choice with both figures. backend=gpu still forces WebGPU (after the CPU start). No
 // assertion compares the two timings: only that a choice consistent with its own measured
 // figures is reported.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, ready } from "./harness.mjs";
+import { openPage, ready, pageSuite } from "./harness.mjs";
 
 let server, browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: true });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: true }, (s) => ({ server, browser } = s));
 
 test("auto with default settings on SwiftShader: both engines timed on the live run, the faster kept, the reason shown", async () => {
   const page = await openPage(browser, server.url);

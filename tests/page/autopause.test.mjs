@@ -2,19 +2,12 @@
 // each with play="1") only the one in view creates its engine and trains; scrolling to another
 // starts it and pauses the one scrolled away; a hidden tab makes no steps and resumes when shown;
 // autopause=0 keeps a demo training out of view.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, ready, sleep } from "./harness.mjs";
+import { openPage, ready, sleep, pageSuite } from "./harness.mjs";
 
 let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false }); // three demos at once: the CPU twin keeps it light
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: false }, (s) => ({ server, browser } = s)); // three demos at once: the CPU twin keeps it light
 
 /** Snapshots of the post's three demos (null until a demo's page has loaded). */
 const demos = (page) => page.evaluate(() => [...document.querySelectorAll("cabs-demo")].map((d) => {

@@ -1,20 +1,13 @@
 // Convolutional models on the page: cnn-small trains on the bundled digits (CPU engine here,
 // so the test does not depend on the software GPU's speed), the model list offers the paper's
 // nets, and a CNN on a 2-D point set is refused with a readable error.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, ready } from "./harness.mjs";
+import { openPage, ready, pageSuite } from "./harness.mjs";
 
 let server, browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: false }, (s) => ({ server, browser } = s));
 
 test("cnn-small steps on MNIST and the model list offers the CNNs", async () => {
   const page = await openPage(browser, `${server.url}#data=mnist&model=cnn-small&lr=0.1&backend=cpu&baselines=none&seed=2`);

@@ -2,22 +2,17 @@
 // CPU twin, says so with a CPU badge and a one-line reason, and trains. Also covers the
 // keyboard (Space, →, R), changing α without a reset, and JSON export → import (this page in
 // dark mode with reduced motion).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startServer, launch, openPage, ready } from "./harness.mjs";
+import { openPage, ready, pageSuite } from "./harness.mjs";
 
 const HASH = "#data=blobs&model=mlp:16&lr=4&mu=0.9&seed=3&baselines=const:16,const:64:invtime:0.01&x=step";
 let server, browser, page;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false });
+pageSuite({ webgpu: false }, async (s) => {
+  ({ server, browser } = s);
   page = await openPage(browser, server.url + HASH, { colorScheme: "dark", reducedMotion: "reduce" });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
 });
 
 test("no WebGPU adapter: the CPU backend is chosen, with a badge and the reason", async () => {

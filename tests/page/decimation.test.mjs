@@ -4,12 +4,12 @@
 // extremes and the last point, and the incremental result equals a fresh one. In the browser:
 // a long run's charts draw at most the cap while the store keeps every row, and the CSV export
 // is the runner's byte for byte.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, startServer, launch, openPage, ready } from "./harness.mjs";
+import { ROOT, openPage, ready, pageSuite } from "./harness.mjs";
 import { Run, MinMax, Column, FIELDS, runsToJson } from "../../www/lib/store.js";
 
 /** A deterministic pseudo-random stream (the tests must not change from run to run). */
@@ -30,6 +30,7 @@ function records(n, seed = 1) {
     if (i % 11 === 0) delete rec.convXiExact;
     if (i % 13 === 0) rec.xi = -0;
     if (i % 20 === 0) Object.assign(rec, { testLoss: r(), testAccuracy: r() });
+    rec.engine = i % 3 ? "cpu" : "gpu"; // the one text field: kept as it is
     out.push(rec);
   }
   return out;
@@ -40,7 +41,7 @@ function oracleRecords(recs) {
   const cols = Object.fromEntries(FIELDS.map((f) => [f, []]));
   const evals = new Map();
   recs.forEach((rec, i) => {
-    for (const f of FIELDS) cols[f].push(typeof rec[f] === "number" ? rec[f] : NaN);
+    for (const f of FIELDS) cols[f].push(typeof rec[f] === "number" || f === "engine" ? rec[f] : NaN);
     if (typeof rec.testAccuracy === "number") evals.set(i, { testLoss: rec.testLoss, testAccuracy: rec.testAccuracy });
   });
   return recs.map((_, i) => Object.assign(Object.fromEntries(FIELDS.map((f) => [f, cols[f][i]])), evals.get(i) ?? {}));
@@ -142,15 +143,7 @@ test("a new, shorter run restarts the decimation", () => {
 
 const havePage = existsSync(join(ROOT, "www/pkg/cabs.js"));
 let server, browser;
-before(async () => {
-  if (!havePage) return;
-  server = await startServer();
-  browser = await launch({ webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: false, when: () => havePage }, (s) => ({ server, browser } = s));
 
 test("a long run's charts draw at most the cap per series while the store keeps every row; CSV unchanged", { skip: !havePage && "www/pkg is missing: run bash scripts/build-wasm.sh" }, async () => {
   const page = await openPage(browser, `${server.url}#data=blobs&model=mlp:8&lr=4&baselines=const:16&backend=cpu&eval=5`);

@@ -5,11 +5,11 @@
 // themselves (the <cabs-demo> elements of post.html, the iframes of slides.html), so a demo whose
 // settings change without its claim being checked fails here. Claims are checked by step counts
 // on the exported run, never by wall time.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startServer, launch, openPage, ready, ROOT } from "./harness.mjs";
+import { openPage, ready, ROOT, pageSuite } from "./harness.mjs";
 
 /**
  * The claims, by demo. `budget`: CABS steps the CPU engine makes in 20 s on this demo.
@@ -42,14 +42,7 @@ function exampleDemos() {
 }
 
 let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false }); // the CPU engine, as a reader without WebGPU gets
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: false }, (s) => ({ server, browser } = s)); // the CPU engine, as a reader without WebGPU gets
 
 test("every demo of the examples has a claim that this file checks", () => {
   const demos = exampleDemos();

@@ -2,21 +2,14 @@
 // few steps; its row says "diverged at step N", its curves and CSV/JSON exports end there, and
 // CABS (and the other baseline) keep training. An engine crash (a trap in wasm, forced here by
 // wrapping the engine module) is reported as "engine crashed: …" with a Reset that works.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startServer, launch, openPage, ready } from "./harness.mjs";
+import { openPage, ready, pageSuite } from "./harness.mjs";
 import { divergedAt, isCrash } from "../../www/lib/failures.js";
 
 let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: false }, (s) => ({ server, browser } = s));
 
 test("divergence is told apart from other failures (error name, or the message as a fallback)", () => {
   assert.equal(divergedAt(Object.assign(new Error("x"), { name: "DivergedError", step: 7 })), 7);

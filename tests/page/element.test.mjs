@@ -3,23 +3,16 @@
 // so a post on another origin loads it with a plain <script src> and no CORS header; the module
 // form from another origin without that header leaves the post's own fallback text readable.
 // Also the settings panel's help texts, which must wrap between words, not inside them.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, launch, openPage } from "./harness.mjs";
+import { startServer, openPage, pageSuite } from "./harness.mjs";
 import { KEYS, SCHEMA } from "../../www/lib/state.js";
 
 let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: false }, (s) => ({ server, browser } = s));
 
 const FALLBACK = "The CABS demo loads here. If this text stays, its script (cabs-demo.js) could not run:";
 /** Light demos: the frames' engines are created only while seen, on the CPU, on a 2-D set. */

@@ -4,19 +4,12 @@
 // has no horizontal overflow, every control is reachable, and a tap on Play trains.
 // Below 800 px an embed shows two charts (loss, batch size), each plot at least 160 px tall
 // (more in embed-reading.test.mjs).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
+import { openPage, ready, saveScreenshot, pageSuite } from "./harness.mjs";
 
 let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false }); // the CPU twin: layout only, quick steps
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: false }, (s) => ({ server, browser } = s)); // the CPU twin: layout only, quick steps
 
 const FRAMES = [
   { width: 960, height: 540, hash: "data=blobs&model=mlp:16&lr=4&mu=0.9&baselines=const:16" },

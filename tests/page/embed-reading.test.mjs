@@ -5,19 +5,12 @@
 // unless its link names the x-axis; a plain embed shows no engine badge or note while a fallback
 // does (below 800 px the badge alone, its tooltip the reason); on a phone the page's charts come before its settings and the stats table keeps test
 // accuracy in view. Screenshots: reading-*.png (where harness.mjs saves them).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
+import { openPage, ready, saveScreenshot, pageSuite } from "./harness.mjs";
 
 let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false }); // auto falls back to the CPU twin: quick steps, a real fallback
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: false }, (s) => ({ server, browser } = s)); // auto falls back to the CPU twin: quick steps, a real fallback
 
 const BLOBS = "data=blobs&model=mlp:16&lr=4&mu=0.9&baselines=const:16";
 

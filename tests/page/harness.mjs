@@ -2,7 +2,7 @@
 // 127.0.0.1) and headless Chromium through playwright-core, with or without WebGPU.
 // Every test fails on an uncaught error in any page (frames included) of any browser context
 // made through launch(): the hooks below check after each test, so no test can forget to.
-import { afterEach, after } from "node:test";
+import { afterEach, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
@@ -85,6 +85,29 @@ export async function openPage(browser, url, { width = 1280, height = 900, color
   page.on("console", (m) => { if (m.type() === "error" && !/favicon/.test(m.text())) page.errors.push(m.text()); });
   await page.goto(url);
   return page;
+}
+
+/**
+ * The set-up most page-test files share, registered as their first hooks: before the tests, the
+ * static server (on www/, or `root`) and one headless Chromium (`webgpu`: with the adapter flag
+ * or without), handed to `use({server, browser})` so the file keeps them in its own variables;
+ * after the tests, the browser closed and the server stopped, also when the set-up failed
+ * half-way. The file's own set-up goes in `use` (async, awaited): node 20 runs a file's
+ * top-level `before` hooks concurrently, so a second hook could not count on the browser.
+ * `when`: asked at set-up time; false starts nothing (the tests that need a browser skip).
+ */
+export function pageSuite({ webgpu = true, root = undefined, when = () => true } = {}, use = () => {}) {
+  const made = {};
+  before(async () => {
+    if (!when()) return;
+    made.server = await startServer(root);
+    made.browser = await launch({ webgpu });
+    await use(made);
+  });
+  after(async () => {
+    await made.browser?.close();
+    made.server?.stop();
+  });
 }
 
 /** Wait until the worker reported its backend (the trainers exist). */

@@ -2,19 +2,12 @@
 // a visitor gets, with every setting at its default (`#play=1` only: MNIST, mlp:256, CABS at
 // α = 0.5 next to a fixed batch of 16, backend=auto), after CABS's batch has grown. The test also
 // checks that this default visit trains and that its batch grows, so the picture shows the point.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
+import { openPage, ready, saveScreenshot, pageSuite } from "./harness.mjs";
 
 let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: true });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: true }, (s) => ({ server, browser } = s));
 
 test("the default page trains, CABS's batch grows, and its screenshot is saved as page.png", async () => {
   const page = await openPage(browser, `${server.url}#play=1`, { width: 1280, height: 900 });

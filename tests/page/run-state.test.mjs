@@ -7,15 +7,14 @@
 // - a state of another run, damaged bytes, an empty or detached array, or an import while a step
 //   runs is a named error, and the trainer trains on afterwards.
 // GPU trainers are slow to create on SwiftShader (~6–25 s): blobs and a 16-unit MLP, few of them.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch } from "./harness.mjs";
+import { pageSuite } from "./harness.mjs";
 
 let server, browser, page;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: true });
+pageSuite({ webgpu: true }, async (s) => {
+  ({ server, browser } = s);
   page = await browser.newPage();
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(e.message));
@@ -53,11 +52,6 @@ before(async () => {
     }
     window.api = { m, steps, differ, outcome };
   });
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
 });
 
 const CPU = { data: "blobs", model: "mlp:16", lr: 4, mmax: 64, backend: "cpu", seed: 5 };

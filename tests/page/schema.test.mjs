@@ -5,11 +5,11 @@
 // the native runner's format, byte for byte (tests/page/csv-golden.json is written by
 // tests/cli/settings_schema.rs with the runner's formatter). The engine runs here in Node, and the
 // page in headless Chromium.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, startServer, launch, openPage, ready } from "./harness.mjs";
+import { ROOT, openPage, ready, pageSuite } from "./harness.mjs";
 import init, * as engine from "../../www/pkg/cabs.js";
 import SCHEMA from "../../www/lib/settings-schema.js";
 import { DEFAULTS, KEYS, PRESETS, parseValue, parseHash, explain } from "../../www/lib/state.js";
@@ -17,14 +17,9 @@ import { Run } from "../../www/lib/store.js";
 
 const golden = JSON.parse(await readFile(join(ROOT, "tests/page/csv-golden.json"), "utf8"));
 let server, browser;
-before(async () => {
+pageSuite({ webgpu: false }, async (s) => {
+  ({ server, browser } = s);
   await init({ module_or_path: await readFile(join(ROOT, "www/pkg/cabs_bg.wasm")) });
-  server = await startServer();
-  browser = await launch({ webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
 });
 
 test("the page's schema is the engine's, and the page's defaults and limits are the schema's", () => {
@@ -50,9 +45,12 @@ const AGREE = {
   model: [["logreg", "logreg:tanh", "mlp:1", "mlp:256", "mlp:2048", "mlp:64,32", "mlp:16,16:tanh", "mlp:8:relu", "mlp:1,2,3,4", "cnn-small", "cnn-mnist", "cnn-cifar"],
     ["", "mlp", "mlp:", "mlp:0", "mlp:a", "mlp:4:sigmoid", "mlp:4:relu:x", "cnn-mnist:tanh", "cnn", "MLP:16", "mlp:16,", "mlp:,16", "logreg:", "mlp:99999999", "<script>"]],
   rule: [["cabs", "const:1", "const:16", "const:8192", "const:64:step:200:0.5", "const:64:step:1:1", "const:64:step:1:1.0", "const:64:step:9999999:.5",
-    "const:64:invtime:0.01", "const:64:invtime:0", "const:64:invtime:1e-3", "const:64:invtime:2.5E2"],
+    "const:64:invtime:0.01", "const:64:invtime:0", "const:64:invtime:1e-3", "const:64:invtime:2.5E2",
+    "norm:0.9", "norm:.5", "norm:10", "inner:2", "gns", "gns:0.25", "gns:1e-1", "adadamp:16", "adadamp:2048", "grow:16:20000:5", "grow:16:1:1", "grow:32:100:1.5"],
   ["adam", "const:0", "const:x", "const:2.5", "const:16:step:0:0.5", "const:16:step:2.7:0.5", "const:16:step:-5:0.5", "const:16:step:10:0",
-    "const:16:step:10:1.5", "const:16:step:10:2", "const:16:invtime:-1", "const:16:invtime:nan", "const:16:invtime:", "const:16:cosine:1", "cabs:1", "eval(1)"]],
+    "const:16:step:10:1.5", "const:16:step:10:2", "const:16:invtime:-1", "const:16:invtime:nan", "const:16:invtime:", "const:16:cosine:1", "cabs:1", "eval(1)",
+    "norm", "norm:", "norm:0", "norm:0.0", "norm:-1", "norm:x", "norm:0.5:1", "norm:inf", "inner:0", "gns:", "gns:0", "gns:-2", "gns:1:2", "adadamp", "adadamp:0",
+    "adadamp:1.5", "grow:16:0:2", "grow:16:100:0.5", "grow:16:1e3:2", "grow:16:100", "grow:16:100:2:1", "Norm:0.5"]],
   lr: [["0.5", "1", "100", "1e-3", "2.5e1", ".5", "1e-30"], ["0", "-1", "abc", "", "NaN", "Infinity", "1e400", "1e39"]],
   mu: [["0", "0.5", "0.9999"], ["1", "-0.1", "x"]],
   mmin: [["1", "16", "8192"], ["0", "1.5", "-3", "x"]],
@@ -61,10 +59,11 @@ const AGREE = {
 };
 /** Values the link refuses although the engine takes them: its limits on what a link may ask for,
  *  and numbers only as written (no spaces, signs or leading zeros). */
-const LINK_ONLY = { model: ["mlp:4096", "mlp:64,64,64,64,64", "mlp: 16", "mlp:016"], rule: ["const:10000", "const:016", "const:16:step:10000000:0.5"],
+const LINK_ONLY = { model: ["mlp:4096", "mlp:64,64,64,64,64", "mlp: 16", "mlp:016"], rule: ["const:10000", "const:016", "const:16:step:10000000:0.5", "norm:1e100", "gns:1234567"],
   lr: ["1000"], mu: ["0.99999"], mmax: ["10000"], seed: ["4294967296"] };
-/** And the one the engine refuses after the link took it: α must survive 32-bit floats. */
-const ENGINE_ONLY = { lr: ["1e-40"] };
+/** And those the engine refuses after the link took it: α must survive 32-bit floats; an
+ *  adaptive rule's M0 must lie within [mmin, mmax] (16–2048 here), which the link does not know. */
+const ENGINE_ONLY = { lr: ["1e-40"], rule: ["adadamp:8", "grow:4096:100:2"] };
 
 /** Does the engine take `raw` for `key` (typed as the page would pass it)? */
 function engineTakes(key, raw) {
@@ -90,10 +89,11 @@ test("the URL parser and the engine agree on each value (the link's limits aside
   for (const [key, vs] of Object.entries(ENGINE_ONLY)) {
     for (const v of vs) assert.deepEqual([parseValue(key, v) !== undefined, engineTakes(key, v)], [true, false], `${key}=${v}: refused by the engine only`);
   }
-  // Baselines: up to four fixed-batch rules the engine takes, or none.
+  // Baselines: up to four rules the engine takes (any rule), or none.
   assert.equal(parseValue("baselines", "none"), "");
   assert.equal(parseValue("baselines", "const:16,const:64:step:100:0.5,const:8,const:4"), "const:16,const:64:step:100:0.5,const:8,const:4");
-  for (const v of ["cabs", "const:16,const:8,const:4,const:2,const:1", "const:16,,const:8", "const:16:step:0:0.5"]) assert.equal(parseValue("baselines", v), undefined, v);
+  assert.equal(parseValue("baselines", "cabs,norm:0.9,gns,grow:16:20000:5"), "cabs,norm:0.9,gns,grow:16:20000:5");
+  for (const v of ["const:16,const:8,const:4,const:2,const:1", "const:16,,const:8", "const:16:step:0:0.5", "norm:0", "gns,norm:-1"]) assert.equal(parseValue("baselines", v), undefined, v);
 });
 
 test("csvRow refuses what is not a step record with a TypeError, and leaves missing values empty", () => {
@@ -101,8 +101,12 @@ test("csvRow refuses what is not a step record with a TypeError, and leaves miss
   for (const [i, bad] of [null, undefined, 42, "x", [], proxy, { step: "1" }, { loss: {} }].entries()) {
     assert.throws(() => engine.csvRow(bad), (e) => e.name === "TypeError" && /record/.test(e.message), `case ${i}`);
   }
-  assert.equal(engine.csvRow({}), ",".repeat(16));
-  assert.equal(engine.csvRow({ step: 7, loss: NaN, xi: Infinity, wallMs: null, testLoss: 0.5 }), "7,,,,,,,,,,,,0.5" + ",".repeat(4));
+  const commas = engine.csvHeader().split(",").length - 1; // columns are appended: counted, not fixed here
+  assert.equal(engine.csvRow({}), ",".repeat(commas));
+  assert.equal(engine.csvRow({ step: 7, loss: NaN, xi: Infinity, wallMs: null, testLoss: 0.5 }), "7,,,,,,,,,,,,0.5" + ",".repeat(commas - 12));
+  // The engine column holds one of its words, or nothing; anything else is refused, quoted.
+  assert.equal(engine.csvRow({ engine: "gpu" }), ",".repeat(commas) + "gpu");
+  assert.throws(() => engine.csvRow({ engine: "gpu,1" }), (e) => e.name === "TypeError" && e.message.includes('record.engine must be one of "cpu", "gpu", got the string "gpu,1"'));
 });
 
 /** The golden records as the page keeps them (JSON null: a value the step did not have). */

@@ -1,15 +1,14 @@
 // The reveal.js deck (www/examples/slides.html): reveal.js loads from our own files, each demo
 // slide holds an iframe of the page with play=1, and only the current slide's demo trains;
 // moving to the next slide switches which one does (the one left pauses).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, saveScreenshot, sleep } from "./harness.mjs";
+import { openPage, saveScreenshot, sleep, pageSuite } from "./harness.mjs";
 
 let server, browser, page;
 const outside = [];
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false });
+pageSuite({ webgpu: false }, async (s) => {
+  ({ server, browser } = s);
   page = await openPage(browser, "about:blank", { width: 1280, height: 720 });
   page.on("request", (r) => { if (!r.url().startsWith(server.url) && !/^(data|about|blob):/.test(r.url())) outside.push(r.url()); });
   // The CPU twin for every demo in the deck (the tests' machine has no GPU to spare).
@@ -19,10 +18,6 @@ before(async () => {
   });
   await page.goto(`${server.url}examples/slides.html`);
   await page.waitForFunction(() => window.deck?.isReady(), null, { timeout: 30_000 });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
 });
 
 /** Per demo iframe of the deck: its slide index and snapshot (null while not loaded). */

@@ -2,20 +2,13 @@
 // invalid and hostile values fall back to defaults with a visible notice and never become
 // markup; embed=1 hides the chrome (screenshot docs/screenshots/embed.png); hide= removes
 // parts; the Share dialog and the <cabs-demo> element produce working embeds.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
+import { openPage, ready, saveScreenshot, pageSuite } from "./harness.mjs";
 import { TRAIN_SIZES } from "../../www/lib/state.js";
 
 let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: true });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: true }, (s) => ({ server, browser } = s));
 
 const value = (page, key) => page.inputValue(`#ctl-${key}`);
 

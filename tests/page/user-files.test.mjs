@@ -4,25 +4,18 @@
 // the URL keeps the built-in data set with a visible note; a truncated file is refused in words
 // and built-in data trains again afterwards. A full-size set (60,000 + 10,000 images, 55 MB)
 // loads from disk in seconds.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { mkdtemp, writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, launch, openPage, ready } from "./harness.mjs";
+import { openPage, ready, pageSuite } from "./harness.mjs";
 
 const HASH = "#data=blobs&model=mlp:32&lr=0.5&mmax=256&backend=cpu&baselines=const:16&x=step"; // m_max ≤ 500 examples
 let server, browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+pageSuite({ webgpu: false }, (s) => ({ server, browser } = s));
 
 /** An IDX file of unsigned bytes: magic [0, 0, 8, ndims], big-endian u32 sizes, then the data. */
 function idx(dims, data) {

@@ -10,9 +10,9 @@
 // - a numeric argument is a whole number in range or a RangeError/TypeError quoting it;
 // - free() twice is a no-op, and a freed, foreign or forged handle never reaches Rust;
 // - calls made from user code that the engine runs (a Proxy trap that steps and frees) are safe.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch } from "./harness.mjs";
+import { pageSuite } from "./harness.mjs";
 
 const ROUNDS = 10_000;
 const WARMUP = 1_000;
@@ -22,11 +22,10 @@ const CALL_BOUND_MS = 60_000;
 
 let server, browser, page;
 
-before(async () => {
-  // CABS_WWW=<folder> serves another copy of www/ (e.g. one holding an older pkg/), to see these
-  // tests fail where the boundary leaks.
-  server = await startServer(process.env.CABS_WWW || undefined);
-  browser = await launch({ webgpu: false }); // the CPU engine: the boundary is the same for both
+// CABS_WWW=<folder> serves another copy of www/ (e.g. one holding an older pkg/), to see these
+// tests fail where the boundary leaks. The CPU engine: the boundary is the same for both.
+pageSuite({ webgpu: false, root: process.env.CABS_WWW || undefined }, async (s) => {
+  ({ server, browser } = s);
   page = await browser.newPage();
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(e.message));
@@ -74,11 +73,6 @@ before(async () => {
     const table = out.__wbindgen_externrefs;
     window.api = { m, memory: out.memory, table, blobs, train, differ, outcome, bounded };
   }, CALL_BOUND_MS);
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
 });
 
 test("the issue's repro, 10,000 times: a setter that throws on Object.prototype never runs, and every export still works", async () => {

@@ -4,23 +4,18 @@
 // Play trains CABS next to a fixed-batch baseline (the batch grows above 16, the loss falls),
 // the time from load to the first step is measured, CSV export has the native runner's header.
 // Blobs with a 16-unit MLP and α = 4 grows the batch within ~50 steps on SwiftShader.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startServer, launch, openPage, ready, saveScreenshot } from "./harness.mjs";
+import { openPage, ready, saveScreenshot, pageSuite } from "./harness.mjs";
 
 const HASH = "#data=blobs&model=mlp:16&lr=4&mu=0.9&seed=1&baselines=const:16&backend=gpu";
-const HEADER = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx,inner_product_var";
+const HEADER = "step,examples_seen,batch_size,next_batch_size,m_raw,loss,loss_avg,xi,xi_avg,grad_norm_sq,noise_scale,lr,test_loss,test_accuracy,wall_ms,conv_xi_exact,conv_xi_approx,engine,inner_product_var";
 let server, browser, page;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: true });
+pageSuite({ webgpu: true }, async (s) => {
+  ({ server, browser } = s);
   page = await openPage(browser, server.url + HASH);
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
 });
 
 test("WebGPU is available headless with --enable-unsafe-webgpu", async () => {

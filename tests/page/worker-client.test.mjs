@@ -2,25 +2,19 @@
 // a file whose buffer was already transferred makes postMessage throw a DataCloneError. The
 // client reports it as an error message (the page shows it) instead of throwing out of start()
 // and leaving the page waiting for a worker that never heard of the run.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch } from "./harness.mjs";
+import { pageSuite } from "./harness.mjs";
 
 let server, browser, page;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch({ webgpu: false });
+pageSuite({ webgpu: false }, async (s) => {
+  ({ server, browser } = s);
   page = await browser.newPage();
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(e.message));
   await page.goto(`${server.url}bare-document-for-the-client-test`); // a 404 page: no page scripts
   await page.setContent("<!doctype html><title>worker client</title>");
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
 });
 
 test("a run whose files cannot be handed to the worker is an error message, not an exception or a wait", async () => {

@@ -1,5 +1,5 @@
-// The live charts (uPlot): training loss, test accuracy, batch size, the two terms of the CABS
-// rule, and the gradient noise scale. Every run is drawn on the same axes in its own colour;
+// The live charts (uPlot): training loss, test accuracy, batch size, the two terms of each
+// adaptive rule's m_raw (lib/rules.js), and the gradient noise scale. Every run is drawn on the same axes in its own colour;
 // the x-axis is steps, examples seen or seconds of the run's own compute time. However long a
 // run grows, each series is drawn from at most about 2·CAP points (min/max decimation in
 // lib/store.js), and nothing here spreads an unbounded array into a call.
@@ -7,6 +7,7 @@ import uPlot from "../vendor/uPlot.esm.js";
 import { el, fmt } from "./dom.js";
 import { MinMax } from "./store.js";
 import { DEFAULTS } from "./state.js";
+import { adaptive, ruleTerms } from "./rules.js";
 
 /** Buckets per series: each draws its lowest and highest point, so ≤ 2·CAP + 3 points a series. */
 export const CAP = 400; // ≤ 803 points: about one per pixel column of a wide chart, no more
@@ -29,19 +30,44 @@ const CHARTS = [
     series: (r) => [{ label: `${r.label} raw`, col: "loss", width: 1, alpha: 0.35 }, { label: r.label, col: "smooth", width: 2.5 }] },
   { id: "accuracy", title: "Test accuracy", short: "Test accuracy", note: "on the held-out test set, every few steps", evals: true, pct: true, key: [],
     series: (r) => [{ label: r.label, width: 2.5, points: true }] },
-  { id: "batch", title: "Batch size m", short: "Batch size", note: "solid: m used; dashed: CABS's raw m before rounding and clipping; grey: the clip bounds", log: true, bounds: true,
+  { id: "batch", title: "Batch size m", short: "Batch size", note: "solid: m used; dashed: an adaptive rule's raw m before rounding and clipping; grey: the clip bounds", log: true, bounds: true,
     key: [["solid", "m"], ["dashed", "m_raw"], ["dotted", "bounds"]],
     series: (r) => [{ label: r.label, col: "batchSize", width: 2.5, stepped: true },
-      ...(r.rule === "cabs" ? [{ label: `${r.label} m_raw`, col: "mRaw", width: 1.2, dash: [6, 4] }] : [])] },
-  { id: "terms", title: "The rule's two terms", short: "Rule's terms", note: "m_raw = α · ξ̄ / ℒ̄ — solid ξ̄: gradient variance, dashed ℒ̄: loss (running averages); on this log axis their gap is log(m_raw / α)", log: true, onlyCabs: true,
-    key: [["solid", "ξ̄ variance"], ["dashed", "ℒ̄ loss"]],
-    series: (r) => [{ label: `${r.label} ξ̄`, col: "xiAvg", width: 2.5 }, { label: `${r.label} ℒ̄`, col: "lossAvg", width: 2, dash: [5, 4] }] },
+      ...(adaptive(r.rule) ? [{ label: `${r.label} m_raw`, col: "mRaw", width: 1.2, dash: [6, 4] }] : [])] },
+  // Each rule's own numerator (solid) and denominator (dashed); `terms` runs only (lib/rules.js).
+  { id: "terms", title: "The rule's two terms", short: "Rule's terms", log: true, onlyTerms: true,
+    note: (runs) => termsNote(runs),
+    key: (runs) => (runs.every((r) => r.rule === "cabs") ? [["solid", "ξ̄ variance"], ["dashed", "ℒ̄ loss"]] : [["solid", "numerator (CABS: ξ̄)"], ["dashed", "denominator (CABS: ℒ̄)"]]),
+    series: (r) => {
+      const t = ruleTerms(r.rule);
+      return [{ label: `${r.label} ${t.num.name}`, at: t.num.at, width: 2.5 }, { label: `${r.label} ${t.den.name}`, at: t.den.at, width: 2, dash: [5, 4] }];
+    } },
   { id: "noise", title: "Gradient noise scale", short: "Noise scale", note: "B_simple = ξ / ‖ḡ‖² (McCandlish et al. 2018)", log: true, key: [],
     series: (r) => [{ label: r.label, col: "noiseScale", width: 2 }] },
 ];
 export const CHART_IDS = CHARTS.map((c) => c.id);
-/** Charts that need a CABS run to draw anything. */
-export const CABS_ONLY = CHARTS.filter((c) => c.onlyCabs).map((c) => c.id);
+/** Charts that need a run of a rule with two terms (lib/rules.js) to draw anything. */
+export const TERMS_ONLY = CHARTS.filter((c) => c.onlyTerms).map((c) => c.id);
+/** Whether a run draws anything in the terms chart. */
+export const hasTerms = (rule) => ruleTerms(rule) !== null;
+
+/** The terms chart's note: each shown rule's formula, once. */
+function termsNote(runs) {
+  const formulas = [...new Set(runs.map((r) => ruleTerms(r.rule).formula))];
+  const cabs = runs.some((r) => r.rule === "cabs")
+    ? " — for CABS solid ξ̄: gradient variance, dashed ℒ̄: loss (running averages); on this log axis their gap is log(m_raw / α)"
+    : "";
+  const others = runs.some((r) => r.rule !== "cabs") ? "; for the other rules numerator / denominator = m_raw" : "";
+  return `${formulas.join("; ")}${cabs}${others}`;
+}
+
+/** Row values of a derived series (`at(run, i)`), recomputed into a reused buffer. */
+function derived(g, run) {
+  const n = run.length;
+  if (!g.buf || g.buf.length < n) g.buf = new Float64Array(Math.max(256, 2 * n));
+  for (let i = 0; i < n; i++) g.buf[i] = g.at(run, i);
+  return g.buf.subarray(0, n);
+}
 
 /** The x value of row i of a run on this axis (no copy of a column). */
 function xAt(run, mode) {
@@ -111,12 +137,14 @@ export class Charts {
     const colors = PALETTE[this.opts.theme];
     for (const def of CHARTS) {
       if (this.opts.hidden.has(def.id)) continue;
-      const shown = runs.filter((r) => !def.onlyCabs || r.rule === "cabs");
+      const shown = runs.filter((r) => !def.onlyTerms || hasTerms(r.rule));
       if (shown.length === 0) continue;
       const body = el("div", { class: "plot" });
-      const key = def.key.filter(([, name]) => (name !== "m_raw" || shown.some((r) => r.rule === "cabs")) && (name !== "bounds" || bounds));
+      const keys = typeof def.key === "function" ? def.key(shown) : def.key;
+      const key = keys.filter(([, name]) => (name !== "m_raw" || shown.some((r) => adaptive(r.rule))) && (name !== "bounds" || bounds));
+      const note = typeof def.note === "function" ? def.note(shown) : def.note;
       const card = el("figure", { class: "chart", "data-chart": def.id },
-        el("figcaption", {}, el("strong", { text: this.opts.compact ? def.short : def.title }), " ", el("span", { class: "note", text: def.note }),
+        el("figcaption", {}, el("strong", { text: this.opts.compact ? def.short : def.title }), " ", el("span", { class: "note", text: note }),
           key.length ? el("span", { class: "key", "aria-hidden": "true" }, key.map(keyItem)) : null),
         body);
       this.host.append(card);
@@ -132,7 +160,7 @@ export class Charts {
             paths: s.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined,
             value: (u, v) => (def.pct ? (v == null ? "–" : `${(100 * v).toFixed(1)} %`) : fmt(v)),
           });
-          getters.push({ run: r, col: s.col, dec: new MinMax(CAP), acc: null });
+          getters.push({ run: r, col: s.col, at: s.at, dec: new MinMax(CAP), acc: null });
         }
       }
       if (def.bounds && bounds) {
@@ -227,7 +255,7 @@ export class Charts {
           xs = ix.map((j) => x(r.evals[j].index));
           ys = ix.map((j) => finite(g.acc.col[j]));
         } else {
-          const col = r.col(g.col);
+          const col = g.at ? derived(g, r) : r.col(g.col);
           const ix = g.dec.indices(col, col.length, p.def.log ? isPositive : isFinite);
           xs = ix.map(x);
           ys = ix.map((i) => (p.def.log ? positive(col[i]) : finite(col[i])));

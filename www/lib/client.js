@@ -11,6 +11,40 @@ function text(e) {
   }
 }
 
+const workerUrl = new URL("../worker.js", import.meta.url);
+
+// The worker is started before the page's other modules load: index.html lists this module as a
+// script of its own (marked data-early-worker), so it runs as soon as it arrives, and the worker
+// fetches and compiles the engine while main.js's modules and the data still load. The first
+// `start` adopts it. Only a visible top-level page starts one early: a frame sleeps until seen.
+// The MNIST bundle (the default data set) is fetched now as well when the link does not name
+// another set; `earlyMnist` hands the response over (the page reads the link properly later).
+let early = null;
+let earlyData = null;
+/** When the early worker was started (ms since navigation; a start-up mark), or null. */
+export let earlyAt = null;
+if (typeof document !== "undefined" && document.querySelector("script[data-early-worker]") &&
+    window.self === window.top && document.visibilityState !== "hidden") {
+  if (!/(?:^#|&)data=(?!mnist(?:&|$))/.test(location.hash)) earlyData = fetch(new URL("../data/mnist.bin", import.meta.url)).catch(() => null);
+  try {
+    const w = new Worker(workerUrl, { type: "module" });
+    earlyAt = performance.now();
+    // A worker that failed to load before `start` took it is dropped there: a fresh one fails
+    // again, with its handlers attached, and the page says why.
+    w.onerror = (e) => { e.preventDefault(); w.failed = true; };
+    early = w;
+  } catch {
+    early = null; // `start` tries again and reports a failure in words
+  }
+}
+
+/** The response of the MNIST bundle fetched at start-up (a promise, once), or null. */
+export function earlyMnist() {
+  const p = earlyData;
+  earlyData = null;
+  return p;
+}
+
 export class WorkerClient {
   constructor(onMessage) {
     this.onMessage = onMessage;
@@ -19,11 +53,14 @@ export class WorkerClient {
 
   /**
    * runs: [{id, settings}]; mnist: ArrayBuffer or null (copied, the page keeps its own);
-   * files: the user's [{name, bytes: ArrayBuffer}] or null (transferred: the page must not reuse them).
+   * files: the user's [{name, bytes: ArrayBuffer}] or null (transferred: the page must not reuse them);
+   * play: start training as soon as the trainers exist (no round trip through the page).
    */
-  start({ runs, evalEvery, mnist, files = null, gridSize }) {
+  start({ runs, evalEvery, mnist, files = null, gridSize, play = false }) {
     this.stop();
-    const w = new Worker(new URL("../worker.js", import.meta.url), { type: "module" });
+    if (early?.failed) early.terminate();
+    const w = early && !early.failed ? early : new Worker(workerUrl, { type: "module" });
+    early = null;
     this.worker = w;
     w.onmessage = (e) => { if (this.worker === w) this.onMessage(e.data); };
     w.onerror = (e) => {
@@ -32,7 +69,7 @@ export class WorkerClient {
     };
     w.onmessageerror = () => this.onMessage({ type: "error", message: "a message from the training worker could not be read" });
     try {
-      w.postMessage({ type: "init", runs, evalEvery, mnist, files, gridSize }, files ? files.map((f) => f.bytes) : []);
+      w.postMessage({ type: "init", runs, evalEvery, mnist, files, gridSize, play }, files ? files.map((f) => f.bytes) : []);
     } catch (e) {
       // A file whose buffer was already transferred (detached), or a value that cannot be
       // copied: the worker would never hear of the run, and the page would wait for it forever.

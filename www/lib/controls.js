@@ -1,7 +1,8 @@
 // The settings panel: preset, then one field per key of the settings schema that has a control
 // (data set, model, rule, α, m_min, m_max, μ, seed, baselines, backend, evaluation interval),
 // with the schema's labels, help and limits. Each field validates like the URL does and reports a
-// change as (key, value); the page decides whether that means a reset (all but α). The
+// change as (key, value); the page decides whether that means a reset (all but the schema's
+// `live` keys: α). The
 // "Your data" field (lib/userdata.js) sits below the data set select, which shows "your files"
 // while the user's own files are loaded.
 import { el, breakable } from "./dom.js";
@@ -11,7 +12,7 @@ import { SCHEMA, PRESETS, parseValue, explain } from "./state.js";
 const FIELDS = SCHEMA.keys.filter((k) => k.control).map((k) => ({
   key: k.key, label: k.control.label, help: k.help, list: k.control.suggestions,
   options: k.type === "choice" ? k.values : undefined,
-  type: k.type === "number" ? "number" : "text", step: k.control.step,
+  type: k.type === "number" ? "number" : "text", step: k.control.step, live: k.live,
   min: k.type === "number" && k.min != null ? String(k.min) : undefined,
   max: k.type === "number" && k.max != null ? String(k.max) : undefined,
 }));
@@ -46,11 +47,12 @@ export class Controls {
         }
         input.removeAttribute("aria-invalid");
         msg.textContent = "";
-        if (f.key === "lr") this.syncSlider(v);
+        if (f.live) this.syncSlider(v);
         onChange(f.key, v);
       };
       input.addEventListener("change", commit);
-      const slider = f.key === "lr" ? this.lrSlider(input, onChange) : null;
+      // A live number gets a slider to drag (α, the one live key, on its log scale).
+      const slider = f.live && f.type === "number" ? this.liveSlider(f.key, input, onChange) : null;
       form.append(el("div", { class: "field" },
         el("label", { for: id, text: f.label }), input, slider,
         f.list ? el("datalist", { id: `${id}-list` }, f.list.map((o) => el("option", { value: o }))) : null,
@@ -60,14 +62,14 @@ export class Controls {
     host.replaceChildren(el("h2", { text: "Settings" }), form);
   }
 
-  /** A log-scale slider for α (0.01–10) next to its number field: drag to change α live. */
-  lrSlider(input, onChange) {
+  /** A log-scale slider (0.01–10, α's range) next to a live key's number field: drag to change it live. */
+  liveSlider(key, input, onChange) {
     const slider = el("input", { type: "range", min: "-2", max: "1", step: "0.01", "aria-label": "learning rate α, log scale", class: "slider" });
     slider.addEventListener("input", () => {
       const lr = Number((10 ** Number(slider.value)).toPrecision(2));
       input.value = String(lr);
       input.removeAttribute("aria-invalid");
-      onChange("lr", lr);
+      onChange(key, lr);
     });
     this.slider = slider;
     return slider;

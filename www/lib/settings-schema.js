@@ -20,6 +20,7 @@ export default {
       "engine": true,
       "url": true,
       "always": true,
+      "live": false,
       "type": "choice",
       "values": [
         "mnist",
@@ -39,6 +40,7 @@ export default {
       "engine": true,
       "url": true,
       "always": true,
+      "live": false,
       "type": "text",
       "pattern": "^(?:(?:logreg|mlp:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|1\\d{3}|20[0-3]\\d|204[0-8])(?:,(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|1\\d{3}|20[0-3]\\d|204[0-8])){0,3})(?::(?:relu|tanh))?|cnn-mnist|cnn-cifar|cnn-small)$",
       "default": "mlp:256",
@@ -65,11 +67,12 @@ export default {
       "engine": true,
       "url": true,
       "always": true,
+      "live": false,
       "type": "text",
-      "pattern": "^(?:cabs|const:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2])(?::step:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-9]\\d{3}|[1-9]\\d{4}|[1-9]\\d{5}|[1-9]\\d{6}):(?:1(?:\\.0{1,8})?|0?\\.(?=\\d{0,7}[1-9])\\d{1,8})|:invtime:(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?)?)$",
+      "pattern": "^(?:cabs|const:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2])(?::step:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-9]\\d{3}|[1-9]\\d{4}|[1-9]\\d{5}|[1-9]\\d{6}):(?:1(?:\\.0{1,8})?|0?\\.(?=\\d{0,7}[1-9])\\d{1,8})|:invtime:(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?)?|norm:(?=\\d*\\.?\\d*[1-9])(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?|inner:(?=\\d*\\.?\\d*[1-9])(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?|gns(?::(?=\\d*\\.?\\d*[1-9])(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?)?|adadamp:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2])|grow:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2]):(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-9]\\d{3}|[1-9]\\d{4}|[1-9]\\d{5}|[1-9]\\d{6}|[1-9]\\d{7}|[1-9]\\d{8}|[1-9]\\d{9}):[1-9]\\d{0,5}(?:\\.\\d{1,8})?)$",
       "default": "cabs",
-      "help": "cabs, or a fixed batch const:M[:step:EVERY:FACTOR|:invtime:K]",
-      "expect": "cabs, const:M, const:M:step:EVERY:FACTOR or const:M:invtime:K (M 1–8192, EVERY ≥ 1, 0 < FACTOR ≤ 1, K ≥ 0)",
+      "help": "cabs; a fixed batch const:M[:step:EVERY:FACTOR|:invtime:K]; or another adaptive rule: the norm test norm:THETA, the inner-product test inner:THETA, the gradient noise scale gns[:K], adadamp:M0, a growth schedule grow:M0:EVERY:FACTOR (docs/METHOD.md)",
+      "expect": "cabs, const:M, const:M:step:EVERY:FACTOR, const:M:invtime:K (M 1–8192, EVERY ≥ 1, 0 < FACTOR ≤ 1, K ≥ 0), norm:THETA, inner:THETA, gns[:K] (THETA, K > 0), adadamp:M0 or grow:M0:EVERY:FACTOR (M0 within mmin–mmax, EVERY ≥ 1 examples, FACTOR ≥ 1)",
       "control": {
         "label": "Rule",
         "suggestions": [
@@ -77,7 +80,11 @@ export default {
           "const:16",
           "const:64",
           "const:64:step:200:0.5",
-          "const:64:invtime:0.01"
+          "const:64:invtime:0.01",
+          "norm:0.9",
+          "gns",
+          "adadamp:16",
+          "grow:16:20000:5"
         ]
       }
     },
@@ -86,6 +93,7 @@ export default {
       "engine": true,
       "url": true,
       "always": true,
+      "live": true,
       "type": "number",
       "min": 0.0,
       "max": 100.0,
@@ -104,6 +112,7 @@ export default {
       "engine": true,
       "url": true,
       "always": true,
+      "live": false,
       "type": "number",
       "min": 1.0,
       "max": 8192.0,
@@ -111,7 +120,7 @@ export default {
       "integer": true,
       "notAbove": "mmax",
       "default": 16,
-      "help": "smallest batch CABS may pick",
+      "help": "smallest batch an adaptive rule may pick",
       "expect": "a whole number 1–8192",
       "control": {
         "label": "m_min",
@@ -123,13 +132,14 @@ export default {
       "engine": true,
       "url": true,
       "always": true,
+      "live": false,
       "type": "number",
       "min": 1.0,
       "max": 8192.0,
       "exclusiveMin": false,
       "integer": true,
       "default": 2048,
-      "help": "largest batch CABS may pick",
+      "help": "largest batch an adaptive rule may pick",
       "expect": "a whole number 1–8192, not below mmin",
       "control": {
         "label": "m_max",
@@ -141,6 +151,7 @@ export default {
       "engine": true,
       "url": true,
       "always": true,
+      "live": false,
       "type": "number",
       "min": 0.0,
       "max": 0.9999,
@@ -159,6 +170,7 @@ export default {
       "engine": true,
       "url": true,
       "always": true,
+      "live": false,
       "type": "number",
       "min": 0.0,
       "max": 4294967295.0,
@@ -177,18 +189,21 @@ export default {
       "engine": false,
       "url": true,
       "always": true,
+      "live": false,
       "type": "text",
-      "pattern": "^(?:const:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2])(?::step:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-9]\\d{3}|[1-9]\\d{4}|[1-9]\\d{5}|[1-9]\\d{6}):(?:1(?:\\.0{1,8})?|0?\\.(?=\\d{0,7}[1-9])\\d{1,8})|:invtime:(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?)?(?:,const:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2])(?::step:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-9]\\d{3}|[1-9]\\d{4}|[1-9]\\d{5}|[1-9]\\d{6}):(?:1(?:\\.0{1,8})?|0?\\.(?=\\d{0,7}[1-9])\\d{1,8})|:invtime:(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?)?){0,3})?$",
+      "pattern": "^(?:(?:cabs|const:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2])(?::step:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-9]\\d{3}|[1-9]\\d{4}|[1-9]\\d{5}|[1-9]\\d{6}):(?:1(?:\\.0{1,8})?|0?\\.(?=\\d{0,7}[1-9])\\d{1,8})|:invtime:(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?)?|norm:(?=\\d*\\.?\\d*[1-9])(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?|inner:(?=\\d*\\.?\\d*[1-9])(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?|gns(?::(?=\\d*\\.?\\d*[1-9])(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?)?|adadamp:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2])|grow:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2]):(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-9]\\d{3}|[1-9]\\d{4}|[1-9]\\d{5}|[1-9]\\d{6}|[1-9]\\d{7}|[1-9]\\d{8}|[1-9]\\d{9}):[1-9]\\d{0,5}(?:\\.\\d{1,8})?)(?:,(?:cabs|const:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2])(?::step:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-9]\\d{3}|[1-9]\\d{4}|[1-9]\\d{5}|[1-9]\\d{6}):(?:1(?:\\.0{1,8})?|0?\\.(?=\\d{0,7}[1-9])\\d{1,8})|:invtime:(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?)?|norm:(?=\\d*\\.?\\d*[1-9])(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?|inner:(?=\\d*\\.?\\d*[1-9])(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?|gns(?::(?=\\d*\\.?\\d*[1-9])(?:\\d{1,6}(?:\\.\\d{1,8})?|\\.\\d{1,8})(?:[eE][-+]?\\d{1,2})?)?|adadamp:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2])|grow:(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-7]\\d{3}|80\\d{2}|81[0-8]\\d|819[0-2]):(?:[1-9]|[1-9]\\d|[1-9]\\d{2}|[1-9]\\d{3}|[1-9]\\d{4}|[1-9]\\d{5}|[1-9]\\d{6}|[1-9]\\d{7}|[1-9]\\d{8}|[1-9]\\d{9}):[1-9]\\d{0,5}(?:\\.\\d{1,8})?)){0,3})?$",
       "empty": "none",
       "default": "const:16",
-      "help": "fixed-batch SGD runs, comma-separated",
-      "expect": "up to 4 const:… rules separated by commas, or none",
+      "help": "runs trained beside the main rule, same seed and α: fixed batches or other rules, comma-separated",
+      "expect": "up to 4 rules separated by commas, or none; each cabs, const:M, const:M:step:EVERY:FACTOR, const:M:invtime:K (M 1–8192, EVERY ≥ 1, 0 < FACTOR ≤ 1, K ≥ 0), norm:THETA, inner:THETA, gns[:K] (THETA, K > 0), adadamp:M0 or grow:M0:EVERY:FACTOR (M0 within mmin–mmax, EVERY ≥ 1 examples, FACTOR ≥ 1)",
       "control": {
         "label": "Baselines",
         "suggestions": [
           "const:16",
           "const:16,const:128",
           "const:64:step:300:0.5",
+          "norm:0.9",
+          "gns,adadamp:16",
           "none"
         ]
       }
@@ -198,6 +213,7 @@ export default {
       "engine": true,
       "url": true,
       "always": false,
+      "live": false,
       "type": "choice",
       "values": [
         "auto",
@@ -216,6 +232,7 @@ export default {
       "engine": false,
       "url": true,
       "always": false,
+      "live": false,
       "type": "number",
       "min": 0.0,
       "max": 100000.0,
@@ -234,6 +251,7 @@ export default {
       "engine": false,
       "url": true,
       "always": false,
+      "live": false,
       "type": "choice",
       "values": [
         "step",
@@ -255,6 +273,7 @@ export default {
       "engine": false,
       "url": true,
       "always": false,
+      "live": false,
       "type": "flag",
       "default": false,
       "help": "1: charts and a minimal bar only, filling the frame",
@@ -266,6 +285,7 @@ export default {
       "engine": false,
       "url": true,
       "always": false,
+      "live": false,
       "type": "parts",
       "values": [
         "header",
@@ -290,6 +310,7 @@ export default {
       "engine": false,
       "url": true,
       "always": false,
+      "live": false,
       "type": "parts",
       "values": [
         "loss",
@@ -308,6 +329,7 @@ export default {
       "engine": false,
       "url": true,
       "always": false,
+      "live": false,
       "type": "flag",
       "default": false,
       "help": "1: start training as soon as the engine is ready (and the demo is seen)",
@@ -319,6 +341,7 @@ export default {
       "engine": false,
       "url": true,
       "always": false,
+      "live": false,
       "type": "flag",
       "default": true,
       "help": "0: keep training while the demo cannot be seen; 1: pause then, and create the engine only once seen",
@@ -330,6 +353,7 @@ export default {
       "engine": true,
       "url": false,
       "always": false,
+      "live": false,
       "type": "number",
       "min": 0.0,
       "max": null,
@@ -345,6 +369,7 @@ export default {
       "engine": true,
       "url": false,
       "always": false,
+      "live": false,
       "type": "number",
       "min": 0.0,
       "max": null,
@@ -360,6 +385,7 @@ export default {
       "engine": true,
       "url": false,
       "always": false,
+      "live": false,
       "type": "flag",
       "default": false,
       "help": "use the unbiased ξ·m/(m−1) instead of the reference code's biased ξ",
@@ -371,6 +397,7 @@ export default {
       "engine": true,
       "url": false,
       "always": false,
+      "live": false,
       "type": "flag",
       "default": false,
       "help": "start both averages at 0 and divide by 1 − μᵗ (Adam-style) instead of ξ̄₀ = 0, ℒ̄₀ = 1",
@@ -382,6 +409,7 @@ export default {
       "engine": true,
       "url": false,
       "always": false,
+      "live": false,
       "type": "choice",
       "values": [
         "exact",
@@ -398,6 +426,7 @@ export default {
       "engine": true,
       "url": false,
       "always": false,
+      "live": false,
       "type": "number",
       "min": 1.0,
       "max": 4294967295.0,
@@ -415,6 +444,7 @@ export default {
       "state": {
         "data": "mnist",
         "model": "mlp:256",
+        "rule": "cabs",
         "mmax": 2048,
         "lr": 0.5,
         "mu": 0.95,
@@ -426,6 +456,7 @@ export default {
       "state": {
         "data": "mnist",
         "model": "mlp:256",
+        "rule": "cabs",
         "mmax": 2048,
         "lr": 0.5,
         "mu": 0.95,
@@ -437,6 +468,7 @@ export default {
       "state": {
         "data": "mnist",
         "model": "mlp:256",
+        "rule": "cabs",
         "mmax": 2048,
         "lr": 0.1,
         "mu": 0.95,
@@ -448,6 +480,7 @@ export default {
       "state": {
         "data": "mnist",
         "model": "mlp:256",
+        "rule": "cabs",
         "mmax": 2048,
         "lr": 1.0,
         "mu": 0.95,
@@ -459,6 +492,7 @@ export default {
       "state": {
         "data": "mnist",
         "model": "cnn-small",
+        "rule": "cabs",
         "mmax": 2048,
         "lr": 0.3,
         "mu": 0.95,
@@ -470,6 +504,7 @@ export default {
       "state": {
         "data": "mnist",
         "model": "cnn-mnist",
+        "rule": "cabs",
         "mmax": 1024,
         "lr": 0.1,
         "mu": 0.95,
@@ -481,6 +516,7 @@ export default {
       "state": {
         "data": "blobs",
         "model": "mlp:16",
+        "rule": "cabs",
         "mmax": 2048,
         "lr": 4.0,
         "mu": 0.9,
@@ -492,6 +528,7 @@ export default {
       "state": {
         "data": "moons",
         "model": "mlp:16,16:tanh",
+        "rule": "cabs",
         "mmax": 2048,
         "lr": 2.0,
         "mu": 0.9,
@@ -503,10 +540,47 @@ export default {
       "state": {
         "data": "spirals",
         "model": "mlp:64,64:tanh",
+        "rule": "cabs",
         "mmax": 2048,
         "lr": 2.0,
         "mu": 0.95,
         "baselines": "const:16"
+      }
+    },
+    {
+      "label": "MNIST · CABS vs the norm test (θ = 0.9)",
+      "state": {
+        "data": "mnist",
+        "model": "mlp:256",
+        "rule": "cabs",
+        "mmax": 2048,
+        "lr": 0.5,
+        "mu": 0.95,
+        "baselines": "norm:0.9,const:16"
+      }
+    },
+    {
+      "label": "MNIST · CABS vs the noise scale (gns) and AdaDamp",
+      "state": {
+        "data": "mnist",
+        "model": "mlp:256",
+        "rule": "cabs",
+        "mmax": 2048,
+        "lr": 0.5,
+        "mu": 0.95,
+        "baselines": "gns,adadamp:16"
+      }
+    },
+    {
+      "label": "MNIST · Don't decay, grow: ×5 batch vs α/5 every 20,000 examples",
+      "state": {
+        "data": "mnist",
+        "model": "mlp:256",
+        "rule": "grow:16:20000:5",
+        "mmax": 2048,
+        "lr": 0.5,
+        "mu": 0.95,
+        "baselines": "const:16:step:1250:0.2,const:16"
       }
     }
   ]

@@ -4,9 +4,17 @@
 // into CSV (through the engine's csvRow: the native runner's own formatter) and all runs into /
 // from JSON. Pure: no DOM, so Node tests use it as it is.
 
-/** Step fields kept per run (the engine's step record plus the worker's wallMs). */
-export const FIELDS = ["step", "examplesSeen", "epoch", "batchSize", "nextBatchSize", "mRaw", "loss", "lossAvg", "xi", "xiAvg",
-  "gradNormSq", "noiseScale", "lr", "batchAccuracy", "sumSqNorms", "convXiExact", "convXiApprox", "wallMs"];
+import RECORD from "./record-schema.js";
+import { adaptive } from "./rules.js";
+
+/**
+ * Step fields kept per run, from the record's schema (src/record.rs): the engine's step record
+ * plus the worker's wallMs (the evaluations are kept apart, in `evals`).
+ */
+const KEPT = RECORD.fields.filter((f) => f.origin !== "eval");
+export const FIELDS = KEPT.map((f) => f.js);
+/** Text fields (the engine that ran a step) and the words each may hold. */
+const TEXT = new Map(RECORD.fields.filter((f) => f.kind.text).map((f) => [f.js, f.kind.text.values]));
 const SMOOTH = 0.9; // EMA factor of the displayed smoothed loss (bias-corrected)
 
 /**
@@ -47,6 +55,25 @@ export class Column {
   view() { return this.data.subarray(0, this.length); }
 }
 
+/**
+ * A column of words (few distinct ones, such as "cpu" and "gpu"): a plain array, each row a
+ * reference to the same interned string. `length` may be lowered to drop rows, as for Column.
+ */
+export class TextColumn {
+  constructor() {
+    this.data = [];
+    this.length = 0;
+  }
+
+  push(v) { this.data[this.length++] = v; }
+
+  /** The filled part (no copy). */
+  view() {
+    if (this.data.length > this.length) this.data.length = this.length;
+    return this.data;
+  }
+}
+
 /** Whether an array of this type stores v exactly. */
 function fits(data, v) {
   if (data instanceof Float64Array) return true;
@@ -61,7 +88,7 @@ export class Run {
     this.rule = rule;
     this.imported = imported;
     this.label = imported ? `${rule} (${imported})` : rule;
-    this.columns = Object.fromEntries(FIELDS.map((f) => [f, new Column()]));
+    this.columns = Object.fromEntries(FIELDS.map((f) => [f, TEXT.has(f) ? new TextColumn() : new Column()]));
     this.smoothCol = new Column(256, Float32Array, false); // display only (exports do not carry it): float32 is plenty
     this.ema = 0;
     this.evals = []; // {step, index, testLoss, testAccuracy}: one per evaluation (every few steps)
@@ -73,7 +100,7 @@ export class Run {
 
   get length() { return this.columns.step.length; }
 
-  /** The filled column of a field (or "smooth"), as a Float64Array view. */
+  /** The filled column of a field (or "smooth"), as a typed-array view (an array for text). */
   col(field) { return field === "smooth" ? this.smoothCol.view() : this.columns[field].view(); }
 
   /** Every field's column as views (for readers that want `run.cols.loss[i]`). */
@@ -83,13 +110,39 @@ export class Run {
   get smooth() { return this.smoothCol.view(); }
 
   push(rec) {
-    for (const f of FIELDS) this.columns[f].push(typeof rec[f] === "number" ? rec[f] : NaN);
+    for (const f of FIELDS) {
+      if (TEXT.has(f)) this.columns[f].push(TEXT.get(f).includes(rec[f]) ? rec[f] : null);
+      else this.columns[f].push(typeof rec[f] === "number" ? rec[f] : NaN);
+    }
     const n = this.length;
     this.ema = SMOOTH * this.ema + (1 - SMOOTH) * rec.loss;
     this.smoothCol.push(this.ema / (1 - SMOOTH ** n));
-    for (const v of [rec.batchSize, this.rule === "cabs" ? rec.mRaw : NaN])
+    for (const v of [rec.batchSize, adaptive(this.rule) ? rec.mRaw : NaN])
       if (v > 0) { this.mSpan.lo = Math.min(this.mSpan.lo, v); this.mSpan.hi = Math.max(this.mSpan.hi, v); }
     if (typeof rec.testAccuracy === "number") this.evals.push({ step: rec.step, index: n - 1, testLoss: rec.testLoss, testAccuracy: rec.testAccuracy });
+  }
+
+  /**
+   * Drop every row after step `step` (a rollback: those steps are trained again). The smoothed
+   * loss and the batch-size extremes are recomputed from the rows kept, as `push` made them.
+   */
+  truncate(step) {
+    const steps = this.columns.step.view();
+    let n = steps.length;
+    while (n > 0 && steps[n - 1] > step) n--;
+    if (n === steps.length) return;
+    for (const f of FIELDS) this.columns[f].length = n;
+    this.smoothCol.length = n;
+    this.evals = this.evals.filter((e) => e.index < n);
+    this.ema = 0;
+    this.mSpan = { lo: Infinity, hi: 0 };
+    const loss = this.columns.loss.data, m = this.columns.batchSize.data, raw = this.columns.mRaw.data;
+    for (let i = 0; i < n; i++) {
+      this.ema = SMOOTH * this.ema + (1 - SMOOTH) * loss[i];
+      for (const v of [m[i], adaptive(this.rule) ? raw[i] : NaN])
+        if (v > 0) { this.mSpan.lo = Math.min(this.mSpan.lo, v); this.mSpan.hi = Math.max(this.mSpan.hi, v); }
+    }
+    if (this.diverged !== null && this.diverged > step) this.diverged = null;
   }
 
   last(field) { return field === "smooth" ? this.smoothCol.data[this.length - 1] : this.columns[field].data[this.length - 1]; }
@@ -216,8 +269,9 @@ export function runsToJson(runs, settings, backend) {
 }
 
 /**
- * Parse a saved JSON run (untrusted: from a file). Copies only known numeric fields and a
- * short rule text; throws an Error with a readable message when the file is not a saved run.
+ * Parse a saved JSON run (untrusted: from a file). Copies only the record's fields with values of
+ * their type (numbers; for text fields, one of their words) and a short rule text; throws an
+ * Error with a readable message when the file is not a saved run.
  */
 export function runsFromJson(text, fileName, nextId) {
   let doc;
@@ -237,7 +291,7 @@ export function runsFromJson(text, fileName, nextId) {
     for (const s of r.steps.slice(0, 1_000_000)) {
       if (!s || typeof s.step !== "number") throw new Error(`run ${k + 1} has a step without a number`);
       const rec = {};
-      for (const f of [...FIELDS, "testLoss", "testAccuracy"]) if (typeof s[f] === "number") rec[f] = s[f];
+      for (const { js } of RECORD.fields) if (TEXT.has(js) ? TEXT.get(js).includes(s[js]) : typeof s[js] === "number") rec[js] = s[js];
       run.push(rec);
     }
     return run;

@@ -1,6 +1,8 @@
-//! `cabs bench`: what the CABS statistics (or chunking) cost. Times training steps of a fixed
-//! batch size with and without the per-example norms and ξ (or in chunks against one chunk), in
-//! interleaved blocks (so drift hits both alike), and reports the median ratio with the
+//! `cabs bench`: what the CABS statistics (or chunking, or threads) cost. Times training steps of
+//! a fixed batch size with and without the per-example norms and ξ (or in chunks against one
+//! chunk, or on `--threads` against `--vs-threads` threads of the CPU engine), in
+//! interleaved blocks (so drift hits both alike), or one rule against CABS at the same pinned
+//! batch (`--vs-rule`: the rule's own cost), and reports the median ratio with the
 //! dispatch counts the step plan gives and the GPU time of each op. A measurement, never a test.
 //! `cabs gpu`: print the adapter wgpu finds.
 
@@ -17,18 +19,42 @@ pub fn bench(a: Args) -> CliResult<()> {
     cfg.rule = Rule::Constant { m: a.batch, schedule: LrSchedule::Constant };
     cfg.lr = 0.01; // small and constant: the network must not diverge while we time it
                    // Variant A and B: with ξ / without ξ, or chunks of N / one chunk per step.
-    let (name_a, name_b, cfg_b) = match a.vs_chunk {
-        Some(n) => {
+    let threads = cabs::fast::pool::default_threads();
+    let (name_a, name_b, cfg_b) = match (a.vs_threads, a.vs_chunk) {
+        _ if a.vs_rule.is_some() && (a.vs_threads.is_some() || a.vs_chunk.is_some()) => {
+            return Err(CliError::usage("--vs-rule with --vs-threads or --vs-chunk: give one of them"))
+        }
+        (Some(_), Some(_)) => return Err(CliError::usage("--vs-threads and --vs-chunk: give one of them")),
+        // Both rules with m_min = m_max = --batch: every step trains the same batch, so the
+        // difference is the rule's own work (its arithmetic on the statistics read back).
+        _ if a.vs_rule.is_some() => {
+            let rule = a.vs_rule.clone().unwrap_or_default();
+            let pinned = |r: &str| cabs::settings::Settings { rule: r.into(), mmin: a.batch, mmax: a.batch, ..a.settings.clone() }.rule();
+            cfg.rule = pinned(&rule)?;
+            (
+                format!("step with {rule}:"),
+                "step with cabs:".to_string(),
+                cabs::trainer::TrainerConfig { rule: pinned("cabs")?, ..cfg.clone() },
+            )
+        }
+        (Some(n), None) => (format!("step on {threads} thread(s):"), format!("step on {n} thread(s):"), cfg.clone()),
+        (None, Some(n)) => {
             let whole = cabs::trainer::TrainerConfig { chunk: Some(a.batch), ..cfg.clone() };
             cfg.chunk = Some(n);
             (format!("step in chunks of {n}:"), "step in one chunk:".to_string(), whole)
         }
-        None => {
+        (None, None) => {
             ("step with ξ:".to_string(), "step without ξ:".to_string(), cabs::trainer::TrainerConfig { with_stats: false, ..cfg.clone() })
         }
     };
     let mut va = pollster::block_on(Trainer::new(cfg, data.clone()))?;
-    let mut vb = pollster::block_on(Trainer::new(cfg_b, data))?;
+    // A CPU engine takes the process's thread count when it is built.
+    if let Some(n) = a.vs_threads {
+        cabs::fast::pool::set_default_threads(n);
+    }
+    let vb = pollster::block_on(Trainer::new(cfg_b, data));
+    cabs::fast::pool::set_default_threads(threads);
+    let mut vb = vb?;
     let time = |t: &mut Trainer, n: u64| -> CliResult<f64> {
         let start = Instant::now();
         for _ in 0..n {
@@ -63,6 +89,11 @@ pub fn bench(a: Args) -> CliResult<()> {
         choice_note(&info)
     );
     println!("engine: {engine}");
+    if info.kind == "cpu" {
+        println!("CPU engine threads: {threads} (cores available: {})", cabs::fast::pool::available_threads());
+    } else if a.vs_threads.is_some() {
+        println!("(--vs-threads: the GPU engine runs here, on which threads change nothing; use --backend cpu)");
+    }
     println!(
         "model {} on {}, batch {}, {} blocks of {} timed steps per variant (median block)",
         a.settings.model,

@@ -26,8 +26,10 @@ RUN OPTIONS (train, bench and reproduce):
   --model SPEC         logreg | mlp:H1[,H2…][:tanh]                     [mlp:256]
                        | cnn-mnist | cnn-cifar | cnn-small (image data only)
   --rule RULE          cabs | const:M | const:M:step:EVERY:FACTOR | const:M:invtime:K  [cabs]
+                       | norm:THETA | inner:THETA | gns[:K] | adadamp:M0
+                       | grow:M0:EVERY:FACTOR (docs/METHOD.md, \"The other rules\")
   --lr ALPHA           learning rate α                                  [0.5]
-  --m-min N, --m-max N batch-size bounds of the CABS rule               [16, 2048]
+  --m-min N, --m-max N batch-size bounds of the adaptive rules          [16, 2048]
   --mu MU              decay of the running averages                    [0.95]
   --c C, --eps EPS     m = c·α·ξ̄/(ℒ̄+ε)                                  [1, 0]
   --unbiased           use ξ·m/(m−1) instead of the biased ξ
@@ -40,6 +42,8 @@ RUN OPTIONS (train, bench and reproduce):
                        as conv_xi_approx) | reference (the approximation drives ξ)  [exact]
   --chunk N            examples per chunk: a step of batch m runs as ⌈m/N⌉ chunks
                        [automatic: from the GPU's limits or the CPU memory budget]
+  --threads N          threads of the CPU engine; results are the same for every N
+                       [all cores; in reproduce: all cores / --jobs]
 
 TRAIN OPTIONS:
   --steps N            number of SGD steps                              [500]
@@ -62,6 +66,9 @@ BENCH OPTIONS:
   --steps N            timed steps per variant                          [100]
   --vs-chunk N         compare chunks of N against one chunk per step (instead of
                        with ξ against without)
+  --vs-threads N       compare --threads against N threads (CPU engine), same steps
+  --vs-rule RULE       compare RULE against cabs, both pinned to --batch
+                       (--m-min = --m-max = M): the rule's own cost per step
 
 REPRODUCE OPTIONS (every run gets the same budget of training examples):
   --out DIR            output folder (the committed set: docs/reproduction)  [out/reproduction]
@@ -74,10 +81,16 @@ REPRODUCE OPTIONS (every run gets the same budget of training examples):
   --sensitivity LIST   α values for CABS vs fixed m  [0.05,0.1,0.2,0.5,1]
   --seeds N            seeds per run: --seed, --seed+1, … (initial weights and
                        data order; the same for every rule within a seed)   [1]
-  --only PARTS         subset of cabs,fixed,decay,sensitivity         [all]
+  --only PARTS         subset of cabs,fixed,decay,sensitivity,rules    [all]
+  --rules LIST         a comparison set of --rule strings (e.g. cabs,const:64), each
+                       at every α of --alphas, the same seeds and budget; best α each
   --jobs N             train N runs at a time (same results, one engine each)  [1]
   --resume             reuse the complete runs/<label>.csv files already in --out whose
                        runs/<label>.json record matches these flags (a mismatch is refused)
+  --emit-jobs FILE     write one command per run to FILE (for GNU parallel, a Slurm
+                       array…) instead of training; then --resume assembles
+  --run LABEL          train only that run of the grid (what each job line does)
+  --assemble-only      build the tables from the runs in --out; refuse if one is missing
   --quick              small budget, fewer evaluations: a smoke test
   --model default here: cnn-mnist if the library has it, else mlp:256
 
@@ -113,6 +126,12 @@ pub struct Args {
     pub batch: u32,
     /// `cabs bench --vs-chunk N`.
     pub vs_chunk: Option<u32>,
+    /// `--threads N` of the CPU engine (None: see [`threads_per_engine`]).
+    pub threads: Option<usize>,
+    /// `cabs bench --vs-threads N`.
+    pub vs_threads: Option<usize>,
+    /// `cabs bench --vs-rule RULE`.
+    pub vs_rule: Option<String>,
     /// Options of `cabs reproduce`.
     pub repro: crate::reproduce::Options,
     /// Long flags given on the command line (to tell defaults from choices).
@@ -146,6 +165,27 @@ fn whole<T: std::str::FromStr>(p: &mut lexopt::Parser, flag: &str) -> CliResult<
     })
 }
 
+/// A thread count: a whole number ≥ 1, the value quoted when refused.
+fn thread_count(p: &mut lexopt::Parser, flag: &str) -> CliResult<usize> {
+    match whole(p, flag)? {
+        0 => Err(CliError::usage(format!("{flag} '0': give at least 1 thread"))),
+        n => Ok(n),
+    }
+}
+
+/// The CPU engine's threads for `command`: `--threads`, else the cores divided among the
+/// `--jobs` engines `reproduce` runs at once (at least 1). With a warning when the engines'
+/// threads together exceed the cores (they would take turns on them: slower, same results).
+pub fn threads_per_engine(threads: Option<usize>, jobs: usize, cores: usize) -> (usize, Option<String>) {
+    let jobs = jobs.max(1);
+    let n = threads.unwrap_or(cores / jobs).max(1);
+    let warning = (jobs * n > cores).then(|| {
+        let engines = if jobs > 1 { format!("--jobs {jobs} × --threads {n} = {} threads", jobs * n) } else { format!("--threads {n}") };
+        format!("{engines} on {cores} core(s): the threads will take turns (results are the same, only slower)")
+    });
+    (n, warning)
+}
+
 fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
     use lexopt::prelude::*;
     let mut p = lexopt::Parser::from_args(args);
@@ -167,6 +207,9 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
         resume_from: None,
         batch: 256,
         vs_chunk: None,
+        threads: None,
+        vs_threads: None,
+        vs_rule: None,
         repro: crate::reproduce::Options::default(),
         seen: Vec::new(),
     };
@@ -199,6 +242,9 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             Long("conv-norms") => s.conv_norms = value(&mut p, "--conv-norms")?,
             Long("chunk") => s.chunk = Some(whole(&mut p, "--chunk")?),
             Long("vs-chunk") => a.vs_chunk = Some(whole(&mut p, "--vs-chunk")?),
+            Long("threads") => a.threads = Some(thread_count(&mut p, "--threads")?),
+            Long("vs-threads") => a.vs_threads = Some(thread_count(&mut p, "--vs-threads")?),
+            Long("vs-rule") => a.vs_rule = Some(value(&mut p, "--vs-rule")?),
             Long("steps") => a.steps = Some(whole(&mut p, "--steps")?),
             Long("examples") => a.examples = Some(whole(&mut p, "--examples")?),
             Long("eval-every") => a.eval_every = whole(&mut p, "--eval-every")?,
@@ -242,6 +288,10 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             }
             Long("quick") => r.quick = true,
             Long("resume") => r.resume = true,
+            Long("rules") => r.rules = crate::reproduce::parse_rules(&value::<String>(&mut p, "--rules")?)?,
+            Long("emit-jobs") => r.emit_jobs = Some(value(&mut p, "--emit-jobs")?),
+            Long("run") => r.run = Some(value(&mut p, "--run")?),
+            Long("assemble-only") => r.assemble_only = true,
             Short('h') | Long("help") => command = Some("help".to_string()),
             Value(v) if command.is_none() => command = Some(v.to_string_lossy().into_owned()),
             other => return Err(CliError::usage(format!("{} (see cabs --help)", other.unexpected()))),
@@ -252,6 +302,16 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
 
 pub fn run(args: Vec<OsString>) -> CliResult<()> {
     let (command, a) = parse(args)?;
+    if matches!(command.as_str(), "train" | "bench" | "reproduce") {
+        // The trainer builds its engine itself, so the count is the process's default for CPU
+        // engines (every engine `reproduce --jobs` builds gets it).
+        let jobs = if command == "reproduce" { a.repro.jobs } else { 1 };
+        let (n, warning) = threads_per_engine(a.threads, jobs, cabs::fast::pool::available_threads());
+        if let Some(w) = warning {
+            eprintln!("cabs: warning: {w}");
+        }
+        cabs::fast::pool::set_default_threads(n);
+    }
     match command.as_str() {
         "help" => {
             print!("{HELP}");
@@ -339,5 +399,17 @@ mod tests {
         assert_eq!(a.settings.backend, "gpu");
         assert_eq!(a.mnist_bundle.as_deref(), Some(std::path::Path::new("x/mnist.bin")));
         assert!(HELP.lines().any(|l| l.trim_start().starts_with("--backend KIND") && l.trim_end().ends_with("[auto]")));
+    }
+
+    #[test]
+    fn threads_default_to_the_cores_shared_among_jobs_and_oversubscription_is_named() {
+        assert_eq!(threads_per_engine(None, 1, 8), (8, None));
+        assert_eq!(threads_per_engine(None, 3, 8), (2, None));
+        assert_eq!(threads_per_engine(None, 16, 8).0, 1);
+        assert!(threads_per_engine(None, 16, 8).1.unwrap().contains("--jobs 16 × --threads 1 = 16 threads on 8 core(s)"));
+        assert_eq!(threads_per_engine(Some(4), 2, 8), (4, None));
+        assert!(threads_per_engine(Some(4), 3, 8).1.unwrap().contains("--jobs 3 × --threads 4 = 12 threads"));
+        assert!(threads_per_engine(Some(9), 1, 8).1.unwrap().starts_with("--threads 9 on 8 core(s)"));
+        assert_eq!(args(&["train", "--threads", "3"]).threads, Some(3));
     }
 }

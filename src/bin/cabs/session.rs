@@ -90,6 +90,21 @@ pub fn drive_from(
     from: Start,
     on_step: &mut dyn FnMut(&Trainer, Step) -> CliResult<()>,
 ) -> CliResult<Ending> {
+    drive_between(trainer, budget, evals, detail_at, from, &mut |_| Ok(()), on_step)
+}
+
+/// [`drive_from`], calling `between` before every step with the trainer itself, which it may
+/// replace (`cabs train --backend auto` moves the run to the GPU engine there); its time counts
+/// in `wall_ms`, not in `train_s`.
+pub fn drive_between(
+    trainer: &mut Trainer,
+    budget: Budget,
+    evals: EvalEvery,
+    detail_at: Option<u64>,
+    from: Start,
+    between: &mut dyn FnMut(&mut Trainer) -> CliResult<()>,
+    on_step: &mut dyn FnMut(&Trainer, Step) -> CliResult<()>,
+) -> CliResult<Ending> {
     let start = Instant::now();
     let mut train_s = 0.0;
     // Examples: the next multiple of n examples to pass; steps: the next step to evaluate
@@ -100,6 +115,7 @@ pub fn drive_from(
         EvalEvery::Steps(k) => from.next_eval_step.unwrap_or(k),
     };
     while !budget.reached(trainer.steps_done(), trainer.examples_seen()) {
+        between(trainer)?;
         let t0 = Instant::now();
         let stepped = if detail_at == Some(trainer.steps_done() + 1) {
             pollster::block_on(trainer.step_with_detail()).map(|d| (d.stats.clone(), Some(d)))

@@ -5,7 +5,9 @@
 
 use crate::cli::{dataset, Args};
 use crate::error::{CliError, CliResult};
-use crate::session::{drive_from, Budget, Ending, EvalEvery, Start};
+use crate::session::{drive_between, Budget, Ending, EvalEvery, Start};
+use cabs::engine::auto::{self, HandOver};
+use cabs::engine::BackendChoice;
 use cabs::run_state::{DataIdentity, EvalSchedule, RunState};
 use cabs::trainer::{EvalStats, StepStats, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -114,7 +116,7 @@ fn load(path: &Path) -> CliResult<RunState> {
 fn reopen_csv(path: &Path, state: &RunState, eval_every: u64) -> CliResult<(BufWriter<File>, f64)> {
     let refuse = |why: String| CliError::usage(format!("--csv {} does not belong to this checkpoint: {why}", path.display()));
     let text = std::fs::read(path).map_err(|e| CliError::Io(format!("cannot read {} to continue it: {e}", path.display())))?;
-    let header = format!("{}\n", cabs::csv::HEADER);
+    let header = format!("{}\n", cabs::record::header());
     if !text.starts_with(header.as_bytes()) {
         return Err(refuse("its first line is not the header of `cabs train --csv`".into()));
     }
@@ -237,11 +239,24 @@ pub fn train(a: Args) -> CliResult<()> {
         }
         (Some(p), None) => {
             let mut w = BufWriter::new(File::create(p).map_err(|e| CliError::write(p, e))?);
-            writeln!(w, "{}", cabs::csv::HEADER).map_err(|e| CliError::write(p, e))?;
+            writeln!(w, "{}", cabs::record::header()).map_err(|e| CliError::write(p, e))?;
             Some((w, p.clone()))
         }
         (None, _) => None,
     };
+    // `auto` starts on the CPU engine at once and builds the GPU engine on another thread, to
+    // move the run there between two steps if it wins (cabs::engine::auto::HandOver); where the
+    // CPU engine's memory plan cannot hold the run, it starts on the GPU as `Trainer::new` does.
+    let (mut cfg, mut handover) = (cfg, None);
+    if cfg.backend == BackendChoice::Auto {
+        match auto::cpu_holds(&cfg, &data) {
+            Ok(()) => {
+                handover = Some(HandOver::start(&cfg, data.clone())?);
+                cfg.backend = BackendChoice::Cpu;
+            }
+            Err(why) => eprintln!("cabs: auto: the CPU engine cannot hold this run ({why}); starting on the GPU engine"),
+        }
+    }
     let mut trainer = match &resume {
         Some((state, _)) => pollster::block_on(Trainer::with_state(cfg, data, state))?,
         None => pollster::block_on(Trainer::new(cfg, data))?,
@@ -264,7 +279,11 @@ pub fn train(a: Args) -> CliResult<()> {
     let adapter = format!(
         "{}{}",
         info.adapter.as_ref().map(|a| format!("{} ({}, {})", a.name, a.backend, a.device_type)).unwrap_or_else(|| "CPU engine".into()),
-        crate::bench::choice_note(info)
+        if handover.is_some() {
+            " [auto: started on the CPU engine; the GPU engine is being built on another thread]".into()
+        } else {
+            crate::bench::choice_note(info)
+        }
     );
     eprintln!(
         "cabs: {} on {} ({} training / {} test examples), model {}, rule {}, α = {}, seed {}, engine: {adapter}, chunks of {} ({})",
@@ -300,14 +319,21 @@ pub fn train(a: Args) -> CliResult<()> {
         Budget::Examples(n) => s.examples.min(n),
     }));
     let (mut saved_at, mut saved_step, mut schedule) = (Instant::now(), None, EvalSchedule { every: eval_every, next_step: 0 });
-    let result = drive_from(&mut trainer, budget, EvalEvery::Steps(eval_every), a.dump_step, from, &mut |t, step| {
+    let mut between = |t: &mut Trainer| -> CliResult<()> {
+        if let Some(outcome) = handover.as_mut().map(|h| h.poll(t)).transpose()?.flatten() {
+            bar.suspend(|| eprintln!("cabs: auto: {}", outcome.text()));
+        }
+        Ok(())
+    };
+    let steps_from = EvalEvery::Steps(eval_every);
+    let result = drive_between(&mut trainer, budget, steps_from, a.dump_step, from, &mut between, &mut |t, step| {
         let s = step.stats;
         if let (Some(detail), Some(path)) = (step.detail, a.dump.as_ref()) {
             write_json(path, &cabs::probe::build(t.layout(), model.clone(), t.backend().kind.clone(), detail))?;
             dumped = true;
         }
         if let Some((w, p)) = csv.as_mut() {
-            writeln!(w, "{}", cabs::csv::row(s, step.eval, step.wall_ms)).map_err(|e| CliError::write(p, e))?;
+            writeln!(w, "{}", cabs::record::row(s, step.eval, step.wall_ms)).map_err(|e| CliError::write(p, e))?;
         }
         bar.set_position(match budget {
             Budget::Steps(_) => s.step,
@@ -336,6 +362,10 @@ pub fn train(a: Args) -> CliResult<()> {
         Ok(())
     });
     bar.finish_and_clear();
+    if handover.as_ref().is_some_and(|h| h.is_pending()) {
+        // The thread building it is left to the process's exit.
+        eprintln!("cabs: auto: stayed on CPU: the run ended before the GPU engine was built");
+    }
     // Whatever happened, keep every row written so far; a failed flush is an error of its own.
     if let Some((mut w, p)) = csv {
         let flushed = w.flush().map_err(|e| CliError::write(&p, e));

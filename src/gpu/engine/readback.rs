@@ -2,9 +2,9 @@
 //! plain training step, which reads back only its 16 bytes of sums.
 
 use super::GpuEngine;
-use crate::engine::{ConvSnapshot, Snapshot};
 use crate::error::Result;
 use crate::plan::Buf;
+use crate::plan::{ConvSnapshot, Snapshot};
 
 impl GpuEngine {
     /// Copy the first `len` f32s of each buffer to the CPU (tests, probes; not per step).

@@ -5,9 +5,9 @@
 use super::super::kernels::{StepUniform, STEP_STRIDE};
 use super::dispatch::Dispatch;
 use super::GpuEngine;
-use crate::engine::EvalSums;
 use crate::error::{CabsError, Result};
 use crate::plan::Buf;
+use crate::plan::EvalSums;
 use crate::reference::reduce_stats::StepSums;
 
 impl GpuEngine {

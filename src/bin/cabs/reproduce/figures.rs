@@ -16,6 +16,8 @@ pub(super) fn style_of(spec: &RunSpec, o: &Options) -> Style {
         Kind::Cabs => Style::cabs_other(o.sensitivity.iter().filter(|&&a| a < spec.alpha && a != o.cabs_alpha).count()),
         Kind::Fixed { m } => Style::fixed(batches.iter().position(|&b| b == m).unwrap_or(0), false),
         Kind::Decay { m, .. } => Style::fixed(batches.iter().position(|&b| b == m).unwrap_or(0), true),
+        // After the fixed batches' colours, in `--rules` order.
+        Kind::Rule(ref r) => Style::fixed(batches.len() + o.rules.iter().position(|x| x == r).unwrap_or(0), false),
     }
 }
 
@@ -185,6 +187,41 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
             }
         ),
     )?;
+    // The comparison set of --rules, each at its best α: batch paths and test accuracy.
+    let best_rules: Vec<&Group> = rep.rules.iter().filter_map(|(_, row, best)| best.map(|b| &row[b])).collect();
+    if !best_rules.is_empty() {
+        let batch =
+            series_held(&best_rules, &|i| thin(runs[i].steps.iter().map(|s| (s.step as f64, s.batch as f64)).collect(), 400), false, false);
+        let acc = series(&best_rules, &|i| runs[i].evals.iter().map(|e| (e.examples as f64, e.test_accuracy)).collect(), true);
+        plot::figure(
+            &dir.join("rules.svg"),
+            &format!("Rules compared, each at its best α — {title_env}"),
+            &[
+                Panel {
+                    x_label: "step (log scale)".into(),
+                    y_label: "batch size m (log scale)".into(),
+                    x_log: true,
+                    y_log: true,
+                    series: batch,
+                    y_range: None,
+                    x_ticks: None,
+                    y_ticks: Some((0..16).map(|k| f64::from(1u32 << k)).collect()),
+                },
+                Panel {
+                    x_label: "training examples".into(),
+                    y_label: "test accuracy".into(),
+                    x_log: false,
+                    y_log: false,
+                    y_range: accuracy_range(&acc),
+                    series: acc,
+                    x_ticks: None,
+                    y_ticks: None,
+                },
+            ],
+            &legend(&best_rules),
+            &format!("Every rule of --rules at its best α of the same grid, same budget ({} examples) and seeds.{seeds_note}", env.budget),
+        )?;
+    }
     // The conv layers' ξ, exact against the reference approximation, on the CABS run's batches.
     // (Of the first seed's run.)
     if let Some(c) = rep.cabs.as_ref().map(|g| g[0]).filter(|&c| runs[c].steps.iter().any(|s| s.conv_xi.is_some())) {

@@ -14,6 +14,104 @@ fn to_target_cell(runs: &[Run], g: &Group, target: f64) -> String {
     group_cell(runs, g, |r| r.examples_to(target), |x| format!("{x:.0}"), "never")
 }
 
+/// The comparison set of `--rules`: every rule over the α grid, then each at its best α, paired
+/// by seed against the first rule of the list.
+fn rules(s: &mut String, runs: &[Run], rep: &Report, o: &Options, env: &Env) {
+    if rep.rules.is_empty() {
+        return;
+    }
+    let tp = format!("{:.4}", env.target * 100.0).trim_end_matches('0').trim_end_matches('.').to_string();
+    let _ = writeln!(s, "\n## Rules compared (`--rules`)\n");
+    let _ = writeln!(
+        s,
+        "Every rule at every α of the same grid as the fixed batches, with the same seeds and budget of examples. Each rule's best α \
+(**bold**) is chosen as for the fixed batches: final test accuracy (mean over the seeds), ties by the lower smoothed training loss.\n"
+    );
+    let mut head = String::from("| rule \\ α |");
+    let mut sep = String::from("| --- |");
+    for a in &o.alphas {
+        let _ = write!(head, " {a} |");
+        sep.push_str(" ---: |");
+    }
+    let _ = writeln!(s, "{head} best α |\n{sep} ---: |");
+    for (rule, row, best) in &rep.rules {
+        let _ = write!(s, "| `{rule}` |");
+        for (j, g) in row.iter().enumerate() {
+            let cell = acc_cell(runs, g);
+            let _ = if Some(j) == *best { write!(s, " **{cell}** |") } else { write!(s, " {cell} |") };
+        }
+        let _ = writeln!(s, " {} |", best.map(|b| o.alphas[b].to_string()).unwrap_or_else(|| "all diverged".into()));
+    }
+    let Some(first) = rep.rules.first().and_then(|(r, row, b)| b.map(|b| (r, &row[b]))) else { return };
+    let _ = writeln!(
+        s,
+        "\nEach rule at its best α, and paired by seed against `{}` at its best α (the difference rule − it, mean [95 % t-interval]; \
+\"at least as good\" as in the verdicts below):\n",
+        first.0
+    );
+    let _ = writeln!(
+        s,
+        "| rule | α | final test accuracy | examples to {tp} % | batch at 25/50/75/100 % | training loss: rule − first | test accuracy (points): rule − first | McNemar per seed |\n| --- | ---: | ---: | ---: | --- | --- | --- | --- |"
+    );
+    let int = |x: f64| format!("{x:.0}");
+    for (rule, row, best) in &rep.rules {
+        let Some(b) = best else { continue };
+        let g = &row[*b];
+        let bq = |q| spread_cell(over(runs, g, |r| r.batch_at(q).map(f64::from)), int);
+        let (loss, acc, mc) = if std::ptr::eq(g, first.1) {
+            ("–".to_string(), "–".to_string(), "–".to_string())
+        } else {
+            let p = super::verdicts::pair(runs, g, first.1, env);
+            (p.loss.0, p.acc.0, p.mcnemar)
+        };
+        let _ = writeln!(
+            s,
+            "| `{rule}` | {} | {} | {} | {}/{}/{}/{} | {loss} | {acc} | {mc} |",
+            o.alphas[*b],
+            acc_cell(runs, g),
+            to_target_cell(runs, g, env.target),
+            bq(0.25),
+            bq(0.5),
+            bq(0.75),
+            bq(1.0)
+        );
+    }
+    let _ = writeln!(s, "\nFigure: [`figures/rules.svg`](figures/rules.svg) (batch size against steps, test accuracy against examples).");
+}
+
+/// The runs that did not learn, and the runs that are the same run under two labels.
+fn flags(s: &mut String, runs: &[Run], env: &Env) {
+    use super::paired::{chance, did_not_learn, identical_runs, LEARN_MARGIN};
+    let ch = chance(&env.labels);
+    let _ = writeln!(s, "\n## Flags\n");
+    let stuck: Vec<String> = runs.iter().filter(|r| did_not_learn(r, ch)).map(|r| format!("`{}`", r.spec.label())).collect();
+    let _ = writeln!(
+        s,
+        "**Did not learn** (diverged, or final test accuracy at most chance + {:.0} point, chance being the share of the most common test \
+label, {:.2} %): {} of {} runs{}\n",
+        LEARN_MARGIN * 100.0,
+        ch * 100.0,
+        stuck.len(),
+        runs.len(),
+        if stuck.is_empty() { ".".to_string() } else { format!(": {}.", stuck.join(", ")) }
+    );
+    let same = identical_runs(runs);
+    let _ = writeln!(
+        s,
+        "**Identical runs** (the same batch, examples and loss at every step, bit for bit; for example a CABS run whose batch never left \
+m_min and the fixed m_min run of its α and seed): {}\n",
+        if same.is_empty() {
+            "none.".to_string()
+        } else {
+            same.iter()
+                .map(|g| g.iter().map(|&i| format!("`{}`", runs[i].spec.label())).collect::<Vec<_>>().join(" = "))
+                .collect::<Vec<_>>()
+                .join("; ")
+                + "."
+        }
+    );
+}
+
 pub(super) fn results_md(runs: &[Run], rep: &Report, o: &Options, env: &Env, extra: &[String]) -> String {
     let t = env.target;
     let tp = format!("{:.4}", t * 100.0).trim_end_matches('0').trim_end_matches('.').to_string();
@@ -154,6 +252,8 @@ training loss; it is picked on the same test set that is reported, which favours
         }
     }
 
+    rules(&mut s, runs, rep, o, env);
+    flags(&mut s, runs, env);
     s.push_str(&super::verdicts::verdicts(runs, rep, env));
 
     let _ = writeln!(s, "\n## Figures\n");

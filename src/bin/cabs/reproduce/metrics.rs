@@ -22,6 +22,8 @@ pub struct EvalPoint {
     pub train_s: f64,
     pub test_loss: f64,
     pub test_accuracy: f64,
+    /// The loss on the fixed training subset (`probes.rs`); None in runs made before it was kept.
+    pub train_subset_loss: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -40,12 +42,25 @@ pub struct Run {
     pub extra: Vec<(String, String)>,
     /// What the run is used for: `cabs`, `tuning`, `best-fixed`, `decay`, `sensitivity`.
     pub roles: Vec<&'static str>,
+    /// The final predicted class of every test example (`runs/<label>.pred`); None in runs made
+    /// before predictions were kept, and in diverged runs.
+    pub predictions: Option<Vec<u8>>,
 }
 
 impl Run {
     /// A run with no steps yet.
     pub fn new(spec: RunSpec) -> Run {
-        Run { spec, diverged: None, failed: None, steps: Vec::new(), evals: Vec::new(), wall_s: 0.0, extra: Vec::new(), roles: Vec::new() }
+        Run {
+            spec,
+            diverged: None,
+            failed: None,
+            steps: Vec::new(),
+            evals: Vec::new(),
+            wall_s: 0.0,
+            extra: Vec::new(),
+            roles: Vec::new(),
+            predictions: None,
+        }
     }
 
     /// Diverged or failed: no final figures.

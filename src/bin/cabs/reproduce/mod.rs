@@ -31,16 +31,19 @@
 //! engines (auto times both on software adapters, and timings vary).
 
 mod figures;
+mod jobs;
 mod markdown;
 mod metrics;
 mod options;
+mod paired;
 mod plan;
+mod probes;
 mod record;
 mod run;
 mod tables;
 mod verdicts;
 
-pub use options::{check_alpha, parse_alphas, parse_batches, Options, Parts};
+pub use options::{check_alpha, parse_alphas, parse_batches, parse_rules, Options, Parts};
 
 use crate::cli::{dataset, Args};
 use crate::error::{CliError, CliResult};
@@ -84,7 +87,24 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         settings.model = default_model(&settings);
     }
     settings.trainer_config()?;
-    let parts = Parts { fixed: o.only.fixed || o.only.decay, ..o.only };
+    match (&o.emit_jobs, &o.run, o.assemble_only) {
+        (Some(_), Some(_), _) => return Err(CliError::usage("--emit-jobs writes the jobs and --run trains one of them: give one")),
+        (Some(_), _, true) | (_, Some(_), true) => {
+            return Err(CliError::usage("--assemble-only builds the tables from finished runs: leave out --emit-jobs and --run"))
+        }
+        _ => {}
+    }
+    if o.only.rules && o.only != Parts::ALL && o.rules.is_empty() {
+        return Err(CliError::usage("--only rules needs the rules to compare: --rules LIST (e.g. --rules cabs,const:64)"));
+    }
+    // Every rule of the comparison set is checked now, with the run's other settings, not when
+    // its turn comes hours in.
+    for r in &o.rules {
+        cabs::settings::Settings { rule: r.clone(), ..settings.clone() }
+            .trainer_config()
+            .map_err(|e| CliError::from(e).context(&format!("--rules '{r}'")))?;
+    }
+    let parts = Parts { fixed: o.only.fixed || o.only.decay, rules: o.only.rules && !o.rules.is_empty(), ..o.only };
     let data = dataset(&Args { settings: settings.clone(), ..a })?;
     let n_train = data.train.len();
     if parts.fixed || parts.sensitivity {
@@ -134,7 +154,8 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         budget,
         eval_every,
         runs_dir,
-        resume: o.resume,
+        // A job (--run) never retrains a finished run: rerunning a jobs file is free.
+        resume: o.resume || o.assemble_only || o.run.is_some(),
         adopt: std::env::var(record::ADOPT_ENV)
             .ok()
             .filter(|v| o.resume && !v.is_empty())
@@ -144,6 +165,12 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         planned,
         done: 0,
     };
+    if let Some(file) = &o.emit_jobs {
+        return emit_jobs(file, &mut ctx, &o, &parts, &seeds, &independent, window);
+    }
+    if let Some(label) = &o.run {
+        return run_job(label, &mut ctx, &o, &parts, &seeds, &independent);
+    }
     eprintln!(
         "cabs: reproduce: {} runs planned, {budget} training examples each, test evaluation every ~{eval_every} examples; data {}, model {}, seed{} {} → {}",
         planned,
@@ -153,7 +180,10 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         seed_list(&seeds),
         o.out.display()
     );
-    if o.resume {
+    if o.assemble_only {
+        refuse_missing(&ctx, &independent)?;
+    }
+    if ctx.resume {
         // Refuse before anything trains: a run file made under other flags would otherwise be
         // found only when its turn comes, hours in.
         for s in &independent {
@@ -162,7 +192,8 @@ pub fn reproduce(a: Args) -> CliResult<()> {
     }
     let t_all = Instant::now();
     let mut cache = Cache { runs: Vec::new(), index: HashMap::new() };
-    let mut report = Report { cabs: None, best_fixed: Vec::new(), decay: Vec::new(), grid: Vec::new(), sensitivity: Vec::new() };
+    let mut report =
+        Report { cabs: None, best_fixed: Vec::new(), decay: Vec::new(), grid: Vec::new(), sensitivity: Vec::new(), rules: Vec::new() };
     // One run per seed of (kind, α): a group.
     let specs =
         |kind: Kind, alpha: f64| -> Vec<RunSpec> { seeds.iter().map(|&seed| RunSpec { kind: kind.clone(), alpha, seed }).collect() };
@@ -195,6 +226,9 @@ pub fn reproduce(a: Args) -> CliResult<()> {
             report.grid.iter().map(|(m, row, best)| (*m, best.map(|b| cache.runs[row[b][0]].spec.alpha))).collect();
         let decays: Vec<RunSpec> =
             best.iter().filter_map(|&(m, a)| a.map(|alpha| specs(Kind::Decay { m, k: invtime_k(m, budget) }, alpha))).flatten().collect();
+        if o.assemble_only {
+            refuse_missing(&ctx, &decays)?;
+        }
         cache.prefetch(&mut ctx, &decays, o.jobs);
         for (m, alpha) in best {
             match alpha {
@@ -208,6 +242,15 @@ pub fn reproduce(a: Args) -> CliResult<()> {
             let c = group(&mut cache, &mut ctx, Kind::Cabs, alpha, "sensitivity");
             let fixed = sens_batches.iter().map(|&m| group(&mut cache, &mut ctx, Kind::Fixed { m }, alpha, "sensitivity")).collect();
             report.sensitivity.push((alpha, c, fixed));
+        }
+    }
+    if parts.rules {
+        for r in &o.rules {
+            let row: Vec<Group> = o.alphas.iter().map(|&alpha| group(&mut cache, &mut ctx, Kind::of_rule(r), alpha, "rules")).collect();
+            // The same choice as for the fixed batches: every rule gets its best α of one grid.
+            let cands: Vec<Candidate> = row.iter().map(|g| Candidate::of_group(&cache.runs, g, window)).collect();
+            let best = best_candidate(&cands);
+            report.rules.push((r.clone(), row, best));
         }
     }
     let total_s = t_all.elapsed().as_secs_f64();
@@ -228,6 +271,7 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         model: settings.model.clone(),
         seeds: seeds.clone(),
         n_test: ctx.data.test.len(),
+        labels: ctx.data.test.labels.clone(),
         budget,
         eval_every,
         window,
@@ -283,6 +327,108 @@ pub fn reproduce(a: Args) -> CliResult<()> {
             first.failed.as_deref().unwrap_or("")
         )));
     }
+    Ok(())
+}
+
+/// `--assemble-only`: refuse, naming them, when runs are missing or unfinished.
+fn refuse_missing(ctx: &Ctx, specs: &[RunSpec]) -> CliResult<()> {
+    let mut missing = Vec::new();
+    for s in specs {
+        if run::load_complete(ctx, s)?.is_none() {
+            missing.push(s.label());
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let shown = missing.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
+    Err(CliError::usage(format!(
+        "--assemble-only: {} run{} missing or unfinished in {}: {shown}{}; train them (the jobs of --emit-jobs, or --resume without --assemble-only)",
+        missing.len(),
+        if missing.len() == 1 { " is" } else { "s are" },
+        ctx.runs_dir.display(),
+        if missing.len() > 8 { ", …" } else { "" }
+    )))
+}
+
+/// The decay runs, once every grid run they depend on is complete in `--out` (None before).
+fn decay_specs_from_files(ctx: &Ctx, o: &Options, seeds: &[u64], window: u64) -> CliResult<Option<Vec<RunSpec>>> {
+    let mut v = Vec::new();
+    for &m in &o.batches {
+        let mut cands = Vec::new();
+        for &alpha in &o.alphas {
+            let mut runs = Vec::new();
+            for &seed in seeds {
+                match run::load_complete(ctx, &RunSpec { kind: Kind::Fixed { m }, alpha, seed })? {
+                    Some(r) => runs.push(r),
+                    None => return Ok(None),
+                }
+            }
+            let g: Group = (0..runs.len()).collect();
+            cands.push(Candidate::of_group(&runs, &g, window));
+        }
+        if let Some(b) = best_candidate(&cands) {
+            v.extend(seeds.iter().map(|&seed| RunSpec { kind: Kind::Decay { m, k: invtime_k(m, ctx.budget) }, alpha: o.alphas[b], seed }));
+        }
+    }
+    Ok(Some(v))
+}
+
+/// `--emit-jobs FILE`: the grid as one command per run; the decay runs too once the grid is done.
+fn emit_jobs(
+    file: &std::path::Path,
+    ctx: &mut Ctx,
+    o: &Options,
+    parts: &Parts,
+    seeds: &[u64],
+    independent: &[RunSpec],
+    window: u64,
+) -> CliResult<()> {
+    let mut specs = independent.to_vec();
+    let mut note = String::new();
+    if parts.decay {
+        match decay_specs_from_files(ctx, o, seeds, window)? {
+            Some(d) => specs.extend(distinct(&d)),
+            None => {
+                note = format!(
+                    "; the {} decay runs start from each batch size's best α, known once the grid's runs are done: after these jobs, \
+run this command again to emit them (the finished jobs are emitted again and skip at once)",
+                    o.batches.len() * seeds.len()
+                )
+            }
+        }
+    }
+    let args: Vec<String> = std::env::args().collect();
+    jobs::write_jobs(file, &args, &ctx.settings.backend, &o.out, &specs)?;
+    println!("cabs reproduce: {} jobs written to {}{note}", specs.len(), file.display());
+    Ok(())
+}
+
+/// `--run LABEL`: train the run of the grid with that label (or find it finished), nothing else.
+fn run_job(label: &str, ctx: &mut Ctx, o: &Options, parts: &Parts, seeds: &[u64], independent: &[RunSpec]) -> CliResult<()> {
+    let mut candidates = independent.to_vec();
+    if parts.decay {
+        // Every decay run the grid could choose; the jobs file names only the chosen ones.
+        for &m in &o.batches {
+            for &alpha in &o.alphas {
+                candidates.extend(seeds.iter().map(|&seed| RunSpec { kind: Kind::Decay { m, k: invtime_k(m, ctx.budget) }, alpha, seed }));
+            }
+        }
+    }
+    let Some(spec) = candidates.iter().find(|s| s.label() == label) else {
+        let some = independent.iter().take(3).map(|s| s.label()).collect::<Vec<_>>().join(", ");
+        return Err(CliError::usage(format!(
+            "--run '{label}': not a run of this reproduction's flags (its runs are named like {some}; --emit-jobs FILE lists them all)"
+        )));
+    };
+    ctx.planned = 1;
+    let run = run::run_one(ctx, spec)?;
+    let status = match (&run.diverged, run.final_eval()) {
+        (Some(d), _) => d.clone(),
+        (None, Some(e)) => format!("test accuracy {:.4}", e.test_accuracy),
+        (None, None) => "no evaluation".into(),
+    };
+    println!("cabs reproduce --run {label}: {status}; {}", ctx.csv_path(spec).display());
     Ok(())
 }
 

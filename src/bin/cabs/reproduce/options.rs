@@ -41,21 +41,24 @@ pub struct Parts {
     pub fixed: bool,
     pub decay: bool,
     pub sensitivity: bool,
+    /// The comparison set of `--rules`, each at every α of `--alphas`.
+    pub rules: bool,
 }
 
 impl Parts {
-    pub const ALL: Parts = Parts { cabs: true, fixed: true, decay: true, sensitivity: true };
+    pub const ALL: Parts = Parts { cabs: true, fixed: true, decay: true, sensitivity: true, rules: true };
 
     pub fn parse(s: &str) -> CliResult<Parts> {
-        let mut p = Parts { cabs: false, fixed: false, decay: false, sensitivity: false };
+        let mut p = Parts { cabs: false, fixed: false, decay: false, sensitivity: false, rules: false };
         for part in s.split(',').map(str::trim) {
             match part {
                 "cabs" => p.cabs = true,
                 "fixed" => p.fixed = true,
                 "decay" => p.decay = true,
                 "sensitivity" => p.sensitivity = true,
+                "rules" => p.rules = true,
                 "all" => p = Parts::ALL,
-                _ => return Err(CliError::usage(format!("--only: unknown part '{part}' (use cabs, fixed, decay, sensitivity)"))),
+                _ => return Err(CliError::usage(format!("--only: unknown part '{part}' (use cabs, fixed, decay, sensitivity, rules)"))),
             }
         }
         Ok(p)
@@ -80,6 +83,14 @@ pub struct Options {
     pub jobs: usize,
     /// Reuse complete run CSVs found in `OUT/runs` whose record matches these flags.
     pub resume: bool,
+    /// `--rules`: the comparison set, any `--rule` strings (checked by the library's parser).
+    pub rules: Vec<String>,
+    /// `--emit-jobs FILE`: write one command per run instead of training.
+    pub emit_jobs: Option<PathBuf>,
+    /// `--run LABEL`: train (or find complete) that one run of the grid, and nothing else.
+    pub run: Option<String>,
+    /// `--assemble-only`: build the tables from the runs in `OUT/runs`; refuse if one is missing.
+    pub assemble_only: bool,
 }
 
 impl Default for Options {
@@ -97,6 +108,10 @@ impl Default for Options {
             only: Parts::ALL,
             jobs: 1,
             resume: false,
+            rules: Vec::new(),
+            emit_jobs: None,
+            run: None,
+            assemble_only: false,
         }
     }
 }
@@ -128,6 +143,22 @@ pub fn check_alpha(a: f64, given: &str, flag: &str) -> CliResult<f64> {
         return Ok(a);
     };
     Err(CliError::usage(format!("{flag}: '{given}' {why} (e.g. {flag} 0.1)")))
+}
+
+/// `--rules`: comma-separated rule strings, as `--rule` takes them, duplicates dropped, in the
+/// order given (the first is the one the others are compared with). Each is checked by the
+/// library's rule parser later, with the run's other settings; here only empty items are refused.
+pub fn parse_rules(s: &str) -> CliResult<Vec<String>> {
+    let mut v: Vec<String> = Vec::new();
+    for item in s.split(',').map(str::trim) {
+        if item.is_empty() {
+            return Err(CliError::usage(format!("--rules: '{s}' has an empty item (e.g. --rules cabs,const:64)")));
+        }
+        if !v.iter().any(|r| r == item) {
+            v.push(item.to_string());
+        }
+    }
+    Ok(v)
 }
 
 /// A comma-separated list of batch sizes ≥ 1, sorted, duplicates dropped.

@@ -13,6 +13,20 @@ pub enum Kind {
         m: u32,
         k: f64,
     },
+    /// Any other `--rule` string, from `--rules` (e.g. `norm:0.1`, `const:64:step:1000:0.5`).
+    Rule(String),
+}
+
+impl Kind {
+    /// The run kind of a `--rules` entry: `cabs` and `const:M` are the runs the other parts
+    /// train (so a run both need is trained once), anything else a rule of its own.
+    pub fn of_rule(rule: &str) -> Kind {
+        match rule.strip_prefix("const:").map(str::parse::<u32>) {
+            _ if rule == "cabs" => Kind::Cabs,
+            Some(Ok(m)) => Kind::Fixed { m },
+            _ => Kind::Rule(rule.to_string()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +50,7 @@ impl RunSpec {
             Kind::Cabs => format!("cabs-a{a}{seed}"),
             Kind::Fixed { m } => format!("const-m{m}-a{a}{seed}"),
             Kind::Decay { m, .. } => format!("const-m{m}-a{a}-invtime{seed}"),
+            Kind::Rule(ref r) => format!("rule-{}-a{a}{seed}", file_safe(r)),
         }
     }
 
@@ -45,6 +60,7 @@ impl RunSpec {
             Kind::Cabs => "cabs".into(),
             Kind::Fixed { m } => format!("const:{m}"),
             Kind::Decay { m, k } => format!("const:{m}:invtime:{k}"),
+            Kind::Rule(ref r) => r.clone(),
         }
     }
 
@@ -55,15 +71,32 @@ impl RunSpec {
             Kind::Cabs => format!("CABS α={a}"),
             Kind::Fixed { m } => format!("m={m} α={a}"),
             Kind::Decay { m, .. } => format!("m={m} α={a}, inv-time decay"),
+            Kind::Rule(ref r) => format!("{r} α={a}"),
         }
     }
 
     pub fn batch(&self) -> Option<u32> {
         match self.kind {
-            Kind::Cabs => None,
+            Kind::Cabs | Kind::Rule(_) => None,
             Kind::Fixed { m } | Kind::Decay { m, .. } => Some(m),
         }
     }
+}
+
+/// A rule string as part of a file name: letters, digits and `.` kept, `:` as `-`, anything
+/// else `_` (`norm:0.1` → `norm-0.1`), so that labels stay one plain path component.
+pub fn file_safe(rule: &str) -> String {
+    rule.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else if c == ':' {
+                '-'
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The k of `const:M:invtime:K` that halves α at half the budget: α/(1 + k·t) = α/2 at
@@ -146,6 +179,13 @@ pub fn independent_runs(parts: &super::options::Parts, o: &super::options::Optio
             add(Kind::Cabs, alpha);
             for m in sensitivity_batches(&o.batches) {
                 add(Kind::Fixed { m }, alpha);
+            }
+        }
+    }
+    if parts.rules {
+        for r in &o.rules {
+            for &alpha in &o.alphas {
+                add(Kind::of_rule(r), alpha);
             }
         }
     }

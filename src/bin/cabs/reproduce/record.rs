@@ -69,6 +69,10 @@ pub struct Record {
     /// Why the record was written after the run, for adopted runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopted: Option<String>,
+    /// How a run that diverged ended ("diverged at step 12: …"): its CSV stops before the budget
+    /// on purpose, so `--resume` and `--assemble-only` take it as finished, not as killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<String>,
 }
 
 macro_rules! source {
@@ -104,7 +108,6 @@ pub const ENGINE_SOURCES: &[(&str, &str)] = &[
     source!("shaders/step.wgsl"),
     source!("src/bin/cabs/session.rs"),
     source!("src/cabs.rs"),
-    source!("src/csv.rs"),
     source!("src/data/sampler.rs"),
     source!("src/engine/auto.rs"),
     source!("src/engine/cpu.rs"),
@@ -112,6 +115,7 @@ pub const ENGINE_SOURCES: &[(&str, &str)] = &[
     source!("src/fast/conv.rs"),
     source!("src/fast/gemm.rs"),
     source!("src/fast/mod.rs"),
+    source!("src/fast/pool.rs"),
     source!("src/gpu/context.rs"),
     source!("src/gpu/conv.rs"),
     source!("src/gpu/engine/builder.rs"),
@@ -123,8 +127,10 @@ pub const ENGINE_SOURCES: &[(&str, &str)] = &[
     source!("src/gpu/kernels.rs"),
     source!("src/gpu/mod.rs"),
     source!("src/model.rs"),
+    source!("src/plan/conv_norms.rs"),
     source!("src/plan/memory.rs"),
     source!("src/plan/mod.rs"),
+    source!("src/plan/readback.rs"),
     source!("src/reference/bias_grad.rs"),
     source!("src/reference/conv2d.rs"),
     source!("src/reference/crop_standardize.rs"),
@@ -135,8 +141,16 @@ pub const ENGINE_SOURCES: &[(&str, &str)] = &[
     source!("src/reference/per_example_norms.rs"),
     source!("src/reference/reduce_stats.rs"),
     source!("src/reference/sgd_update.rs"),
+    source!("src/record.rs"),
     source!("src/reference/softmax_xent.rs"),
     source!("src/rng.rs"),
+    source!("src/rules/adadamp.rs"),
+    source!("src/rules/cabs.rs"),
+    source!("src/rules/fixed.rs"),
+    source!("src/rules/gns.rs"),
+    source!("src/rules/grow.rs"),
+    source!("src/rules/inner.rs"),
+    source!("src/rules/mod.rs"),
     source!("src/trainer.rs"),
 ];
 

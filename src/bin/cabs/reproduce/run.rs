@@ -4,6 +4,7 @@
 
 use super::metrics::{conv_xi_columns, EvalPoint, Run, StepPoint};
 use super::plan::{distinct, RunSpec};
+use super::probes::{predictions, predictions_path, read_predictions, SubsetLoss, EXTRA_COLUMNS};
 use super::record::{differences, read_record, regular_or_absent, this_engine, write_record, Record, RunSettings};
 use crate::error::{CliError, CliResult};
 use crate::session::{drive, Budget, Ending, EvalEvery};
@@ -87,7 +88,7 @@ pub(super) enum Found {
 /// header. The way out is in the message: the run's own flags, deleting the file, or a new --out.
 pub(super) fn check_resume(ctx: &Ctx, spec: &RunSpec) -> CliResult<Found> {
     let path = ctx.csv_path(spec);
-    if !regular_or_absent(&path)? {
+    if !regular_or_absent(&path)? && !regular_or_absent(&gz_path(&path))? {
         return Ok(Found::Nothing);
     }
     let keep = "it is kept: rerun with its flags, or delete it (and its .json) to train it again, or choose another --out";
@@ -130,7 +131,11 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
     let path = ctx.csv_path(spec);
     if ctx.resume {
         let found = check_resume(ctx, spec)?;
-        if let Some(run) = load_run(&path, spec, ctx.budget)? {
+        let diverged = match &found {
+            Found::Recorded(r) => r.diverged.clone(),
+            _ => None,
+        };
+        if let Some(run) = load_run(&path, spec, ctx.budget, ctx.data.test.len(), diverged.as_deref())? {
             let how = match found {
                 Found::Recorded(r) => match r.engine {
                     Some(e) if e.source_hash != this_engine("").source_hash => {
@@ -151,37 +156,52 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
     }
     // Before anything is opened: a FIFO here would block for ever.
     regular_or_absent(&path)?;
+    let mut subset = SubsetLoss::new(cfg.clone(), &ctx.data).map_err(|e| e.context(&label))?;
     let mut trainer = pollster::block_on(Trainer::new(cfg, ctx.data.clone())).map_err(|e| CliError::from(e).context(&label))?;
+    // Predictions of an earlier, stopped attempt would sit beside a CSV they do not belong to.
+    let pred_path = predictions_path(&path);
+    if regular_or_absent(&pred_path)? {
+        std::fs::remove_file(&pred_path).map_err(|e| CliError::write(&pred_path, e))?;
+    }
     let device = engine_name(&trainer);
     if ctx.engine.is_none() {
         ctx.engine = Some(device.clone());
     }
     // The record first: a run stopped half-way then has a matching record, and --resume trains
     // it again rather than refusing it.
-    write_record(
-        &path,
-        &Record { label: label.clone(), settings: ctx.run_settings(spec), engine: Some(this_engine(&device)), adopted: None },
-    )?;
+    let mut record = Record {
+        label: label.clone(),
+        settings: ctx.run_settings(spec),
+        engine: Some(this_engine(&device)),
+        adopted: None,
+        diverged: None,
+    };
+    write_record(&path, &record)?;
     let mut csv = BufWriter::new(File::create(&path).map_err(|e| CliError::write(&path, e))?);
-    writeln!(csv, "{},train_ms", cabs::csv::HEADER).map_err(|e| CliError::write(&path, e))?;
+    writeln!(csv, "{},{EXTRA_COLUMNS}", cabs::record::header()).map_err(|e| CliError::write(&path, e))?;
     let mut run = Run::new(spec.clone());
     // As in `cabs train`: wall time counts from here, after the engine is set up.
     let start = Instant::now();
     let mut conv_xi = Vec::new();
-    let ending = drive(&mut trainer, Budget::Examples(ctx.budget), EvalEvery::Examples(ctx.eval_every), None, &mut |_, step| {
+    let ending = drive(&mut trainer, Budget::Examples(ctx.budget), EvalEvery::Examples(ctx.eval_every), None, &mut |t, step| {
         let s = step.stats;
+        let mut subset_loss = None;
         if let Some(e) = step.eval {
+            subset_loss = Some(subset.measure(t)?);
             run.evals.push(EvalPoint {
                 examples: s.examples_seen,
                 train_s: step.train_s,
                 test_loss: e.test_loss,
                 test_accuracy: e.test_accuracy,
+                train_subset_loss: subset_loss,
             });
         }
         if let (Some(e), Some(a)) = (s.conv_xi_exact, s.conv_xi_approx) {
             conv_xi.push((e, a));
         }
-        writeln!(csv, "{},{:.3}", cabs::csv::row(s, step.eval, step.wall_ms), step.train_s * 1e3).map_err(|e| CliError::write(&path, e))?;
+        let sub = subset_loss.map(|v| format!("{v:.6}")).unwrap_or_default();
+        writeln!(csv, "{},{:.3},{sub}", cabs::record::row(s, step.eval, step.wall_ms), step.train_s * 1e3)
+            .map_err(|e| CliError::write(&path, e))?;
         run.steps.push(StepPoint {
             step: s.step,
             examples: s.examples_seen,
@@ -199,8 +219,14 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
         Ending::Diverged(e) => run.diverged = Some(e.to_string()),
     }
     flushed?;
-    if run.diverged.is_none() {
+    if run.diverged.is_some() {
+        record.diverged = run.diverged.clone();
+        write_record(&path, &record)?;
+    } else {
         run.extra = conv_xi_columns(&conv_xi);
+        let p = predictions(&mut trainer).map_err(|e| e.context(&label))?;
+        std::fs::write(&pred_path, &p).map_err(|e| CliError::write(&pred_path, e))?;
+        run.predictions = Some(p);
     }
     run.wall_s = start.elapsed().as_secs_f64();
     if !ctx.quiet {
@@ -236,6 +262,7 @@ fn adopted(ctx: &Ctx, spec: &RunSpec) -> Record {
         label: spec.label(),
         settings: ctx.run_settings(spec),
         engine: None,
+        diverged: None,
         adopted: Some(format!(
             "{}the run file predates run records; this record was written from the flags of `cabs reproduce --resume` with {} set",
             ctx.adopt.as_deref().filter(|n| !n.is_empty()).map(|n| format!("{n}; ")).unwrap_or_default(),
@@ -249,11 +276,10 @@ fn adopted(ctx: &Ctx, spec: &RunSpec) -> Record {
 /// example count that is not a whole number, an accuracy outside [0, 1] or NaN, a loss or time
 /// that is not finite, a test loss without its accuracy) is an error naming the file and line.
 /// Empty cells a run leaves (no evaluation at that step, ξ columns it does not compute) stay.
-pub(super) fn load_run(path: &Path, spec: &RunSpec, budget: u64) -> CliResult<Option<Run>> {
-    if !regular_or_absent(path)? {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::Io(format!("cannot read {}: {e}", path.display())))?;
+/// `diverged`: the record's note of a run that diverged; its CSV is then complete as it is.
+pub(super) fn load_run(csv_path: &Path, spec: &RunSpec, budget: u64, n_test: usize, diverged: Option<&str>) -> CliResult<Option<Run>> {
+    let Some((path, text)) = read_run_text(csv_path)? else { return Ok(None) };
+    let path = path.as_path();
     let fix = "delete it to train the run again";
     let bad = |what: &str| CliError::Io(format!("{}: {what}; {fix}", path.display()));
     let mut lines = text.lines();
@@ -262,6 +288,8 @@ pub(super) fn load_run(path: &Path, spec: &RunSpec, budget: u64) -> CliResult<Op
     let (c_step, c_ex, c_m, c_loss) = (col("step")?, col("examples_seen")?, col("batch_size")?, col("loss")?);
     let (c_tl, c_ta, c_wall, c_train) = (col("test_loss")?, col("test_accuracy")?, col("wall_ms")?, col("train_ms")?);
     let (c_xe, c_xa) = (header.iter().position(|h| *h == "conv_xi_exact"), header.iter().position(|h| *h == "conv_xi_approx"));
+    // Absent in runs made before the subset loss was measured.
+    let c_sub = header.iter().position(|h| *h == "train_subset_loss");
     let mut run = Run::new(spec.clone());
     let mut conv_xi = Vec::new();
     for (n, line) in lines.enumerate() {
@@ -294,18 +322,65 @@ pub(super) fn load_run(path: &Path, spec: &RunSpec, budget: u64) -> CliResult<Op
                     .ok()
                     .filter(|a| (0.0..=1.0).contains(a))
                     .ok_or_else(|| at(c_ta, "is not an accuracy in [0, 1]"))?;
-                run.evals.push(EvalPoint { examples, train_s, test_loss, test_accuracy });
+                let train_subset_loss = match c_sub.map(cell) {
+                    None | Some("") => None,
+                    Some(_) => Some(c_sub.map(finite).transpose()?.unwrap_or(f64::NAN)),
+                };
+                run.evals.push(EvalPoint { examples, train_s, test_loss, test_accuracy, train_subset_loss });
             }
             (false, true) => return Err(at(c_ta, "is missing beside a test loss")),
             (true, false) => return Err(at(c_tl, "is missing beside a test accuracy")),
         }
         run.wall_s = finite(c_wall)? / 1e3;
     }
+    if let Some(d) = diverged {
+        run.diverged = Some(d.to_string());
+        return Ok(Some(run));
+    }
     if run.steps.last().is_none_or(|s| s.examples < budget) || run.evals.is_empty() {
         return Ok(None);
     }
     run.extra = conv_xi_columns(&conv_xi);
+    run.predictions = read_predictions(csv_path, n_test)?;
     Ok(Some(run))
+}
+
+/// The text of a run file: `runs/<label>.csv`, or else `runs/<label>.csv.gz` (how a large
+/// committed set keeps its logs), with the path read. None when neither exists.
+pub(super) fn read_run_text(csv: &Path) -> CliResult<Option<(PathBuf, String)>> {
+    let cannot = |p: &Path, e: &dyn std::fmt::Display| CliError::Io(format!("cannot read {}: {e}", p.display()));
+    if regular_or_absent(csv)? {
+        let text = std::fs::read_to_string(csv).map_err(|e| cannot(csv, &e))?;
+        return Ok(Some((csv.to_path_buf(), text)));
+    }
+    let gz = gz_path(csv);
+    if !regular_or_absent(&gz)? {
+        return Ok(None);
+    }
+    let file = File::open(&gz).map_err(|e| cannot(&gz, &e))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)), &mut text)
+        .map_err(|e| cannot(&gz, &e))?;
+    Ok(Some((gz, text)))
+}
+
+/// `runs/<label>.csv.gz` beside `runs/<label>.csv`.
+pub(super) fn gz_path(csv: &Path) -> PathBuf {
+    let mut name = csv.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".gz");
+    csv.with_file_name(name)
+}
+
+/// A run complete in `runs_dir` (with a matching record, or one to adopt), read back; None when
+/// it is missing or was stopped before the end. For `--assemble-only` and the second phase of
+/// `--emit-jobs`, which read runs but never train them.
+pub(super) fn load_complete(ctx: &Ctx, spec: &RunSpec) -> CliResult<Option<Run>> {
+    let diverged = match check_resume(ctx, spec)? {
+        Found::Nothing => return Ok(None),
+        Found::Unrecorded => None,
+        Found::Recorded(r) => r.diverged,
+    };
+    load_run(&ctx.csv_path(spec), spec, ctx.budget, ctx.data.test.len(), diverged.as_deref())
 }
 
 /// Runs by label: a run that several experiments need is trained once.

@@ -42,6 +42,9 @@ pub(super) struct Report {
     pub grid: Vec<(u32, Vec<Group>, Option<usize>)>,
     /// Per α: the CABS group and the fixed-m groups (in `sensitivity_batches` order).
     pub sensitivity: Vec<(f64, Group, Vec<Group>)>,
+    /// Per rule of `--rules`: the groups of the α grid (in `--alphas` order) and the best one's
+    /// position (chosen as for the fixed batches).
+    pub rules: Vec<(String, Vec<Group>, Option<usize>)>,
 }
 
 impl Report {
@@ -118,6 +121,8 @@ pub(super) struct Env {
     pub seeds: Vec<u64>,
     /// Test examples: the binomial noise of test accuracy.
     pub n_test: usize,
+    /// The test labels: McNemar's test and chance level.
+    pub labels: Vec<u32>,
     pub budget: u64,
     pub eval_every: u64,
     pub window: u64,

@@ -76,7 +76,8 @@ fn run_summaries() {
         diverged: None,
         failed: None,
         steps: steps(&[(10, 1.0), (20, 1.0), (30, 1.0), (40, 1.0)]),
-        evals: vec![EvalPoint { examples: 100, train_s: 3.0, test_loss: 0.5, test_accuracy: 0.9 }],
+        evals: vec![EvalPoint { examples: 100, train_s: 3.0, test_loss: 0.5, test_accuracy: 0.9, train_subset_loss: None }],
+        predictions: None,
         wall_s: 1.0,
         extra: Vec::new(),
         roles: Vec::new(),
@@ -127,7 +128,17 @@ fn labels_rules_and_parsing() {
     assert!(parse_batches("16,0").unwrap_err().to_string().contains("--batches"));
     assert_eq!(sensitivity_batches(&[16, 32, 64, 128, 256]), vec![16, 64, 256]);
     assert_eq!(sensitivity_batches(&[32]), vec![32]);
-    assert_eq!(Parts::parse("cabs,decay").unwrap(), Parts { cabs: true, fixed: false, decay: true, sensitivity: false });
+    assert_eq!(Parts::parse("cabs,decay").unwrap(), Parts { cabs: true, fixed: false, decay: true, sensitivity: false, rules: false });
+    assert_eq!(Parts::parse("rules").unwrap(), Parts { cabs: false, fixed: false, decay: false, sensitivity: false, rules: true });
+    // A --rules entry: cabs and const:M are the runs the other parts train; others keep their string.
+    assert_eq!(Kind::of_rule("cabs"), Kind::Cabs);
+    assert_eq!(Kind::of_rule("const:64"), Kind::Fixed { m: 64 });
+    assert_eq!(Kind::of_rule("const:64:invtime:0.01"), Kind::Rule("const:64:invtime:0.01".into()));
+    let norm = RunSpec { kind: Kind::of_rule("norm:0.1"), alpha: 0.2, seed: 2 };
+    assert_eq!((norm.label(), norm.rule()), ("rule-norm-0.1-a0.2-s2".to_string(), "norm:0.1".to_string()));
+    assert_eq!(file_safe("grow:16:1e4:2/x y"), "grow-16-1e4-2_x_y");
+    assert_eq!(parse_rules("cabs, norm:0.1,cabs").unwrap(), vec!["cabs".to_string(), "norm:0.1".to_string()]);
+    assert!(parse_rules("cabs,,norm:0.1").unwrap_err().to_string().contains("'cabs,,norm:0.1'"));
     assert!(Parts::parse("cabs,bogus").is_err());
     assert_eq!(thin((0..1000).map(|i| (i as f64, 1.0)).collect(), 100).len(), 101);
     let acc = |pts: &[f64]| accuracy_range(&[Series::line(Style::cabs(), pts.iter().map(|&a| (1.0, a)).collect(), false)]);
@@ -220,7 +231,7 @@ fn planning_is_linear_and_gives_each_run_once() {
     // 100,000 seeds: one hash-set lookup per spec (a pairwise search would not finish here), and
     // every run once.
     let o = Options { alphas: vec![0.5, 2.0], batches: vec![16, 32], ..Options::default() };
-    let parts = Parts { cabs: true, fixed: true, decay: false, sensitivity: false };
+    let parts = Parts { cabs: true, fixed: true, decay: false, sensitivity: false, rules: false };
     let seeds = seed_range(1, 100_000).unwrap();
     let plan = independent_runs(&parts, &o, &seeds);
     assert_eq!(plan.len(), 5 * 100_000);
@@ -302,16 +313,33 @@ fn load(rows: &[&str]) -> Result<Option<Run>, String> {
     let dir = std::env::temp_dir().join(format!("cabs-reproduce-unit-{}-{}", std::process::id(), rows.len()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{:x}.csv", rows.iter().map(|r| r.len()).sum::<usize>() * 7919 + rows.len()));
-    let text = format!("{},train_ms\n{}\n", cabs::csv::HEADER, rows.join("\n"));
+    let text = format!("{},train_ms\n{}\n", cabs::record::header(), rows.join("\n"));
     std::fs::write(&path, text).unwrap();
-    let r = super::run::load_run(&path, &RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 }, 32).map_err(|e| e.to_string());
+    let r = super::run::load_run(&path, &RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 }, 32, 0, None).map_err(|e| e.to_string());
     let _ = std::fs::remove_file(&path);
     r
 }
 
 /// A row of the run CSV: step, examples, then the test loss and accuracy cells.
 fn row(step: &str, examples: &str, test_loss: &str, test_accuracy: &str) -> String {
-    format!("{step},{examples},16,16,16,0.5,0.5,1,1,1,1,0.1,{test_loss},{test_accuracy},10,,,5")
+    // By column name, so that columns the step record gains leave the row valid.
+    let cells: Vec<String> = cabs::record::header()
+        .split(',')
+        .map(|c| match c {
+            "step" => step,
+            "examples_seen" => examples,
+            "batch_size" | "next_batch_size" | "m_raw" => "16",
+            "loss" | "loss_avg" => "0.5",
+            "xi" | "xi_avg" | "grad_norm_sq" | "noise_scale" => "1",
+            "lr" => "0.1",
+            "test_loss" => test_loss,
+            "test_accuracy" => test_accuracy,
+            "wall_ms" => "10",
+            _ => "",
+        })
+        .map(str::to_string)
+        .collect();
+    format!("{},5", cells.join(","))
 }
 
 #[test]
@@ -335,4 +363,127 @@ fn resume_refuses_values_no_run_can_log_naming_the_line() {
     }
     // A run that stopped before the budget is trained again, not an error.
     assert!(load(&[&between]).unwrap().is_none());
+}
+
+/// A blobs run with a small MLP on the CPU engine, a few steps in.
+fn trained_blobs() -> (cabs::trainer::Trainer, cabs::trainer::TrainerConfig) {
+    let s = cabs::settings::Settings { data: "blobs".into(), model: "mlp:16".into(), backend: "cpu".into(), ..Default::default() };
+    let cfg = s.trainer_config().unwrap();
+    let data = cabs::data::DataName::Blobs.generate(1).unwrap();
+    let mut t = pollster::block_on(cabs::trainer::Trainer::new(cfg.clone(), data)).unwrap();
+    for _ in 0..30 {
+        pollster::block_on(t.step()).unwrap();
+    }
+    (t, cfg)
+}
+
+#[test]
+fn kept_predictions_score_the_accuracy_the_engine_reports() {
+    let (mut t, _) = trained_blobs();
+    let p = super::probes::predictions(&mut t).unwrap();
+    let labels = &t.data().test.labels.clone();
+    assert_eq!(p.len(), labels.len());
+    let right = p.iter().zip(labels).filter(|(p, l)| **p as u32 == **l).count();
+    let reported = pollster::block_on(t.evaluate()).unwrap().test_accuracy;
+    assert_eq!(right as f64 / labels.len() as f64, reported);
+    // The comparison can fail: one flipped prediction changes the count.
+    let flipped =
+        p.iter().zip(labels).enumerate().filter(|(i, (p, l))| if *i == 0 { **p as u32 != **l } else { **p as u32 == **l }).count();
+    assert_ne!(flipped, right);
+}
+
+#[test]
+fn the_subset_loss_matches_the_cross_entropy_of_the_predicted_probabilities() {
+    let (mut t, cfg) = trained_blobs();
+    let data = t.data().clone();
+    let mut sub = super::probes::SubsetLoss::new(cfg, &data).unwrap();
+    let measured = sub.measure(&t).unwrap();
+    // Independently: the model's probabilities on the subset's training examples (the CPU
+    // twins' forward pass), −ln p(label), averaged.
+    let idx = super::probes::subset_indices(data.train.len());
+    assert_eq!(idx.len(), data.train.len().min(super::probes::SUBSET_SIZE));
+    let dim = data.dim as usize;
+    let points: Vec<f32> =
+        idx.iter().flat_map(|&i| (0..dim).map(move |j| (i as usize, j))).map(|(i, j)| data.train.feature(dim, i, j)).collect();
+    let p = pollster::block_on(t.predict(&points)).unwrap();
+    let k = data.classes as usize;
+    let oracle = idx.iter().enumerate().map(|(r, &i)| -(p[r * k + data.train.labels[i as usize] as usize] as f64).ln()).sum::<f64>()
+        / idx.len() as f64;
+    assert!((measured - oracle).abs() < 1e-4 * oracle.max(1.0), "subset loss {measured} vs oracle {oracle}");
+    // Not the test loss: a different set of examples.
+    let test = pollster::block_on(t.evaluate()).unwrap().test_loss;
+    assert_ne!(measured, test);
+    // The subset is the same for every run: fixed by its own seed, not the run's.
+    assert_eq!(super::probes::subset_indices(data.train.len()), idx);
+}
+
+#[test]
+fn paired_intervals_use_students_t_and_verdicts_keep_one_vocabulary() {
+    use super::paired::*;
+    // Three seeds: mean 2, sd 1, t(2) = 4.303, half-width 4.303/√3.
+    let iv = t_interval(&[1.0, 2.0, 3.0]).unwrap();
+    let half = 4.303 / 3f64.sqrt();
+    assert!((iv.mean - 2.0).abs() < 1e-12 && (iv.lo - (2.0 - half)).abs() < 1e-12 && (iv.hi - (2.0 + half)).abs() < 1e-12);
+    assert!(t_interval(&[0.5]).unwrap().hi.is_infinite(), "one seed shows nothing");
+    assert_eq!(t_interval(&[]), None);
+    assert_eq!((t95(4), t95(100)), (2.776, 1.960));
+    // Losses (lower is better), margin 0.1: wholly below zero is support; wholly above zero is
+    // evidence against even inside the margin; straddling zero but below the margin is support of
+    // "at least as good"; straddling the margin is not shown.
+    let at = |lo: f64, hi: f64| Interval { diffs: vec![], mean: (lo + hi) / 2.0, lo, hi };
+    assert_eq!(at_least_as_good(&at(-0.3, -0.1), true, 0.1), Verdict::Supported);
+    assert_eq!(at_least_as_good(&at(0.01, 0.05), true, 0.1), Verdict::NotSupported);
+    assert_eq!(at_least_as_good(&at(-0.05, 0.05), true, 0.1), Verdict::Supported);
+    assert_eq!(at_least_as_good(&at(-0.05, 0.2), true, 0.1), Verdict::NotShown);
+    // Accuracies (higher is better): the same in mirror.
+    assert_eq!(at_least_as_good(&at(-0.05, -0.01), false, 0.002), Verdict::NotSupported);
+    assert_eq!(at_least_as_good(&at(-0.001, 0.01), false, 0.002), Verdict::Supported);
+    assert_eq!(better(&at(-0.05, 0.05), true), Verdict::NotShown);
+    assert_eq!(better(&at(0.01, 0.05), false), Verdict::Supported);
+    assert_eq!(better(&at(0.01, 0.05), true), Verdict::NotSupported);
+    assert_eq!(
+        [Verdict::Supported, Verdict::NotShown, Verdict::NotSupported].map(Verdict::word),
+        ["supported", "not shown", "not supported"]
+    );
+}
+
+#[test]
+fn mcnemar_is_the_exact_binomial_test_on_the_discordant_digits() {
+    use super::paired::*;
+    // Bin(10, ½): P(X ≤ 1) = 11/1024, two-sided twice that.
+    assert!((binomial_two_sided(1, 10) - 22.0 / 1024.0).abs() < 1e-15);
+    assert_eq!(binomial_two_sided(5, 10), 1.0);
+    assert_eq!(binomial_two_sided(0, 0), 1.0);
+    // Large n does not underflow: 4,000 vs 6,000 of 10,000 is far beyond chance, 5,000 each is not.
+    assert!(binomial_two_sided(4000, 10_000) < 1e-80 && binomial_two_sided(4000, 10_000) > 0.0);
+    assert!(binomial_two_sided(5000, 10_000) > 0.99);
+    let labels = [0u32, 1, 2, 3, 4, 5];
+    let a = [0u8, 1, 2, 0, 0, 5]; // right on 0, 1, 2, 5
+    let b = [0u8, 0, 0, 3, 4, 5]; // right on 0, 3, 4, 5
+    let m = mcnemar(&a, &b, &labels).unwrap();
+    assert_eq!((m.only_a, m.only_b), (2, 2));
+    assert_eq!(m.p, 1.0);
+    assert_eq!(mcnemar(&a[..5], &b, &labels), None);
+}
+
+#[test]
+fn runs_that_did_not_learn_and_identical_runs_are_named() {
+    use super::paired::*;
+    let labels = [1u32, 1, 1, 0, 2, 3, 4, 5, 6, 7];
+    assert_eq!(chance(&labels), 0.3);
+    let mut r = Run::new(RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 });
+    r.steps = steps(&[(16, 2.3), (16, 2.2)]);
+    r.evals = vec![EvalPoint { examples: 32, train_s: 1.0, test_loss: 2.2, test_accuracy: 0.305, train_subset_loss: None }];
+    assert!(did_not_learn(&r, 0.3), "within 1 point of chance");
+    r.evals[0].test_accuracy = 0.32;
+    assert!(!did_not_learn(&r, 0.3));
+    let mut d = r.clone();
+    d.diverged = Some("diverged at step 3".into());
+    assert!(did_not_learn(&d, 0.3));
+    // Same steps under another label: identical; a loss that differs in the last bit is not.
+    let mut twin = r.clone();
+    twin.spec = RunSpec { kind: Kind::Fixed { m: 16 }, alpha: 0.1, seed: 1 };
+    let mut near = r.clone();
+    near.steps[1].loss = f64::from_bits(near.steps[1].loss.to_bits() + 1);
+    assert_eq!(identical_runs(&[r.clone(), near, twin]), vec![vec![0, 2]]);
 }
