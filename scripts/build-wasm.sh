@@ -6,8 +6,8 @@
 # (npm/index.d.ts, checked by tests/page/package.test.mjs). Budget: under 360 KB of wasm gzipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --lib --target wasm32-unknown-unknown
-wasm-bindgen --target web --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/release/cabs.wasm
+cargo build --profile wasm-release --lib --target wasm32-unknown-unknown
+wasm-bindgen --target web --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/wasm-release/cabs.wasm
 if [ -x node_modules/.bin/wasm-opt ]; then
   node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-simd www/pkg/cabs_bg.wasm -o www/pkg/cabs_bg.opt.wasm
