@@ -18,8 +18,14 @@ use crate::reference::inner_products::{inner_product_var, inner_products};
 use crate::reference::matmul::{MatmulSpec, ACCUMULATE, ADD_BIAS, SCALE_INV_M};
 use crate::reference::reduce_stats::{reduce_stats, StepSums};
 use crate::reference::{
-    bias_grad::bias_grad, conv2d, crop_standardize::crop_standardize, gather::gather_batch, max_pool, per_example_norms::per_example_norms,
-    sgd_update::sgd_update, softmax_xent::softmax_xent,
+    bias_grad::bias_grad,
+    conv2d,
+    crop_standardize::crop_standardize,
+    gather::gather_batch,
+    max_pool,
+    per_example_norms::per_example_norms,
+    sgd_update::{partials, sgd_update},
+    softmax_xent::softmax_xent,
 };
 use std::collections::BTreeMap;
 
@@ -146,8 +152,11 @@ impl CpuExec {
         let m = a.rows;
         match op {
             Op::Gather => {
-                let mut x = self.take(Buf::Input);
-                gather_batch(a.split, lay.input_dim as usize, a.perm, a.offset, m, &mut x, &mut self.labels);
+                // Split by examples: each row is a copy of its own.
+                let (mut x, dim, rs) = (self.take(Buf::Input), lay.input_dim as usize, ranges(m, self.pool.threads()));
+                let parts: Vec<_> =
+                    rs.iter().cloned().zip(split_rows(&mut x, &rs, dim)).zip(split_rows(&mut self.labels, &rs, 1)).collect();
+                self.pool.each(parts, |_, ((r, x), y)| gather_batch(a.split, dim, a.perm, a.offset + r.start, r.len(), x, y));
                 self.put(Buf::Input, x);
             }
             Op::CropStandardize => {
@@ -313,14 +322,14 @@ impl CpuExec {
                 let c = lay.convs[stage];
                 let mut t = self.take(Buf::ConvOut(stage));
                 let (gw, gb) = self.grads[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
-                fast_conv::forward(&c.conv, self.get(self.plan.stage_input(stage)), gw, gb, m, &mut t);
+                fast_conv::forward_on(&self.pool, &c.conv, self.get(self.plan.stage_input(stage)), gw, gb, m, &mut t);
                 let mut inner = self.take(Buf::Inner);
                 inner_products(self.get(Buf::DConv(stage)), &t, m, c.conv.out_len(), first, &mut inner[a.row_base..]);
                 self.put(Buf::Inner, inner);
                 self.put(Buf::ConvOut(stage), t);
             }
             Op::InnerVar => self.inner_stats = inner_product_var(&self.get(Buf::Inner)[..m]),
-            Op::SgdUpdate => self.partials = sgd_update(&mut self.params, &self.grads, lr),
+            Op::SgdUpdate => self.partials = sgd_update_on(&self.pool, &mut self.params, &self.grads, lr),
             Op::ReduceStats => {} // see `CpuEngine::train_step` / `evaluate`: it returns the sums
         }
     }
@@ -359,6 +368,29 @@ impl CpuExec {
 }
 
 /// Zero `d` where the ReLU output `a` is not positive (`MUL_RELU_DERIV` of the shaders).
+/// [`sgd_update`] split over `pool`'s threads, with the same result: the update is element-wise
+/// (split by parameters) and each lane's partial `Σ ḡ²` is its own sum in the same order (split
+/// by lanes, each thread walking the gradient in rows of `lanes` so that the adds vectorise across
+/// lanes instead of striding).
+fn sgd_update_on(pool: &Pool, params: &mut [f32], grads: &[f32], lr: f32) -> Vec<f32> {
+    let lanes = partials(grads.len());
+    let mut out = vec![0.0f32; lanes];
+    let (pr, lr_s) = (ranges(params.len().min(grads.len()), pool.threads()), ranges(lanes, pool.threads()));
+    if pool.threads() == 1 || pr.len() != lr_s.len() {
+        return sgd_update(params, grads, lr); // one thread, or fewer parameters than threads
+    }
+    let parts: Vec<_> =
+        split_rows(params, &pr, 1).into_iter().zip(pr.clone()).zip(split_rows(&mut out, &lr_s, 1).into_iter().zip(lr_s.clone())).collect();
+    pool.each(parts, |_, ((w, wr), (sq, l))| {
+        w.iter_mut().zip(&grads[wr]).for_each(|(w, g)| *w -= lr * g);
+        for row in grads.chunks(lanes) {
+            let row = row.get(l.start..l.end.min(row.len())).unwrap_or(&[]);
+            sq.iter_mut().zip(row).for_each(|(sq, g)| *sq += g * g);
+        }
+    });
+    out
+}
+
 fn mask_relu(d: &mut [f32], a: &[f32]) {
     for (d, &a) in d.iter_mut().zip(a) {
         if a <= 0.0 {
