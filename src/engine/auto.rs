@@ -295,6 +295,16 @@ mod native {
             Ok(HandOver { pending: Some(rx), wait_at, force_move, started_ms: now_ms() })
         }
 
+        /// At the end of a run still waiting for the GPU engine: why it cannot be had, if its
+        /// thread fails within `grace` (a machine without an adapter fails in milliseconds, so a
+        /// short run can still say so); None if it is still being built or was built.
+        pub fn failure_within(&mut self, grace: std::time::Duration) -> Option<String> {
+            match self.pending.as_ref()?.recv_timeout(grace) {
+                Ok(Err(e)) => Some(format!("no usable GPU: {e}")),
+                _ => None,
+            }
+        }
+
         /// Whether the decision is still to come.
         pub fn is_pending(&self) -> bool {
             self.pending.is_some()

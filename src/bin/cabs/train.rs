@@ -362,9 +362,13 @@ pub fn train(a: Args) -> CliResult<()> {
         Ok(())
     });
     bar.finish_and_clear();
-    if handover.as_ref().is_some_and(|h| h.is_pending()) {
-        // The thread building it is left to the process's exit.
-        eprintln!("cabs: auto: stayed on CPU: the run ended before the GPU engine was built");
+    if let Some(h) = handover.as_mut().filter(|h| h.is_pending()) {
+        // The thread building it is left to the process's exit; a machine without an adapter
+        // has its answer within a few milliseconds, and is told so.
+        match h.failure_within(std::time::Duration::from_millis(100)) {
+            Some(why) => eprintln!("cabs: auto: stayed on CPU: {why}"),
+            None => eprintln!("cabs: auto: stayed on CPU: the run ended before the GPU engine was built"),
+        }
     }
     // Whatever happened, keep every row written so far; a failed flush is an error of its own.
     if let Some((mut w, p)) = csv {

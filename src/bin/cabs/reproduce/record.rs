@@ -84,6 +84,8 @@ macro_rules! source {
 /// The shaders and the engine's sources (kernels, both engines, the step plan, the trainer, the
 /// rule, the sampler, the training loop, the CSV row): what decides a run's numbers.
 pub const ENGINE_SOURCES: &[(&str, &str)] = &[
+    source!("shaders/inner_product_var.wgsl"),
+    source!("shaders/inner_products.wgsl"),
     source!("shaders/bias_grad.wgsl"),
     source!("shaders/block8x8.wgsl"),
     source!("shaders/conv2d_backward_input.wgsl"),
@@ -131,6 +133,7 @@ pub const ENGINE_SOURCES: &[(&str, &str)] = &[
     source!("src/plan/memory.rs"),
     source!("src/plan/mod.rs"),
     source!("src/plan/readback.rs"),
+    source!("src/reference/inner_products.rs"),
     source!("src/reference/bias_grad.rs"),
     source!("src/reference/conv2d.rs"),
     source!("src/reference/crop_standardize.rs"),
