@@ -9,7 +9,6 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Small and quick on both engines; 20 steps, evaluated every 5.
 const RUN: [&str; 13] =
@@ -17,8 +16,7 @@ const RUN: [&str; 13] =
 const STEPS: &str = "20";
 
 fn cabs(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cabs"));
-    c.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("CABS_DATA_DIR");
+    let mut c = crate::common::command::command(args);
     for v in ["CABS_HANDOVER_STEP", "CABS_HANDOVER_MOVE", "CABS_MEMORY_BUDGET_MIB"] {
         c.env_remove(v);
     }

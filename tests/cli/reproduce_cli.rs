@@ -16,10 +16,7 @@ const SUMMARY_HEADER: &str = "label,role,rule,alpha,status,final_test_accuracy,f
 const FIGURES: [&str; 6] =
     ["loss_vs_examples", "accuracy_vs_examples", "loss_vs_time", "accuracy_vs_time", "batch_vs_steps", "sensitivity"];
 
-pub(crate) fn cabs(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cabs")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
+pub(crate) use crate::common::command::cabs;
 
 pub(crate) fn fresh_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cabs-reproduce-test-{}-{name}", std::process::id()));

@@ -6,20 +6,15 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::collections::HashMap;
-use std::process::Command;
 
 const M_MIN: u32 = 16;
 const M_MAX: u32 = 512;
 const ALPHA: f64 = 4.0;
 
+/// `cabs args…`: (exit code, stderr).
 fn cabs(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cabs"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("CABS_DATA_DIR")
-        .output()
-        .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    let (code, _, err) = crate::common::command::cabs(args);
+    (code, err)
 }
 
 /// The run's CSV as columns by name; an empty cell (a non-finite value) reads as NaN.

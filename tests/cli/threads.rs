@@ -3,12 +3,8 @@
 //! weights (the final checkpoint, byte for byte), for the MLP and `cnn-mnist`, in chunks.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn cabs(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cabs")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
+use crate::common::command::cabs;
 
 /// A fresh folder under target/ (ignored by git).
 fn scratch(name: &str) -> PathBuf {
