@@ -6,7 +6,8 @@
 //! dispatch counts the step plan gives and the GPU time of each op. A measurement, never a test.
 //! `cabs gpu`: print the adapter wgpu finds.
 
-use crate::cli::{dataset, Args};
+use crate::args::Args;
+use crate::dataset::dataset;
 use crate::error::{CliError, CliResult};
 use cabs::cabs::{LrSchedule, Rule};
 use cabs::trainer::Trainer;

@@ -4,7 +4,8 @@
 //! SwiftShader) and on the CPU engine, against sizing every buffer for m_max (the engine before
 //! chunking). Opens no device: everything follows from the plan.
 
-use crate::cli::{dataset, Args};
+use crate::args::Args;
+use crate::dataset::dataset;
 use crate::error::CliResult;
 use cabs::engine::cpu_budget;
 use cabs::model::Layout;

@@ -3,7 +3,8 @@
 //! `--checkpoint` it saves the run state as it goes, and `--resume-from` continues a saved run
 //! (a killed one) so that its CSV reads as if the run had never stopped (`wall_ms` aside).
 
-use crate::cli::{dataset, Args};
+use crate::args::Args;
+use crate::dataset::dataset;
 use crate::error::{CliError, CliResult};
 use crate::session::{drive_between, Budget, Ending, EvalEvery, Start};
 use cabs::engine::auto::{self, HandOver};

@@ -45,7 +45,8 @@ mod verdicts;
 
 pub use options::{check_alpha, parse_alphas, parse_batches, parse_rules, Options, Parts};
 
-use crate::cli::{dataset, Args};
+use crate::args::Args;
+use crate::dataset::dataset;
 use crate::error::{CliError, CliResult};
 use markdown::results_md;
 use metrics::{best_candidate, Candidate, Run};

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 /// The default `--model` of `reproduce`: the first entry the library's model parser accepts.
 /// `cnn-mnist` (the paper's 2conv+2dense MNIST net) is tried first, so it becomes the default
 /// as soon as the library knows it; until then `mlp:256`. To pin one model, leave one entry.
-/// (The HELP text in cli.rs names this list too.)
+/// (The HELP text in args.rs names this list too.)
 pub const DEFAULT_MODELS: &[&str] = &["cnn-mnist", "mlp:256"];
 /// Where results go without `--out`: a fixed folder outside docs/ (git-ignored), so that a
 /// reproduction never overwrites the committed set unless `--out` names it, and `--resume`

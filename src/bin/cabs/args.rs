@@ -1,5 +1,7 @@
-//! Command-line parsing (with `lexopt`, so that every error is ours to phrase in one line)
-//! and dispatch to the subcommands.
+//! Command-line parsing (with `lexopt`, so that every error is ours to phrase in one line): the
+//! help text, [`Args`] (everything the subcommands need) and the thread count of the CPU engine.
+//! Not here: loading the data set `--data` names (`dataset.rs`), dispatching to the subcommands
+//! (`main.rs`), which import this module and are never imported by it.
 
 use crate::error::{CliError, CliResult};
 use cabs::settings::Settings;
@@ -186,7 +188,7 @@ pub fn threads_per_engine(threads: Option<usize>, jobs: usize, cores: usize) -> 
     (n, warning)
 }
 
-fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
+pub fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
     use lexopt::prelude::*;
     let mut p = lexopt::Parser::from_args(args);
     let mut a = Args {
@@ -298,88 +300,6 @@ fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
         }
     }
     Ok((command.unwrap_or_else(|| "help".into()), a))
-}
-
-pub fn run(args: Vec<OsString>) -> CliResult<()> {
-    let (command, a) = parse(args)?;
-    if matches!(command.as_str(), "train" | "bench" | "reproduce") {
-        // The trainer builds its engine itself, so the count is the process's default for CPU
-        // engines (every engine `reproduce --jobs` builds gets it).
-        let jobs = if command == "reproduce" { a.repro.jobs } else { 1 };
-        let (n, warning) = threads_per_engine(a.threads, jobs, cabs::fast::pool::available_threads());
-        if let Some(w) = warning {
-            eprintln!("cabs: warning: {w}");
-        }
-        cabs::fast::pool::set_default_threads(n);
-    }
-    match command.as_str() {
-        "help" => {
-            print!("{HELP}");
-            Ok(())
-        }
-        "train" => crate::train::train(a),
-        "bench" => crate::bench::bench(a),
-        "gpu" => crate::bench::show_gpu(a),
-        "reproduce" => crate::reproduce::reproduce(a),
-        "plan" => crate::plan::plan(a),
-        other => Err(CliError::usage(format!("unknown command '{other}' (use train, bench, reproduce, plan or gpu; see cabs --help)"))),
-    }
-}
-
-fn read(path: &std::path::Path) -> CliResult<Vec<u8>> {
-    // Never more than the file's header declares: `/dev/zero` is refused, not read forever.
-    cabs::data::files::read_path(path).map_err(|e| match e {
-        cabs::CabsError::Io(m) => CliError::Io(m),
-        e => e.into(),
-    })
-}
-
-/// The data set named by `--data`: a built-in one, a named set of files (the MNIST bundle,
-/// `mnist-full`, `fashion-mnist`: found from any working directory, see
-/// [`cabs::data::named`]), IDX files or a CIFAR-10 folder.
-pub fn dataset(a: &Args) -> CliResult<cabs::data::Dataset> {
-    use cabs::data::named;
-    let data = a.settings.data.as_str();
-    if let Some(set) = named::FileSet::by_name(data) {
-        let dir = named::find_set(&named::here(), set)?;
-        return Ok(named::load_set(&dir, set)?);
-    }
-    if let Some(list) = data.strip_prefix("idx:") {
-        let paths: Vec<&str> = list.split(',').collect();
-        if paths.len() != 2 && paths.len() != 4 {
-            return Err(CliError::usage("--data idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]"));
-        }
-        let files = paths.iter().map(|p| read(p.as_ref())).collect::<Result<Vec<_>, _>>()?;
-        let test = (files.len() == 4).then(|| (files[2].as_slice(), files[3].as_slice()));
-        return Ok(cabs::data::idx::dataset(&files[0], &files[1], test)?);
-    }
-    if let Some(dir) = data.strip_prefix("cifar10:") {
-        let dir = std::path::Path::new(dir);
-        let train = cabs::data::cifar::TRAIN_FILES.iter().map(|f| Ok((*f, read(&dir.join(f))?))).collect::<CliResult<Vec<_>>>()?;
-        let test = read(&dir.join(cabs::data::cifar::TEST_FILE))?;
-        let named: Vec<(&str, &[u8])> = train.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-        return Ok(cabs::data::cifar::dataset(&named, (cabs::data::cifar::TEST_FILE, &test))?);
-    }
-    if cabs::data::DataName::parse(data).is_err() {
-        return Err(CliError::usage(format!(
-            "unknown data set '{data}': use mnist, mnist-full, fashion-mnist, spirals, moons, blobs, idx:FILES or cifar10:DIR"
-        )));
-    }
-    let bytes = if a.settings.data == "mnist" {
-        let path = match &a.mnist_bundle {
-            Some(p) => p.clone(),
-            None => named::find_bundle(&named::here())?,
-        };
-        Some(cabs::data::bundle::read_path(&path).map_err(|e| match e {
-            cabs::CabsError::Io(m) if a.mnist_bundle.is_some() => {
-                CliError::Io(format!("{m} (run `bash scripts/setup.sh` to create www/data/mnist.bin)"))
-            }
-            e => e.into(),
-        })?)
-    } else {
-        None
-    };
-    Ok(a.settings.dataset(bytes.as_deref())?)
 }
 
 #[cfg(test)]
