@@ -8,6 +8,12 @@
 //   env: ROUNDS=5 SECONDS=8 (measured window after the first step) WARMUP=2 (seconds)
 //        WEBGPU=0: a Chromium without WebGPU (no --enable-unsafe-webgpu), as many visitors have
 //        SITE=DIR: serve DIR instead of www/; a variant "sub#hash" opens DIR/sub/#hash
+//        AT=12,24: instead of the window, the first run's step count at these seconds after
+//          navigation (the throughput figure: steps in 0–12 s and in 12–24 s, each variant's
+//          ratio to the first's, and where auto's hand-over stood at each mark)
+//        BROWSER=firefox: Firefox (firefox-esr, headless, no WebGPU) driven over WebDriver BiDi,
+//          its own remote protocol (no driver to install): the first step only, from the page's
+//          own marks. SET_UP=1 installs firefox-esr with apt-get first when it is missing.
 // It also prints where the first step's time went (the page's snapshot().startup marks) and what
 // a first load weighs gzipped (every file the page and its worker fetched, the data set apart).
 // It serves www/ (needs www/pkg from scripts/build-wasm.sh and www/data/mnist.bin).
@@ -17,6 +23,10 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
+import { execFileSync } from "node:child_process";
 import { chromium } from "playwright-core";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -24,6 +34,15 @@ const variants = process.argv.length > 2 ? process.argv.slice(2) : ["backend=aut
 const rounds = Number(process.env.ROUNDS ?? 5);
 const seconds = Number(process.env.SECONDS ?? 8);
 const warmup = Number(process.env.WARMUP ?? 2);
+const marksAt = process.env.AT ? process.env.AT.split(",").map(Number) : null;
+if (marksAt && !marksAt.every((t, i) => t > 0 && (i === 0 || t > marksAt[i - 1]))) throw new Error(`AT must be increasing seconds, got ${process.env.AT}`);
+const firefox = process.env.BROWSER === "firefox";
+if (process.env.BROWSER && !firefox) throw new Error(`BROWSER=${process.env.BROWSER}: only firefox (or unset: Chromium) is known`);
+if (firefox && !existsSync("/usr/bin/firefox-esr")) {
+  // Like the page tests' set-up of Chromium: installed only when asked, for this benchmark alone.
+  if (process.env.SET_UP !== "1") throw new Error("BROWSER=firefox needs /usr/bin/firefox-esr: apt-get install -y firefox-esr (or rerun with SET_UP=1)");
+  execFileSync("apt-get", ["install", "-y", "firefox-esr"], { stdio: "inherit" });
+}
 
 const freePort = () => new Promise((ok) => { const s = createServer(); s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => ok(port)); }); });
 const port = await freePort();
@@ -40,6 +59,7 @@ const launch = () => chromium.launch({ executablePath: process.env.CHROMIUM || "
 
 /** One page load: {msPerStep, firstStepMs, backend} — steps counted on the first run of the page. */
 async function measure(query) {
+  if (firefox) return measureFirefox(query);
   const browser = await launch();
   try {
     return await measureIn(browser, query);
@@ -59,6 +79,18 @@ async function measureIn(browser, query) {
   const [dir, hash] = query.includes("#") ? query.split("#") : ["", query];
   await page.goto(`http://127.0.0.1:${port}/${dir ? `${dir}/` : ""}#${hash}&play=1`);
   await page.waitForFunction(() => window.cabsDemo?.snapshot().runs[0]?.step > 0, null, { timeout: 120_000 });
+  if (marksAt) {
+    // The first run's steps at each mark (page clock: ms since navigation), and the hand-over's state.
+    const at = [];
+    for (const t of marksAt) {
+      await page.waitForFunction((ms) => performance.now() >= ms, t * 1000, { timeout: (t + 60) * 1000, polling: 20 });
+      at.push(await page.evaluate(() => { const s = window.cabsDemo.snapshot(); return { t: performance.now(), step: s.runs[0].step, engine: s.backend?.kind, handover: s.backend?.handover?.state ?? null }; }));
+    }
+    const s = await page.evaluate(() => window.cabsDemo.snapshot());
+    await page.close();
+    if (errors.length) throw new Error(`${query}: page error: ${errors[0]}`);
+    return { at, msPerStep: NaN, firstStepMs: s.timing.firstStepMs, backend: s.backend?.kind ?? "?", startup: s.startup ?? {}, snapshots: null, bytes: await transferred(s) };
+  }
   await page.waitForTimeout(warmup * 1000);
   const at = () => page.evaluate(() => ({ t: performance.now(), s: window.cabsDemo.snapshot() }));
   const a = await at();
@@ -73,6 +105,78 @@ async function measureIn(browser, query) {
 }
 
 let transferred = async () => null;
+
+/**
+ * One page load in headless Firefox, driven over WebDriver BiDi (Firefox's built-in remote
+ * protocol, `--remote-debugging-port`): navigate, poll the page's `snapshot()` until the first
+ * step, return its own timing. A fresh profile and browser per load, as for Chromium.
+ */
+async function measureFirefox(query) {
+  const profile = mkdtempSync(join(tmpdir(), "cabs-firefox-"));
+  const ff = spawn("/usr/bin/firefox-esr", ["--headless", "--no-remote", "--profile", profile, "--remote-debugging-port=0", "about:blank"],
+    { stdio: ["ignore", "ignore", "pipe"] });
+  try {
+    const url = await new Promise((ok, fail) => {
+      let err = "";
+      const timer = setTimeout(() => fail(new Error(`Firefox did not start its WebDriver BiDi server in 60 s: ${err.slice(-400)}`)), 60_000);
+      ff.stderr.on("data", (d) => { err += d; const m = /WebDriver BiDi listening on (ws:\/\/\S+)/.exec(err); if (m) { clearTimeout(timer); ok(m[1]); } });
+      ff.on("exit", (code) => fail(new Error(`Firefox exited (${code}) before its BiDi server started: ${err.slice(-400)}`)));
+    });
+    const bidi = await connectBidi(`${url}/session`);
+    try {
+      await bidi.send("session.new", { capabilities: {} });
+      const { contexts } = await bidi.send("browsingContext.getTree", {});
+      const context = contexts[0].context;
+      const [dir, hash] = query.includes("#") ? query.split("#") : ["", query];
+      await bidi.send("browsingContext.navigate", { context, url: `http://127.0.0.1:${port}/${dir ? `${dir}/` : ""}#${hash}&play=1`, wait: "none" });
+      const evaluate = async (expression) => {
+        const r = await bidi.send("script.evaluate", { expression, target: { context }, awaitPromise: true });
+        if (r.type === "exception") throw new Error(`${query}: in Firefox: ${r.exceptionDetails?.text}`);
+        return r.result?.value;
+      };
+      const until = Date.now() + 120_000;
+      for (;;) {
+        const text = await evaluate("(() => { const d = window.cabsDemo; if (!d) return ''; const s = d.snapshot(); return s.runs[0] && s.runs[0].step > 0 ? JSON.stringify({ timing: s.timing, startup: s.startup, backend: s.backend && s.backend.kind, error: document.getElementById('error').textContent }) : (document.getElementById('error').hidden ? '' : 'error:' + document.getElementById('error').textContent); })()").catch(() => "");
+        if (text.startsWith("error:")) throw new Error(`${query}: the page in Firefox says: ${text.slice(6)}`);
+        if (text) {
+          const s = JSON.parse(text);
+          return { msPerStep: NaN, firstStepMs: s.timing.firstStepMs, backend: s.backend ?? "?", startup: s.startup ?? {}, snapshots: null, bytes: null };
+        }
+        if (Date.now() > until) throw new Error(`${query}: no first step in Firefox in 120 s`);
+        await new Promise((ok) => setTimeout(ok, 50));
+      }
+    } finally {
+      await bidi.send("browser.close", {}).catch(() => {});
+      bidi.close();
+    }
+  } finally {
+    ff.kill();
+    await new Promise((ok) => (ff.exitCode !== null ? ok() : ff.once("exit", ok)));
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+/** A minimal WebDriver BiDi client: send(method, params) resolves to the command's result. */
+async function connectBidi(url) {
+  // Node 22 has a global WebSocket; on Node 20, the `ws` that playwright-core bundles.
+  const WS = globalThis.WebSocket ?? createRequire(import.meta.url)("playwright-core/lib/utilsBundle").ws;
+  const ws = new WS(url);
+  await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = (e) => fail(new Error(`WebDriver BiDi: ${e.message ?? "cannot connect"}`)); });
+  let next = 0;
+  const waiting = new Map();
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(String(e.data));
+    const w = waiting.get(msg.id);
+    if (!w) return; // an event
+    waiting.delete(msg.id);
+    if (msg.type === "error") w.fail(new Error(`WebDriver BiDi ${w.method}: ${msg.error}: ${msg.message}`));
+    else w.ok(msg.result);
+  };
+  return {
+    send: (method, params) => new Promise((ok, fail) => { const id = ++next; waiting.set(id, { ok, fail, method }); ws.send(JSON.stringify({ id, method, params })); }),
+    close: () => ws.close(),
+  };
+}
 
 /** What the paths served would weigh gzipped (as a static host sends them): {total, wasm, data, files}. */
 function gzipped(paths) {
@@ -100,7 +204,33 @@ try {
   server.kill();
 }
 const median = (v) => { const s = [...v].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
-console.log(`demo page with default settings, headless Chromium (${process.env.WEBGPU === "0" ? "no WebGPU" : "SwiftShader WebGPU"}), ${rounds} rounds × ${seconds} s after a ${warmup} s warm-up, medians`);
+const browserName = firefox ? "Firefox ESR (no WebGPU)" : `Chromium (${process.env.WEBGPU === "0" ? "no WebGPU" : "SwiftShader WebGPU"})`;
+if (firefox || marksAt) {
+  console.log(`demo page, headless ${browserName}, ${rounds} fresh pages per variant, interleaved, medians`);
+  for (const v of variants) console.log(`${v.padEnd(20)} first step at ${median(results.get(v).map((x) => x.firstStepMs)).toFixed(0).padStart(6)} ms  (each: ${results.get(v).map((x) => x.firstStepMs).join(", ")})  engine ${[...new Set(results.get(v).map((x) => x.backend))].join("/")}`);
+}
+if (marksAt) {
+  // Steps of the first run in each interval between marks, medians, and the ratio to the first variant.
+  const spans = marksAt.map((t, i) => [i ? marksAt[i - 1] : 0, t]);
+  const steps = (x, i) => x.at[i].step - (i ? x.at[i - 1].step : 0);
+  console.log(`\nsteps of the first run per interval (seconds after navigation), medians; ratio to ${variants[0]}`);
+  for (const v of variants) {
+    const r = results.get(v);
+    const cells = spans.map(([a, b], i) => {
+      const mine = median(r.map((x) => steps(x, i)));
+      const base = median(results.get(variants[0]).map((x) => steps(x, i)));
+      return `${a}–${b} s: ${mine.toFixed(0).padStart(5)} (${(mine / base).toFixed(2)}×)`;
+    });
+    const states = marksAt.map((t, i) => `${t} s ${[...new Set(r.map((x) => `${x.at[i].engine}${x.at[i].handover ? `/${x.at[i].handover}` : ""}`))].join("|")}`);
+    console.log(`${v.padEnd(20)} ${cells.join("  ")}   engine/hand-over at ${states.join(", ")}`);
+  }
+}
+if (firefox || marksAt) {
+  server.kill();
+  printMarks();
+  process.exit(0);
+}
+console.log(`demo page with default settings, headless ${browserName}, ${rounds} rounds × ${seconds} s after a ${warmup} s warm-up, medians`);
 const base = median(results.get(variants[0]).map((r) => r.msPerStep));
 for (const v of variants) {
   const r = results.get(v);
@@ -110,11 +240,14 @@ for (const v of variants) {
 }
 // Where the first step's time went: the page's snapshot().startup marks (ms since navigation),
 // medians per variant; and what a first load transferred (encoded bytes, as served: no gzip here).
+printMarks();
+function printMarks() {
 const keys = [...new Set(variants.flatMap((v) => results.get(v).flatMap((x) => Object.keys(x.startup))))].sort((a, b) =>
   median(results.get(variants[0]).map((x) => x.startup[a] ?? Infinity)) - median(results.get(variants[0]).map((x) => x.startup[b] ?? Infinity)));
 if (keys.length) {
   console.log(`\nstart-up marks, ms since navigation (medians)\n${"mark".padEnd(22)}${variants.map((v) => v.slice(0, 18).padStart(20)).join("")}`);
   for (const k of keys) console.log(`${k.padEnd(22)}${variants.map((v) => { const xs = results.get(v).map((x) => x.startup[k]).filter(Number.isFinite); return (xs.length ? median(xs).toFixed(0) : "–").padStart(20); }).join("")}`);
+}
 }
 for (const v of variants) {
   const s = results.get(v).map((x) => x.snapshots).filter((x) => x && x.count > 1);

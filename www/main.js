@@ -9,7 +9,7 @@ import { DEFAULTS, parseHash, toHash, engineSettings, runRules, evalEvery, HIDEA
 import { Run } from "./lib/store.js";
 import { Charts, PALETTE, CHART_IDS, TERMS_ONLY, hasTerms } from "./lib/charts.js";
 import { adaptive } from "./lib/rules.js";
-import { WorkerClient, earlyMnist, earlyAt } from "./lib/client.js";
+import { WorkerClient, earlyAt } from "./lib/client.js";
 import { Controls } from "./lib/controls.js";
 import { StatsTable } from "./lib/stats.js";
 import { BoundaryMaps } from "./lib/boundary.js";
@@ -30,7 +30,6 @@ let imported = []; // runs loaded from JSON files
 let running = false; // what the user asked for (the Play button)
 let workerRunning = false; // what the worker reports (the hook's `running`)
 let backend = null;
-let mnist = null; // ArrayBuffer of data/mnist.bin, fetched once
 let timing = { readyMs: null, firstStepMs: null, playMs: null }; // ms since navigation start
 // Where the first step's time goes, ms since navigation (snapshot().startup): the page's own
 // marks, and the worker's (sent as epoch ms, put on this page's clock by `workerMarks`).
@@ -189,6 +188,7 @@ function reset() {
   $("backend-note").textContent = "";
   setEngineNews(false);
   runs = runRules(state).map((rule, id) => new Run({ id, rule }));
+  charts.rollbacks = [];
   client.stop();
   userData.refresh();
   engineStarted = false;
@@ -221,13 +221,9 @@ async function startEngine() {
       $("backend-note").textContent = "reading your files…";
       files = await userData.read(); // fresh buffers: the last worker took the previous ones along
       $("backend-note").textContent = "";
-    } else if (state.data === "mnist" && !mnist) {
-      $("backend-note").textContent = "loading the MNIST digits (6 MB)…";
-      const res = (await earlyMnist()) ?? (await fetch(new URL("data/mnist.bin", import.meta.url))); // started by lib/client.js
-      if (!res.ok) throw new Error(`the MNIST bundle data/mnist.bin could not be loaded (HTTP ${res.status}); run scripts/setup.sh`);
-      mnist = await res.arrayBuffer();
-      ownMark("data");
-      $("backend-note").textContent = "";
+    } else if (state.data === "mnist") {
+      // The worker fetches the bundle itself (lib/client.js's early worker has it under way).
+      $("backend-note").textContent = "loading the MNIST digits (8 MB)…";
     }
   } catch (err) {
     if (gen === resetGen) { showError(err.message); engineStarted = false; }
@@ -238,7 +234,7 @@ async function startEngine() {
   client.start({
     runs: rules.map((rule, id) => ({ id, settings: engineSettings(state, rule) })),
     evalEvery: files ? (state.eval > 0 ? state.eval : 50) : evalEvery(state), // user files are images
-    mnist: !files && state.data === "mnist" ? mnist : null, files, gridSize: hidden("boundary") ? 0 : 48,
+    mnist: null, files, gridSize: hidden("boundary") ? 0 : 48,
     play: (state.play || playWhenReady) && active(), // the first step without waiting for `ready` here
   });
 }
@@ -251,6 +247,7 @@ function onWorker(msg) {
       backend = msg.backend;
       timing.readyMs = Math.round(performance.now());
       ownMark("ready");
+      if ($("backend-note").textContent.startsWith("loading the MNIST")) $("backend-note").textContent = "";
       if (!startup["worker.init"]) workerMarks(msg.marks);
       dataInfo = msg.info;
       showBackend(msg.backend, msg.info);
@@ -266,6 +263,7 @@ function onWorker(msg) {
       break;
     case "rollback": // WebGPU was lost: the worker went back to its last snapshot, on the CPU
       for (const r of runs) r.truncate(msg.step); // the steps after it are trained again
+      charts.rollbacks.push({ step: msg.step, lostAt: msg.lostAt }); // a dashed line at that step
       backend = msg.backend;
       rebuildCharts(); // fresh decimators: the rows after the snapshot are replaced
       if (dataInfo) showBackend(msg.backend, dataInfo);
@@ -322,6 +320,7 @@ function onWorker(msg) {
     case "error":
       running = false;
       setRunning(false);
+      if ($("backend-note").textContent.startsWith("loading the MNIST")) $("backend-note").textContent = "";
       showError(state.backend === "gpu" && /WebGPU/.test(msg.message) ? `${msg.message} (or set Backend to auto to use it)` : msg.message);
       break;
   }

@@ -2,7 +2,9 @@
 // It trains every run of the comparison (CABS + baselines) in lock step, one step each per
 // round, and talks to the page with typed messages:
 //   page → worker  {type:"init", runs:[{id, settings}], evalEvery, mnist, files, gridSize, play}
-//                  (files: null, or the user's own [{name, bytes: ArrayBuffer}], transferred)
+//                  (mnist: the bundle's ArrayBuffer, or null: the worker fetches data/mnist.bin;
+//                  files: null, or the user's own [{name, bytes: ArrayBuffer}], transferred)
+//                  {type:"prefetch"} (start fetching data/mnist.bin now: init will want it)
 //                  {type:"play"} {type:"pause"} {type:"step"} {type:"setLr", lr}
 //   worker → page  {type:"ready", backend, info, runs, createMs, marks} (marks: start-up, epoch ms)
 //                  {type:"backend", backend} (the hand-over to WebGPU settled: moved, stayed or failed)
@@ -96,6 +98,27 @@ function loadEngine() {
 // Fetch and compile the engine now, while the page is still loading its own modules and data:
 // the init message finds it ready (or under way). A failure is reported when init asks again.
 loadEngine().catch(() => {});
+// The MNIST bundle: fetched here, not by the page, so that it arrives in parallel with the
+// engine's compile and goes to the engine without a copy through the page. lib/client.js's
+// early worker is told to start at once ("prefetch"); otherwise the first init that needs it
+// does. A failed fetch is forgotten, so the next run set tries again.
+let mnistBytes = null; // a promise of the bundle's bytes (Uint8Array)
+function fetchMnist() {
+  mnistBytes ??= (async () => {
+    let res;
+    try {
+      res = await fetch(new URL("./data/mnist.bin", import.meta.url));
+    } catch (err) {
+      throw new Error(`the MNIST bundle data/mnist.bin could not be loaded (${message(err)})`);
+    }
+    if (!res.ok) throw new Error(`the MNIST bundle data/mnist.bin could not be loaded (HTTP ${res.status}); run scripts/setup.sh`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    marks.data ??= epoch();
+    return bytes;
+  })();
+  mnistBytes.catch(() => { mnistBytes = null; });
+  return mnistBytes;
+}
 // The browser's adapter is asked for now too (what it says does not change while the page lives):
 // auto and gpu need it before their first trainer, backend=cpu only shows its name.
 const adapterAsked = describeAdapter().then((a) => { marks.adapter = epoch(); return a; });
@@ -128,6 +151,7 @@ self.onmessage = (e) => {
   const msg = e.data || {};
   const handle = {
     init: () => start(msg),
+    prefetch: () => { fetchMnist().catch(() => {}); }, // a failure is reported when init asks again
     play: () => { running = true; loop(); },
     pause: () => { running = false; },
     step: () => { pendingSteps++; loop(); },
@@ -142,7 +166,9 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
   marks.init = epoch();
   const requested = specs[0]?.settings?.backend ?? "auto";
   const adapterInfo = adapterAsked;
-  const { Trainer, checkSettings } = await loadEngine();
+  // The data (unless the page sent it, or the user's files stand in) and the engine together.
+  const wantsMnist = !mnist && !files && (specs[0]?.settings?.data ?? "mnist") === "mnist";
+  const [{ Trainer, checkSettings }, fetched] = await Promise.all([loadEngine(), wantsMnist ? fetchMnist() : null]);
   const gen = generation;
   runs = [];
   grid = null;
@@ -156,7 +182,7 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
     }
   }
   evalEvery = Math.max(1, every | 0);
-  const bytes = mnist ? new Uint8Array(mnist) : undefined;
+  const bytes = mnist ? new Uint8Array(mnist) : fetched ?? undefined;
   // The user's files: views on the transferred buffers, no copies (the engine reads them per run).
   const userFiles = files ? files.map((f) => ({ name: String(f.name), bytes: new Uint8Array(f.bytes) })) : null;
   startArgs = { mnistOk: !userFiles, mnist: bytes };
@@ -164,34 +190,35 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
   // With a WebGPU adapter, auto and gpu start on the CPU engine at once (building WebGPU takes
   // seconds, 6–25 s on SwiftShader) and the runs move when WebGPU is built (see handOver).
   // Without an adapter nothing would be built: the engine falls back exactly as before.
+  // Only the first run's trainer is built before the first step: the page shows that step while
+  // the other runs' trainers are built, one between two rounds (each takes tens of ms: the data
+  // set's copy, the engine's buffers, the initial weights), and they catch up (see round).
+  const newRun = (spec, trainer) => ({ id: spec.id, rule: spec.settings.rule, settings: spec.settings, trainer, wallMs: 0, stopped: false, diverged: null });
   let early = null; // why the runs did not start on the CPU although WebGPU was asked for
+  let cpuFirst = false; // the runs start on the CPU engine and WebGPU is built behind them
   if (requested !== "cpu" && (await adapterInfo)) {
     try {
-      for (const spec of specs) {
-        const trainer = await make({ ...spec.settings, backend: "cpu" });
-        if (gen !== generation) return; // the engine crashed meanwhile
-        runs.push({ id: spec.id, rule: spec.settings.rule, settings: spec.settings, trainer, wallMs: 0, stopped: false, diverged: null });
-      }
+      const trainer = await make({ ...specs[0].settings, backend: "cpu" });
+      if (gen !== generation) return; // the engine crashed meanwhile
+      runs.push(newRun(specs[0], trainer));
+      cpuFirst = true;
       handover = { requested, state: "building", from: "cpu", to: "gpu", atStep: null, trial: null, reason: null, buildMs: null, worstGapMs: 0, engines: null };
     } catch (err) {
       if (isCrash(err)) throw err;
       // E.g. the CPU engine's memory plan cannot hold the model: start on WebGPU as before.
-      for (const r of runs) r.trainer.free();
-      runs = [];
       early = `the CPU engine could not start this run (${message(err)}), so it started on the engine asked for`;
     }
   }
+  let chosen = null; // the engine `auto` chose for the first run: the others use it too, untimed
+  const settingsOf = (spec) => (cpuFirst ? { ...spec.settings, backend: "cpu" }
+    : chosen && (spec.settings.backend ?? "auto") === "auto" ? { ...spec.settings, backend: chosen } : spec.settings);
   if (runs.length === 0) {
-    let chosen = null; // the engine `auto` chose for the first run: the others use it too, untimed
-    for (const spec of specs) {
-      const settings = chosen && (spec.settings.backend ?? "auto") === "auto" ? { ...spec.settings, backend: chosen } : spec.settings;
-      const trainer = await make(settings);
-      chosen ??= trainer.backend().kind;
-      if (gen !== generation) return; // the engine crashed meanwhile
-      runs.push({ id: spec.id, rule: spec.settings.rule, settings: spec.settings, trainer, wallMs: 0, stopped: false, diverged: null });
-    }
+    const trainer = await make(settingsOf(specs[0]));
+    chosen = trainer.backend().kind;
+    if (gen !== generation) return; // the engine crashed meanwhile
+    runs.push(newRun(specs[0], trainer));
   }
-  marks.trainers = epoch();
+  marks.firstTrainer = epoch();
   const info = runs[0].trainer.info();
   if (info.inputDim === 2 && gridSize > 0) grid = makeGrid(gridSize, -1.6, 1.6);
   lastAdapter = await adapterInfo;
@@ -199,15 +226,31 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
   if (early) backend.startNote = early;
   post({
     type: "ready", backend, info,
-    runs: runs.map((r) => ({ id: r.id, rule: r.rule })), createMs: performance.now() - t0, marks: { ...marks },
+    runs: specs.map((r) => ({ id: r.id, rule: r.settings.rule })), createMs: performance.now() - t0, marks: { ...marks },
   });
   if (play) { running = true; loop(); } // the page asked for it with init: no round trip to start
-  await exclusive(boundary);
-  if (handover) buildGpu(make, gen, await adapterInfo).catch((err) => {
-    if (isCrash(err)) return fail(err);
+  for (const spec of specs.slice(1)) {
+    // Between two rounds (the queue), so a step never runs while a trainer is being made.
+    await exclusive(async () => {
+      if (gen !== generation) return;
+      const trainer = await make(settingsOf(spec));
+      if (gen !== generation) return trainer.free();
+      if (liveLr !== null) trainer.setLearningRate(liveLr); // α was changed before this run existed
+      runs.push(newRun(spec, trainer));
+    });
     if (gen !== generation) return;
-    settle("failed", `WebGPU could not be built (${message(err)}); the runs stay on the CPU engine`);
-  });
+  }
+  marks.trainers = epoch();
+  await exclusive(boundary);
+  if (handover) {
+    handover.worstGapMs = 0; // the gaps while the hand-over builds WebGPU, not the trainers' above
+    lastRound = 0;
+    buildGpu(make, gen, await adapterInfo).catch((err) => {
+      if (isCrash(err)) return fail(err);
+      if (gen !== generation) return;
+      settle("failed", `WebGPU could not be built (${message(err)}); the runs stay on the CPU engine`);
+    });
+  }
 }
 
 /** The backend info the page shows: the first run's engine, the browser's adapter, the hand-over. */
@@ -400,7 +443,8 @@ async function rollBack(err) {
   buffer = buffer.filter((rec) => rec.step <= snap.step);
   handover.state = "lost";
   handover.lost = { atStep: lostAt, fromStep: snap.step, retrained: lostAt - 1 - snap.step, reason: message(err) };
-  handover.reason = `WebGPU lost at step ${lostAt} — continued on the CPU from step ${snap.step} (${message(err)})`;
+  const again = lostAt - 1 > snap.step ? `steps ${snap.step + 1}–${lostAt - 1} are trained again` : "no step is trained again";
+  handover.reason = `WebGPU device lost at step ${lostAt} (reason: ${message(err)}): rolled back to step ${snap.step}, its last snapshot, and continuing on the CPU engine (${again}; the charts mark step ${snap.step})`;
   handover.engines = runs.map((r) => ({ run: r.id, spans: r.trainer.engines() }));
   snap = null;
   flush();
@@ -498,35 +542,44 @@ async function loop() {
 }
 
 async function round() {
+  // A run whose trainer was built after the first step (see start) catches up: two steps a
+  // round until it is level with the others (the live ones: a stopped run's steps do not count).
+  const lead = Math.max(0, ...runs.filter((r) => !r.stopped).map((r) => r.lastStep ?? 0)) + 1; // where this round takes the leaders
   for (const r of runs) {
     if (r.stopped) continue;
-    const t0 = performance.now();
-    let s;
-    try {
-      s = await r.trainer.step();
-    } catch (err) {
-      const at = divergedAt(err);
-      if (at === null) throw err; // any other failure stops the comparison, as before
-      stop(r, at, message(err));
-      continue;
-    }
-    const took = performance.now() - t0;
-    r.wallMs += took; // the run's own compute time, not its neighbours'
-    if (onGpu() && handover.snapshots) handover.snapshots.stepMs += took;
-    r.lastStep = s.step;
-    const rec = { run: r.id, ...s, wallMs: r.wallMs };
-    if (!Number.isFinite(s.loss)) { // an engine that does not check: same outcome, no record
-      stop(r, s.step, "the loss is not a number");
-      continue;
-    }
-    if (s.step % evalEvery === 0) {
-      const ev = await r.trainer.evaluate();
-      rec.testLoss = ev.testLoss;
-      rec.testAccuracy = ev.testAccuracy;
-    }
-    buffer.push(rec);
-    firstStepAt ??= epoch();
+    await stepRun(r);
+    if (!r.stopped && (r.lastStep ?? 0) < lead) await stepRun(r);
   }
+}
+
+/** One step of one run, and its evaluation when due; its record goes into the buffer. */
+async function stepRun(r) {
+  const t0 = performance.now();
+  let s;
+  try {
+    s = await r.trainer.step();
+  } catch (err) {
+    const at = divergedAt(err);
+    if (at === null) throw err; // any other failure stops the comparison, as before
+    stop(r, at, message(err));
+    return;
+  }
+  const took = performance.now() - t0;
+  r.wallMs += took; // the run's own compute time, not its neighbours'
+  if (onGpu() && handover.snapshots) handover.snapshots.stepMs += took;
+  r.lastStep = s.step;
+  const rec = { run: r.id, ...s, wallMs: r.wallMs };
+  if (!Number.isFinite(s.loss)) { // an engine that does not check: same outcome, no record
+    stop(r, s.step, "the loss is not a number");
+    return;
+  }
+  if (s.step % evalEvery === 0) {
+    const ev = await r.trainer.evaluate();
+    rec.testLoss = ev.testLoss;
+    rec.testAccuracy = ev.testAccuracy;
+  }
+  buffer.push(rec);
+  firstStepAt ??= epoch();
 }
 
 /** A run that diverged stops alone; its records so far stay (curves and exports end there). */

@@ -68,7 +68,23 @@ test("a WebGPU device destroyed mid-run: every run goes back to its last snapsho
   for (const e of h.engines)
     assert.deepEqual(e.spans, [{ fromStep: 0, engine: "cpu" }, { fromStep: h.atStep, engine: "gpu" }, { fromStep: h.lost.fromStep, engine: "cpu" }]);
   assert.equal((await page.textContent("#backend .badge")).trim(), `WebGPU lost → CPU at step ${h.lost.fromStep}`);
-  assert.match(await page.textContent("#backend-note"), new RegExp(`WebGPU lost at step ${h.lost.atStep} — continued on the CPU from step ${h.lost.fromStep}`));
+  // The note says what happened, where and why, in words.
+  const note = await page.textContent("#backend-note");
+  assert.match(note, new RegExp(`WebGPU device lost at step ${h.lost.atStep} \\(reason: .*(lost|destroyed|GPU).*\\): rolled back to step ${h.lost.fromStep}, its last snapshot, and continuing on the CPU engine`, "i"));
+  assert.match(note, h.lost.atStep - 1 > h.lost.fromStep ? new RegExp(`steps ${h.lost.fromStep + 1}–${h.lost.atStep - 1} are trained again`) : /no step is trained again/);
+  // Every chart marks the rollback: a dashed line per run at the step it went back to (drawn
+  // once the redraw after the rollback has run), and its caption names the step.
+  await until(page, () => [...document.querySelectorAll("figure.chart")].every((c) => c.rollbackMarks().length >= 1), null, 10_000);
+  const marks = await page.evaluate(() => [...document.querySelectorAll("figure.chart")].map((c) => ({
+    id: c.dataset.chart, caption: c.querySelector("figcaption").textContent, marks: c.rollbackMarks(), width: c.querySelector("canvas").clientWidth })));
+  assert.ok(marks.length >= 2, `charts drawn: ${marks.map((m) => m.id)}`);
+  // The loss chart shows both runs, so two lines; a chart of CABS's own terms shows one run.
+  assert.deepEqual(marks.find((c) => c.id === "loss")?.marks.map((m) => [m.run, m.step]).sort(), [[0, h.lost.fromStep], [1, h.lost.fromStep]], "loss chart: a line per run");
+  for (const c of marks) {
+    assert.ok(c.marks.every((m) => m.step === h.lost.fromStep), `${c.id}: lines at step ${h.lost.fromStep}: ${JSON.stringify(c.marks)}`);
+    for (const m of c.marks) assert.ok(m.x > 0 && m.x < c.width, `${c.id}: the line of run ${m.run} is inside the plot (x = ${m.x} of ${c.width})`);
+    assert.match(c.caption, new RegExp(`rolled back to step ${h.lost.fromStep} \\(WebGPU lost at step ${h.lost.atStep}\\)`), c.id);
+  }
   // It goes on past the step that failed; then pause and read every row.
   await until(page, (k) => window.cabsDemo.snapshot().runs.every((r) => r.step >= k + 10), h.lost.atStep);
   await page.keyboard.press("Space");

@@ -118,6 +118,8 @@ export class Charts {
     this.runs = [];
     this.xmode = "examples";
     this.bounds = null;
+    /** Rollbacks to mark: [{step, lostAt}] (a lost WebGPU device: every run went back to `step`). */
+    this.rollbacks = [];
     this.resize = new ResizeObserver(() => this.fit());
   }
 
@@ -145,7 +147,8 @@ export class Charts {
       const note = typeof def.note === "function" ? def.note(shown) : def.note;
       const card = el("figure", { class: "chart", "data-chart": def.id },
         el("figcaption", {}, el("strong", { text: this.opts.compact ? def.short : def.title }), " ", el("span", { class: "note", text: note }),
-          key.length ? el("span", { class: "key", "aria-hidden": "true" }, key.map(keyItem)) : null),
+          key.length ? el("span", { class: "key", "aria-hidden": "true" }, key.map(keyItem)) : null,
+          ...this.rollbacks.map((b) => el("span", { class: "rollback-note", text: ` ↶ rolled back to step ${b.step} (WebGPU lost at step ${b.lostAt})` }))),
         body);
       this.host.append(card);
       const series = [{ label: XSHORT[xmode] }];
@@ -175,6 +178,7 @@ export class Charts {
       const opts = {
         width: 400, height: 220, series, legend: { show: !this.opts.compact, live: true },
         cursor: { sync: { key: "cabs" }, drag: { x: false, y: false } },
+        hooks: { draw: [(u) => { plot.marks = drawRollbacks(u, this.rollbacks, shown, xmode, muted, px); }] },
         scales: { x: { time: false }, y: def.bounds ? { distr: 3, log: 2, range: () => this.batchRange() } : def.log ? { distr: 3 } : def.pct ? { range: [0, 1] } : {} },
         axes: [
           // A small frame drops the x-axis title (the bar's x-axis select names it) to leave room
@@ -187,9 +191,12 @@ export class Charts {
             values: def.pct ? (u, vals) => vals.map((v) => (v == null ? "" : `${Math.round(v * 100)}%`)) : (u, vals) => vals.map((v) => (v == null ? "" : def.bounds ? compact(v) : fmt(v, 2))) },
         ],
       };
+      const plot = { def, u: null, getters, body, marks: [] };
       const u = new uPlot(opts, [[]].concat(series.slice(1).map(() => [])), body);
+      plot.u = u;
       card.tickLabels = () => tickLabels(u, px); // for the page tests: where the tick labels are drawn
-      this.plots.push({ def, u, getters, body });
+      card.rollbackMarks = () => plot.marks; // for the page tests: where the rollback lines are drawn
+      this.plots.push(plot);
       this.resize.observe(body);
     }
     this.fit();
@@ -292,6 +299,45 @@ export class Charts {
     for (const p of this.plots) p.u.destroy();
     this.plots = [];
   }
+}
+
+/**
+ * A rollback as a dashed vertical line per run at that run's x of the step it went back to, with
+ * "↶ step N" at the top: the rows to its right were trained again on the CPU. Returns what it
+ * drew ([{run, step, x}], x in CSS px from the plot's left edge) for the page tests.
+ */
+function drawRollbacks(u, rollbacks, runs, xmode, color, px) {
+  const drawn = [];
+  if (rollbacks.length === 0) return drawn;
+  const { ctx } = u;
+  const dpr = devicePixelRatio || 1;
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  ctx.strokeStyle = color;
+  ctx.fillStyle = color;
+  ctx.lineWidth = 1.5 * dpr;
+  ctx.setLineDash([4 * dpr, 3 * dpr]);
+  ctx.font = `${Math.round(px * 0.85 * dpr)}px system-ui, sans-serif`;
+  ctx.textBaseline = "top";
+  for (const b of rollbacks) {
+    for (const r of runs) {
+      if (r.imported) continue; // a loaded JSON run is not the one rolled back
+      const steps = r.col("step");
+      let i = Math.min(b.step, r.length) - 1; // row i holds step i + 1, unless rows are missing
+      while (i >= 0 && steps[i] > b.step) i--;
+      if (i < 0 || steps[i] !== b.step) continue; // this run has no row at that step (not that far yet)
+      const x = u.valToPos(xAt(r, xmode)(i), "x", true);
+      if (!(x >= left && x <= left + width)) continue;
+      ctx.beginPath();
+      ctx.moveTo(x, top);
+      ctx.lineTo(x, top + height);
+      ctx.stroke();
+      if (drawn.length === 0) ctx.fillText(`↶ step ${b.step}`, x + 3 * dpr, top + 2 * dpr);
+      drawn.push({ run: r.id, step: b.step, x: (x - left) / dpr });
+    }
+  }
+  ctx.restore();
+  return drawn;
 }
 
 /**

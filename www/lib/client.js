@@ -15,34 +15,27 @@ const workerUrl = new URL("../worker.js", import.meta.url);
 
 // The worker is started before the page's other modules load: index.html lists this module as a
 // script of its own (marked data-early-worker), so it runs as soon as it arrives, and the worker
-// fetches and compiles the engine while main.js's modules and the data still load. The first
-// `start` adopts it. Only a visible top-level page starts one early: a frame sleeps until seen.
-// The MNIST bundle (the default data set) is fetched now as well when the link does not name
-// another set; `earlyMnist` hands the response over (the page reads the link properly later).
+// fetches and compiles the engine while main.js's modules still load. When the link does not
+// name another data set, the worker is also told at once to fetch the MNIST bundle (the default
+// data set) itself, in parallel with the compile: the bytes go straight to the engine, never
+// through this thread. The first `start` adopts this worker. Only a visible top-level page
+// starts one early: a frame sleeps until seen.
 let early = null;
-let earlyData = null;
 /** When the early worker was started (ms since navigation; a start-up mark), or null. */
 export let earlyAt = null;
 if (typeof document !== "undefined" && document.querySelector("script[data-early-worker]") &&
     window.self === window.top && document.visibilityState !== "hidden") {
-  if (!/(?:^#|&)data=(?!mnist(?:&|$))/.test(location.hash)) earlyData = fetch(new URL("../data/mnist.bin", import.meta.url)).catch(() => null);
   try {
     const w = new Worker(workerUrl, { type: "module" });
     earlyAt = performance.now();
     // A worker that failed to load before `start` took it is dropped there: a fresh one fails
     // again, with its handlers attached, and the page says why.
     w.onerror = (e) => { e.preventDefault(); w.failed = true; };
+    if (!/(?:^#|&)data=(?!mnist(?:&|$))/.test(location.hash)) w.postMessage({ type: "prefetch" });
     early = w;
   } catch {
     early = null; // `start` tries again and reports a failure in words
   }
-}
-
-/** The response of the MNIST bundle fetched at start-up (a promise, once), or null. */
-export function earlyMnist() {
-  const p = earlyData;
-  earlyData = null;
-  return p;
 }
 
 export class WorkerClient {
@@ -52,7 +45,8 @@ export class WorkerClient {
   }
 
   /**
-   * runs: [{id, settings}]; mnist: ArrayBuffer or null (copied, the page keeps its own);
+   * runs: [{id, settings}]; mnist: ArrayBuffer or null (copied, the page keeps its own; null
+   * with data=mnist: the worker fetches data/mnist.bin itself);
    * files: the user's [{name, bytes: ArrayBuffer}] or null (transferred: the page must not reuse them);
    * play: start training as soon as the trainers exist (no round trip through the page).
    */
