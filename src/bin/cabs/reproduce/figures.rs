@@ -1,4 +1,6 @@
-//! The SVG figures of a reproduction.
+//! The SVG figures of a reproduction. A set of rules alone (`--only rules`) gets the figures over
+//! examples and time for each rule at its best α, and `rules.svg`: every rule's batch size
+//! against training examples, the figure that shows how the rules differ.
 
 use super::metrics::{smoothed_curve, Run};
 use super::options::Options;
@@ -19,6 +21,88 @@ pub(super) fn style_of(spec: &RunSpec, o: &Options) -> Style {
         // After the fixed batches' colours, in `--rules` order.
         Kind::Rule(ref r) => Style::fixed(batches.len() + o.rules.iter().position(|x| x == r).unwrap_or(0), false),
     }
+}
+
+/// The figures of a set of rules alone, with what each shows (results.md lists them).
+pub(super) const RULES_ONLY_FIGURES: [(&str, &str); 6] = [
+    ("rules", "batch size against training examples, every rule at its best α (log-scale batch axis)"),
+    ("loss_vs_examples", "smoothed training loss against training examples"),
+    ("accuracy_vs_examples", "test accuracy against training examples"),
+    ("loss_vs_time", "smoothed training loss against training time"),
+    ("accuracy_vs_time", "test accuracy against training time"),
+    ("batch_vs_steps", "batch size against steps"),
+];
+
+/// What the lines and bands of those figures are, with several seeds.
+pub(super) const RULES_LINES: &str =
+    "means over the seeds (the batch size in `rules.svg`: the median, the middle seed with three) and the shaded bands their min–max";
+
+/// A rule's style in a comparison of rules: `cabs` black and thick at any α (as CABS is in every
+/// figure), every other rule a colour of its own by its place in `--rules`, every second one
+/// dashed (two of the palette's blues are close at a column's width).
+pub(super) fn rule_style(spec: &RunSpec, o: &Options) -> Style {
+    if spec.kind == Kind::Cabs {
+        return Style::cabs();
+    }
+    let rule = spec.rule();
+    let others: Vec<&String> = o.rules.iter().filter(|r| r.as_str() != "cabs").collect();
+    let i = others.iter().position(|r| **r == rule).unwrap_or(others.len());
+    Style::fixed(i, i % 2 == 1)
+}
+
+/// A rule's name in a legend: what it is and its parameters in words, then α
+/// ("norm test θ=0.9, α=0.2"); a rule string this does not know is shown as given.
+pub(super) fn rule_legend(spec: &RunSpec) -> String {
+    let a = super::plan::short_number(spec.alpha);
+    let rule = spec.rule();
+    let parts: Vec<&str> = rule.split(':').collect();
+    let name = match parts.as_slice() {
+        ["cabs"] => "CABS".to_string(),
+        ["norm", t] => format!("norm test θ={t}"),
+        ["inner", t] => format!("inner-product test θ={t}"),
+        ["gns"] => "noise scale (GNS), K=1".to_string(),
+        ["gns", k] => format!("noise scale (GNS), K={k}"),
+        ["adadamp", m0] => format!("AdaDamp M0={m0}"),
+        ["grow", m0, every, factor] => format!("grow {m0}, ×{factor} per {} ex.", plot::tick(every.parse().unwrap_or(0.0))),
+        ["const", m] => format!("m={m}"),
+        _ => rule.clone(),
+    };
+    format!("{name}, α={a}")
+}
+
+/// Each run's batch size at about `n` evenly spaced training-example counts up to `budget`: the
+/// batch of the step that trained the x-th example (a run that ended earlier keeps its last).
+fn batch_by_examples(run: &Run, budget: u64, n: usize) -> Vec<(f64, f64)> {
+    let Some(first) = run.steps.first() else { return Vec::new() };
+    let x0 = first.examples;
+    let x1 = budget.max(x0);
+    (0..=n)
+        .map(|k| {
+            let x = x0 + (x1 - x0) * k as u64 / n.max(1) as u64;
+            let i = run.steps.partition_point(|s| s.examples < x).min(run.steps.len() - 1);
+            (x as f64, run.steps[i].batch as f64)
+        })
+        .collect()
+}
+
+/// The median over curves that share their x values, with their min–max; one curve: itself.
+pub(super) fn median_band(curves: &[Vec<(f64, f64)>]) -> (Vec<(f64, f64)>, Band) {
+    let Some(first) = curves.first() else { return (Vec::new(), Vec::new()) };
+    if curves.len() == 1 {
+        return (first.clone(), Vec::new());
+    }
+    let (mut mid, mut band) = (Vec::new(), Vec::new());
+    for (j, &(x, _)) in first.iter().enumerate() {
+        let mut v: Vec<f64> = curves.iter().filter_map(|c| c.get(j).filter(|p| p.0 == x).map(|p| p.1)).collect();
+        if v.len() != curves.len() {
+            continue;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        mid.push((x, if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }));
+        band.push((x, v[0], v[n - 1]));
+    }
+    (mid, band)
 }
 
 /// (x, low, high) points of a shaded band.
@@ -56,9 +140,15 @@ pub(super) fn mean_band(curves: &[Vec<(f64, f64)>], hold_after_end: bool) -> (Ve
 
 pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: &Env) -> CliResult<()> {
     let main: Vec<&Group> = rep.reported().into_iter().map(|(g, _)| g).collect();
-    let st = |r: &Run| style_of(&r.spec, o);
+    let alone = rep.rules_only();
+    let st = |r: &Run| if alone { rule_style(&r.spec, o) } else { style_of(&r.spec, o) };
     let legend = |ids: &[&Group]| -> Vec<LegendEntry> {
-        ids.iter().map(|g| LegendEntry { label: runs[g[0]].spec.legend(), style: st(&runs[g[0]]) }).collect()
+        ids.iter()
+            .map(|g| LegendEntry {
+                label: if alone { rule_legend(&runs[g[0]].spec) } else { runs[g[0]].spec.legend() },
+                style: st(&runs[g[0]]),
+            })
+            .collect()
     };
     let k = env.seeds.len();
     let seeds_note = if k > 1 { format!(" Lines: means over {k} seeds; bands: their min–max.") } else { String::new() };
@@ -163,6 +253,9 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
         }
     }
     ids.extend(rep.best_fixed.iter());
+    if alone {
+        ids = rep.best_rules();
+    }
     let batch = series_held(&ids, &|i| thin(runs[i].steps.iter().map(|s| (s.step as f64, s.batch as f64)).collect(), 400), false, false);
     plot::figure(
         &dir.join("batch_vs_steps.svg"),
@@ -179,7 +272,12 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
         }],
         &legend(&ids),
         &format!(
-            "The batch size each step used. CABS: m = α·ξ̄/ℒ̄, rounded and clipped; fixed-batch runs for reference.{seeds_note}{}",
+            "The batch size each step used. {}{seeds_note}{}",
+            if alone {
+                "Every rule at its best α; rounded and clipped to [m_min, m_max]."
+            } else {
+                "CABS: m = α·ξ̄/ℒ̄, rounded and clipped; fixed-batch runs for reference."
+            },
             if k > 1 {
                 " A mean ends where its first seed ends (the seeds of an adaptive rule take different numbers of steps)."
             } else {
@@ -187,27 +285,47 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
             }
         ),
     )?;
-    // The comparison set of --rules, each at its best α: batch paths and test accuracy.
-    let best_rules: Vec<&Group> = rep.rules.iter().filter_map(|(_, row, best)| best.map(|b| &row[b])).collect();
+    // The comparison set of --rules, each at its best α: the batch paths against training
+    // examples (at equal examples the rules are compared; steps differ by rule), on a log batch
+    // axis; the median over the seeds, which is one seed's value, not a batch no run used.
+    let best_rules = rep.best_rules();
     if !best_rules.is_empty() {
-        let batch =
-            series_held(&best_rules, &|i| thin(runs[i].steps.iter().map(|s| (s.step as f64, s.batch as f64)).collect(), 400), false, false);
-        let acc = series(&best_rules, &|i| runs[i].evals.iter().map(|e| (e.examples as f64, e.test_accuracy)).collect(), true);
+        let rl = |g: &Group| LegendEntry { label: rule_legend(&runs[g[0]].spec), style: rule_style(&runs[g[0]].spec, o) };
+        let batch: Vec<Series> = best_rules
+            .iter()
+            .map(|g| {
+                let (points, band) = median_band(&g.iter().map(|&i| batch_by_examples(&runs[i], env.budget, 400)).collect::<Vec<_>>());
+                Series { style: rule_style(&runs[g[0]].spec, o), points, markers: false, band }
+            })
+            .collect();
+        let top = best_rules.iter().flat_map(|g| g.iter()).filter_map(|&i| runs[i].steps.iter().map(|s| s.batch).max()).max().unwrap_or(1);
         plot::figure(
             &dir.join("rules.svg"),
-            &format!("Rules compared, each at its best α — {title_env}"),
-            &[
-                Panel {
-                    x_label: "step (log scale)".into(),
-                    y_label: "batch size m (log scale)".into(),
-                    x_log: true,
-                    y_log: true,
-                    series: batch,
-                    y_range: None,
-                    x_ticks: None,
-                    y_ticks: Some((0..16).map(|k| f64::from(1u32 << k)).collect()),
-                },
-                Panel {
+            &format!("Batch size of each rule at its best α — {title_env}"),
+            &[Panel {
+                x_label: "training examples".into(),
+                y_label: "batch size m (log scale)".into(),
+                x_log: false,
+                y_log: true,
+                series: batch,
+                y_range: Some((f64::from(first_batch(runs, &best_rules)).max(1.0) / 1.3, f64::from(top) * 1.3)),
+                x_ticks: None,
+                y_ticks: Some((0..16).map(|k| f64::from(1u32 << k)).collect()),
+            }],
+            &best_rules.iter().map(|g| rl(g)).collect::<Vec<_>>(),
+            &format!(
+                "The batch size that trained each example: every rule of --rules at its best α of the same grid, same budget ({} examples) \
+and seeds, clipped to [m_min, m_max].{}",
+                env.budget,
+                if k > 1 { format!(" Lines: medians over {k} seeds; bands: their min–max.") } else { String::new() }
+            ),
+        )?;
+        if !alone {
+            let acc = series(&best_rules, &|i| runs[i].evals.iter().map(|e| (e.examples as f64, e.test_accuracy)).collect(), true);
+            plot::figure(
+                &dir.join("rules_accuracy.svg"),
+                &format!("Test accuracy of each rule at its best α — {title_env}"),
+                &[Panel {
                     x_label: "training examples".into(),
                     y_label: "test accuracy".into(),
                     x_log: false,
@@ -216,11 +334,14 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
                     series: acc,
                     x_ticks: None,
                     y_ticks: None,
-                },
-            ],
-            &legend(&best_rules),
-            &format!("Every rule of --rules at its best α of the same grid, same budget ({} examples) and seeds.{seeds_note}", env.budget),
-        )?;
+                }],
+                &best_rules.iter().map(|g| rl(g)).collect::<Vec<_>>(),
+                &format!(
+                    "Every rule of --rules at its best α of the same grid, same budget ({} examples) and seeds.{seeds_note}",
+                    env.budget
+                ),
+            )?;
+        }
     }
     // The conv layers' ξ, exact against the reference approximation, on the CABS run's batches.
     // (Of the first seed's run.)
@@ -279,6 +400,10 @@ pub(super) fn figures(dir: &Path, runs: &[Run], rep: &Report, o: &Options, env: 
             ],
             "Both computed on the same batches of the CABS run (--conv-norms both); exact drives the rule. Centred 25-step moving averages.",
         )?;
+    }
+    if alone {
+        // No sensitivity study in a set of rules alone: no empty figure either.
+        return Ok(());
     }
     // Sensitivity: one series per rule over the α list, a band over the seeds.
     let mut loss_series = Vec::new();
@@ -382,6 +507,11 @@ pub(super) fn accuracy_range(series: &[Series]) -> Option<(f64, f64)> {
         hi = 1.0;
     }
     Some((lo, hi))
+}
+
+/// The smallest batch any of the groups' runs used.
+fn first_batch(runs: &[Run], groups: &[&Group]) -> u32 {
+    groups.iter().flat_map(|g| g.iter()).filter_map(|&i| runs[i].steps.iter().map(|s| s.batch).min()).min().unwrap_or(1)
 }
 
 /// At most about `n` points, keeping the first and last and every point where y changes.

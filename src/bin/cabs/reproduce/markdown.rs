@@ -15,7 +15,7 @@ fn to_target_cell(runs: &[Run], g: &Group, target: f64) -> String {
 }
 
 /// The comparison set of `--rules`: every rule over the α grid, then each at its best α, paired
-/// by seed against the first rule of the list.
+/// by seed against the first rule of the list (the verdicts are in `verdicts.rs`).
 fn rules(s: &mut String, runs: &[Run], rep: &Report, o: &Options, env: &Env) {
     if rep.rules.is_empty() {
         return;
@@ -24,8 +24,10 @@ fn rules(s: &mut String, runs: &[Run], rep: &Report, o: &Options, env: &Env) {
     let _ = writeln!(s, "\n## Rules compared (`--rules`)\n");
     let _ = writeln!(
         s,
-        "Every rule at every α of the same grid as the fixed batches, with the same seeds and budget of examples. Each rule's best α \
-(**bold**) is chosen as for the fixed batches: final test accuracy (mean over the seeds), ties by the lower smoothed training loss.\n"
+        "Every rule at every α of the same grid as the fixed batches (`--alphas`, the grid `reproduce` tunes the fixed batch sizes on), \
+with the same seeds and budget of examples; each rule keeps its own parameters as given in `--rules`, only α is tuned. Each rule's \
+best α (**bold**) is chosen as for the fixed batches: final test accuracy (mean over the seeds), ties by the lower smoothed training \
+loss; a rule that broke in any seed at an α cannot win there. The choice is made on the reported test set, for every rule alike.\n"
     );
     let mut head = String::from("| rule \\ α |");
     let mut sep = String::from("| --- |");
@@ -45,28 +47,29 @@ fn rules(s: &mut String, runs: &[Run], rep: &Report, o: &Options, env: &Env) {
     let Some(first) = rep.rules.first().and_then(|(r, row, b)| b.map(|b| (r, &row[b]))) else { return };
     let _ = writeln!(
         s,
-        "\nEach rule at its best α, and paired by seed against `{}` at its best α (the difference rule − it, mean [95 % t-interval]; \
-\"at least as good\" as in the verdicts below):\n",
-        first.0
+        "\nEach rule at its best α, and paired by seed against `{}` at its best α (the difference rule − it, mean [95 % t-interval] and \
+the per-seed values; the verdict words as in the verdicts below; McNemar: the test digits only the rule / only `{}` got right, per seed):\n",
+        first.0, first.0
     );
     let _ = writeln!(
         s,
-        "| rule | α | final test accuracy | examples to {tp} % | batch at 25/50/75/100 % | training loss: rule − first | test accuracy (points): rule − first | McNemar per seed |\n| --- | ---: | ---: | ---: | --- | --- | --- | --- |"
+        "| rule | α | final test accuracy | examples to {tp} % | batch at 25/50/75/100 % | training loss: rule − `{f}` | test accuracy (points): rule − `{f}` | McNemar per seed | examples to {tp} %: rule − `{f}`, per seed |\n| --- | ---: | ---: | ---: | --- | --- | --- | --- | --- |",
+        f = first.0
     );
     let int = |x: f64| format!("{x:.0}");
     for (rule, row, best) in &rep.rules {
         let Some(b) = best else { continue };
         let g = &row[*b];
         let bq = |q| spread_cell(over(runs, g, |r| r.batch_at(q).map(f64::from)), int);
-        let (loss, acc, mc) = if std::ptr::eq(g, first.1) {
-            ("–".to_string(), "–".to_string(), "–".to_string())
+        let (loss, acc, mc, to) = if std::ptr::eq(g, first.1) {
+            ("–".to_string(), "–".to_string(), "–".to_string(), "–".to_string())
         } else {
             let p = super::verdicts::pair(runs, g, first.1, env);
-            (p.loss.0, p.acc.0, p.mcnemar)
+            (p.loss.0, p.acc.0, p.mcnemar, p.to_target)
         };
         let _ = writeln!(
             s,
-            "| `{rule}` | {} | {} | {} | {}/{}/{}/{} | {loss} | {acc} | {mc} |",
+            "| `{rule}` | {} | {} | {} | {}/{}/{}/{} | {loss} | {acc} | {mc} | {to} |",
             o.alphas[*b],
             acc_cell(runs, g),
             to_target_cell(runs, g, env.target),
@@ -76,7 +79,56 @@ fn rules(s: &mut String, runs: &[Run], rep: &Report, o: &Options, env: &Env) {
             bq(1.0)
         );
     }
-    let _ = writeln!(s, "\nFigure: [`figures/rules.svg`](figures/rules.svg) (batch size against steps, test accuracy against examples).");
+    let _ = writeln!(
+        s,
+        "\nFigure: [`figures/rules.svg`](figures/rules.svg) (each rule's batch size against training examples, at its best α{}).",
+        if rep.rules_only() { "" } else { "; test accuracy in [`figures/rules_accuracy.svg`](figures/rules_accuracy.svg)" }
+    );
+}
+
+/// Which builds trained the runs, from their records (`runs/<label>.json`): a page assembled
+/// later by another build reads the runs back without retraining them, so the header's engine
+/// (the one this binary selects) does not say what trained them; the records do. Only the
+/// records enter, never this binary's own version, so that the page regenerates the same.
+fn engine_builds(runs: &[Run], o: &Options) -> String {
+    let mut builds: Vec<(String, usize)> = Vec::new();
+    let (mut adopted, mut unrecorded) = (Vec::new(), 0usize);
+    for r in runs {
+        let csv = o.out.join("runs").join(format!("{}.csv", r.spec.label()));
+        match super::record::read_record(&csv) {
+            Ok(Some(rec)) => match (&rec.engine, &rec.adopted) {
+                (Some(e), _) => {
+                    let name = format!("cabs {}, engine sources `{}`, {}", e.crate_version, e.source_hash, e.device);
+                    match builds.iter_mut().find(|b| b.0 == name) {
+                        Some(b) => b.1 += 1,
+                        None => builds.push((name, 1)),
+                    }
+                }
+                (None, note) => adopted.push(note.clone().unwrap_or_default()),
+            },
+            _ => unrecorded += 1,
+        }
+    }
+    let mut parts: Vec<String> = builds.iter().map(|(n, c)| format!("{n} ({c} run{})", if *c == 1 { "" } else { "s" })).collect();
+    if !adopted.is_empty() {
+        adopted.dedup();
+        parts.push(format!(
+            "{} run{} adopted without a record of their engine ({}: {})",
+            adopted.len(),
+            if adopted.len() == 1 { "" } else { "s" },
+            super::record::ADOPT_ENV,
+            adopted.join("; ")
+        ));
+    }
+    if unrecorded > 0 {
+        parts.push(format!("{unrecorded} run{} without a readable record", if unrecorded == 1 { "" } else { "s" }));
+    }
+    format!(
+        "**Trained by:** {} — from the runs' records (`runs/<label>.json`). These tables are assembled from the run files (`--resume`): \
+a later build reads them back and retrains nothing, so the engine named above is the one this command selects, and the records say \
+which build trained each run.\n",
+        parts.join("; ")
+    )
 }
 
 /// The runs that did not learn, and the runs that are the same run under two labels.
@@ -117,7 +169,8 @@ pub(super) fn results_md(runs: &[Run], rep: &Report, o: &Options, env: &Env, ext
     let tp = format!("{:.4}", t * 100.0).trim_end_matches('0').trim_end_matches('.').to_string();
     let k = env.seeds.len();
     let mut s = String::new();
-    let _ = writeln!(s, "# CABS reproduction: results\n");
+    let alone = rep.rules_only();
+    let _ = writeln!(s, "{}", if alone { "# Batch-size rules compared: results\n" } else { "# CABS reproduction: results\n" });
     let _ = writeln!(
         s,
         "**Environment:** engine {}; data {}; model `{}`; seed{} {}; budget {} training examples per run; test evaluation every ~{} examples; CABS {}; {} runs, {:.1} s of run time (the runs' wall times summed).\n",
@@ -132,6 +185,9 @@ pub(super) fn results_md(runs: &[Run], rep: &Report, o: &Options, env: &Env, ext
         runs.len(),
         runs.iter().map(|r| r.wall_s).sum::<f64>()
     );
+    if alone {
+        let _ = writeln!(s, "{}", engine_builds(runs, o));
+    }
     let _ = writeln!(s, "**Command:** `{}`\n", env.command);
     let seeds_note = if k > 1 {
         format!(
@@ -152,13 +208,22 @@ Batch at 25/50/75/100 % is the batch size of the step at that fraction of the ru
         env.window
     );
 
-    let _ = writeln!(s, "## Main comparison\n");
-    let _ = writeln!(
-        s,
-        "CABS at α = {} (not tuned); for each fixed batch m the best constant α of the grid below; and that α with inverse-time decay \
+    if alone {
+        let _ = writeln!(s, "## Each rule at its best α\n");
+        let _ = writeln!(
+            s,
+            "Every rule of `--rules` at the α of the grid below that gave it the highest final test accuracy (`summary.csv`; every run in \
+`all_runs.csv`). CABS is tuned here like every other rule.\n"
+        );
+    } else {
+        let _ = writeln!(s, "## Main comparison\n");
+        let _ = writeln!(
+            s,
+            "CABS at α = {} (not tuned); for each fixed batch m the best constant α of the grid below; and that α with inverse-time decay \
 α/(1 + k·t), k = 2m/budget, so that α has halved after half the budget (the decay starts from the constant-α optimum; it was not tuned separately).\n",
-        o.cabs_alpha
-    );
+            o.cabs_alpha
+        );
+    }
     let mut head = format!(
         "| run | role | rule | α | final test accuracy | final test loss | smoothed train loss | examples to {tp} % | seconds to {tp} % | steps | examples | wall s | batch at 25/50/75/100 % |"
     );
@@ -257,6 +322,19 @@ training loss; it is picked on the same test set that is reported, which favours
     s.push_str(&super::verdicts::verdicts(runs, rep, env));
 
     let _ = writeln!(s, "\n## Figures\n");
+    if alone {
+        for (f, what) in super::figures::RULES_ONLY_FIGURES {
+            let _ = writeln!(s, "- {what}: [`figures/{f}.svg`](figures/{f}.svg)");
+        }
+        let _ = writeln!(s, "\nEvery rule at its best α. With several seeds the lines are {}.", super::figures::RULES_LINES);
+        let _ = writeln!(
+            s,
+            "\nPer-step logs: `runs/<label>.csv` (or `.csv.gz`; the columns of `cabs train --csv`, plus `train_ms`, training time without \
+evaluations, and `train_subset_loss`), each with its record `runs/<label>.json` (settings and engine) and final predictions \
+`runs/<label>.pred` (one byte per test example); one row per run (and seed) in `all_runs.csv`, each rule at its best α in `summary.csv`."
+        );
+        return s;
+    }
     for (f, what) in [
         ("loss_vs_examples", "smoothed training loss against training examples"),
         ("accuracy_vs_examples", "test accuracy against training examples"),

@@ -48,12 +48,30 @@ pub(super) struct Report {
 }
 
 impl Report {
-    /// The main comparison: CABS, the best constant-α run and the decay run of every m.
+    /// The main comparison: CABS, the best constant-α run and the decay run of every m. In a set
+    /// of rules alone ([`Report::rules_only`]), each rule at its best α instead (role
+    /// `best-alpha`), so that summary.csv, the main table and the figures over examples and time
+    /// show the comparison rather than nothing.
     pub(super) fn reported(&self) -> Vec<(&Group, &'static str)> {
+        if self.rules_only() {
+            return self.best_rules().into_iter().map(|g| (g, "best-alpha")).collect();
+        }
         let mut v: Vec<(&Group, &'static str)> = self.cabs.iter().map(|g| (g, "cabs")).collect();
         v.extend(self.best_fixed.iter().map(|g| (g, "best-fixed")));
         v.extend(self.decay.iter().map(|g| (g, "decay")));
         v
+    }
+
+    /// A comparison of `--rules` alone (`--only rules`): no CABS part, grid, decay or
+    /// sensitivity study. Its page is about the rules, not the paper's claims.
+    pub(super) fn rules_only(&self) -> bool {
+        !self.rules.is_empty() && self.cabs.is_none() && self.grid.is_empty() && self.decay.is_empty() && self.sensitivity.is_empty()
+    }
+
+    /// Each rule of `--rules` at its best α, in `--rules` order (rules whose every α broke are
+    /// left out).
+    pub(super) fn best_rules(&self) -> Vec<&Group> {
+        self.rules.iter().filter_map(|(_, row, best)| best.map(|b| &row[b])).collect()
     }
 }
 

@@ -5,7 +5,7 @@
 //! tables of values ± standard error are descriptive.
 
 use super::metrics::{accuracy_se, best_candidate, Candidate, Run};
-use super::paired::{at_least_as_good, better, mcnemar, t95, t_interval, Interval, Verdict, ACCURACY_MARGIN, LOSS_MARGIN};
+use super::paired::{at_least_as_good, better, identical_runs, mcnemar, t95, t_interval, Interval, Verdict, ACCURACY_MARGIN, LOSS_MARGIN};
 use super::tables::{over, Env, Group, Report};
 use std::fmt::Write as _;
 
@@ -198,10 +198,15 @@ pub(super) fn verdicts(runs: &[Run], rep: &Report, env: &Env) -> String {
     let w = env.window;
     let k = env.seeds.len();
     let _ = writeln!(s, "\n## Verdicts\n");
+    // In a set of rules alone the subject of every comparison is a rule, against the first.
+    let d = match (rep.rules_only(), rep.rules.first()) {
+        (true, Some((first, _, _))) => format!("rule − `{first}`"),
+        _ => "CABS − baseline".to_string(),
+    };
     let _ = writeln!(
         s,
         "Generated from the runs above. **How a verdict is reached.** Every comparison is paired by seed: the two runs of a seed share \
-initial weights, data order and test examples, so the statistic is the mean of the per-seed differences d = CABS − baseline with its \
+initial weights, data order and test examples, so the statistic is the mean of the per-seed differences d = {d} with its \
 two-sided 95 % t-interval ({k} seed{ps}: t = {t}). The words are one vocabulary: **supported** when the interval lies wholly on the claim's \
 side; **not supported** only for evidence against (the interval wholly on the other side of zero); **not shown** for anything else, where \
 the noise decides and nothing is claimed either way. For \"at least as good\", the claim's side is below a margin of {lm} % of the \
@@ -325,7 +330,151 @@ whether the decay helped that fixed batch at all (decayed vs constant α).\n"
     if !rep.sensitivity.is_empty() {
         sensitivity(&mut s, runs, rep, env);
     }
+    rules(&mut s, runs, rep, env);
     s
+}
+
+/// Where `a` and `b` are the same runs, seed for seed (bit for bit, [`identical_runs`]): their
+/// interval is [0, 0] by construction, and the page says so rather than let it pass as evidence.
+fn same_runs(runs: &[Run], a: &Group, b: &Group) -> bool {
+    let same = identical_runs(runs);
+    a.iter().all(|&i| {
+        let Some(&j) = b.iter().find(|&&j| runs[j].spec.seed == runs[i].spec.seed) else { return false };
+        i == j || same.iter().any(|g| g.contains(&i) && g.contains(&j))
+    })
+}
+
+/// The rules of `--rules` against the first of the list, each at its best α: "at least as good"
+/// on the training loss and on test accuracy (the vocabulary and margins of claim 1), and which
+/// side is ahead beyond the noise, if either; then what the seeds can and cannot show.
+fn rules(s: &mut String, runs: &[Run], rep: &Report, env: &Env) {
+    let Some((first, first_g)) = rep.rules.first().and_then(|(r, row, b)| b.map(|b| (r, &row[b]))) else {
+        if let Some((first, _, _)) = rep.rules.first() {
+            let _ = writeln!(s, "### The rules against `{first}`\n\nNot judged: `{first}` broke at every α of the grid.\n");
+        }
+        return;
+    };
+    let k = env.seeds.len();
+    let first_alpha = runs[first_g[0]].spec.alpha;
+    let _ = writeln!(s, "### The rules against `{first}`, each at its best α\n");
+    let _ = writeln!(
+        s,
+        "The claim judged for each rule is \"at least as good as `{first}`\" (d = rule − `{first}`, `{first}` at α = {first_alpha}), on the \
+training loss and on test accuracy, with the margins above; the last two columns say which side is ahead beyond the noise (the \
+interval wholly on one side of zero), if either. Every rule, `{first}` included, is tuned alike: its best α of the same grid, picked \
+on the reported test set, so every rule's best-of-grid figures are optimistic by the same selection.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| rule | α | at least as good: training loss | at least as good: test accuracy | ahead on training loss | ahead on test accuracy |\n| --- | ---: | --- | --- | --- | --- |"
+    );
+    let w = env.window;
+    let (mut on_loss, mut on_acc, mut twins) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut acc_half, mut loss_half) = (Vec::new(), Vec::new());
+    for (rule, row, best) in rep.rules.iter().skip(1) {
+        let name = format!("`{rule}`");
+        let Some(b) = best else {
+            let _ = writeln!(s, "| {name} | – | not judged (broke at every α) | not judged | – | – |");
+            continue;
+        };
+        let g = &row[*b];
+        let p = pair(runs, g, first_g, env);
+        let word = |v: Option<Verdict>| v.map_or("not judged (a run diverged or failed)".to_string(), |v| format!("**{}**", v.word()));
+        let ahead = |f: &dyn Fn(&Run) -> Option<f64>, lower: bool, half: &mut Vec<f64>| -> String {
+            let Some(iv) = paired_diffs(runs, g, first_g, f).and_then(|d| t_interval(&d)) else { return "–".into() };
+            half.push((iv.hi - iv.lo) / 2.0);
+            match better(&iv, lower) {
+                Verdict::Supported => format!("`{rule}`"),
+                Verdict::NotSupported => format!("`{first}`"),
+                Verdict::NotShown => "neither".into(),
+            }
+        };
+        // The same runs have a [0, 0] interval: left out of the half-widths quoted below.
+        let twin = same_runs(runs, g, first_g);
+        let (mut lh, mut ah) = (Vec::new(), Vec::new());
+        let al = ahead(&|r| final_loss(r, w), true, &mut lh);
+        let aa = ahead(&|r| r.final_accuracy(), false, &mut ah);
+        if !twin {
+            loss_half.extend(lh);
+            acc_half.extend(ah);
+        }
+        if twin {
+            twins.push(name.clone());
+        }
+        let _ = writeln!(
+            s,
+            "| {name}{} | {} | {} | {} | {al} | {aa} |",
+            if twin { " (the same runs as `".to_string() + first + "`)" } else { String::new() },
+            runs[g[0]].spec.alpha,
+            word(p.loss.1),
+            word(p.acc.1)
+        );
+        on_loss.push((name.clone(), p.loss.1));
+        on_acc.push((name, p.acc.1));
+    }
+    let _ = writeln!(s, "\n- At least as good as `{first}` on the training loss: {}.", verdict_for(&on_loss));
+    let _ = writeln!(s, "- At least as good as `{first}` on test accuracy: {}.", verdict_for(&on_acc));
+    if !twins.is_empty() {
+        let _ = writeln!(
+            s,
+            "- {} trained the same runs as `{first}`, step for step (see Flags): their \"supported\" is an identity, not evidence.",
+            twins.join(", ")
+        );
+    }
+    let range = |v: &[f64], scale: f64, p: usize| -> String {
+        let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        if !lo.is_finite() || !hi.is_finite() {
+            "unbounded".into()
+        } else if (hi - lo).abs() < 0.5 * 10f64.powi(-(p as i32)) / scale {
+            format!("{:.p$}", lo * scale)
+        } else {
+            format!("{:.p$}–{:.p$}", lo * scale, hi * scale)
+        }
+    };
+    let _ = writeln!(
+        s,
+        "\n**What {k} seed{} can and cannot show.** {}The half-widths of the 95 % intervals above are {} points of test accuracy and {} \
+of training loss: a difference smaller than that cannot be told from zero, so **not shown** means the comparison is too small to \
+decide, not that the two rules are equal. The comparison can show a rule behind or ahead of `{first}` when the difference is large and \
+has the same sign in every seed, and it shows each rule's batch-size path (a path is a property of one run, not an average needing \
+many seeds). It cannot rank rules whose intervals straddle zero, tell whether a rule's paper-default parameters (not tuned here, only \
+α was) are its best, or say anything beyond this model, data set, budget, batch range and α grid.\n",
+        if k == 1 { "" } else { "s" },
+        if k < 2 {
+            "With one seed no interval can be formed: every verdict is \"not shown\". ".to_string()
+        } else {
+            format!(
+                "With {k} seeds the interval is the mean difference ± t·sd/√{k} with t = {:.2}: it excludes zero only when the mean \
+exceeds {:.2} standard deviations of the per-seed differences; a sign test over {k} seeds could not go below p = {:.2}. ",
+                t95(k - 1),
+                t95(k - 1) / (k as f64).sqrt(),
+                2.0 * 0.5f64.powi(k as i32)
+            )
+        },
+        range(&acc_half, 100.0, 2),
+        range(&loss_half, 1.0, 4)
+    );
+}
+
+/// Each verdict word with the subjects it holds for: "**supported** for `a`, `b`; **not shown**
+/// for `c`".
+fn verdict_for(items: &[(String, Option<Verdict>)]) -> String {
+    let mut parts = Vec::new();
+    for v in [Verdict::Supported, Verdict::NotShown, Verdict::NotSupported] {
+        let names: Vec<&str> = items.iter().filter(|i| i.1 == Some(v)).map(|i| i.0.as_str()).collect();
+        if !names.is_empty() {
+            parts.push(format!("**{}** for {}", v.word(), names.join(", ")));
+        }
+    }
+    let unjudged: Vec<&str> = items.iter().filter(|i| i.1.is_none()).map(|i| i.0.as_str()).collect();
+    if !unjudged.is_empty() {
+        parts.push(format!("not judged for {} (a run diverged or failed)", unjudged.join(", ")));
+    }
+    if parts.is_empty() {
+        "not judged (no other rule)".into()
+    } else {
+        parts.join("; ")
+    }
 }
 
 /// 3. Sensitivity to α, at equal examples and at equal steps.
