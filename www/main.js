@@ -12,9 +12,9 @@ import { adaptive } from "./lib/rules.js";
 import { WorkerClient, earlyAt } from "./lib/client.js";
 import { Controls } from "./lib/controls.js";
 import { StatsTable } from "./lib/stats.js";
-import { BoundaryMaps } from "./lib/boundary.js";
 import { ShareDialog } from "./lib/share.js";
-import { downloadCsv, downloadJson, importJson } from "./lib/exporter.js";
+// Export and import are loaded on first use: no first load needs them.
+const exporter = () => import("./lib/exporter.js");
 import { installHook } from "./lib/hook.js";
 import { UserData, datasetLine } from "./lib/userdata.js";
 import { Sight } from "./lib/sight.js";
@@ -54,7 +54,9 @@ const portraitQuery = matchMedia("(orientation: portrait)"); // style.css stacks
 const NARROW_CHARTS = 2;
 const NARROW_ORDER = ["loss", "batch", "accuracy", "terms", "noise"];
 const stats = new StatsTable($("stats"));
-const maps = new BoundaryMaps($("boundary"));
+// The decision-boundary maps of the 2-D data sets: lib/boundary.js is loaded before the first
+// 2-D run set starts (startEngine), so an MNIST page never fetches it.
+let maps = null;
 const share = new ShareDialog(document.body);
 const controls = new Controls($("controls"), { onChange: changeSetting, onPreset: (p) => { if (p.data) userData.clear(false); applyState({ ...state, ...p }); } });
 const userData = new UserData({ onChange: userFilesChanged });
@@ -197,7 +199,7 @@ function reset() {
   // The engine first: its data and worker load while the charts are built below.
   const starting = active() ? startEngine() : null;
   rebuildCharts();
-  maps.setRuns([]);
+  maps?.setRuns([]);
   if (starting) return starting;
   $("backend").replaceChildren(el("span", { class: "badge", text: "waiting" }));
   $("backend").title = "the engine starts when the demo is in view, or on Play";
@@ -224,6 +226,9 @@ async function startEngine() {
     } else if (state.data === "mnist") {
       // The worker fetches the bundle itself (lib/client.js's early worker has it under way).
       $("backend-note").textContent = "loading the MNIST digits (8 MB)…";
+    } else if (!maps) {
+      const { BoundaryMaps } = await import("./lib/boundary.js");
+      maps ??= new BoundaryMaps($("boundary"));
     }
   } catch (err) {
     if (gen === resetGen) { showError(err.message); engineStarted = false; }
@@ -252,7 +257,7 @@ function onWorker(msg) {
       dataInfo = msg.info;
       showBackend(msg.backend, msg.info);
       userData.refresh(msg.info);
-      if (msg.info.inputDim === 2) { maps.setRuns(runs); fitMaps(); }
+      if (msg.info.inputDim === 2) { maps?.setRuns(runs); fitMaps(); }
       if (state.play || playWhenReady) play();
       playWhenReady = false;
       break;
@@ -280,7 +285,7 @@ function onWorker(msg) {
       hook.emit();
       break;
     case "boundary":
-      maps.draw(msg);
+      maps?.draw(msg);
       break;
     case "state":
       workerRunning = msg.running;
@@ -465,6 +470,7 @@ function drawLegend() {
 
 /** Embed mode: the decision-boundary maps take what the charts leave (a column or a row). */
 function fitMaps() {
+  if (!maps) return undefined;
   if (!state.embed || hidden("boundary")) return maps.fit(null);
   const view = $("view").getBoundingClientRect();
   return maps.fit({ width: view.width, height: view.height, portrait: portraitQuery.matches });
@@ -482,19 +488,20 @@ function buildBar() {
   $("share").addEventListener("click", () => share.open(state, userData.loaded ? "A link cannot carry your files: it reproduces these settings on the built-in data set." : ""));
   $("export-csv").addEventListener("click", () => {
     const live = runs.filter((r) => r.length);
-    if (live.length) downloadCsv(live, userData.loaded ? { ...state, data: "files" } : state).catch((err) => showError(err.message));
+    if (live.length) exporter().then(({ downloadCsv }) => downloadCsv(live, userData.loaded ? { ...state, data: "files" } : state)).catch((err) => showError(err.message));
   });
   $("export-json").addEventListener("click", () => {
     const settings = engineSettings(state, state.rule);
     if (userData.loaded) Object.assign(settings, { data: "files", files: userData.files.map((f) => f.name) });
-    downloadJson(allRuns(), settings, backend);
+    const [all, b] = [allRuns(), backend]; // as they are at the click
+    exporter().then(({ downloadJson }) => downloadJson(all, settings, b)).catch((err) => showError(err.message));
   });
   $("import").addEventListener("change", async (e) => {
     const file = e.target.files?.[0];
     e.target.value = "";
     if (!file) return;
     try {
-      const loaded = await importJson(file, 100 + imported.length * 10);
+      const loaded = await (await exporter()).importJson(file, 100 + imported.length * 10);
       imported = imported.concat(loaded);
       notice(`Loaded ${loaded.length} run(s) from ${file.name}; they are drawn dotted next to the live runs.`);
       rebuildCharts();

@@ -98,10 +98,8 @@ function loadEngine() {
 // Fetch and compile the engine now, while the page is still loading its own modules and data:
 // the init message finds it ready (or under way). A failure is reported when init asks again.
 loadEngine().catch(() => {});
-// The MNIST bundle: fetched here, not by the page, so that it arrives in parallel with the
-// engine's compile and goes to the engine without a copy through the page. lib/client.js's
-// early worker is told to start at once ("prefetch"); otherwise the first init that needs it
-// does. A failed fetch is forgotten, so the next run set tries again.
+// The MNIST bundle is fetched here, in parallel with the compile, not through the page: the early
+// worker is told at once ("prefetch"), else init starts it. A failure is forgotten (retried).
 let mnistBytes = null; // a promise of the bundle's bytes (Uint8Array)
 function fetchMnist() {
   mnistBytes ??= (async () => {
@@ -166,7 +164,7 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
   marks.init = epoch();
   const requested = specs[0]?.settings?.backend ?? "auto";
   const adapterInfo = adapterAsked;
-  // The data (unless the page sent it, or the user's files stand in) and the engine together.
+  // The data set (unless sent, or the user's files) and the engine, together.
   const wantsMnist = !mnist && !files && (specs[0]?.settings?.data ?? "mnist") === "mnist";
   const [{ Trainer, checkSettings }, fetched] = await Promise.all([loadEngine(), wantsMnist ? fetchMnist() : null]);
   const gen = generation;
@@ -190,9 +188,8 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
   // With a WebGPU adapter, auto and gpu start on the CPU engine at once (building WebGPU takes
   // seconds, 6–25 s on SwiftShader) and the runs move when WebGPU is built (see handOver).
   // Without an adapter nothing would be built: the engine falls back exactly as before.
-  // Only the first run's trainer is built before the first step: the page shows that step while
-  // the other runs' trainers are built, one between two rounds (each takes tens of ms: the data
-  // set's copy, the engine's buffers, the initial weights), and they catch up (see round).
+  // Only the first run's trainer (tens of ms each) is built before the first step; the others
+  // are built between rounds and catch up (see round).
   const newRun = (spec, trainer) => ({ id: spec.id, rule: spec.settings.rule, settings: spec.settings, trainer, wallMs: 0, stopped: false, diverged: null });
   let early = null; // why the runs did not start on the CPU although WebGPU was asked for
   let cpuFirst = false; // the runs start on the CPU engine and WebGPU is built behind them
@@ -230,7 +227,7 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
   });
   if (play) { running = true; loop(); } // the page asked for it with init: no round trip to start
   for (const spec of specs.slice(1)) {
-    // Between two rounds (the queue), so a step never runs while a trainer is being made.
+    // Between two rounds (the queue): never during a step.
     await exclusive(async () => {
       if (gen !== generation) return;
       const trainer = await make(settingsOf(spec));
@@ -542,9 +539,9 @@ async function loop() {
 }
 
 async function round() {
-  // A run whose trainer was built after the first step (see start) catches up: two steps a
-  // round until it is level with the others (the live ones: a stopped run's steps do not count).
-  const lead = Math.max(0, ...runs.filter((r) => !r.stopped).map((r) => r.lastStep ?? 0)) + 1; // where this round takes the leaders
+  // A run built after the first step (see start) takes two steps a round until level with the
+  // live runs (lead: where this round takes them).
+  const lead = Math.max(0, ...runs.filter((r) => !r.stopped).map((r) => r.lastStep ?? 0)) + 1;
   for (const r of runs) {
     if (r.stopped) continue;
     await stepRun(r);

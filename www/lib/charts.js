@@ -301,11 +301,7 @@ export class Charts {
   }
 }
 
-/**
- * A rollback as a dashed vertical line per run at that run's x of the step it went back to, with
- * "↶ step N" at the top: the rows to its right were trained again on the CPU. Returns what it
- * drew ([{run, step, x}], x in CSS px from the plot's left edge) for the page tests.
- */
+/** A rollback: a dashed line per run at the step it went back to; returns [{run, step, x (CSS px)}]. */
 function drawRollbacks(u, rollbacks, runs, xmode, color, px) {
   const drawn = [];
   if (rollbacks.length === 0) return drawn;
@@ -321,11 +317,11 @@ function drawRollbacks(u, rollbacks, runs, xmode, color, px) {
   ctx.textBaseline = "top";
   for (const b of rollbacks) {
     for (const r of runs) {
-      if (r.imported) continue; // a loaded JSON run is not the one rolled back
+      if (r.imported) continue;
       const steps = r.col("step");
-      let i = Math.min(b.step, r.length) - 1; // row i holds step i + 1, unless rows are missing
+      let i = Math.min(b.step, r.length) - 1; // row i holds step i + 1
       while (i >= 0 && steps[i] > b.step) i--;
-      if (i < 0 || steps[i] !== b.step) continue; // this run has no row at that step (not that far yet)
+      if (i < 0 || steps[i] !== b.step) continue;
       const x = u.valToPos(xAt(r, xmode)(i), "x", true);
       if (!(x >= left && x <= left + width)) continue;
       ctx.beginPath();
