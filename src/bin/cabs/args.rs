@@ -72,10 +72,15 @@ BENCH OPTIONS:
   --vs-rule RULE       compare RULE against cabs, both pinned to --batch
                        (--m-min = --m-max = M): the rule's own cost per step
 
-REPRODUCE OPTIONS (every run gets the same budget of training examples):
+REPRODUCE OPTIONS (every run gets the same budget of training examples, or of steps):
   --out DIR            output folder (the committed set: docs/reproduction)  [out/reproduction]
   --examples N         training examples per run            [200000; --quick: 6000]
   --eval-every-examples N  test loss/accuracy every ~N examples [budget/40; --quick: /10]
+  --steps N            every run stops after N steps instead (not with --examples);
+                       assembling such a set prints B, the CABS runs' mean examples
+  --eval-every-steps K test loss/accuracy every K steps, with --steps   [N/100]
+  --checkpoint-every-minutes M  save each run's state to runs/<label>.ckpt every M
+                       minutes; --resume or --run continues a killed run from it  [10]
   --target-accuracy A  for the \"examples to reach A\" column         [0.97]
   --cabs-alpha A       α of the CABS run                                [0.1]
   --alphas LIST        α grid tuned for each fixed batch    [0.05,0.1,0.2,0.5]
@@ -261,6 +266,8 @@ pub fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             Long("batch") => a.batch = whole(&mut p, "--batch")?,
             Long("out") => r.out = value(&mut p, "--out")?,
             Long("eval-every-examples") => r.eval_every_examples = Some(whole(&mut p, "--eval-every-examples")?),
+            Long("eval-every-steps") => r.eval_every_steps = Some(whole(&mut p, "--eval-every-steps")?),
+            Long("checkpoint-every-minutes") => r.checkpoint_every_minutes = Some(whole(&mut p, "--checkpoint-every-minutes")?),
             Long("target-accuracy") => r.target_accuracy = value(&mut p, "--target-accuracy")?,
             Long("cabs-alpha") => {
                 let t = text(&mut p, "--cabs-alpha")?;

@@ -11,6 +11,8 @@ mod args;
 #[cfg(not(target_arch = "wasm32"))]
 mod bench;
 #[cfg(not(target_arch = "wasm32"))]
+mod checkpoint;
+#[cfg(not(target_arch = "wasm32"))]
 mod dataset;
 #[cfg(not(target_arch = "wasm32"))]
 mod error;

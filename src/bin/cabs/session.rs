@@ -56,7 +56,7 @@ pub struct Start {
     /// that a resumed log's `wall_ms` keeps rising.
     pub wall_ms: f64,
     /// With [`EvalEvery::Steps`]: the next evaluated step, from the checkpoint's schedule;
-    /// None: the first multiple of the period.
+    /// None: the first multiple of the period past the trainer's steps.
     pub next_eval_step: Option<u64>,
 }
 
@@ -69,19 +69,9 @@ pub enum Ending {
 
 /// Train `trainer` until `budget`, calling `on_step` after every step. `detail_at`: the 1-based
 /// step whose [`StepDetail`] is kept (for a probe file). Errors other than divergence, and the
-/// caller's errors, end the loop with that error.
-pub fn drive(
-    trainer: &mut Trainer,
-    budget: Budget,
-    evals: EvalEvery,
-    detail_at: Option<u64>,
-    on_step: &mut dyn FnMut(&Trainer, Step) -> CliResult<()>,
-) -> CliResult<Ending> {
-    drive_from(trainer, budget, evals, detail_at, Start::default(), on_step)
-}
-
-/// [`drive`], continuing a run: `from` carries the wall time and evaluation schedule of the
-/// steps done before (the trainer carries everything else).
+/// caller's errors, end the loop with that error. `from` carries the wall time and evaluation
+/// schedule of the steps done before, for a run continued from a saved state (the trainer
+/// carries everything else); `Start::default()` for a new run.
 pub fn drive_from(
     trainer: &mut Trainer,
     budget: Budget,
@@ -108,11 +98,13 @@ pub fn drive_between(
     let start = Instant::now();
     let mut train_s = 0.0;
     // Examples: the next multiple of n examples to pass; steps: the next step to evaluate
-    // (kept as a number, not a modulo, so that a checkpoint can carry it).
+    // (kept as a number, not a modulo, so that a checkpoint can carry it). A trainer that starts
+    // from a saved state gets the multiple an uninterrupted run would have reached: the first
+    // one past what it has already done.
     let mut next_eval = match evals {
-        EvalEvery::Examples(n) => n,
+        EvalEvery::Examples(n) => (trainer.examples_seen() / n.max(1) + 1) * n.max(1),
         EvalEvery::Steps(0) => 0,
-        EvalEvery::Steps(k) => from.next_eval_step.unwrap_or(k),
+        EvalEvery::Steps(k) => from.next_eval_step.unwrap_or((trainer.steps_done() / k + 1) * k),
     };
     while !budget.reached(trainer.steps_done(), trainer.examples_seen()) {
         between(trainer)?;

@@ -4,6 +4,7 @@
 //! (a killed one) so that its CSV reads as if the run had never stopped (`wall_ms` aside).
 
 use crate::args::Args;
+use crate::checkpoint;
 use crate::dataset::dataset;
 use crate::error::{CliError, CliResult};
 use crate::session::{drive_between, Budget, Ending, EvalEvery, Start};
@@ -62,7 +63,7 @@ fn checkpoints(a: &Args) -> CliResult<Option<Checkpoints>> {
         _ => {}
     }
     // Fail now, not after an hour of training, when the folder cannot take the file.
-    let tmp = tmp_path(&path);
+    let tmp = checkpoint::tmp_path(&path);
     File::create(&tmp).map_err(|e| CliError::write(&tmp, e))?;
     let _ = std::fs::remove_file(&tmp);
     Ok(Some(Checkpoints {
@@ -70,41 +71,6 @@ fn checkpoints(a: &Args) -> CliResult<Option<Checkpoints>> {
         every: Duration::from_secs(a.checkpoint_every.unwrap_or(CHECKPOINT_EVERY_S)),
         every_steps: a.checkpoint_every_steps,
     }))
-}
-
-/// `FILE.tmp`, next to `FILE` (same file system, so that the rename is atomic).
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "checkpoint".into());
-    name.push(".tmp");
-    path.with_file_name(name)
-}
-
-/// Save the trainer's state with the caller's evaluation schedule: written to `FILE.tmp`,
-/// synced, then renamed over `FILE`, so that a kill at any moment leaves the old or the new
-/// checkpoint whole, never half of one.
-fn save(trainer: &Trainer, eval: EvalSchedule, path: &Path) -> CliResult<()> {
-    let mut state = pollster::block_on(trainer.export_state())?;
-    state.eval = Some(eval);
-    let bytes = state.to_bytes()?;
-    let tmp = tmp_path(path);
-    let mut f = File::create(&tmp).map_err(|e| CliError::write(&tmp, e))?;
-    f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(|e| CliError::write(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| CliError::write(path, e))?;
-    // The rename itself is durable once the folder is synced (best effort: not every system
-    // lets a folder be opened).
-    if let Some(dir) = path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }) {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
-}
-
-/// The run state in `--resume-from FILE`; a damaged or foreign file is refused by its reader.
-fn load(path: &Path) -> CliResult<RunState> {
-    let bytes = std::fs::read(path).map_err(|e| CliError::Io(format!("cannot read {}: {e}", path.display())))?;
-    RunState::from_bytes(&bytes).map_err(|e| CliError::Io(format!("--resume-from {}: {e}", path.display())))
 }
 
 /// Reopen the CSV of the run being resumed for appending, after its row of the checkpoint's
@@ -219,7 +185,7 @@ pub fn train(a: Args) -> CliResult<()> {
     let checkpoints = checkpoints(&a)?;
     let resume = match &a.resume_from {
         Some(path) => {
-            let state = load(path)?;
+            let state = checkpoint::load(path, &format!("--resume-from {}", path.display()))?;
             state
                 .check_fits(&cfg, &DataIdentity::of(&data))
                 .map_err(|e| CliError::from(e).context(&format!("--resume-from {}", path.display())))?;
@@ -356,7 +322,7 @@ pub fn train(a: Args) -> CliResult<()> {
                 if let Some((w, p)) = csv.as_mut() {
                     w.flush().and_then(|_| w.get_ref().sync_data()).map_err(|e| CliError::write(p, e))?;
                 }
-                save(t, schedule, &c.path)?;
+                checkpoint::save(t, schedule, &c.path)?;
                 (saved_at, saved_step) = (Instant::now(), Some(s.step));
             }
         }
@@ -385,7 +351,7 @@ pub fn train(a: Args) -> CliResult<()> {
     }
     if let Some(c) = &checkpoints {
         if saved_step != Some(trainer.steps_done()) {
-            save(&trainer, schedule, &c.path)?;
+            checkpoint::save(&trainer, schedule, &c.path)?;
         }
     }
     if let (Some(d), false) = (a.dump_step, dumped) {

@@ -48,6 +48,7 @@ pub use options::{check_alpha, parse_alphas, parse_batches, parse_rules, Options
 use crate::args::Args;
 use crate::dataset::dataset;
 use crate::error::{CliError, CliResult};
+use crate::session::{Budget, EvalEvery};
 use markdown::results_md;
 use metrics::{best_candidate, Candidate, Run};
 use options::*;
@@ -64,14 +65,9 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         }
     }
     let o = a.repro.clone();
-    let budget = a.examples.unwrap_or(if o.quick { QUICK_EXAMPLES } else { DEFAULT_EXAMPLES });
-    if budget == 0 {
-        return Err(CliError::usage("--examples 0: the runs would do nothing (give at least 1)"));
-    }
-    let evals = if o.quick { QUICK_EVALS_PER_RUN } else { EVALS_PER_RUN };
-    let eval_every = o.eval_every_examples.unwrap_or((budget / evals).max(1));
-    if eval_every == 0 {
-        return Err(CliError::usage("--eval-every-examples 0: give at least 1"));
+    let (budget, eval_every) = budget_and_evals(&a, &o)?;
+    if o.checkpoint_every_minutes == Some(0) {
+        return Err(CliError::usage("--checkpoint-every-minutes 0: give at least 1 minute"));
     }
     if !(o.target_accuracy > 0.0 && o.target_accuracy <= 1.0) {
         return Err(CliError::usage(format!("--target-accuracy must be in (0, 1], got {}", o.target_accuracy)));
@@ -137,6 +133,19 @@ pub fn reproduce(a: Args) -> CliResult<()> {
     let independent = independent_runs(&parts, &o, &seeds);
     let planned = independent.len() + parts.decay as usize * o.batches.len() * seeds.len();
     let mut auto_note = None;
+    let reuses = o.resume || o.assemble_only || o.run.is_some();
+    if let (true, true, Some((kind, file))) = (settings.backend == "auto", reuses, recorded_backend(&o.out.join("runs"), &independent)?) {
+        // Timing both engines again could pick the other one, and every finished run would
+        // then be refused as made under other flags.
+        let note = format!(
+            "--backend auto resolved once, to {kind}, for every run: the engine the runs already in {} were trained on ({})",
+            o.out.join("runs").display(),
+            file
+        );
+        eprintln!("cabs: reproduce: {note}; not timed again");
+        auto_note = Some(note);
+        settings.backend = kind;
+    }
     if settings.backend == "auto" {
         // One engine for the whole grid: the one auto picks for its first run.
         let first = independent.first().cloned().unwrap_or(RunSpec { kind: Kind::Cabs, alpha: o.cabs_alpha, seed: settings.seed });
@@ -148,7 +157,7 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         settings.backend = info.kind.clone();
         eprintln!("cabs: reproduce: {}", auto_note.as_deref().unwrap_or(""));
     }
-    let window = (budget / SMOOTH_DIVISOR).max(1);
+    let window = smoothing_window(budget, settings.mmin);
     let mut ctx = Ctx {
         settings: settings.clone(),
         data,
@@ -156,7 +165,9 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         eval_every,
         runs_dir,
         // A job (--run) never retrains a finished run: rerunning a jobs file is free.
-        resume: o.resume || o.assemble_only || o.run.is_some(),
+        resume: reuses,
+        checkpoint_every: std::time::Duration::from_secs(60 * o.checkpoint_every_minutes.unwrap_or(CHECKPOINT_EVERY_MINUTES)),
+        stop_after: stop_after()?,
         adopt: std::env::var(record::ADOPT_ENV)
             .ok()
             .filter(|v| o.resume && !v.is_empty())
@@ -173,8 +184,9 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         return run_job(label, &mut ctx, &o, &parts, &seeds, &independent);
     }
     eprintln!(
-        "cabs: reproduce: {} runs planned, {budget} training examples each, test evaluation every ~{eval_every} examples; data {}, model {}, seed{} {} → {}",
+        "cabs: reproduce: {} runs planned, {}; data {}, model {}, seed{} {} → {}",
         planned,
+        describe_budget(budget, eval_every),
         settings.data,
         settings.model,
         if seeds.len() > 1 { "s" } else { "" },
@@ -185,10 +197,12 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         refuse_missing(&ctx, &independent)?;
     }
     if ctx.resume {
-        // Refuse before anything trains: a run file made under other flags would otherwise be
-        // found only when its turn comes, hours in.
+        // Refuse before anything trains: a run file (or checkpoint) made under other flags
+        // would otherwise be found only when its turn comes, hours in.
         for s in &independent {
-            run::check_resume(&ctx, s)?;
+            if let run::Found::Recorded(r) = run::check_resume(&ctx, s)? {
+                run::check_checkpoint_engine(&ctx, s, &r)?;
+            }
         }
     }
     let t_all = Instant::now();
@@ -226,14 +240,14 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         let best: Vec<(u32, Option<f64>)> =
             report.grid.iter().map(|(m, row, best)| (*m, best.map(|b| cache.runs[row[b][0]].spec.alpha))).collect();
         let decays: Vec<RunSpec> =
-            best.iter().filter_map(|&(m, a)| a.map(|alpha| specs(Kind::Decay { m, k: invtime_k(m, budget) }, alpha))).flatten().collect();
+            best.iter().filter_map(|&(m, a)| a.map(|alpha| specs(Kind::Decay { m, k: decay_k(m, budget) }, alpha))).flatten().collect();
         if o.assemble_only {
             refuse_missing(&ctx, &decays)?;
         }
         cache.prefetch(&mut ctx, &decays, o.jobs);
         for (m, alpha) in best {
             match alpha {
-                Some(alpha) => report.decay.push(group(&mut cache, &mut ctx, Kind::Decay { m, k: invtime_k(m, budget) }, alpha, "decay")),
+                Some(alpha) => report.decay.push(group(&mut cache, &mut ctx, Kind::Decay { m, k: decay_k(m, budget) }, alpha, "decay")),
                 None => eprintln!("cabs: reproduce: m = {m}: every α diverged, no decay run"),
             }
         }
@@ -263,6 +277,19 @@ pub fn reproduce(a: Args) -> CliResult<()> {
             ctx.engine = Some(engine_name(&t));
         }
     }
+    // The tables speak in examples: a steps budget is shown as the most examples a run used.
+    let (budget_examples, eval_every_examples) = match (budget, eval_every) {
+        (Budget::Examples(b), EvalEvery::Examples(e)) => (b, e),
+        (Budget::Steps(n), _) => {
+            let most = cache.runs.iter().filter_map(|r| r.steps.last().map(|s| s.examples)).max().unwrap_or(0);
+            let evals = match eval_every {
+                EvalEvery::Steps(k) if k > 0 => n.div_ceil(k),
+                _ => 1,
+            };
+            (most, (most / evals.max(1)).max(1))
+        }
+        (Budget::Examples(b), EvalEvery::Steps(_)) => (b, b),
+    };
     let env = Env {
         engine: match (ctx.engine.clone(), &auto_note) {
             (e, Some(note)) => format!("{} ({note})", e.unwrap_or_else(|| settings.backend.clone())),
@@ -273,8 +300,8 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         seeds: seeds.clone(),
         n_test: ctx.data.test.len(),
         labels: ctx.data.test.labels.clone(),
-        budget,
-        eval_every,
+        budget: budget_examples,
+        eval_every: eval_every_examples,
         window,
         target: o.target_accuracy,
         command: command_line(),
@@ -316,6 +343,11 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         stray.sort();
         for n in stray {
             eprintln!("cabs: reproduce: note: runs/{n} is not part of this reproduction (left from other flags?)");
+        }
+    }
+    if let (Budget::Steps(n), Some(g)) = (budget, &report.cabs) {
+        if let Some(line) = phase_two_budget(runs, g, n, o.cabs_alpha) {
+            println!("{line}");
         }
     }
     let failed: Vec<&Run> = runs.iter().filter(|r| r.failed.is_some()).collect();
@@ -369,7 +401,7 @@ fn decay_specs_from_files(ctx: &Ctx, o: &Options, seeds: &[u64], window: u64) ->
             cands.push(Candidate::of_group(&runs, &g, window));
         }
         if let Some(b) = best_candidate(&cands) {
-            v.extend(seeds.iter().map(|&seed| RunSpec { kind: Kind::Decay { m, k: invtime_k(m, ctx.budget) }, alpha: o.alphas[b], seed }));
+            v.extend(seeds.iter().map(|&seed| RunSpec { kind: Kind::Decay { m, k: decay_k(m, ctx.budget) }, alpha: o.alphas[b], seed }));
         }
     }
     Ok(Some(v))
@@ -412,7 +444,7 @@ fn run_job(label: &str, ctx: &mut Ctx, o: &Options, parts: &Parts, seeds: &[u64]
         // Every decay run the grid could choose; the jobs file names only the chosen ones.
         for &m in &o.batches {
             for &alpha in &o.alphas {
-                candidates.extend(seeds.iter().map(|&seed| RunSpec { kind: Kind::Decay { m, k: invtime_k(m, ctx.budget) }, alpha, seed }));
+                candidates.extend(seeds.iter().map(|&seed| RunSpec { kind: Kind::Decay { m, k: decay_k(m, ctx.budget) }, alpha, seed }));
             }
         }
     }
@@ -431,6 +463,118 @@ fn run_job(label: &str, ctx: &mut Ctx, o: &Options, parts: &Parts, seeds: &[u64]
     };
     println!("cabs reproduce --run {label}: {status}; {}", ctx.csv_path(spec).display());
     Ok(())
+}
+
+/// The budget of every run (`--examples` or `--steps`, not both) and when it is evaluated
+/// (`--eval-every-examples` goes with the first, `--eval-every-steps` with the second), checked.
+fn budget_and_evals(a: &Args, o: &Options) -> CliResult<(Budget, EvalEvery)> {
+    match (a.steps, a.examples) {
+        (Some(n), Some(e)) => Err(CliError::usage(format!(
+            "--steps {n} and --examples {e}: give one (--steps N: every run stops after N steps; --examples N: after N training examples)"
+        ))),
+        (Some(0), None) => Err(CliError::usage("--steps 0: the runs would do nothing (give at least 1)")),
+        (Some(n), None) => {
+            if let Some(e) = o.eval_every_examples {
+                return Err(CliError::usage(format!(
+                    "--eval-every-examples {e} goes with --examples; with --steps give --eval-every-steps K"
+                )));
+            }
+            match o.eval_every_steps {
+                Some(0) => Err(CliError::usage("--eval-every-steps 0: give at least 1")),
+                Some(k) => Ok((Budget::Steps(n), EvalEvery::Steps(k))),
+                None => Ok((Budget::Steps(n), EvalEvery::Steps((n / EVALS_PER_STEPS_RUN).max(1)))),
+            }
+        }
+        (None, examples) => {
+            if let Some(k) = o.eval_every_steps {
+                return Err(CliError::usage(format!(
+                    "--eval-every-steps {k} goes with --steps N; with --examples give --eval-every-examples"
+                )));
+            }
+            let budget = examples.unwrap_or(if o.quick { QUICK_EXAMPLES } else { DEFAULT_EXAMPLES });
+            if budget == 0 {
+                return Err(CliError::usage("--examples 0: the runs would do nothing (give at least 1)"));
+            }
+            let evals = if o.quick { QUICK_EVALS_PER_RUN } else { EVALS_PER_RUN };
+            let every = o.eval_every_examples.unwrap_or((budget / evals).max(1));
+            if every == 0 {
+                return Err(CliError::usage("--eval-every-examples 0: give at least 1"));
+            }
+            Ok((Budget::Examples(budget), EvalEvery::Examples(every)))
+        }
+    }
+}
+
+/// The budget as the plan line says it.
+fn describe_budget(budget: Budget, evals: EvalEvery) -> String {
+    let b = match budget {
+        Budget::Examples(n) => format!("{n} training examples each"),
+        Budget::Steps(n) => format!("{n} steps each"),
+    };
+    let e = match evals {
+        EvalEvery::Examples(n) => format!("every ~{n} examples"),
+        EvalEvery::Steps(k) => format!("every {k} steps"),
+    };
+    format!("{b}, test evaluation {e}")
+}
+
+/// The training loss's smoothing window, in examples: budget/[`SMOOTH_DIVISOR`]; with a steps
+/// budget (the examples are not known before the runs) what the smallest batch sees in that share
+/// of the steps.
+fn smoothing_window(budget: Budget, m_min: u32) -> u64 {
+    match budget {
+        Budget::Examples(b) => (b / SMOOTH_DIVISOR).max(1),
+        Budget::Steps(n) => (n * m_min.max(1) as u64 / SMOOTH_DIVISOR).max(1),
+    }
+}
+
+/// `CABS_REPRODUCE_STOP_AFTER_STEPS` ([`STOP_AFTER_ENV`]): a test's simulated kill, checked.
+fn stop_after() -> CliResult<Option<u64>> {
+    match std::env::var(STOP_AFTER_ENV) {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(k) if k > 0 => Ok(Some(k)),
+            _ => Err(CliError::usage(format!("{STOP_AFTER_ENV}='{v}' is not a step ≥ 1"))),
+        },
+    }
+}
+
+/// The backend (`cpu` or `gpu`) the first existing record of these runs names, with its file:
+/// what `--backend auto` means when runs are reused. None when no run has a record yet.
+fn recorded_backend(runs_dir: &std::path::Path, specs: &[RunSpec]) -> CliResult<Option<(String, String)>> {
+    for s in specs {
+        let csv = runs_dir.join(format!("{}.csv", s.label()));
+        if let Some(r) = record::read_record(&csv)? {
+            if r.settings.backend == "cpu" || r.settings.backend == "gpu" {
+                return Ok(Some((r.settings.backend, record::record_path(&csv).display().to_string())));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Phase 1 of docs/STUDY.md: the budget B of every other run is the mean over the seeds of the
+/// examples the CABS runs used in their N steps, rounded up to a multiple of 10,000. One line on
+/// stdout, so that a script can read B (`sed -n 's/.* B = \([0-9]*\) .*/\1/p'`). Runs that
+/// diverged or failed do not count (and are named); None when none finished.
+fn phase_two_budget(runs: &[Run], group: &Group, steps: u64, alpha: f64) -> Option<String> {
+    let done: Vec<&Run> =
+        group.iter().map(|&i| &runs[i]).filter(|r| r.failed.is_none() && r.diverged.is_none() && r.steps.len() as u64 >= steps).collect();
+    let examples: Vec<u64> = done.iter().filter_map(|r| r.steps.last().map(|s| s.examples)).collect();
+    if examples.is_empty() {
+        return None;
+    }
+    let mean = examples.iter().sum::<u64>() as f64 / examples.len() as f64;
+    let b = (mean / 10_000.0).ceil() as u64 * 10_000;
+    let left_out: Vec<String> =
+        group.iter().map(|&i| &runs[i]).filter(|r| !done.iter().any(|d| std::ptr::eq(*d, *r))).map(|r| r.spec.label()).collect();
+    Some(format!(
+        "cabs reproduce: mean examples at {steps} steps over the {} seed{} of CABS α = {}: {mean:.1} → B = {b} (rounded up to 10,000){}",
+        examples.len(),
+        if examples.len() == 1 { "" } else { "s" },
+        plan::short_number(alpha),
+        if left_out.is_empty() { String::new() } else { format!("; left out (diverged or failed): {}", left_out.join(", ")) }
+    ))
 }
 
 #[cfg(test)]

@@ -20,14 +20,27 @@ pub const QUICK_EXAMPLES: u64 = 6_000;
 /// (an evaluation passes the whole test set: with a small budget it would dominate the time).
 pub const EVALS_PER_RUN: u64 = 40;
 pub const QUICK_EVALS_PER_RUN: u64 = 10;
+/// Evaluations per run of a steps budget when `--eval-every-steps` is not given: every 1 % of
+/// the steps (docs/STUDY.md's schedule).
+pub const EVALS_PER_STEPS_RUN: u64 = 100;
+/// Minutes of wall time between two checkpoints of a run (`--checkpoint-every-minutes`): a
+/// killed run loses at most this much work.
+pub const CHECKPOINT_EVERY_MINUTES: u64 = 10;
+/// For tests: the process saves a run's checkpoint after this many steps and exits at once, as if
+/// it had been killed there (exit code [`STOPPED_EXIT`]). Not a user's flag.
+pub const STOP_AFTER_ENV: &str = "CABS_REPRODUCE_STOP_AFTER_STEPS";
+pub const STOPPED_EXIT: i32 = 75;
 /// The training loss is smoothed over a trailing window of budget/SMOOTH_DIVISOR examples.
 pub const SMOOTH_DIVISOR: u64 = 50;
 /// Flags of `train` and `bench` that mean nothing here, with what to use instead.
 pub(super) const NOT_HERE: &[(&str, &str)] = &[
     ("rule", "the rules are fixed by the experiment; see --only"),
     ("lr", "use --cabs-alpha, --alphas and --sensitivity"),
-    ("steps", "every run gets the same example budget: use --examples"),
-    ("eval-every", "use --eval-every-examples"),
+    ("eval-every", "use --eval-every-examples, or --eval-every-steps with --steps"),
+    ("checkpoint", "every run saves OUT/runs/<label>.ckpt as it trains; see --checkpoint-every-minutes"),
+    ("checkpoint-every", "use --checkpoint-every-minutes"),
+    ("checkpoint-every-steps", "use --checkpoint-every-minutes"),
+    ("resume-from", "a killed run continues from OUT/runs/<label>.ckpt with --resume or --run LABEL"),
     ("csv", "every run writes OUT/runs/<label>.csv; use --out"),
     ("dump-step", "use cabs train"),
     ("dump", "use cabs train"),
@@ -70,6 +83,10 @@ impl Parts {
 pub struct Options {
     pub out: PathBuf,
     pub eval_every_examples: Option<u64>,
+    /// `--eval-every-steps K`, with `--steps`.
+    pub eval_every_steps: Option<u64>,
+    /// `--checkpoint-every-minutes M` (None: [`CHECKPOINT_EVERY_MINUTES`]).
+    pub checkpoint_every_minutes: Option<u64>,
     pub target_accuracy: f64,
     pub cabs_alpha: f64,
     pub alphas: Vec<f64>,
@@ -98,6 +115,8 @@ impl Default for Options {
         Options {
             out: PathBuf::from(DEFAULT_OUT),
             eval_every_examples: None,
+            eval_every_steps: None,
+            checkpoint_every_minutes: None,
             target_accuracy: 0.97,
             cabs_alpha: 0.1,
             alphas: vec![0.05, 0.1, 0.2, 0.5],

@@ -107,6 +107,18 @@ pub fn invtime_k(m: u32, budget: u64) -> f64 {
     format!("{k:.5e}").parse().unwrap_or(k)
 }
 
+/// The k of a decay run of batch m under `budget`: by examples, [`invtime_k`]; by N steps, 2/N
+/// (α halves at half the steps whatever m is), rounded the same way.
+pub fn decay_k(m: u32, budget: crate::session::Budget) -> f64 {
+    match budget {
+        crate::session::Budget::Examples(b) => invtime_k(m, b),
+        crate::session::Budget::Steps(n) => {
+            let k = 2.0 / n.max(1) as f64;
+            format!("{k:.5e}").parse().unwrap_or(k)
+        }
+    }
+}
+
 /// The fixed batch sizes of the sensitivity study: the smallest, middle and largest of
 /// `--batches` (16, 64, 256 by default).
 pub fn sensitivity_batches(batches: &[u32]) -> Vec<u32> {

@@ -44,9 +44,19 @@ pub struct RunSettings {
     pub conv_norms: String,
     pub chunk: Option<u32>,
     pub backend: String,
-    /// The example budget of the run (`--examples`).
-    pub examples: u64,
-    pub eval_every_examples: u64,
+    /// The example budget of the run (`--examples`) and its evaluation period; absent in a run
+    /// budgeted by steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub examples: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_every_examples: Option<u64>,
+    /// The step budget of the run (`--steps`) and its evaluation period (`--eval-every-steps`);
+    /// absent in a run budgeted by examples (so that records written before steps budgets
+    /// existed read and compare as they did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_every_steps: Option<u64>,
 }
 
 /// The engine that trained a run.
@@ -237,10 +247,12 @@ pub fn write_record(csv: &Path, r: &Record) -> CliResult<()> {
     std::fs::write(&path, text).map_err(|e| CliError::write(&path, e))
 }
 
-/// A setting as a message shows it: text without quotes.
+/// A setting as a message shows it: text without quotes; a setting one side lacks (a steps
+/// budget beside an examples budget) as "none".
 fn shown(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "none".into(),
         v => v.to_string(),
     }
 }
@@ -251,10 +263,13 @@ pub fn differences(recorded: &RunSettings, wanted: &RunSettings) -> Vec<(String,
     let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) = (a, b) else {
         return vec![("settings".into(), format!("{recorded:?}"), format!("{wanted:?}"))];
     };
-    a.iter()
-        .filter_map(|(k, va)| {
-            let vb = b.get(k).cloned().unwrap_or(serde_json::Value::Null);
-            (*va != vb).then(|| (k.clone(), shown(va), shown(&vb)))
+    // Every name either side has, in the record's order, then the wanted side's new ones.
+    let null = serde_json::Value::Null;
+    let names = a.keys().chain(b.keys().filter(|k| !a.contains_key(*k)));
+    names
+        .filter_map(|k| {
+            let (va, vb) = (a.get(k).unwrap_or(&null), b.get(k).unwrap_or(&null));
+            (va != vb).then(|| (k.clone(), shown(va), shown(vb)))
         })
         .collect()
 }

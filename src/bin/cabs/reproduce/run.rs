@@ -1,13 +1,23 @@
 //! Training the runs (one engine each, `--jobs` at a time, through the shared training loop),
 //! writing their CSVs and records, and reading complete ones back with `--resume` (only when
 //! their record matches, and only values a run can log).
+//!
+//! While a run trains, its state is saved every `--checkpoint-every-minutes` to
+//! `runs/<label>.ckpt` (the library's run-state format, written atomically by
+//! `crate::checkpoint`). Started again (`--resume`, `--run`), a killed run continues from it: its
+//! CSV is cut back to the checkpoint's step and the run goes on, and the finished CSV (the two
+//! clock columns aside) and predictions are those of a run that was never stopped. The checkpoint
+//! is used only when the run's record matches these flags and names this engine build (its
+//! source hash); otherwise it is refused, never silently used. It is deleted when the run ends.
 
 use super::metrics::{conv_xi_columns, EvalPoint, Run, StepPoint};
 use super::plan::{distinct, RunSpec};
 use super::probes::{predictions, predictions_path, read_predictions, SubsetLoss, EXTRA_COLUMNS};
 use super::record::{differences, read_record, regular_or_absent, this_engine, write_record, Record, RunSettings};
+use crate::checkpoint;
 use crate::error::{CliError, CliResult};
-use crate::session::{drive, Budget, Ending, EvalEvery};
+use crate::session::{drive_from, Budget, Ending, EvalEvery, Start};
+use cabs::run_state::{DataIdentity, EvalSchedule, RunState};
 use cabs::trainer::Trainer;
 use cabs::CabsError;
 use std::collections::HashMap;
@@ -16,7 +26,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What every run shares.
 #[derive(Clone)]
@@ -24,9 +34,13 @@ pub(super) struct Ctx {
     /// The reproduction's settings, `backend` resolved to `cpu` or `gpu`.
     pub settings: cabs::settings::Settings,
     pub data: cabs::data::Dataset,
-    pub budget: u64,
-    pub eval_every: u64,
+    pub budget: Budget,
+    pub eval_every: EvalEvery,
     pub runs_dir: PathBuf,
+    /// Wall time between two checkpoints of a run.
+    pub checkpoint_every: Duration,
+    /// [`super::options::STOP_AFTER_ENV`]: save the checkpoint after this step and exit.
+    pub stop_after: Option<u64>,
     /// Read finished runs back from `runs_dir` instead of training them again.
     pub resume: bool,
     /// With `--resume`: adopt complete run files that have no record, with this note on where
@@ -60,14 +74,150 @@ impl Ctx {
             conv_norms: s.conv_norms.clone(),
             chunk: s.chunk,
             backend: s.backend.clone(),
-            examples: self.budget,
-            eval_every_examples: self.eval_every,
+            examples: match self.budget {
+                Budget::Examples(n) => Some(n),
+                Budget::Steps(_) => None,
+            },
+            eval_every_examples: match self.eval_every {
+                EvalEvery::Examples(n) => Some(n),
+                EvalEvery::Steps(_) => None,
+            },
+            steps: match self.budget {
+                Budget::Steps(n) => Some(n),
+                Budget::Examples(_) => None,
+            },
+            eval_every_steps: match self.eval_every {
+                EvalEvery::Steps(k) => Some(k),
+                EvalEvery::Examples(_) => None,
+            },
+        }
+    }
+
+    /// The evaluation period a checkpoint carries ([`EvalSchedule::every`]): steps or examples,
+    /// as the budget counts.
+    fn eval_period(&self) -> u64 {
+        match self.eval_every {
+            EvalEvery::Steps(k) | EvalEvery::Examples(k) => k,
+        }
+    }
+
+    /// The budget as the progress lines say it.
+    fn budget_text(&self) -> String {
+        match self.budget {
+            Budget::Examples(n) => format!("{n} examples"),
+            Budget::Steps(n) => format!("{n} steps"),
         }
     }
 
     pub(super) fn csv_path(&self, spec: &RunSpec) -> PathBuf {
         self.runs_dir.join(format!("{}.csv", spec.label()))
     }
+
+    /// `runs/<label>.ckpt`: the run's saved state while it trains.
+    pub(super) fn checkpoint_path(&self, spec: &RunSpec) -> PathBuf {
+        self.runs_dir.join(format!("{}.ckpt", spec.label()))
+    }
+}
+
+/// Refuse a run's checkpoint made by another engine build than this one (its record names the
+/// build that started the run): continuing it would mix two builds' arithmetic in one run.
+/// Cheap (the record only), so that `--resume` can check every run before the first trains.
+pub(super) fn check_checkpoint_engine(ctx: &Ctx, spec: &RunSpec, record: &Record) -> CliResult<()> {
+    let ckpt = ctx.checkpoint_path(spec);
+    if !regular_or_absent(&ckpt)? {
+        return Ok(());
+    }
+    let here = this_engine("").source_hash;
+    let made = record.engine.as_ref().map(|e| e.source_hash.clone());
+    if made.as_deref() == Some(here.as_str()) {
+        return Ok(());
+    }
+    Err(CliError::usage(format!(
+        "{} was saved by another engine build ({}) than this one ({here}): continuing it would mix two builds' arithmetic in one run; \
+continue it with the build that made it, or delete it (the run then trains again from step 0)",
+        ckpt.display(),
+        made.unwrap_or_else(|| "unknown: its record has no engine".into())
+    )))
+}
+
+/// The checkpoint of a stopped run, checked against this run: the same flags (its record,
+/// already compared by [`check_resume`]) and engine build, data, model, rule, seed, α and
+/// evaluation period, and short of the budget. None when there is none.
+fn usable_checkpoint(ctx: &Ctx, spec: &RunSpec, record: &Record, cfg: &cabs::trainer::TrainerConfig) -> CliResult<Option<RunState>> {
+    let ckpt = ctx.checkpoint_path(spec);
+    if !regular_or_absent(&ckpt)? {
+        return Ok(None);
+    }
+    check_checkpoint_engine(ctx, spec, record)?;
+    let shown = ckpt.display().to_string();
+    let way_out = "delete it to train the run again from step 0";
+    let state = checkpoint::load(&ckpt, &shown).map_err(|e| CliError::Io(format!("{e}; {way_out}")))?;
+    state.check_fits(cfg, &DataIdentity::of(&ctx.data)).map_err(|e| CliError::usage(format!("{shown}: {e}; {way_out}")))?;
+    let every = state.eval.map(|e| e.every);
+    if cfg.lr.to_bits() != state.config.lr.to_bits() || every != Some(ctx.eval_period()) {
+        return Err(CliError::usage(format!(
+            "{shown} was saved by a run with α = {} evaluated every {}, and this run has α = {} evaluated every {}; {way_out}",
+            state.config.lr,
+            every.map_or("?".into(), |e| e.to_string()),
+            cfg.lr,
+            ctx.eval_period()
+        )));
+    }
+    if ctx.budget.reached(state.step, state.examples) {
+        return Err(CliError::usage(format!(
+            "{shown} is at step {} ({} examples), already at the budget of {}: it belongs to another run; {way_out}",
+            state.step,
+            state.examples,
+            ctx.budget_text()
+        )));
+    }
+    Ok(Some(state))
+}
+
+/// Cut a stopped run's CSV back to its checkpoint's step (rows a killed run wrote after it go)
+/// and reopen it for appending. The row at that step must be the checkpoint's (same examples and
+/// next batch). Returns the writer and that row's `wall_ms` and `train_ms`, the time already spent.
+fn reopen_at(path: &Path, state: &RunState) -> CliResult<(BufWriter<File>, f64, f64)> {
+    let refuse = |why: String| {
+        CliError::usage(format!("{} does not belong to its checkpoint: {why}; delete both to train the run again", path.display()))
+    };
+    let text = std::fs::read(path).map_err(|e| CliError::Io(format!("cannot read {} to continue it: {e}", path.display())))?;
+    let header = format!("{},{EXTRA_COLUMNS}\n", cabs::record::header());
+    if !text.starts_with(header.as_bytes()) {
+        return Err(refuse("its first line is not a reproduction run's header".into()));
+    }
+    let names: Vec<&str> = header.trim_end().split(',').collect();
+    let col = |n: &str| names.iter().position(|h| *h == n).unwrap_or(usize::MAX);
+    let (c_ex, c_next, c_wall, c_train) = (col("examples_seen"), col("next_batch_size"), col("wall_ms"), col("train_ms"));
+    let (mut at, mut rows, mut clocks) = (header.len(), 0u64, (0.0, 0.0));
+    while rows < state.step {
+        // Whole lines only: a run killed while writing may leave half a row at the end.
+        let Some(len) = text[at..].iter().position(|&b| b == b'\n') else {
+            return Err(refuse(format!("it has {rows} whole rows and the checkpoint is at step {}", state.step)));
+        };
+        let line = String::from_utf8_lossy(&text[at..at + len]).into_owned();
+        rows += 1;
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells.first() != Some(&rows.to_string().as_str()) {
+            return Err(refuse(format!("its row {rows} is not step {rows}: '{line}'")));
+        }
+        if rows == state.step {
+            let (examples, next) = (state.examples.to_string(), state.next_batch.to_string());
+            if cells.get(c_ex) != Some(&examples.as_str()) || cells.get(c_next) != Some(&next.as_str()) {
+                return Err(refuse(format!(
+                    "at step {rows} it has seen {} examples with next batch {}; the checkpoint {examples} with next batch {next}",
+                    cells.get(c_ex).unwrap_or(&"?"),
+                    cells.get(c_next).unwrap_or(&"?")
+                )));
+            }
+            let clock = |c: usize| cells.get(c).and_then(|w| w.parse::<f64>().ok()).filter(|w| w.is_finite()).unwrap_or(0.0);
+            clocks = (clock(c_wall), clock(c_train));
+        }
+        at += len + 1;
+    }
+    let f = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| CliError::write(path, e))?;
+    f.set_len(at as u64).map_err(|e| CliError::write(path, e))?;
+    Ok((BufWriter::new(f), clocks.0, clocks.1))
 }
 
 /// What `--resume` may do with a run's file.
@@ -126,16 +276,22 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
     ctx.done += 1;
     let tag = format!("[{}/{}] {label}", ctx.done, ctx.planned.max(ctx.done));
     if !ctx.quiet {
-        eprintln!("cabs: reproduce {tag}: rule {}, α = {}, seed {}, {} examples …", settings.rule, spec.alpha, spec.seed, ctx.budget);
+        eprintln!("cabs: reproduce {tag}: rule {}, α = {}, seed {}, {} …", settings.rule, spec.alpha, spec.seed, ctx.budget_text());
     }
     let path = ctx.csv_path(spec);
+    let ckpt = ctx.checkpoint_path(spec);
+    let mut continued = None;
     if ctx.resume {
         let found = check_resume(ctx, spec)?;
         let diverged = match &found {
             Found::Recorded(r) => r.diverged.clone(),
             _ => None,
         };
-        if let Some(run) = load_run(&path, spec, ctx.budget, ctx.data.test.len(), diverged.as_deref())? {
+        // A checkpoint is deleted only once the run's files are complete: with one, the run is
+        // unfinished, and its CSV may end in half a row (the process was killed mid-write).
+        let unfinished = regular_or_absent(&ckpt)?;
+        let complete = if unfinished { None } else { load_run(&path, spec, ctx.budget, ctx.data.test.len(), diverged.as_deref())? };
+        if let Some(run) = complete {
             let how = match found {
                 Found::Recorded(r) => match r.engine {
                     Some(e) if e.source_hash != this_engine("").source_hash => {
@@ -153,11 +309,35 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
             }
             return Ok(run);
         }
+        continued = match &found {
+            Found::Recorded(r) => usable_checkpoint(ctx, spec, r, &cfg)?.map(|state| (state, (**r).clone())),
+            _ if regular_or_absent(&ckpt)? => {
+                return Err(CliError::usage(format!(
+                    "{} has no run file with a record beside it to continue; delete it to train the run from step 0",
+                    ckpt.display()
+                )))
+            }
+            _ => None,
+        };
+    } else if regular_or_absent(&ckpt)? {
+        // Not resuming: the run trains from step 0, and a checkpoint of an earlier attempt
+        // would later be taken for this one's.
+        std::fs::remove_file(&ckpt).map_err(|e| CliError::write(&ckpt, e))?;
+        if !ctx.quiet {
+            eprintln!(
+                "cabs: reproduce {tag}: {} of an earlier attempt removed (without --resume a run starts from step 0)",
+                ckpt.display()
+            );
+        }
     }
     // Before anything is opened: a FIFO here would block for ever.
     regular_or_absent(&path)?;
     let mut subset = SubsetLoss::new(cfg.clone(), &ctx.data).map_err(|e| e.context(&label))?;
-    let mut trainer = pollster::block_on(Trainer::new(cfg, ctx.data.clone())).map_err(|e| CliError::from(e).context(&label))?;
+    let mut trainer = match &continued {
+        Some((state, _)) => pollster::block_on(Trainer::with_state(cfg, ctx.data.clone(), state)),
+        None => pollster::block_on(Trainer::new(cfg, ctx.data.clone())),
+    }
+    .map_err(|e| CliError::from(e).context(&label))?;
     // Predictions of an earlier, stopped attempt would sit beside a CSV they do not belong to.
     let pred_path = predictions_path(&path);
     if regular_or_absent(&pred_path)? {
@@ -167,23 +347,48 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
     if ctx.engine.is_none() {
         ctx.engine = Some(device.clone());
     }
-    // The record first: a run stopped half-way then has a matching record, and --resume trains
-    // it again rather than refusing it.
-    let mut record = Record {
-        label: label.clone(),
-        settings: ctx.run_settings(spec),
-        engine: Some(this_engine(&device)),
-        adopted: None,
-        diverged: None,
+    // The record first: a run stopped half-way then has a matching record, and --resume continues
+    // it (or trains it again) rather than refusing it. A continued run keeps the record that
+    // started it.
+    let resumed = continued.is_some();
+    let (mut record, mut csv, from, train_ms0) = match continued {
+        Some((state, record)) => {
+            let (w, wall_ms, train_ms) = reopen_at(&path, &state)?;
+            if !ctx.quiet {
+                eprintln!("cabs: reproduce {tag}: continuing from step {} ({} examples) of {}", state.step, state.examples, ckpt.display());
+            }
+            (
+                record,
+                w,
+                Start {
+                    wall_ms,
+                    next_eval_step: state.eval.map(|e| e.next_step).filter(|_| matches!(ctx.eval_every, EvalEvery::Steps(_))),
+                },
+                train_ms,
+            )
+        }
+        None => {
+            let record = Record {
+                label: label.clone(),
+                settings: ctx.run_settings(spec),
+                engine: Some(this_engine(&device)),
+                adopted: None,
+                diverged: None,
+            };
+            write_record(&path, &record)?;
+            let mut w = BufWriter::new(File::create(&path).map_err(|e| CliError::write(&path, e))?);
+            writeln!(w, "{},{EXTRA_COLUMNS}", cabs::record::header()).map_err(|e| CliError::write(&path, e))?;
+            (record, w, Start::default(), 0.0)
+        }
     };
-    write_record(&path, &record)?;
-    let mut csv = BufWriter::new(File::create(&path).map_err(|e| CliError::write(&path, e))?);
-    writeln!(csv, "{},{EXTRA_COLUMNS}", cabs::record::header()).map_err(|e| CliError::write(&path, e))?;
     let mut run = Run::new(spec.clone());
     // As in `cabs train`: wall time counts from here, after the engine is set up.
     let start = Instant::now();
     let mut conv_xi = Vec::new();
-    let ending = drive(&mut trainer, Budget::Examples(ctx.budget), EvalEvery::Examples(ctx.eval_every), None, &mut |t, step| {
+    let (budget, period, stop_after) = (ctx.budget, ctx.eval_period(), ctx.stop_after);
+    let mut saved_at = Instant::now();
+    let every = ctx.checkpoint_every;
+    let ending = drive_from(&mut trainer, ctx.budget, ctx.eval_every, None, from, &mut |t, step| {
         let s = step.stats;
         let mut subset_loss = None;
         if let Some(e) = step.eval {
@@ -200,7 +405,7 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
             conv_xi.push((e, a));
         }
         let sub = subset_loss.map(|v| format!("{v:.6}")).unwrap_or_default();
-        writeln!(csv, "{},{:.3},{sub}", cabs::record::row(s, step.eval, step.wall_ms), step.train_s * 1e3)
+        writeln!(csv, "{},{:.3},{sub}", cabs::record::row(s, step.eval, step.wall_ms), train_ms0 + step.train_s * 1e3)
             .map_err(|e| CliError::write(&path, e))?;
         run.steps.push(StepPoint {
             step: s.step,
@@ -210,6 +415,23 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
             train_s: step.train_s,
             conv_xi: s.conv_xi_exact.zip(s.conv_xi_approx),
         });
+        // A checkpoint every so often, never at the last step (the run is then finished).
+        let stop = stop_after == Some(s.step);
+        if !budget.reached(s.step, s.examples_seen) && (stop || saved_at.elapsed() >= every) {
+            // The rows up to this step reach the disk first: a run killed after the checkpoint
+            // has a CSV at least as long as the checkpoint's step.
+            csv.flush().and_then(|_| csv.get_ref().sync_data()).map_err(|e| CliError::write(&path, e))?;
+            checkpoint::save(t, EvalSchedule { every: period, next_step: step.next_eval_step }, &ckpt)?;
+            saved_at = Instant::now();
+            if stop {
+                eprintln!(
+                    "cabs: reproduce: stopped after step {} with its checkpoint saved, as {} asks",
+                    s.step,
+                    super::options::STOP_AFTER_ENV
+                );
+                std::process::exit(super::options::STOPPED_EXIT);
+            }
+        }
         Ok(())
     });
     let flushed = csv.flush().map_err(|e| CliError::write(&path, e));
@@ -228,7 +450,17 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
         std::fs::write(&pred_path, &p).map_err(|e| CliError::write(&pred_path, e))?;
         run.predictions = Some(p);
     }
+    // The run is finished (or diverged, which is final too): nothing to continue.
+    if regular_or_absent(&ckpt)? {
+        std::fs::remove_file(&ckpt).map_err(|e| CliError::write(&ckpt, e))?;
+    }
     run.wall_s = start.elapsed().as_secs_f64();
+    if resumed {
+        // The steps before the checkpoint are in the file, not in memory: read the whole run back.
+        let n_test = ctx.data.test.len();
+        run = load_run(&path, spec, ctx.budget, n_test, record.diverged.as_deref())?
+            .ok_or_else(|| CliError::run(format!("{label}: the continued run's file {} is not complete", path.display())))?;
+    }
     if !ctx.quiet {
         let what = match (&run.diverged, run.final_eval()) {
             (Some(d), _) => d.clone(),
@@ -277,7 +509,7 @@ fn adopted(ctx: &Ctx, spec: &RunSpec) -> Record {
 /// that is not finite, a test loss without its accuracy) is an error naming the file and line.
 /// Empty cells a run leaves (no evaluation at that step, ξ columns it does not compute) stay.
 /// `diverged`: the record's note of a run that diverged; its CSV is then complete as it is.
-pub(super) fn load_run(csv_path: &Path, spec: &RunSpec, budget: u64, n_test: usize, diverged: Option<&str>) -> CliResult<Option<Run>> {
+pub(super) fn load_run(csv_path: &Path, spec: &RunSpec, budget: Budget, n_test: usize, diverged: Option<&str>) -> CliResult<Option<Run>> {
     let Some((path, text)) = read_run_text(csv_path)? else { return Ok(None) };
     let path = path.as_path();
     let fix = "delete it to train the run again";
@@ -337,7 +569,7 @@ pub(super) fn load_run(csv_path: &Path, spec: &RunSpec, budget: u64, n_test: usi
         run.diverged = Some(d.to_string());
         return Ok(Some(run));
     }
-    if run.steps.last().is_none_or(|s| s.examples < budget) || run.evals.is_empty() {
+    if run.steps.last().is_none_or(|s| !budget.reached(s.step, s.examples)) || run.evals.is_empty() {
         return Ok(None);
     }
     run.extra = conv_xi_columns(&conv_xi);
@@ -380,6 +612,10 @@ pub(super) fn load_complete(ctx: &Ctx, spec: &RunSpec) -> CliResult<Option<Run>>
         Found::Unrecorded => None,
         Found::Recorded(r) => r.diverged,
     };
+    // Stopped mid-run (a checkpoint is deleted only once the run is complete).
+    if regular_or_absent(&ctx.checkpoint_path(spec))? {
+        return Ok(None);
+    }
     load_run(&ctx.csv_path(spec), spec, ctx.budget, ctx.data.test.len(), diverged.as_deref())
 }
 

@@ -297,15 +297,27 @@ fn record_differences_name_both_settings() {
         conv_norms: "exact".into(),
         chunk: None,
         backend: "cpu".into(),
-        examples: 4000,
-        eval_every_examples: 400,
+        examples: Some(4000),
+        eval_every_examples: Some(400),
+        steps: None,
+        eval_every_steps: None,
     };
     assert!(differences(&a, &a.clone()).is_empty());
-    let b = RunSettings { model: "mlp:64".into(), examples: 2000, ..a.clone() };
+    let b = RunSettings { model: "mlp:64".into(), examples: Some(2000), ..a.clone() };
     let d = differences(&a, &b);
     assert_eq!(d.len(), 2, "{d:?}");
     assert!(d.contains(&("model".into(), "mlp:8".into(), "mlp:64".into())), "{d:?}");
     assert!(d.contains(&("examples".into(), "4000".into(), "2000".into())), "{d:?}");
+    // A steps budget against an examples budget: every budget setting named, either side's.
+    let c = RunSettings { examples: None, eval_every_examples: None, steps: Some(80), eval_every_steps: Some(8), ..a.clone() };
+    let d = differences(&a, &c);
+    assert_eq!(d.len(), 4, "{d:?}");
+    assert!(d.contains(&("examples".into(), "4000".into(), "none".into())), "{d:?}");
+    assert!(d.contains(&("steps".into(), "none".into(), "80".into())), "{d:?}");
+    // A record written before steps budgets existed reads as an examples budget.
+    let old = serde_json::to_string(&a).unwrap();
+    assert!(!old.contains("steps"), "{old}");
+    assert_eq!(serde_json::from_str::<RunSettings>(&old).unwrap(), a);
 }
 
 /// A run file with the given rows after the header, read back as `--resume` does.
@@ -315,7 +327,8 @@ fn load(rows: &[&str]) -> Result<Option<Run>, String> {
     let path = dir.join(format!("{:x}.csv", rows.iter().map(|r| r.len()).sum::<usize>() * 7919 + rows.len()));
     let text = format!("{},train_ms\n{}\n", cabs::record::header(), rows.join("\n"));
     std::fs::write(&path, text).unwrap();
-    let r = super::run::load_run(&path, &RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 }, 32, 0, None).map_err(|e| e.to_string());
+    let r = super::run::load_run(&path, &RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 }, crate::session::Budget::Examples(32), 0, None)
+        .map_err(|e| e.to_string());
     let _ = std::fs::remove_file(&path);
     r
 }

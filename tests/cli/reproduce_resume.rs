@@ -1,0 +1,248 @@
+//! `cabs reproduce` for the long runs of docs/STUDY.md: a budget of steps (`--steps`,
+//! `--eval-every-steps`), a killed run continued from its checkpoint (`runs/<label>.ckpt`) to the
+//! same CSV (the two clock columns aside) and predictions as a run never stopped, checkpoints of
+//! other flags or another engine build refused, the phase-1 jobs file with the B line, and
+//! `--backend auto` on resume taking the engine the runs were trained on.
+//! The kill is `CABS_REPRODUCE_STOP_AFTER_STEPS=k`: the run saves its checkpoint after step k and
+//! exits at once, as a killed process would (nothing after it runs).
+#![cfg(not(target_arch = "wasm32"))]
+
+use super::reproduce_cli::{fresh_dir, read};
+use crate::common::command::{cabs, command};
+use std::path::Path;
+
+/// The simulated kill, and the exit code it ends the process with.
+const STOP_ENV: &str = "CABS_REPRODUCE_STOP_AFTER_STEPS";
+const STOPPED: i32 = 75;
+
+/// A CABS-only reproduction on the bundled digits with a small MLP and a steps budget into
+/// `out`, then `extra`.
+fn flags(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "reproduce",
+        "--data",
+        "mnist",
+        "--model",
+        "mlp:16",
+        "--backend",
+        "cpu",
+        "--threads",
+        "1",
+        "--only",
+        "cabs",
+        "--steps",
+        "40",
+        "--eval-every-steps",
+        "4",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.push(out.display().to_string());
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+/// `cabs args…` with extra environment: (exit code, stdout, stderr).
+fn run(args: &[String], env: &[(&str, &str)]) -> (i32, String, String) {
+    let o = command(&args.iter().map(String::as_str).collect::<Vec<_>>()).envs(env.iter().copied()).output().expect("cabs runs");
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// A run file without its clock columns (`wall_ms`, `train_ms`: they differ between any two
+/// sittings), line by line; every other cell as written, bit for bit.
+fn timeless(csv: &Path) -> Vec<String> {
+    let text = read(csv);
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let clocks: Vec<usize> = header.iter().enumerate().filter(|(_, h)| matches!(**h, "wall_ms" | "train_ms")).map(|(i, _)| i).collect();
+    assert_eq!(clocks.len(), 2, "{header:?}");
+    text.lines()
+        .map(|l| l.split(',').enumerate().filter(|(i, _)| !clocks.contains(i)).map(|(_, c)| c).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+fn bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn a_killed_run_continues_from_its_checkpoint_to_the_files_of_a_run_never_stopped() {
+    let (whole, killed) = (fresh_dir("resume-whole"), fresh_dir("resume-killed"));
+    let (code, _, err) = run(&flags(&whole, &[]), &[]);
+    assert_eq!(code, 0, "{err}");
+    let runs = |d: &Path| d.join("runs");
+    assert!(!runs(&whole).join("cabs-a0.1.ckpt").exists(), "a finished run leaves no checkpoint");
+    let reference = timeless(&runs(&whole).join("cabs-a0.1.csv"));
+    assert_eq!(reference.len(), 41, "a header and 40 steps");
+    // Evaluated every 4 steps: 10 rows carry a test accuracy and the subset loss.
+    let acc = reference[0].split(',').position(|c| c == "test_accuracy").unwrap();
+    assert_eq!(reference[1..].iter().filter(|l| !l.split(',').nth(acc).unwrap().is_empty()).count(), 10);
+
+    // Killed after step 17 (no evaluation there, one at 16): a checkpoint and 17 rows.
+    let (code, _, err) = run(&flags(&killed, &[]), &[(STOP_ENV, "17")]);
+    assert_eq!(code, STOPPED, "{err}");
+    let (csv, ckpt) = (runs(&killed).join("cabs-a0.1.csv"), runs(&killed).join("cabs-a0.1.ckpt"));
+    assert!(ckpt.exists() && !runs(&killed).join("cabs-a0.1.pred").exists(), "{err}");
+    assert_eq!(timeless(&csv), reference[..18].to_vec(), "the rows before the kill are the run's");
+    // A killed process may have written rows after its last checkpoint: they are cut, not kept.
+    let mut text = read(&csv);
+    let last = text.lines().last().unwrap().to_string();
+    text.push_str(&last.replacen("17,", "18,", 1));
+    text.push_str("\n19,half a ro");
+    std::fs::write(&csv, text).unwrap();
+    // Continued by a job line (--run), killed again after step 29, then by --resume to the end.
+    let (code, _, err) = run(&flags(&killed, &["--run", "cabs-a0.1"]), &[(STOP_ENV, "29")]);
+    assert_eq!(code, STOPPED, "{err}");
+    assert!(err.contains("continuing from step 17"), "{err}");
+    let (code, _, err) = run(&flags(&killed, &["--resume"]), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("continuing from step 29"), "{err}");
+    assert!(!ckpt.exists(), "the finished run's checkpoint is deleted");
+    assert_eq!(timeless(&csv), reference, "the continued run's CSV is the uninterrupted one's");
+    assert_eq!(bytes(&runs(&killed).join("cabs-a0.1.pred")), bytes(&runs(&whole).join("cabs-a0.1.pred")));
+    // The comparison can fail: the same run at another seed differs.
+    let other = fresh_dir("resume-other-seed");
+    let (code, _, err) = run(&flags(&other, &["--seed", "2"]), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(timeless(&runs(&other).join("cabs-a0.1-s2.csv")), reference);
+    for d in [whole, killed, other] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn a_checkpoint_of_other_flags_or_another_engine_build_is_refused_never_used() {
+    let out = fresh_dir("resume-refused");
+    let runs = out.join("runs");
+    for seed in ["1", "2"] {
+        let (code, _, err) = run(&flags(&out, &["--seed", seed]), &[(STOP_ENV, "10")]);
+        assert_eq!(code, STOPPED, "{err}");
+    }
+    let (csv, ckpt, record) = (runs.join("cabs-a0.1.csv"), runs.join("cabs-a0.1.ckpt"), runs.join("cabs-a0.1.json"));
+    let (csv_before, ckpt_before, record_before) = (read(&csv), bytes(&ckpt), read(&record));
+    // Another engine build started the run: refused before anything trains, both files kept.
+    let r: serde_json::Value = serde_json::from_str(&record_before).unwrap();
+    let hash = r["engine"]["source_hash"].as_str().unwrap().to_string();
+    std::fs::write(&record, record_before.replace(&hash, "fnv1a64:0123456789abcdef")).unwrap();
+    let (code, _, err) = run(&flags(&out, &["--resume"]), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cabs-a0.1.ckpt was saved by another engine build (fnv1a64:0123456789abcdef)"), "{err}");
+    assert!(err.contains(&format!("than this one ({hash})")) && !err.contains("reproduce ["), "{err}");
+    assert_eq!((read(&csv), bytes(&ckpt)), (csv_before.clone(), ckpt_before.clone()));
+    std::fs::write(&record, &record_before).unwrap();
+    // The checkpoint of another run (seed 2) in this run's place: refused, naming the seeds.
+    std::fs::copy(runs.join("cabs-a0.1-s2.ckpt"), &ckpt).unwrap();
+    let (code, _, err) = run(&flags(&out, &["--run", "cabs-a0.1"]), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cabs-a0.1.ckpt: ") && err.contains("belongs to another run") && err.contains("seed 2 ≠ 1"), "{err}");
+    assert_eq!(read(&csv), csv_before);
+    std::fs::write(&ckpt, &ckpt_before).unwrap();
+    // Other flags (a longer budget): the record refuses, naming the steps on both sides.
+    let (code, _, err) = run(&flags(&out, &["--resume", "--steps", "50"]), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("steps 40") && err.contains("steps 50"), "{err}");
+    assert_eq!(bytes(&ckpt), ckpt_before);
+    // Without --resume the run starts again from step 0, and says the checkpoint went.
+    let (code, _, err) = run(&flags(&out, &[]), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("cabs-a0.1.ckpt of an earlier attempt removed") && !err.contains("continuing"), "{err}");
+    assert!(!ckpt.exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn steps_budgets_are_checked_and_recorded() {
+    let out = fresh_dir("steps-flags");
+    for (extra, needle) in [
+        (&["--examples", "400"][..], "--steps 40 and --examples 400: give one"),
+        (&["--eval-every-examples", "100"][..], "--eval-every-examples 100 goes with --examples"),
+        (&["--eval-every-steps", "0"][..], "--eval-every-steps 0"),
+        (&["--checkpoint-every-minutes", "0"][..], "--checkpoint-every-minutes 0"),
+        (&["--checkpoint", "x.ckpt"][..], "--checkpoint does not apply to reproduce"),
+        (&["--resume-from", "x.ckpt"][..], "--resume-from does not apply to reproduce"),
+    ] {
+        let (code, _, err) = run(&flags(&out, extra), &[]);
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.starts_with("cabs: error: ") && err.contains(needle), "{extra:?}: {err}");
+    }
+    let (code, _, err) = cabs(&["reproduce", "--data", "blobs", "--eval-every-steps", "5"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--eval-every-steps 5 goes with --steps"), "{err}");
+    let (code, _, err) = run(&flags(&out, &["--steps", "12"]), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("12 steps each, test evaluation every 4 steps"), "{err}");
+    let r: serde_json::Value = serde_json::from_str(&read(&out.join("runs/cabs-a0.1.json"))).unwrap();
+    let s = &r["settings"];
+    assert_eq!((s["steps"].as_u64(), s["eval_every_steps"].as_u64()), (Some(12), Some(4)), "{r}");
+    assert!(s.get("examples").is_none() && s.get("eval_every_examples").is_none(), "{r}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_steps_budgeted_jobs_file_runs_and_assembles_into_the_phase_two_budget() {
+    let out = fresh_dir("steps-jobs");
+    std::fs::create_dir_all(&out).unwrap();
+    let jobs = out.join("jobs.txt");
+    let base = flags(&out, &["--seeds", "2", "--steps", "30", "--eval-every-steps", "3"]);
+    let mut emit = base.clone();
+    emit.extend(["--emit-jobs".to_string(), jobs.display().to_string()]);
+    let (code, stdout, err) = run(&emit, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("2 jobs written"), "{stdout}");
+    let lines: Vec<String> = read(&jobs).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines.iter().all(|l| l.contains("--steps 30") && l.contains("--eval-every-steps 3")), "{lines:?}");
+    assert!(lines[1].ends_with("--run cabs-a0.1-s2"), "{lines:?}");
+    for l in &lines {
+        let o = std::process::Command::new("sh").arg("-c").arg(l).output().unwrap();
+        assert!(o.status.success(), "{l}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let mut assemble = base.clone();
+    assemble.push("--assemble-only".into());
+    let (code, stdout, err) = run(&assemble, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("not retrained").count(), 2, "{err}");
+    // B from the CSVs, computed here: the mean of the examples at step 30, rounded up to 10,000.
+    let last_examples = |label: &str| -> u64 {
+        let text = read(&out.join(format!("runs/{label}.csv")));
+        let c = text.lines().next().unwrap().split(',').position(|h| h == "examples_seen").unwrap();
+        text.lines().last().unwrap().split(',').nth(c).unwrap().parse().unwrap()
+    };
+    let (a, b) = (last_examples("cabs-a0.1"), last_examples("cabs-a0.1-s2"));
+    let mean = (a + b) as f64 / 2.0;
+    let line = stdout.lines().find(|l| l.contains("→ B = ")).unwrap_or_else(|| panic!("no B line: {stdout}"));
+    assert_eq!(
+        line,
+        format!(
+            "cabs reproduce: mean examples at 30 steps over the 2 seeds of CABS α = 0.1: {mean:.1} → B = {} (rounded up to 10,000)",
+            (mean / 10_000.0).ceil() as u64 * 10_000
+        )
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn resume_with_backend_auto_takes_the_engine_the_runs_were_trained_on() {
+    let out = fresh_dir("resume-auto");
+    let small = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["reproduce", "--data", "blobs", "--model", "mlp:8", "--only", "cabs", "--examples", "200", "--out"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.push(out.display().to_string());
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let (code, _, err) = run(&small(&["--backend", "cpu"]), &[]);
+    assert_eq!(code, 0, "{err}");
+    // No --backend: auto, which would time the engines again; the records decide instead.
+    let (code, _, err) = run(&small(&["--resume"]), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("--backend auto resolved once, to cpu, for every run: the engine the runs already in"), "{err}");
+    assert!(err.contains("cabs-a0.1.json") && err.contains("not timed again"), "{err}");
+    assert_eq!(err.matches("not retrained").count(), 1, "{err}");
+    let md = read(&out.join("results.md"));
+    assert!(md.contains("--backend auto resolved once, to cpu"), "the header names it too");
+    let _ = std::fs::remove_dir_all(&out);
+}
