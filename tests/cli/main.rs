@@ -11,7 +11,6 @@ mod checkpoint;
 mod cli;
 mod committed_reproduction;
 mod committed_rules;
-mod committed_rules;
 mod mnist_end_to_end;
 mod named_data;
 mod record_schema;
