@@ -99,7 +99,15 @@ pub fn paired_diffs(runs: &[Run], a: &Group, b: &Group, f: impl Fn(&Run) -> Opti
 /// "−0.0082 [−0.0201, +0.0037] (seeds: −0.0090, −0.0030, −0.0125)", scaled by `scale`.
 fn interval_text(iv: &Interval, scale: f64, p: usize) -> String {
     let each = iv.diffs.iter().map(|d| format!("{:+.p$}", d * scale)).collect::<Vec<_>>().join(", ");
-    let bound = |x: f64| if x.is_finite() { format!("{:+.p$}", x * scale) } else { "∞".into() };
+    let bound = |x: f64| {
+        if x.is_finite() {
+            format!("{:+.p$}", x * scale)
+        } else if x < 0.0 {
+            "−∞".into()
+        } else {
+            "∞".into()
+        }
+    };
     format!("{:+.p$} [{}, {}] (seeds: {each})", iv.mean * scale, bound(iv.lo), bound(iv.hi))
 }
 
@@ -431,28 +439,35 @@ on the reported test set, so every rule's best-of-grid figures are optimistic by
             format!("{:.p$}–{:.p$}", lo * scale, hi * scale)
         }
     };
-    let _ = writeln!(
-        s,
-        "\n**What {k} seed{} can and cannot show.** {}The half-widths of the 95 % intervals above are {} points of test accuracy and {} \
-of training loss: a difference smaller than that cannot be told from zero, so **not shown** means the comparison is too small to \
-decide, not that the two rules are equal. The comparison can show a rule behind or ahead of `{first}` when the difference is large and \
-has the same sign in every seed, and it shows each rule's batch-size path (a path is a property of one run, not an average needing \
-many seeds). It cannot rank rules whose intervals straddle zero, tell whether a rule's paper-default parameters (not tuned here, only \
-α was) are its best, or say anything beyond this model, data set, budget, batch range and α grid.\n",
-        if k == 1 { "" } else { "s" },
-        if k < 2 {
-            "With one seed no interval can be formed: every verdict is \"not shown\". ".to_string()
+    let noise = if k < 2 {
+        "With one seed no interval can be formed (the spread between seeds is unknown): every verdict is \"not shown\". ".to_string()
+    } else {
+        let widths = if acc_half.is_empty() {
+            String::new()
         } else {
             format!(
-                "With {k} seeds the interval is the mean difference ± t·sd/√{k} with t = {:.2}: it excludes zero only when the mean \
-exceeds {:.2} standard deviations of the per-seed differences; a sign test over {k} seeds could not go below p = {:.2}. ",
-                t95(k - 1),
-                t95(k - 1) / (k as f64).sqrt(),
-                2.0 * 0.5f64.powi(k as i32)
+                "The half-widths of the 95 % intervals above are {} points of test accuracy and {} of training loss: a difference \
+smaller than that cannot be told from zero. ",
+                range(&acc_half, 100.0, 2),
+                range(&loss_half, 1.0, 4)
             )
-        },
-        range(&acc_half, 100.0, 2),
-        range(&loss_half, 1.0, 4)
+        };
+        format!(
+            "With {k} seeds the interval is the mean difference ± t·sd/√{k} with t = {:.2}: it excludes zero only when the mean exceeds \
+{:.2} standard deviations of the per-seed differences; a sign test over {k} seeds could not go below p = {:.2}. {widths}",
+            t95(k - 1),
+            t95(k - 1) / (k as f64).sqrt(),
+            2.0 * 0.5f64.powi(k as i32)
+        )
+    };
+    let _ = writeln!(
+        s,
+        "\n**What {k} seed{} can and cannot show.** {noise}So **not shown** means the comparison is too small to decide, not that two \
+rules are equal. The comparison can show a rule behind or ahead of `{first}` when the difference is large and has the same sign in \
+every seed, and it shows each rule's batch-size path (a path is a property of one run, not an average needing many seeds). It cannot \
+rank rules whose intervals straddle zero, tell whether a rule's paper-default parameters (not tuned here, only α was) are its best, \
+or say anything beyond this model, data set, budget, batch range and α grid.\n",
+        if k == 1 { "" } else { "s" },
     );
 }
 
