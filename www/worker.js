@@ -271,29 +271,50 @@ let lastAdapter = null; // the browser's adapter info, for the backend messages
 
 async function buildGpu(make, gen, adapter) {
   const t0 = performance.now();
-  const built = [];
-  try {
-    for (const r of runs) {
-      built.push(await make({ ...r.settings, backend: "gpu" }));
+  const built = runs.map(() => null);
+  const build = async (which) => {
+    for (const i of which) {
+      built[i] = await make({ ...runs[i].settings, backend: "gpu" });
       if (gen !== generation) throw new Error("stale");
     }
+  };
+  // auto on a software adapter times one run first (see trial): the other runs' WebGPU engines
+  // are built only when WebGPU wins, so a losing trial costs one build (each compiles its own
+  // pipelines, seconds of both cores on SwiftShader, while the CPU trains), not one per run.
+  const first = Math.max(0, runs.findIndex((r) => !r.stopped));
+  const rest = runs.map((_, i) => i).filter((i) => i !== first);
+  try {
+    await build([first]);
+    handover.buildMs = Math.round(performance.now() - t0); // the first engine's (all of them: below)
+    const info = built[first].backend();
+    const software = Boolean(adapter?.isFallbackAdapter) || info.adapter?.deviceType === "Cpu";
+    gpuRuns = built;
+    if (handover.requested === "auto" && software) {
+      // Between two rounds: no step runs while the trial times the engines or the states move.
+      const verdict = await exclusive(() => (gen !== generation ? null : trial(adapter, first)));
+      if (!verdict) return;
+      if (!verdict.gpu) return settle("stayed", verdict.reason);
+      handover.state = "building"; // the other runs' engines, while the CPU trains on
+      await build(rest);
+      handover.buildMs = Math.round(performance.now() - t0);
+      return await exclusive(() => (gen !== generation ? null : moveAll("gpu", verdict.reason)));
+    }
+    await build(rest);
   } catch (err) {
-    for (const t of built) t.free();
+    if (gpuRuns !== built) for (const t of built) t?.free(); // else the caller's settle frees them
     throw err;
   }
-  gpuRuns = built;
   handover.buildMs = Math.round(performance.now() - t0);
-  const info = built[0].backend();
-  const software = Boolean(adapter?.isFallbackAdapter) || info.adapter?.deviceType === "Cpu";
-  // Between two rounds: no step runs while the states move (the queue holds the loop).
-  await exclusive(() => (gen !== generation ? null : handover.requested === "auto" && software ? trial(adapter) : moveAll("gpu", `WebGPU was built in ${handover.buildMs} ms (backend=${handover.requested}${handover.requested === "auto" ? ", a hardware adapter" : ""})`)));
+  await exclusive(() => (gen !== generation ? null : moveAll("gpu", `WebGPU was built in ${handover.buildMs} ms (backend=${handover.requested}${handover.requested === "auto" ? ", a hardware adapter" : ""})`)));
 }
 
-/** auto on a software adapter: time both engines from the live run's state, keep the faster. */
-async function trial(adapter) {
+/**
+ * auto on a software adapter: time both engines from the live state of run `i`; resolves to
+ * {gpu: whether WebGPU was faster, reason}.
+ */
+async function trial(adapter, i) {
   handover.state = "trial";
-  const r = runs.find((x) => !x.stopped) ?? runs[0];
-  const i = runs.indexOf(r);
+  const r = runs[i];
   const state = await r.trainer.exportState(schedule(r));
   // One warm-up step, then at least three timed ones and on until 30 ms have passed (at most
   // 50): a tiny model's CPU step is shorter than a worker's clock resolution (0.1 ms).
@@ -325,8 +346,8 @@ async function trial(adapter) {
   const where = [adapter?.description, adapter?.vendor, adapter?.architecture].filter(Boolean).join(" ") || "isFallbackAdapter";
   handover.trial = { batch: gpu.batch, steps: Math.min(cpu.steps, gpu.steps), cpuSteps: cpu.steps, gpuSteps: gpu.steps, atStep: step, cpuMsPerStep: cpu.ms, gpuMsPerStep: gpu.ms, totalMs: performance.now() - t0, adapter: where };
   const figures = `CPU ${ms(cpu.ms)} ms/step vs WebGPU ${ms(gpu.ms)} ms/step at m = ${gpu.batch}`;
-  if (gpu.ms < cpu.ms) return moveAll("gpu", `auto timed both on the live run (software adapter ${where}, step ${step}): ${figures}; moving to WebGPU`);
-  settle("stayed", `auto timed both on the live run (software adapter ${where}, step ${step}): ${figures}; staying on the CPU engine`);
+  const said = `auto timed both on the live run (software adapter ${where}, step ${step}): ${figures}`;
+  return gpu.ms < cpu.ms ? { gpu: true, reason: `${said}; moving to WebGPU` } : { gpu: false, reason: `${said}; staying on the CPU engine` };
 }
 
 /** A CPU trainer continuing `state`, for timing only; null where the data cannot be re-read (user files). */
