@@ -109,7 +109,7 @@ fn final_accuracy(runs: &Path, label: &str) -> Option<f64> {
     let mut lines = text.lines();
     let header = lines.next().unwrap().to_string();
     let c = col(&header, "test_accuracy");
-    lines.filter_map(|l| l.split(',').nth(c).and_then(|v| v.parse::<f64>().ok())).last()
+    lines.rev().find_map(|l| l.split(',').nth(c).and_then(|v| v.parse::<f64>().ok()))
 }
 
 /// Checks every number results.md quotes in the rules' tables against the run CSVs: the grid's

@@ -523,3 +523,56 @@ pub(super) fn thin(points: Vec<(f64, f64)>, n: usize) -> Vec<(f64, f64)> {
     let last = points.len() - 1;
     points.iter().enumerate().filter(|&(i, p)| i == 0 || i == last || i % every == 0 || p.1 != points[i - 1].1).map(|(_, p)| *p).collect()
 }
+
+#[cfg(test)]
+mod rules_figure_tests {
+    use super::super::metrics::StepPoint;
+    use super::*;
+
+    fn run(batches: &[u32]) -> Run {
+        let mut r = Run::new(RunSpec { kind: Kind::Cabs, alpha: 0.1, seed: 1 });
+        let mut examples = 0;
+        for (i, &b) in batches.iter().enumerate() {
+            examples += u64::from(b);
+            r.steps.push(StepPoint { step: i as u64 + 1, examples, batch: b, loss: 1.0, train_s: 0.0, conv_xi: None });
+        }
+        r
+    }
+
+    #[test]
+    fn the_batch_at_an_example_count_is_the_batch_that_trained_that_example() {
+        // Steps of 16, 16, 32, 64: examples 1–16, 17–32, 33–64, 65–128.
+        let r = run(&[16, 16, 32, 64]);
+        let at = |x: f64| batch_by_examples(&r, 128, 112).iter().find(|p| p.0 == x).map(|p| p.1);
+        assert_eq!(at(16.0), Some(16.0));
+        assert_eq!(at(33.0), Some(32.0));
+        assert_eq!(at(64.0), Some(32.0));
+        assert_eq!(at(65.0), Some(64.0));
+        assert_eq!(at(128.0), Some(64.0));
+        assert!(batch_by_examples(&run(&[]), 128, 10).is_empty());
+    }
+
+    #[test]
+    fn the_median_of_three_seeds_is_the_middle_one_and_the_band_their_range() {
+        let c = |y: f64| vec![(0.0, y), (1.0, 2.0 * y)];
+        let (mid, band) = median_band(&[c(16.0), c(64.0), c(20.0)]);
+        assert_eq!(mid, vec![(0.0, 20.0), (1.0, 40.0)]);
+        assert_eq!(band, vec![(0.0, 16.0, 64.0), (1.0, 32.0, 128.0)]);
+        // Two seeds: the mean of the two; one: itself, no band.
+        assert_eq!(median_band(&[c(16.0), c(32.0)]).0[0], (0.0, 24.0));
+        assert_eq!(median_band(&[c(16.0)]), (c(16.0), Vec::new()));
+    }
+
+    #[test]
+    fn rules_are_named_in_words_with_their_parameters() {
+        let named = |rule: &str| rule_legend(&RunSpec { kind: Kind::of_rule(rule), alpha: 0.2, seed: 1 });
+        assert_eq!(named("cabs"), "CABS, α=0.2");
+        assert_eq!(named("norm:0.9"), "norm test θ=0.9, α=0.2");
+        assert_eq!(named("inner:0.9"), "inner-product test θ=0.9, α=0.2");
+        assert_eq!(named("gns"), "noise scale (GNS), K=1, α=0.2");
+        assert_eq!(named("adadamp:16"), "AdaDamp M0=16, α=0.2");
+        assert_eq!(named("grow:16:20000:5"), "grow 16, ×5 per 20k ex., α=0.2");
+        assert_eq!(named("const:64"), "m=64, α=0.2");
+        assert_eq!(named("const:64:step:1000:0.5"), "const:64:step:1000:0.5, α=0.2");
+    }
+}
