@@ -217,6 +217,18 @@ export interface DivergedError extends Error {
 }
 
 /**
+ * The rejection of `Trainer.create`, `createWithFiles` and `createFromState` (and the throw of
+ * `checkSettings`) when a value of the settings object cannot work: the settings are checked
+ * once, before any work, and the message quotes the first bad value. `invalidSettings` tells it
+ * from a `ConfigError` of the run itself (e.g. a batch larger than the data set): change a
+ * setting, not the data or the machine.
+ */
+export interface InvalidSettingsError extends Error {
+  name: "ConfigError";
+  invalidSettings: true;
+}
+
+/**
  * The `name` of every error the engine throws or rejects with: `ConfigError`, `DataError`,
  * `GpuError`, `DivergedError` (with `step`), `IoError`; `TypeError` for an argument of the wrong
  * type, a method called on something that is not a live Trainer (freed, foreign, or its
@@ -305,7 +317,8 @@ export interface SettingsSchema {
 }
 /** The settings schema, from the engine's Rust source of truth. */
 export function settingsSchema(): SettingsSchema;
-/** The settings the engine would use (defaults filled in); throws an Error naming a bad value. */
+/** The settings the engine would use (defaults filled in); throws what `Trainer.create` would
+ *  reject with for them (an `InvalidSettingsError` quoting the first bad value). */
 export function checkSettings(settings: Settings): Required<Omit<Settings, "convNorms">> & Pick<Settings, "convNorms">;
 
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;

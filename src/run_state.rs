@@ -22,6 +22,7 @@ use crate::engine::{BackendChoice, ConvNorms};
 use crate::error::{CabsError, Result};
 use crate::model::ModelSpec;
 use crate::rules::{AdaDamp, CabsConfig, Gns, Grow, InnerTest, LrSchedule, NormTest, Rule, RuleState};
+use crate::settings::LearningRate;
 use crate::trainer::TrainerConfig;
 use serde::Serialize;
 
@@ -321,7 +322,7 @@ fn write_config(w: &mut Writer, c: &TrainerConfig) -> Result<()> {
             w.u32(r.m_max);
         }
     }
-    w.f64(c.lr);
+    w.f64(c.lr.get());
     w.u64(c.seed);
     w.u8(match c.backend {
         BackendChoice::Auto => 0,
@@ -368,6 +369,12 @@ fn read_config(r: &mut Reader) -> Result<TrainerConfig> {
         _ => Rule::Grow(Grow { m0: r.u32()?, every: r.u64()?, factor: r.f64()?, m_min: r.u32()?, m_max: r.u32()? }),
     };
     let (lr, seed) = (r.f64()?, r.u64()?);
+    // The file is a boundary: its α becomes a checked one here, as a flag's or a setting's does.
+    let lr = match LearningRate::new(lr) {
+        Ok(lr) => lr,
+        Err(CabsError::Config(why)) => return corrupt(format!("its configuration's α: {why}")),
+        Err(e) => return Err(e),
+    };
     let backend = [BackendChoice::Auto, BackendChoice::Gpu, BackendChoice::Cpu][r.tag("the backend", 3)? as usize];
     let with_stats = r.bool("'with statistics'")?;
     let conv_norms = [ConvNorms::Exact, ConvNorms::Both, ConvNorms::Reference][r.tag("the conv norms", 3)? as usize];
@@ -582,7 +589,7 @@ mod tests {
         TrainerConfig {
             model: ModelSpec::parse(model).unwrap(),
             rule: Rule::Cabs(CabsConfig { mu: 0.9, c: 0.7, m_min: 4, m_max: 8, ..CabsConfig::default() }),
-            lr: 0.1,
+            lr: LearningRate::new(0.1).unwrap(),
             seed: 3,
             backend: BackendChoice::Cpu,
             with_stats: true,
@@ -617,7 +624,7 @@ mod tests {
         s.sampler = SamplerState { rng: 7, perm: Vec::new(), pos: None, epoch: 0 };
         (s.failed, s.eval) = (None, None);
         s.config.rule = Rule::Constant { m: 4, schedule: LrSchedule::Step { every: 3, factor: 0.1 + 0.7 } };
-        s.config.lr = 0.1 + 0.2;
+        s.config.lr = LearningRate::new(0.1 + 0.2).unwrap();
         let back = RunState::from_bytes(&s.to_bytes().unwrap()).unwrap();
         assert_eq!(back, s);
         assert_eq!(back.config.lr.to_bits(), (0.1f64 + 0.2).to_bits(), "settings read back bit for bit");
@@ -799,7 +806,7 @@ mod tests {
         let e = s.check_fits(&cfg("mlp:4"), &DataIdentity::of(&other)).unwrap_err().to_string();
         assert!(e.contains("fingerprint"), "same sizes, other labels: {e}");
         let mut c = cfg("mlp:4");
-        (c.backend, c.chunk, c.lr) = (BackendChoice::Gpu, Some(2), 0.5);
+        (c.backend, c.chunk, c.lr) = (BackendChoice::Gpu, Some(2), LearningRate::new(0.5).unwrap());
         s.check_fits(&c, &here).expect("engine, chunk and base α may differ");
         c.seed = 4;
         assert!(s.check_fits(&c, &here).unwrap_err().to_string().contains("seed 3 ≠ 4"));

@@ -78,18 +78,20 @@ impl Settings {
         parse_rule(&self.rule, self.cabs_config())
     }
 
+    /// The settings checked, as the run's configuration: the one check of a settings object
+    /// (the CLI's flags and the JavaScript settings both end here), after which nothing checks
+    /// them again. The first bad value is an error that quotes it.
     pub fn trainer_config(&self) -> Result<TrainerConfig> {
-        check_lr(self.lr)?;
         Ok(TrainerConfig {
+            lr: LearningRate::new(self.lr)?,
             model: ModelSpec::parse(&self.model)?,
             rule: self.rule()?,
-            lr: self.lr,
             seed: self.seed,
             backend: BackendChoice::parse(&self.backend)?,
             with_stats: true,
             conv_norms: ConvNorms::parse(&self.conv_norms)?,
             chunk: match self.chunk {
-                Some(0) => return config("chunk must be a whole number ≥ 1 (or absent for automatic)"),
+                Some(0) => return config("chunk must be a whole number ≥ 1 (or absent for automatic), got 0"),
                 c => c,
             },
         })
@@ -111,23 +113,65 @@ impl Settings {
     }
 }
 
-/// α as the engines use it: a positive number that stays finite and non-zero as an `f32` (the
-/// kernels' precision). `1e39` is finite as f64 but infinite as f32; `1e-320` is 0 in f32.
-pub fn check_lr(lr: f64) -> Result<()> {
-    let single = lr as f32;
-    if !(lr.is_finite() && lr > 0.0) {
-        return config(format!("the learning rate α must be a positive number, got {lr}"));
+/// α as the engines use it: a positive number that stays finite and normal as an `f32` (the
+/// kernels' precision; `1e39` is finite as f64 but infinite as f32, `1e-320` is 0 in f32).
+/// [`LearningRate::new`] is the one check of an α, and the only way to make one, so whatever
+/// holds a `LearningRate` (a [`TrainerConfig`], [`crate::trainer::Trainer::set_lr`]) takes it
+/// as it is. Each boundary makes its α here: the CLI and the JavaScript settings through
+/// [`Settings::trainer_config`], `setLearningRate` in `src/wasm.rs`, a run state's file when it
+/// is read. Reads as the `f64` it holds (`*lr`), and serialises as that number.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct LearningRate(f64);
+
+impl LearningRate {
+    /// The α `lr`, or a [`CabsError::Config`](crate::error::CabsError::Config) quoting it.
+    pub fn new(lr: f64) -> Result<LearningRate> {
+        let single = lr as f32;
+        if !(lr.is_finite() && lr > 0.0) {
+            return config(format!("the learning rate α must be a positive number, got {lr}"));
+        }
+        if !single.is_finite() {
+            return config(format!("the learning rate α = {lr:e} is too large: it is infinite in 32-bit floats (at most {:e})", f32::MAX));
+        }
+        if single < f32::MIN_POSITIVE {
+            return config(format!(
+                "the learning rate α = {lr:e} is too small: it is 0 or subnormal in 32-bit floats (at least {:e})",
+                f32::MIN_POSITIVE
+            ));
+        }
+        Ok(LearningRate(lr))
     }
-    if !single.is_finite() {
-        return config(format!("the learning rate α = {lr:e} is too large: it is infinite in 32-bit floats (at most {:e})", f32::MAX));
+
+    pub fn get(self) -> f64 {
+        self.0
     }
-    if single < f32::MIN_POSITIVE {
-        return config(format!(
-            "the learning rate α = {lr:e} is too small: it is 0 or subnormal in 32-bit floats (at least {:e})",
-            f32::MIN_POSITIVE
-        ));
+}
+
+impl TryFrom<f64> for LearningRate {
+    type Error = crate::error::CabsError;
+    fn try_from(lr: f64) -> Result<LearningRate> {
+        LearningRate::new(lr)
     }
-    Ok(())
+}
+
+impl From<LearningRate> for f64 {
+    fn from(lr: LearningRate) -> f64 {
+        lr.0
+    }
+}
+
+impl std::ops::Deref for LearningRate {
+    type Target = f64;
+    fn deref(&self) -> &f64 {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for LearningRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +192,42 @@ mod tests {
         for lr in [1e-30, 0.5, 3e38] {
             assert!(Settings { lr, ..Settings::default() }.trainer_config().is_ok(), "{lr}");
         }
+    }
+
+    /// Every engine setting, through the one check of a settings object (the CLI's flags and the
+    /// JavaScript settings both end here): a bad value is refused with the value quoted, and the
+    /// same setting with a good value passes (so each refusal is that value's doing).
+    #[test]
+    fn each_bad_setting_is_refused_quoting_the_value() {
+        type Set = fn(&mut Settings);
+        let cases: [(&str, Set, &str); 17] = [
+            ("lr", |s| s.lr = -1.0, "-1"),
+            ("lr", |s| s.lr = 1e39, "1e39"),
+            ("lr", |s| s.lr = 1e-40, "1e-40"),
+            ("lr", |s| s.lr = f64::NAN, "NaN"),
+            ("mmin", |s| s.mmin = 0, "m_min = 0"),
+            ("mmax", |s| (s.mmin, s.mmax) = (64, 32), "m_min = 64, m_max = 32"),
+            ("mu", |s| s.mu = 1.5, "1.5"),
+            ("c", |s| s.c = -2.0, "-2"),
+            ("eps", |s| s.eps = -0.25, "-0.25"),
+            ("rule", |s| s.rule = "adam".into(), "'adam'"),
+            ("rule", |s| s.rule = "const:16:step:0:0.5".into(), "'0'"),
+            ("rule", |s| s.rule = "adadamp:4".into(), "got '4'"),
+            ("model", |s| s.model = "mlp:x".into(), "'x'"),
+            ("model", |s| s.model = "cnn".into(), "'cnn'"),
+            ("backend", |s| s.backend = "webgl".into(), "'webgl'"),
+            ("convNorms", |s| s.conv_norms = "approximately".into(), "'approximately'"),
+            ("chunk", |s| s.chunk = Some(0), "got 0"),
+        ];
+        for (key, set, quoted) in cases {
+            let mut s = Settings::default();
+            set(&mut s);
+            let e = s.trainer_config().unwrap_err();
+            assert!(matches!(e, crate::error::CabsError::Config(_)), "{key}: {e:?}");
+            assert!(e.to_string().contains(quoted), "{key}: '{quoted}' not quoted in: {e}");
+        }
+        let good = Settings { lr: 1e-30, mmin: 1, mmax: 1, mu: 0.0, c: 1e-9, eps: 0.0, chunk: Some(1), ..Settings::default() };
+        assert!(good.trainer_config().is_ok());
     }
 
     #[test]

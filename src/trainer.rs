@@ -12,6 +12,7 @@ use crate::model::{Layout, ModelSpec};
 use crate::reference::reduce_stats::StepSums;
 use crate::rules::{xi_from_sums, Decision, Rule, RuleRunner, StepInput};
 use crate::run_state::{DataIdentity, EngineSpan, RunState};
+use crate::settings::LearningRate;
 use serde::{Deserialize, Serialize};
 
 /// Everything that defines a run (with the data set and the seed: reproducible).
@@ -19,8 +20,8 @@ use serde::{Deserialize, Serialize};
 pub struct TrainerConfig {
     pub model: ModelSpec,
     pub rule: Rule,
-    /// Base learning rate α.
-    pub lr: f64,
+    /// Base learning rate α, checked when it was made (see [`LearningRate`]).
+    pub lr: LearningRate,
     pub seed: u64,
     pub backend: BackendChoice,
     /// Compute per-example norms and ξ (off only for measuring their cost).
@@ -111,7 +112,8 @@ pub struct Trainer {
     sampler: EpochSampler,
     /// The rule's running state (for constant rules only the averages shown as columns).
     rule: RuleRunner,
-    lr: f64,
+    /// The live α ([`Trainer::set_lr`]); starts as the configuration's.
+    lr: LearningRate,
     batch: u32,
     step: u64,
     examples: u64,
@@ -128,9 +130,6 @@ impl Trainer {
         // No engine computes Var_i(g_iᵀḡ) yet: `inner:` is refused here, by name, before any work.
         let rule = RuleRunner::new(&cfg.rule)?;
         data.validate()?;
-        if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
-            return config(format!("the learning rate α must be a positive number, got {}", cfg.lr));
-        }
         let layout = Layout::for_input(&cfg.model, data.dim, data.image, data.classes)?;
         let m_max = cfg.rule.max_batch();
         if m_max as usize > data.train.len() {
@@ -205,7 +204,7 @@ impl Trainer {
             params,
             rule: self.rule.state(),
             sampler: self.sampler.state(),
-            lr: self.lr,
+            lr: self.lr.get(),
             next_batch: self.batch,
             step: self.step,
             examples: self.examples,
@@ -223,9 +222,11 @@ impl Trainer {
         if state.params.len() != self.layout.param_count as usize {
             return config(format!("the run state has {} weights; this model has {}", state.params.len(), self.layout.param_count));
         }
-        if !(state.lr.is_finite() && state.lr > 0.0) {
-            return config(format!("the run state's learning rate α must be a positive number, got {}", state.lr));
-        }
+        // The file's α: a run state is read from bytes, a boundary of its own.
+        let lr = LearningRate::new(state.lr).map_err(|e| match e {
+            CabsError::Config(m) => CabsError::Config(format!("the run state's {m}")),
+            other => other,
+        })?;
         let m_max = self.cfg.rule.max_batch();
         if state.next_batch == 0 || state.next_batch > m_max {
             return config(format!("the run state's next batch ({}) is not within 1..={m_max}", state.next_batch));
@@ -238,7 +239,7 @@ impl Trainer {
         }
         self.sampler = sampler;
         self.rule = rule;
-        (self.lr, self.batch, self.step, self.examples) = (state.lr, state.next_batch, state.step, state.examples);
+        (self.lr, self.batch, self.step, self.examples) = (lr, state.next_batch, state.step, state.examples);
         self.failed = state.failed.clone();
         self.engines = state.engines.clone();
         if state.engine() != self.info.kind {
@@ -293,17 +294,15 @@ impl Trainer {
         self.engine.set_inner_products(on);
     }
 
-    /// Change α; training continues from where it is (no reset).
-    pub fn set_lr(&mut self, lr: f64) -> Result<()> {
-        if !(lr.is_finite() && lr > 0.0) {
-            return config(format!("the learning rate α must be a positive number, got {lr}"));
-        }
+    /// Change α; training continues from where it is (no reset). The value was checked when
+    /// it was made ([`LearningRate::new`]), so this cannot fail.
+    pub fn set_lr(&mut self, lr: LearningRate) {
         self.lr = lr;
-        Ok(())
     }
 
+    /// The live α.
     pub fn lr(&self) -> f64 {
-        self.lr
+        self.lr.get()
     }
 
     /// One SGD step; see [`StepStats`].
@@ -327,7 +326,7 @@ impl Trainer {
         if slot.new_epoch {
             self.engine.set_permutation(self.sampler.permutation());
         }
-        let lr = self.cfg.rule.lr_at(self.lr, self.step);
+        let lr = self.cfg.rule.lr_at(self.lr.get(), self.step);
         let sums = match self.engine.train_step(slot.offset, m, lr as f32, self.cfg.with_stats).await {
             Ok(s) => s,
             Err(e) => {

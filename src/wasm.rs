@@ -24,8 +24,8 @@
 use crate::data::try_with_capacity;
 use crate::error::CabsError;
 use crate::run_state::{EvalSchedule, RunState};
-use crate::settings::Settings;
-use crate::trainer::{EvalStats, StepStats, Trainer as Engine};
+use crate::settings::{LearningRate, Settings};
+use crate::trainer::{EvalStats, StepStats, Trainer as Engine, TrainerConfig};
 use js_sys::{Float32Array, Promise, Uint8Array};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -48,7 +48,7 @@ extern "C" {
     fn adopt(obj: &JsValue, live: bool);
     fn parse_json(text: &str) -> JsValue;
     fn pair(a: &JsValue, b: &JsValue) -> JsValue;
-    fn make_error(name: &str, message: &str, step: Option<f64>) -> JsValue;
+    fn make_error(name: &str, message: &str, step: Option<f64>, settings: bool) -> JsValue;
     fn failed() -> bool;
     fn take_failure() -> JsValue;
 }
@@ -96,21 +96,31 @@ fn js_error(e: CabsError) -> JsValue {
         CabsError::Diverged { step, .. } => Some(step as f64),
         _ => None,
     };
-    named(name, &e.to_string(), step)
+    named(name, &e.to_string(), step, false)
 }
 
 /// A JS error made by the guard; if even that fails, what it threw (still an exception, never
-/// a trap).
-fn named(name: &str, message: &str, step: Option<f64>) -> JsValue {
-    settle(make_error(name, message, step)).unwrap_or_else(|thrown| thrown)
+/// a trap). `settings`: it refuses the settings object (`invalidSettings: true`).
+fn named(name: &str, message: &str, step: Option<f64>, settings: bool) -> JsValue {
+    settle(make_error(name, message, step, settings)).unwrap_or_else(|thrown| thrown)
 }
 
 fn type_error(msg: &str) -> JsValue {
-    named("TypeError", msg, None)
+    named("TypeError", msg, None, false)
 }
 
 fn range_error(msg: &str) -> JsValue {
-    named("RangeError", msg, None)
+    named("RangeError", msg, None, false)
+}
+
+/// A value of the settings object refused: a ConfigError marked `invalidSettings: true`, so that
+/// a caller (the page's worker) tells "change a setting" from a failure of the run itself
+/// without checking the settings again.
+fn refused(e: CabsError) -> JsValue {
+    match e {
+        CabsError::Config(_) => named("ConfigError", &e.to_string(), None, true),
+        other => js_error(other),
+    }
 }
 
 fn config_error(msg: String) -> JsValue {
@@ -141,8 +151,23 @@ fn describe_thrown(thrown: &JsValue) -> String {
     msg.unwrap_or_else(|| describe(thrown))
 }
 
-/// The settings object: missing (undefined) keys take the defaults; every key is read once,
-/// through a guard, and checked for its type and range here.
+/// The settings object as the JavaScript API's one check of it: read here (every key once,
+/// through the guard, for its type: the schema's engine keys `data, model, rule, lr, mmin,
+/// mmax, mu, c, eps, unbiased, biasCorrection, seed, backend, convNorms, chunk`; missing or
+/// undefined keys take the defaults), then checked by [`Settings::trainer_config`] and, with
+/// `data`, for a known data set. What comes out is trusted by everything after it. Every
+/// refusal quotes the value (see [`refused`]).
+fn checked_settings(v: &JsValue, data: bool) -> Result<(Settings, TrainerConfig), JsValue> {
+    let s = read_settings(v)?;
+    let cfg = s.trainer_config().map_err(refused)?;
+    if data {
+        crate::data::DataName::parse(&s.data).map_err(refused)?;
+    }
+    Ok((s, cfg))
+}
+
+/// The settings object's values, each of the right JavaScript type (a string, a number, a
+/// whole number, a flag); their meaning is checked by [`checked_settings`].
 fn read_settings(v: &JsValue) -> Result<Settings, JsValue> {
     let mut s = Settings::default();
     if v.is_undefined() || v.is_null() {
@@ -160,23 +185,24 @@ fn read_settings(v: &JsValue) -> Result<Settings, JsValue> {
         if x.is_undefined() {
             continue;
         }
+        let bad = |msg: String| refused(CabsError::Config(msg));
         let text = || -> Result<String, JsValue> {
             match x.dyn_ref::<js_sys::JsString>() {
                 Some(t) if t.length() <= MAX_SETTING_CHARS => Ok(String::from(t)),
-                Some(t) => Err(config_error(format!("{key} is {} characters long; at most {MAX_SETTING_CHARS}", t.length()))),
-                None => Err(config_error(format!("{key} must be a string, got {}", describe(&x)))),
+                Some(t) => Err(bad(format!("{key} is {} characters long; at most {MAX_SETTING_CHARS}", t.length()))),
+                None => Err(bad(format!("{key} must be a string, got {}", describe(&x)))),
             }
         };
-        let number = || x.as_f64().ok_or_else(|| config_error(format!("{key} must be a number, got {}", describe(&x))));
+        let number = || x.as_f64().ok_or_else(|| bad(format!("{key} must be a number, got {}", describe(&x))));
         let whole = |max: f64| -> Result<f64, JsValue> {
             let n = number()?;
             if n.fract() == 0.0 && (0.0..=max).contains(&n) {
                 Ok(n)
             } else {
-                Err(config_error(format!("{key} must be a whole number from 0 to {max}, got {n}")))
+                Err(bad(format!("{key} must be a whole number from 0 to {max}, got {n}")))
             }
         };
-        let flag = || x.as_bool().ok_or_else(|| config_error(format!("{key} must be true or false, got {}", describe(&x))));
+        let flag = || x.as_bool().ok_or_else(|| bad(format!("{key} must be true or false, got {}", describe(&x))));
         match *key {
             "data" => s.data = text()?,
             "model" => s.model = text()?,
@@ -267,9 +293,9 @@ fn read_state(v: &JsValue) -> Result<RunState, JsValue> {
 
 /// A new trainer as its JS object, registered with the guard so that its methods refuse a
 /// foreign or freed `this` with a TypeError (see `wasm_guard.js`). With `state`, the trainer
-/// continues that run (on the engine `settings.backend` picks).
-async fn build(settings: Settings, data: crate::data::Dataset, state: Option<&RunState>) -> Result<JsValue, JsValue> {
-    let cfg = settings.trainer_config().map_err(js_error)?;
+/// continues that run (on the engine `settings.backend` picks). `cfg` comes from
+/// [`checked_settings`].
+async fn build(cfg: TrainerConfig, data: crate::data::Dataset, state: Option<&RunState>) -> Result<JsValue, JsValue> {
     let t = match state {
         Some(state) => Engine::with_state(cfg, data, state).await,
         None => Engine::new(cfg, data).await,
@@ -289,15 +315,15 @@ pub struct Trainer {
 #[wasm_bindgen]
 impl Trainer {
     /// `settings`: an object with any of the keys `data, model, rule, lr, mmin, mmax, mu, c,
-    /// eps, unbiased, biasCorrection, seed, backend, convNorms` (missing keys take the
+    /// eps, unbiased, biasCorrection, seed, backend, convNorms, chunk` (missing keys take the
     /// defaults); `mnist`: the bytes of `data/mnist.bin` (a Uint8Array), needed when `data` is
-    /// `"mnist"`.
+    /// `"mnist"`. A bad setting rejects with a ConfigError marked `invalidSettings: true`.
     pub async fn create(settings: JsValue, mnist: JsValue) -> Result<JsValue, JsValue> {
-        let s = read_settings(&settings)?;
+        let (s, cfg) = checked_settings(&settings, true)?;
         let bytes = if mnist.is_undefined() || mnist.is_null() { None } else { Some(file_bytes(&mnist, "the MNIST bundle")?) };
         let data = s.dataset(bytes.as_deref()).map_err(js_error)?;
         drop(bytes);
-        build(s, data, None).await
+        build(cfg, data, None).await
     }
 
     /// A trainer that continues the run whose state `state` holds (the bytes of `exportState`,
@@ -308,12 +334,12 @@ impl Trainer {
     /// difference; a damaged or foreign file a DataError.
     #[wasm_bindgen(js_name = createFromState)]
     pub async fn create_from_state(settings: JsValue, state: JsValue, mnist: JsValue) -> Result<JsValue, JsValue> {
-        let s = read_settings(&settings)?;
+        let (s, cfg) = checked_settings(&settings, true)?;
         let state = read_state(&state)?;
         let bytes = if mnist.is_undefined() || mnist.is_null() { None } else { Some(file_bytes(&mnist, "the MNIST bundle")?) };
         let data = s.dataset(bytes.as_deref()).map_err(js_error)?;
         drop(bytes);
-        build(s, data, Some(&state)).await
+        build(cfg, data, Some(&state)).await
     }
 
     /// Like `create`, on the user's own files: `files` is an array of `{name, bytes: Uint8Array}`
@@ -322,7 +348,7 @@ impl Trainer {
     /// The files never leave the browser.
     #[wasm_bindgen(js_name = createWithFiles)]
     pub async fn create_with_files(settings: JsValue, files: JsValue) -> Result<JsValue, JsValue> {
-        let s = read_settings(&settings)?;
+        let (_, cfg) = checked_settings(&settings, false)?;
         let flat: js_sys::Array = settle(read_files(&files, crate::data::files::MAX_FILES as u32))?.unchecked_into();
         let mut named = Vec::new();
         for i in (0..flat.length()).step_by(2) {
@@ -332,7 +358,7 @@ impl Trainer {
         }
         let data = crate::data::files::from_named_files(&named).map_err(js_error)?;
         drop(named);
-        build(s, data, None).await
+        build(cfg, data, None).await
     }
 
     /// One SGD step; resolves to the step's statistics (see the README's field list).
@@ -364,19 +390,23 @@ impl Trainer {
         })
     }
 
-    /// Change α without resetting. Not a number: a TypeError; not a positive number that is
-    /// finite and normal in 32-bit floats: a RangeError; both quote the value.
+    /// Change α without resetting: the live α setter (`Trainer::set_lr` in Rust). Not a
+    /// number: a TypeError; not a positive number that is finite and normal in 32-bit floats: a
+    /// RangeError; both quote the value. The α is checked here, once ([`LearningRate::new`]).
     #[wasm_bindgen(js_name = setLearningRate)]
     pub fn set_learning_rate(&self, lr: JsValue) -> Result<(), JsValue> {
         let value = lr.as_f64().ok_or_else(|| type_error(&format!("setLearningRate(lr) needs a number, got {}", describe(&lr))))?;
-        crate::settings::check_lr(value).map_err(|e| range_error(&format!("setLearningRate(lr), got {}: {e}", describe(&lr))))?;
+        let checked = LearningRate::new(value).map_err(|e| range_error(&format!("setLearningRate(lr), got {}: {e}", describe(&lr))))?;
         let e = engine(&self.inner)?;
         let mut t = e.try_borrow_mut().map_err(|_| busy())?;
-        t.set_lr(value).map_err(js_error)
+        t.set_lr(checked);
+        Ok(())
     }
 
-    /// `{kind: "gpu"|"cpu", adapter, fallbackReason, dispatchesPerStep, chunk, chunkReason, choice}`
-    /// (the engine's `BackendInfo`, camelCase).
+    /// The engine's `BackendInfo`, camelCase: `{kind: "gpu"|"cpu", adapter: {name, backend,
+    /// deviceType, driver} | null, fallbackReason: string | null, dispatchesPerStep, chunk,
+    /// chunkReason, choice: {requested, how, reason, trial: {batch, steps, cpuMsPerStep,
+    /// gpuMsPerStep, totalMs} | null}}`.
     pub fn backend(&self) -> Result<JsValue, JsValue> {
         let e = engine(&self.inner)?;
         let t = e.try_borrow().map_err(|_| busy())?;
@@ -573,13 +603,12 @@ pub fn settings_schema() -> Result<JsValue, JsValue> {
     to_js(&crate::settings::schema::schema(), "the settings schema")
 }
 
-/// The settings the engine would use for `settings` (defaults filled in), or an error naming
-/// the first invalid value. Lets the page validate URL state without building a trainer.
+/// The settings the engine would use for `settings` (defaults filled in), or the error
+/// `Trainer.create` would reject with for them (the same check, [`checked_settings`]), naming
+/// the first invalid value. Checks settings without building a trainer.
 #[wasm_bindgen(js_name = checkSettings)]
 pub fn check_settings(settings: JsValue) -> Result<JsValue, JsValue> {
-    let s = read_settings(&settings)?;
-    s.trainer_config().map_err(js_error)?;
-    crate::data::DataName::parse(&s.data).map_err(js_error)?;
+    let (s, _) = checked_settings(&settings, true)?;
     to_js(&s, "the checked settings")
 }
 

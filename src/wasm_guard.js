@@ -186,13 +186,15 @@ export function pair(a, b) {
 }
 
 /** A JS error of kind `name` (TypeError and RangeError are the built-in classes, other names an
- *  Error with `name` set) with `message`, and `step` when given (DivergedError). The
+ *  Error with `name` set) with `message`, `step` when given (DivergedError), and
+ *  `invalidSettings: true` when `settings` (a ConfigError refusing the settings object). The
  *  properties are defined, not assigned: an accessor on Error.prototype.name cannot intercept. */
-function makeError(name, msg, step) {
+function makeError(name, msg, step, settings) {
   const Ctor = name === "TypeError" ? TypeErrorCtor : name === "RangeError" ? RangeErrorCtor : ErrorCtor;
   const e = new Ctor(msg);
   if (Ctor === ErrorCtor) defineProperty(e, "name", { value: name, writable: true, enumerable: true, configurable: true });
   if (step !== undefined) defineProperty(e, "step", { value: step, writable: true, enumerable: true, configurable: true });
+  if (settings) defineProperty(e, "invalidSettings", { value: true, writable: true, enumerable: true, configurable: true });
   return e;
 }
 

@@ -14,7 +14,8 @@
 //                  {type:"steps", records:[{run, …step stats, wallMs, testLoss?, testAccuracy?}], marks?}
 //                  {type:"boundary", n, lo, hi, classes, maps:[{run, probs}], points?:{xy, labels}}
 //                  {type:"state", running} {type:"note", message}
-//                  {type:"invalid", message} (settings the engine refuses) {type:"error", message}
+//                  {type:"invalid", message} (settings the engine refuses: a trainer's creation
+//                  rejected them, see refusedSettings) {type:"error", message}
 //                  {type:"stopped", run, step, reason:"diverged", message} (one run stopped alone)
 //                  {type:"crashed", message} (the engine trapped; the worker loaded a fresh one)
 // A reset is a new worker (the page terminates this one), which also aborts a long step.
@@ -27,7 +28,7 @@
 // while on WebGPU the worker keeps a snapshot of every run's state (exportState) every
 // SNAPSHOT_MS, and on a failure every run goes back to it on a new CPU trainer
 // (Trainer.createFromState), which trains the steps after it again (see rollBack).
-import { divergedAt, isCrash } from "./lib/failures.js";
+import { divergedAt, isCrash, refusedSettings } from "./lib/failures.js";
 
 const MAX_ROUNDS_PER_SECOND = 120; // keeps tiny 2-D models watchable instead of a blur
 const FLUSH_MS = 50; // batch step records into one message at most this often
@@ -44,7 +45,7 @@ const marks = { workerStart: epoch() };
 let marksSent = false; // sent once more with the first step records
 let firstStepAt = null; // when the first step's record was made
 
-let engine = null; // the wasm-bindgen module {default: init, Trainer, checkSettings, …}
+let engine = null; // the wasm-bindgen module {default: init, Trainer, …}
 let loading = null; // the engine's import and compile under way
 let instance = 0; // bumped after a crash: each instance is a fresh module with its own memory
 let generation = 0; // bumped after a crash: loops and queues of the old instance are abandoned
@@ -166,19 +167,19 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
   const adapterInfo = adapterAsked;
   // The data set (unless sent, or the user's files) and the engine, together.
   const wantsMnist = !mnist && !files && (specs[0]?.settings?.data ?? "mnist") === "mnist";
-  const [{ Trainer, checkSettings }, fetched] = await Promise.all([loadEngine(), wantsMnist ? fetchMnist() : null]);
+  const [{ Trainer }, fetched] = await Promise.all([loadEngine(), wantsMnist ? fetchMnist() : null]);
   const gen = generation;
   runs = [];
   grid = null;
   handover = null;
-  for (const spec of specs) {
-    try {
-      checkSettings(spec.settings);
-    } catch (err) {
-      post({ type: "invalid", message: message(err) });
-      return;
-    }
-  }
+  // The settings are not checked here: making each trainer checks them (the engine's one check
+  // of them), and a refusal of any run's settings drops the runs made so far and says so.
+  const refuse = (err) => {
+    for (const r of runs) r.trainer.free();
+    runs = [];
+    handover = null;
+    post({ type: "invalid", message: message(err) });
+  };
   evalEvery = Math.max(1, every | 0);
   const bytes = mnist ? new Uint8Array(mnist) : fetched ?? undefined;
   // The user's files: views on the transferred buffers, no copies (the engine reads them per run).
@@ -202,6 +203,7 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
       handover = { requested, state: "building", from: "cpu", to: "gpu", atStep: null, trial: null, reason: null, buildMs: null, worstGapMs: 0, engines: null };
     } catch (err) {
       if (isCrash(err)) throw err;
+      if (refusedSettings(err) && gen === generation) return refuse(err);
       // E.g. the CPU engine's memory plan cannot hold the model: start on WebGPU as before.
       early = `the CPU engine could not start this run (${message(err)}), so it started on the engine asked for`;
     }
@@ -210,7 +212,13 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
   const settingsOf = (spec) => (cpuFirst ? { ...spec.settings, backend: "cpu" }
     : chosen && (spec.settings.backend ?? "auto") === "auto" ? { ...spec.settings, backend: chosen } : spec.settings);
   if (runs.length === 0) {
-    const trainer = await make(settingsOf(specs[0]));
+    let trainer;
+    try {
+      trainer = await make(settingsOf(specs[0]));
+    } catch (err) {
+      if (refusedSettings(err) && gen === generation) return refuse(err);
+      throw err;
+    }
     chosen = trainer.backend().kind;
     if (gen !== generation) return; // the engine crashed meanwhile
     runs.push(newRun(specs[0], trainer));
@@ -230,7 +238,13 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
     // Between two rounds (the queue): never during a step.
     await exclusive(async () => {
       if (gen !== generation) return;
-      const trainer = await make(settingsOf(spec));
+      let trainer;
+      try {
+        trainer = await make(settingsOf(spec));
+      } catch (err) {
+        if (refusedSettings(err) && gen === generation) return refuse(err);
+        throw err;
+      }
       if (gen !== generation) return trainer.free();
       if (liveLr !== null) trainer.setLearningRate(liveLr); // α was changed before this run existed
       runs.push(newRun(spec, trainer));

@@ -8,8 +8,10 @@
 //! Two layers of checks, both defined here in Rust. The schema's limits are the *link's*: what a
 //! URL may ask of the browser (widths ≤ [`MAX_WIDTH`], batches ≤ [`MAX_BATCH`], …), checked by the
 //! page's URL parser, which interprets this schema and has no table of its own. Then the engine
-//! checks the whole settings object ([`Settings::trainer_config`](super::Settings::trainer_config),
-//! `checkSettings()` in JavaScript): that is final, e.g. for α in 32-bit floats.
+//! checks the whole settings object once, where it enters
+//! ([`Settings::trainer_config`](super::Settings::trainer_config), reached by the CLI's flags and
+//! by `Trainer.create` / `checkSettings()` in JavaScript): that is final, e.g. for α in 32-bit
+//! floats ([`LearningRate`](super::LearningRate)).
 
 use super::Settings;
 use crate::model::{Activation, PRESETS as MODEL_PRESETS};

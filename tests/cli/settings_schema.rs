@@ -10,7 +10,7 @@ use cabs::data::DataName;
 use cabs::engine::{BackendChoice, ConvNorms};
 use cabs::model::ModelSpec;
 use cabs::settings::schema::{schema, Key, Kind, Value, MAX_BATCH, MAX_WIDTH};
-use cabs::settings::{check_lr, Settings};
+use cabs::settings::{LearningRate, Settings};
 use cabs::trainer::{EvalStats, StepStats};
 use serde_json::json;
 use std::path::Path;
@@ -116,7 +116,9 @@ fn number_limits_lie_inside_the_engines_domain() {
         k => panic!("{name} is {k:?}"),
     };
     let (lo, hi, open, _) = bounds("lr");
-    assert!(open && lo == 0.0 && check_lr(lo).is_err() && check_lr(hi.unwrap()).is_ok() && check_lr(1e-30).is_ok());
+    assert!(
+        open && lo == 0.0 && LearningRate::new(lo).is_err() && LearningRate::new(hi.unwrap()).is_ok() && LearningRate::new(1e-30).is_ok()
+    );
     let (lo, hi, open, _) = bounds("mu");
     assert!(!open);
     for mu in [lo, hi.unwrap()] {
@@ -249,4 +251,46 @@ fn the_csv_row_is_the_runners_format() {
         .unwrap();
         assert_eq!(&rec.row(), row);
     }
+}
+
+/// The CLI's boundary: each flag's text is parsed once (a number that is not one is refused by
+/// the flag's parser) and the settings are checked once, by `Settings::trainer_config`, before
+/// any work. Every bad value ends the run with a usage error (exit 2) on one line quoting it.
+/// (The link's boundary: tests/page/state.test.mjs; the JS API's: tests/page/wasm-boundary.test.mjs.)
+#[test]
+fn the_cli_refuses_each_bad_setting_once_quoting_the_value() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--lr", "abc"], "'abc'"),
+        (&["--lr", "-1"], "'-1'"),
+        (&["--lr", "1e39"], "'1e39'"),
+        (&["--lr", "1e-40"], "'1e-40'"),
+        (&["--m-max", "64.5"], "'64.5'"),
+        (&["--m-max", "0"], "m_max = 0"),
+        (&["--m-min", "64", "--m-max", "32"], "m_min = 64, m_max = 32"),
+        (&["--mu", "1.5"], "1.5"),
+        (&["--c", "-2"], "-2"),
+        (&["--eps", "-0.25"], "-0.25"),
+        (&["--seed", "1.5"], "'1.5'"),
+        (&["--rule", "adam"], "'adam'"),
+        (&["--rule", "const:16:step:0:0.5"], "'0'"),
+        (&["--model", "mlp:x"], "'x'"),
+        (&["--backend", "webgl"], "'webgl'"),
+        (&["--conv-norms", "approximately"], "'approximately'"),
+        (&["--chunk", "0"], "got 0"),
+        (&["--data", "imagenet"], "'imagenet'"),
+    ];
+    for (flags, quoted) in cases {
+        let mut args = vec!["train", "--data", "moons", "--steps", "1", "--quiet"];
+        args.extend_from_slice(flags);
+        let (code, out, err) = crate::common::command::cabs(&args);
+        assert_eq!(code, 2, "{flags:?}: exit {code}, {err}");
+        assert!(out.is_empty(), "{flags:?}: nothing trained, got {out}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{flags:?}: one line, got {err}");
+        assert!(err.starts_with("cabs: error: ") && err.contains(quoted), "{flags:?}: '{quoted}' not quoted in {err}");
+    }
+    // The same flags with good values train: each refusal above is its value's doing.
+    let good = "train --data moons --steps 1 --quiet --lr 1e-30 --m-min 1 --m-max 1 --mu 0 --c 2 --eps 0.25 --seed 3 --rule cabs \
+                --model mlp:4 --backend cpu --conv-norms both --chunk 1";
+    let (code, _, err) = crate::common::command::cabs(&good.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
 }

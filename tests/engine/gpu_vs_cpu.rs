@@ -15,6 +15,7 @@ use cabs::reference::{
     softmax_xent::softmax_xent,
 };
 use cabs::rng::Rng;
+use cabs::settings::LearningRate;
 use cabs::trainer::{Trainer, TrainerConfig};
 use common::*;
 
@@ -148,7 +149,7 @@ fn run(backend: BackendChoice, rule: Rule, steps: usize) -> (Vec<cabs::trainer::
     let cfg = TrainerConfig {
         model: ModelSpec::parse("mlp:16,16").unwrap(),
         rule,
-        lr: 0.5,
+        lr: LearningRate::new(0.5).unwrap(),
         seed: 3,
         backend,
         with_stats: true,

@@ -13,6 +13,7 @@ use cabs::data::{Dataset, ImageShape};
 use cabs::engine::{BackendChoice, ConvNorms};
 use cabs::model::ModelSpec;
 use cabs::run_state::{EngineSpan, EvalSchedule, RunState};
+use cabs::settings::LearningRate;
 use cabs::trainer::{EvalStats, StepStats, Trainer, TrainerConfig};
 use common::*;
 
@@ -77,7 +78,7 @@ fn cases() -> Vec<Case> {
     let cfg = |model: ModelSpec, rule: Rule, conv_norms: ConvNorms, chunk: Option<u32>| TrainerConfig {
         model,
         rule,
-        lr: 0.3,
+        lr: LearningRate::new(0.3).unwrap(),
         seed: 7,
         backend: BackendChoice::Cpu,
         with_stats: true,
@@ -157,7 +158,7 @@ fn continues_bit_for_bit(backend: BackendChoice, eval_every: Option<u64>) {
         let cfg = on(&case.cfg, backend);
         let mut t = new_trainer(cfg.clone(), &case.data);
         train(&mut t, 10, eval_every);
-        t.set_lr(0.21).unwrap();
+        t.set_lr(LearningRate::new(0.21).unwrap());
         train(&mut t, 13, eval_every);
         let mut state = export(&t);
         assert_eq!((state.step, state.lr, state.engine()), (23, 0.21, if backend == BackendChoice::Gpu { "gpu" } else { "cpu" }));
@@ -178,7 +179,7 @@ fn continues_bit_for_bit(backend: BackendChoice, eval_every: Option<u64>) {
         }
         assert_eq!(from_bytes, state, "{ctx}: byte round trip");
         let mut dirty = new_trainer(on(&cfg, backend), &case.data);
-        dirty.set_lr(0.05).unwrap();
+        dirty.set_lr(LearningRate::new(0.05).unwrap());
         train(&mut dirty, 5, eval_every);
         dirty.import_state(&from_bytes).unwrap();
         for (how, mut b) in
@@ -228,7 +229,7 @@ fn a_run_moved_cpu_to_gpu_to_cpu_continues_as_runs_started_from_its_states() {
         let mut stays = new_trainer(cpu_cfg.clone(), &case.data);
         for t in [&mut cpu, &mut stays] {
             train(t, 15, Some(5));
-            t.set_lr(0.25).unwrap();
+            t.set_lr(LearningRate::new(0.25).unwrap());
         }
         let s1 = export(&cpu);
         gpu.import_state(&s1).unwrap();

@@ -8,6 +8,7 @@ use cabs::data::{synthetic, Dataset, Features, ImageShape, Split};
 use cabs::engine::{BackendChoice, ConvNorms, Engine};
 use cabs::model::{Layout, ModelSpec};
 use cabs::rng::Rng;
+use cabs::settings::LearningRate;
 use cabs::trainer::{Trainer, TrainerConfig};
 use wasm_bindgen_test::*;
 
@@ -103,7 +104,7 @@ async fn a_short_cabs_run_on_webgpu_learns_and_grows_the_batch() {
     let cfg = TrainerConfig {
         model: ModelSpec::parse("mlp:32,32").unwrap(),
         rule: Rule::Cabs(CabsConfig { m_min: 8, m_max: 1024, ..Default::default() }),
-        lr: 1.0,
+        lr: LearningRate::new(1.0).unwrap(),
         seed: 1,
         backend: BackendChoice::Gpu,
         with_stats: true,
@@ -127,7 +128,7 @@ fn blobs_config(backend: BackendChoice, lr: f64) -> TrainerConfig {
     TrainerConfig {
         model: ModelSpec::parse("mlp:16").unwrap(),
         rule: Rule::Cabs(CabsConfig { m_min: 8, m_max: 64, ..Default::default() }),
-        lr,
+        lr: LearningRate::new(lr).unwrap(),
         seed: 1,
         backend,
         with_stats: true,
@@ -212,7 +213,7 @@ async fn the_papers_mnist_net_at_m_max_2048_runs_on_webgpu_whole_and_in_chunks()
     let cfg = |chunk| TrainerConfig {
         model: ModelSpec::parse("cnn-mnist").unwrap(),
         rule: Rule::Cabs(CabsConfig { m_min: 48, m_max: 2048, ..Default::default() }),
-        lr: 0.1,
+        lr: LearningRate::new(0.1).unwrap(),
         seed: 1,
         backend: BackendChoice::Gpu,
         with_stats: true,

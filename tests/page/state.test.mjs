@@ -2,7 +2,7 @@
 // values fall back to defaults with a reason. (The CSV format: schema.test.mjs.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULTS, TRAIN_SIZES, parseHash, toHash, runRules, evalEvery, fitToData } from "../../www/lib/state.js";
+import { DEFAULTS, TRAIN_SIZES, parseHash, toHash, runRules, evalEvery, fitToData, explain } from "../../www/lib/state.js";
 
 test("defaults: an empty hash gives the defaults and no problems", () => {
   const { state, problems } = parseHash("");
@@ -75,4 +75,32 @@ test("batch sizes a data set cannot give fall back to its size, with the value a
   const same = { ...DEFAULTS, data: "moons" };
   assert.equal(fitToData(same).state.mmax, DEFAULTS.mmax);
   assert.deepEqual(fitToData({ ...DEFAULTS, data: "files", mmax: 8192 }).problems, [], "unknown data: no bound here");
+});
+
+// The link is the page's boundary: each setting is checked there once, by the schema, and a bad
+// value is named with the text given (the engine's own check, at Trainer.create, is the JS API's
+// boundary: wasm-boundary.test.mjs; the CLI's: tests/cli/settings_schema.rs).
+test("the link refuses each bad setting once, quoting the value given", () => {
+  const bad = {
+    data: ["imagenet", "MNIST"],
+    model: ["mlp:x", "mlp:99999", "cnn"],
+    rule: ["adam", "const:0", "const:16:step:0:0.5"],
+    lr: ["abc", "0", "-1", "101", "1e999", "0x10", ""],
+    mmin: ["0", "2.5", "9000", "-3"],
+    mmax: ["0", "64.5", "1e9"],
+    mu: ["1", "-0.1", "nan"],
+    seed: ["-5", "1.5", "4294967296"],
+    backend: ["webgl"],
+  };
+  for (const [key, values] of Object.entries(bad)) {
+    for (const v of values) {
+      const { state, problems } = parseHash(`#${key}=${encodeURIComponent(v)}`);
+      assert.deepEqual(problems, [`${key}='${v}' is not ${explain(key)}; using ${key}=${DEFAULTS[key]}`], `${key}=${v}`);
+      assert.equal(state[key], DEFAULTS[key], `${key}=${v}: the default is used`);
+    }
+  }
+  // Good values pass untouched: the check above is not refusing everything.
+  const good = parseHash("#data=moons&model=mlp:8&rule=const:32&lr=1e-30&mmin=2&mmax=64&mu=0&seed=4294967295&backend=cpu");
+  assert.deepEqual(good.problems, []);
+  assert.equal(good.state.lr, 1e-30);
 });

@@ -75,6 +75,20 @@ test("inconsistent bounds and settings the engine refuses fall back with a notic
   await page.context().close();
 });
 
+// With backend=auto and an adapter the worker makes CPU trainers first (the hand-over): the
+// engine's refusal there is the same "invalid" as on the engine asked for, not an error, and
+// nothing is left built behind it.
+test("a setting the engine refuses is refused on the hand-over's CPU start too, with the same notice", async () => {
+  const page = await openPage(browser, `${server.url}#data=blobs&baselines=const:32&lr=1e-40`);
+  await page.waitForFunction(() => document.getElementById("notice").textContent.includes("engine refused"));
+  assert.match(await page.textContent("#notice"), /α = 1e-40 is too small/);
+  const snap = await ready(page);
+  assert.deepEqual(snap.runs.map((r) => r.rule), ["cabs", "const:16"], "the defaults train");
+  assert.equal(await value(page, "lr"), "0.5");
+  assert.equal(await page.isVisible("#error"), false, "a refused setting is a notice, not an error");
+  await page.context().close();
+});
+
 test("embed=1 shows only the charts and a minimal bar; hide= removes parts", async () => {
   const page = await openPage(browser, `${server.url}#data=blobs&model=mlp:16&lr=4&mu=0.9&backend=cpu&embed=1&x=step`, { width: 900, height: 760 });
   await ready(page);

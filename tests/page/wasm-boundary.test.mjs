@@ -287,6 +287,44 @@ test("numeric arguments: a whole number in range, or a RangeError/TypeError quot
   assert.equal(r.lrUsed, 0.25);
 });
 
+// The JS API's boundary: the settings object is checked once, as Trainer.create reads it (the
+// same check checkSettings runs). Each bad value is a ConfigError that quotes it and is marked
+// `invalidSettings`, which is how the page's worker tells it from a failure of the run itself
+// (the link's own check: state.test.mjs; the CLI's: tests/cli/settings_schema.rs).
+test("each bad setting is refused by Trainer.create and checkSettings alike: a ConfigError quoting the value, marked invalidSettings", async () => {
+  const r = await page.evaluate(async () => {
+    const { m, blobs } = window.api;
+    const cases = [
+      ["lr", -1], ["lr", 1e39], ["lr", 1e-40], ["lr", NaN], ["lr", "0.5"], ["mmax", 2.5], ["mmax", -1], ["mmin", 0], ["mmin", 100],
+      ["seed", 1.5], ["mu", 1.5], ["c", -2], ["eps", -0.25], ["chunk", 0], ["rule", "adam"], ["rule", "const:16:step:0:0.5"],
+      ["model", "mlp:x"], ["data", "imagenet"], ["backend", "webgl"], ["convNorms", "approximately"], ["unbiased", "yes"],
+    ];
+    const seen = (e) => (e instanceof Error ? `${e.name}${e.invalidSettings === true ? " [invalidSettings]" : ""}: ${e.message}` : `not an Error: ${String(e)}`);
+    const out = [];
+    for (const [key, value] of cases) {
+      const settings = { ...blobs, mmax: 50, [key]: value };
+      let create, check;
+      try { (await m.Trainer.create(settings)).free(); create = "created"; } catch (e) { create = seen(e); }
+      try { m.checkSettings(settings); check = "accepted"; } catch (e) { check = seen(e); }
+      out.push({ key, value: typeof value === "string" ? `"${value}"` : String(value), create, check });
+    }
+    // A ConfigError of the run itself (the batch cannot exceed the data) is not a refused setting.
+    let run;
+    try { await m.Trainer.create({ ...blobs, mmax: 8192 }); run = "created"; } catch (e) { run = seen(e); }
+    const good = m.checkSettings({ ...blobs, lr: 1e-30, mmin: 1, mmax: 1, chunk: 1 });
+    return { out, run, goodLr: good.lr };
+  });
+  for (const { key, value, create, check } of r.out) {
+    assert.ok(create.startsWith("ConfigError [invalidSettings]: invalid setting: "), `${key}=${value}: ${create}`);
+    assert.equal(check, create, `${key}=${value}: checkSettings and Trainer.create refuse alike`);
+    // As the engine writes them: a JS string described, Rust's `{:e}` for α out of f32's range.
+    const quoted = { '"0.5"': 'the string "0.5"', '"yes"': 'the string "yes"', "1e+39": "1e39" }[value] ?? value.replace(/^"(.*)"$/, "$1");
+    assert.ok(create.includes(quoted), `${key}=${value}: the message quotes ${quoted}: ${create}`);
+  }
+  assert.match(r.run, /^ConfigError: invalid setting: the largest batch \(8192\) exceeds/, "not marked: the run's own limit");
+  assert.equal(r.goodLr, 1e-30);
+});
+
 test("free() twice is a no-op; a freed, foreign or forged handle is a TypeError and never reaches Rust", async () => {
   const r = await page.evaluate(async () => {
     const { m, blobs, outcome } = window.api;

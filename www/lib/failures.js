@@ -18,3 +18,13 @@ export function divergedAt(err) {
 export function isCrash(err) {
   return (typeof WebAssembly !== "undefined" && err instanceof WebAssembly.RuntimeError) || err?.name === "RuntimeError";
 }
+
+/**
+ * Whether `err` refuses the settings themselves: the engine checks them once, as it makes a
+ * trainer, and marks that refusal (a ConfigError with `invalidSettings: true`, what
+ * `checkSettings` would throw). The page answers it by falling back to its defaults; every other
+ * failure, a ConfigError of the run itself included (e.g. out of memory), stays an error.
+ */
+export function refusedSettings(err) {
+  return err?.name === "ConfigError" && err.invalidSettings === true;
+}

@@ -1,9 +1,12 @@
 // The page's state ⇄ the URL hash. Every setting lives in the hash so that a link reproduces a
 // run. The keys, their defaults, limits, help and the presets come from the settings schema
 // (lib/settings-schema.js, generated from the engine's src/settings/schema.rs): this module only
-// interprets it, with no table of its own. Parsing is strict: a value the schema refuses falls
-// back to its default and is reported (the page shows the list as a notice); the engine then
-// checks the whole settings object (checkSettings) before training. Pure functions, no DOM.
+// interprets it, with no table of its own. The link is the page's boundary: each key's text is
+// checked here once (parseBy) and the state after it is trusted by the page. Parsing is strict:
+// a value the schema refuses falls back to its default and is reported (the page shows the list
+// as a notice). The engine's own boundary is Trainer.create, which checks the settings object
+// once more for what a link cannot know (α in 32-bit floats, rule bounds against mmin/mmax);
+// its refusal reaches the page as the worker's "invalid" message. Pure functions, no DOM.
 import SCHEMA from "./settings-schema.js";
 
 export { SCHEMA };

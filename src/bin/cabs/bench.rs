@@ -18,8 +18,9 @@ pub fn bench(a: Args) -> CliResult<()> {
     let data = dataset(&a)?;
     let mut cfg = a.settings.trainer_config()?;
     cfg.rule = Rule::Constant { m: a.batch, schedule: LrSchedule::Constant };
-    cfg.lr = 0.01; // small and constant: the network must not diverge while we time it
-                   // Variant A and B: with ξ / without ξ, or chunks of N / one chunk per step.
+    // Small and constant: the network must not diverge while we time it.
+    cfg.lr = cabs::settings::LearningRate::new(0.01)?;
+    // Variant A and B: with ξ / without ξ, or chunks of N / one chunk per step.
     let threads = cabs::fast::pool::default_threads();
     let (name_a, name_b, cfg_b) = match (a.vs_threads, a.vs_chunk) {
         _ if a.vs_rule.is_some() && (a.vs_threads.is_some() || a.vs_chunk.is_some()) => {
@@ -167,7 +168,7 @@ pub fn show_gpu(_a: Args) -> CliResult<()> {
     let cfg = cabs::trainer::TrainerConfig {
         model: cabs::model::ModelSpec::parse("logreg")?,
         rule: Rule::Constant { m: 16, schedule: LrSchedule::Constant },
-        lr: 0.1,
+        lr: cabs::settings::LearningRate::new(0.1)?,
         seed: 1,
         backend: cabs::engine::BackendChoice::Gpu,
         with_stats: true,
