@@ -3,6 +3,7 @@
 //! (`shaders/step.wgsl`), bound with a dynamic offset so that several batches (evaluation
 //! chunks) can be encoded into one submission.
 
+use crate::plan::bindings::{self as sig, Access, Signature};
 use bytemuck::{Pod, Zeroable};
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -66,19 +67,13 @@ pub struct MatmulParams {
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct Params4(pub [u32; 4]);
 
-/// What one group-0 binding is.
-#[derive(Clone, Copy)]
-pub(crate) enum Slot {
-    Uniform,
-    Read,
-    Write,
-}
-
+/// One WGSL kernel's pipeline and its group-0 layout: binding 0 its parameter uniform, then the
+/// storage bindings of its [`Signature`].
 pub struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
     pub group0: wgpu::BindGroupLayout,
     layout: wgpu::PipelineLayout,
-    label: &'static str,
+    pub label: &'static str,
 }
 
 /// A tile shape of `shaders/matmul.wgsl`: RX × RY threads, each a 4×4 block, so a tile of
@@ -145,28 +140,17 @@ impl MatmulShape {
 }
 
 impl Kernel {
-    pub(crate) fn new(
-        device: &wgpu::Device,
-        step_layout: &wgpu::BindGroupLayout,
-        label: &'static str,
-        body: &str,
-        slots: &[Slot],
-    ) -> Kernel {
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
-            .iter()
+    /// The kernel `signature` names (its label and storage bindings), compiled from `body`.
+    pub(crate) fn new(device: &wgpu::Device, step_layout: &wgpu::BindGroupLayout, signature: Signature, body: &str) -> Kernel {
+        let label = signature.kernel;
+        let storage = signature.bindings.iter().map(|&(_, a)| wgpu::BufferBindingType::Storage { read_only: a == Access::Read });
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = std::iter::once(wgpu::BufferBindingType::Uniform)
+            .chain(storage)
             .enumerate()
-            .map(|(i, s)| wgpu::BindGroupLayoutEntry {
+            .map(|(i, ty)| wgpu::BindGroupLayoutEntry {
                 binding: i as u32,
                 visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: match s {
-                        Slot::Uniform => wgpu::BufferBindingType::Uniform,
-                        Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
-                        Slot::Write => wgpu::BufferBindingType::Storage { read_only: false },
-                    },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
+                ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
                 count: None,
             })
             .collect();
@@ -320,12 +304,11 @@ pub fn step_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
 impl Kernels {
     /// `software`: a software adapter, which also gets the 16-row `blocked16` pipelines.
     pub fn new(device: &wgpu::Device, software: bool) -> Kernels {
-        use Slot::*;
         let step_layout = step_layout(device);
-        let k = |label, body: &str, slots: &[Slot]| Kernel::new(device, &step_layout, label, body, slots);
-        let matmul = k("matmul", &MatmulShape::NARROW.source(), &[Uniform, Read, Read, Read, Write]);
+        let k = |signature, body: &str| Kernel::new(device, &step_layout, signature, body);
+        let matmul = k(sig::MATMUL, &MatmulShape::NARROW.source());
         Kernels {
-            gather_batch: k("gather_batch", include_str!("../../shaders/gather_batch.wgsl"), &[Uniform, Read, Read, Read, Write, Write]),
+            gather_batch: k(sig::GATHER_BATCH, include_str!("../../shaders/gather_batch.wgsl")),
             matmul_wide: OnceCell::new(),
             matmul_tiny: matmul.variant(device, &MatmulShape::TINY.source()),
             matmul_direct: matmul.entry(device, &MatmulShape::SQUARE.source(), "direct"),
@@ -334,13 +317,13 @@ impl Kernels {
             software,
             device: device.clone(),
             matmul,
-            softmax_xent: k("softmax_xent", include_str!("../../shaders/softmax_xent.wgsl"), &[Uniform, Read, Read, Write, Write, Write]),
-            per_example_norms: k("per_example_norms", include_str!("../../shaders/per_example_norms.wgsl"), &[Uniform, Read, Read, Write]),
-            bias_grad: k("bias_grad", include_str!("../../shaders/bias_grad.wgsl"), &[Uniform, Read, Write]),
-            sgd_update: k("sgd_update", include_str!("../../shaders/sgd_update.wgsl"), &[Uniform, Read, Write, Write]),
-            reduce_stats: k("reduce_stats", include_str!("../../shaders/reduce_stats.wgsl"), &[Uniform, Read, Read, Read, Read, Write]),
-            inner_products: k("inner_products", include_str!("../../shaders/inner_products.wgsl"), &[Uniform, Read, Read, Write]),
-            inner_product_var: k("inner_product_var", include_str!("../../shaders/inner_product_var.wgsl"), &[Uniform, Read, Write]),
+            softmax_xent: k(sig::SOFTMAX_XENT, include_str!("../../shaders/softmax_xent.wgsl")),
+            per_example_norms: k(sig::PER_EXAMPLE_NORMS, include_str!("../../shaders/per_example_norms.wgsl")),
+            bias_grad: k(sig::BIAS_GRAD, include_str!("../../shaders/bias_grad.wgsl")),
+            sgd_update: k(sig::SGD_UPDATE, include_str!("../../shaders/sgd_update.wgsl")),
+            reduce_stats: k(sig::REDUCE_STATS, include_str!("../../shaders/reduce_stats.wgsl")),
+            inner_products: k(sig::INNER_PRODUCTS, include_str!("../../shaders/inner_products.wgsl")),
+            inner_product_var: k(sig::INNER_PRODUCT_VAR, include_str!("../../shaders/inner_product_var.wgsl")),
             step_layout,
         }
     }

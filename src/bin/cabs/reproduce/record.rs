@@ -129,6 +129,8 @@ pub const ENGINE_SOURCES: &[(&str, &str)] = &[
     source!("src/gpu/kernels.rs"),
     source!("src/gpu/mod.rs"),
     source!("src/model.rs"),
+    source!("src/model/epilogue.rs"),
+    source!("src/plan/bindings.rs"),
     source!("src/plan/conv_norms.rs"),
     source!("src/plan/memory.rs"),
     source!("src/plan/mod.rs"),
