@@ -69,6 +69,8 @@ pub struct CpuExec {
     bufs: BTreeMap<Buf, Vec<f32>>,
     /// The u32 buffers: labels and arg-max indices.
     ints: BTreeMap<Buf, Vec<u32>>,
+    /// [`Plan::io`] of every op the plan runs, worked out once rather than per op and chunk.
+    io: BTreeMap<Op, (Vec<Buf>, Vec<Buf>)>,
     /// The threads the products and convolutions are split over (results do not depend on
     /// how many: see [`crate::fast::pool`]).
     pool: Pool,
@@ -102,7 +104,9 @@ impl CpuExec {
         }
         bufs.insert(Buf::Params, params.to_vec());
         let floor = layout.prep.map_or(0.0, |p| byte_scale / (p.output.len() as f32).sqrt());
-        Ok(CpuExec { chunk, m_max, floor, bufs, ints, plan, pool: Pool::new(default_threads()) })
+        let ops = plan.chunk.iter().chain(&plan.finish).chain(&plan.forward).chain(&plan.recompute).chain(&plan.inner);
+        let io = ops.chain(&[Op::InnerVar]).map(|&op| (op, plan.io(op))).collect();
+        Ok(CpuExec { chunk, m_max, floor, bufs, ints, io, plan, pool: Pool::new(default_threads()) })
     }
 
     pub fn layout(&self) -> &Layout {
@@ -166,7 +170,14 @@ impl CpuExec {
     /// The first `R` buffers an op reads and the `W` it writes, in binding order: [`Plan::io`],
     /// derived from the bindings the GPU engine binds, so both engines use the same buffers.
     fn io<const R: usize, const W: usize>(&self, op: Op) -> ([Buf; R], [Buf; W]) {
-        let (reads, writes) = self.plan.io(op);
+        let owned;
+        let (reads, writes) = match self.io.get(&op) {
+            Some(io) => io,
+            None => {
+                owned = self.plan.io(op);
+                &owned
+            }
+        };
         debug_assert!(reads.len() >= R && writes.len() == W, "{op:?} binds {reads:?} → {writes:?}");
         (std::array::from_fn(|i| reads[i]), std::array::from_fn(|i| writes[i]))
     }

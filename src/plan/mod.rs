@@ -94,7 +94,7 @@ pub enum Extent {
 
 /// One operation of a step. Indices refer to the layout: `stage` to `layout.convs`, `layer` to
 /// `layout.layers`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
     /// The chunk's examples and labels out of the data set → Input, Labels.
     Gather,

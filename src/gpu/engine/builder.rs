@@ -4,10 +4,11 @@
 //! ([`Builder::resolve`]). Run once when the engine is made; nothing here runs per step.
 
 use super::super::conv::{self, ConvKernels, ConvParams, PoolParams, PrepParams};
-use super::super::kernels::{Kernel, Kernels, MatmulParams, MatmulShape, Params4};
+use super::super::kernels::{Kernel, Kernels, Params4};
+use super::super::matmul::MatmulParams;
 use super::dispatch::{storage, uniform, Dispatch, Grid};
 use super::stream::SplitBufs;
-use crate::model::epilogue::{ACCUMULATE, ADD_BIAS, APPROX, MUL_RELU_DERIV, RELU, SCALE_INV_M};
+use crate::model::epilogue::{APPROX, MUL_RELU_DERIV, RELU};
 use crate::plan::{Buf, Launch, Op, Plan, Slot};
 use std::collections::BTreeMap;
 
@@ -25,13 +26,7 @@ pub(super) struct Builder<'a> {
     pub(super) chunk: u32,
     pub(super) n_partials: u32,
     pub(super) byte_scale: f32,
-    /// A software adapter (lavapipe, SwiftShader): barriers cost more there than re-reading
-    /// storage, which picks `direct` for reductions of at most 16.
-    pub(super) software: bool,
 }
-
-/// Reductions up to this deep are one 16-deep slice.
-const SLICE_ROWS: u32 = 16;
 
 impl Builder<'_> {
     /// The buffers of one launch in binding order, resolved from its slots: the plan's named
@@ -80,44 +75,12 @@ impl Builder<'_> {
         }
     }
 
-    /// A matmul dispatch in the tile shape that fits it: 256×16 tiles when the output is at most
-    /// 16 wide, 16-row strips when its rows are a fixed count of at most 16 (see
-    /// [`Kernels::matmul_strip`]), 64×64 otherwise (in 8×8 blocks per thread, `blocked` in
-    /// `shaders/matmul.wgsl`); when the rows are the batch (`fixed_rows` None), chunks of at most
-    /// 16 rows take 16-row strips, or 16×16 tiles if the output is at most 16 wide.
-    /// On a software adapter, a 64×64 product with a fixed reduction of at most 16 runs without
-    /// workgroup memory (`direct` in `shaders/matmul.wgsl`); a hardware GPU keeps the staged
-    /// tile, whose 16 FLOP per byte loaded is what it rewards (`direct` has not been measured on
-    /// one). Weight gradients of chunks of at most 16 rows run in `blocked` too.
+    /// A matmul dispatch in the tile shape that fits it ([`crate::gpu::matmul::MatmulKernels::choose`]).
     fn matmul(&self, op: Op, p: MatmulParams, buffers: &[&wgpu::Buffer], fixed_rows: Option<u32>) -> Dispatch {
-        let k = &self.kernels;
-        let grid = |s: MatmulShape| match fixed_rows {
-            Some(r) => Grid::Fixed { x: p.n, wx: s.cols(), y: r, wy: s.rows() },
-            None => Grid::Rows { x: p.n, wx: s.cols(), wy: s.rows() },
-        };
-        let narrow = p.n <= MatmulShape::NARROW.cols();
-        let few_rows = fixed_rows.is_some_and(|r| r <= MatmulShape::WIDE.rows());
-        let (pipeline, shape) = match (narrow, few_rows) {
-            (true, _) => (k.matmul_narrow(), MatmulShape::NARROW),
-            (false, true) => k.matmul_strip(&p),
-            _ => (k.matmul_square(&p), MatmulShape::SQUARE),
-        };
-        let params = uniform(self.device, "matmul params", &p);
-        let mut d = self.dispatch(op, &k.matmul, params, buffers, grid(shape));
-        d.pipeline = pipeline.clone();
-        if fixed_rows.is_none() {
-            d.small = Some(if narrow {
-                (MatmulShape::TINY.rows(), k.matmul_tiny.clone(), grid(MatmulShape::TINY))
-            } else {
-                let (strip, shape) = k.matmul_strip(&p);
-                (shape.rows(), strip.clone(), grid(shape))
-            });
-        }
-        if self.software && shape == MatmulShape::SQUARE && p.batch_dim != 2 && p.k <= SLICE_ROWS {
-            // A fixed reduction of at most 16 (the output layer's δ back through 10 classes):
-            // one staged slice at every batch size, so no tile pays for its barriers there.
-            d.pipeline = k.matmul_direct.clone();
-        }
+        let tiles = self.kernels.matmul.choose(&p, fixed_rows);
+        let mut d = self.dispatch(op, &self.kernels.matmul.kernel, uniform(self.device, "matmul params", &p), buffers, tiles.grid);
+        d.pipeline = tiles.pipeline;
+        d.small = tiles.small;
         d
     }
 
@@ -202,38 +165,15 @@ impl Builder<'_> {
                 )
             }
             Op::DenseForward { layer } => {
-                let d = lay.layers[layer];
-                let p = MatmulParams {
-                    n: d.d_out,
-                    k: d.d_in,
-                    batch_dim: 1,
-                    flags: plan.forward_flags(layer),
-                    trans_b: 1,
-                    b_off: d.w_offset,
-                    bias_off: d.b_offset,
-                    ..Default::default()
-                };
-                self.matmul(op, p, &bind(0), None)
+                self.matmul(op, MatmulParams::forward(&lay.layers[layer], plan.forward_flags(layer)), &bind(0), None)
             }
             Op::SoftmaxXent => self.small(op, &k.softmax_xent, [lay.classes(), 0, 0, 0], &bind(0), Grid::Examples { w: 64 }),
             Op::DenseBackward { layer } => {
-                let d = lay.layers[layer];
-                let flags = plan.backward_target(layer).1;
-                let p = MatmulParams { n: d.d_in, k: d.d_out, batch_dim: 1, flags, b_off: d.w_offset, ..Default::default() };
-                self.matmul(op, p, &bind(0), None)
+                self.matmul(op, MatmulParams::backward(&lay.layers[layer], plan.backward_target(layer).1), &bind(0), None)
             }
             Op::WeightGrad { layer } => {
                 let d = lay.layers[layer];
-                let p = MatmulParams {
-                    m: d.d_out,
-                    n: d.d_in,
-                    batch_dim: 2,
-                    flags: SCALE_INV_M | ACCUMULATE,
-                    trans_a: 1,
-                    out_off: d.w_offset,
-                    ..Default::default()
-                };
-                self.matmul(op, p, &bind(0), Some(d.d_out))
+                self.matmul(op, MatmulParams::weight_grad(&d), &bind(0), Some(d.d_out))
             }
             Op::BiasGrad { layer } => {
                 let d = lay.layers[layer];
@@ -254,17 +194,7 @@ impl Builder<'_> {
                 // t = Ḡ·a + ḡ_b: the layer's forward product with the gradient as weights, over
                 // the layer's output (which the pass no longer needs); then δ · t per example.
                 let d = lay.layers[layer];
-                let p = MatmulParams {
-                    n: d.d_out,
-                    k: d.d_in,
-                    batch_dim: 1,
-                    flags: ADD_BIAS,
-                    trans_b: 1,
-                    b_off: d.w_offset,
-                    bias_off: d.b_offset,
-                    ..Default::default()
-                };
-                then(self.matmul(op, p, &bind(0), None), self.dot(op, d.d_out, first, &bind(1)))
+                then(self.matmul(op, MatmulParams::inner(&d), &bind(0), None), self.dot(op, d.d_out, first, &bind(1)))
             }
             Op::ConvInner { stage, first } => {
                 let c = &lay.convs[stage].conv;

@@ -181,7 +181,6 @@ impl GpuEngine {
             chunk,
             n_partials,
             byte_scale: data.train.gpu_format().1,
-            software: ctx.adapter.is_software(),
         };
         let chunk_ops: Vec<Dispatch> = plan.chunk.iter().map(|&op| builder.build(op, &train)).collect();
         let finish_ops: Vec<Dispatch> = plan.finish.iter().map(|&op| builder.build(op, &train)).collect();

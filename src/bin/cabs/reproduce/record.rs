@@ -127,6 +127,7 @@ pub const ENGINE_SOURCES: &[(&str, &str)] = &[
     source!("src/gpu/engine/step.rs"),
     source!("src/gpu/engine/stream.rs"),
     source!("src/gpu/kernels.rs"),
+    source!("src/gpu/matmul.rs"),
     source!("src/gpu/mod.rs"),
     source!("src/model.rs"),
     source!("src/model/epilogue.rs"),
