@@ -8,6 +8,7 @@
 //! PyTorch `Linear` convention) followed by `b`. The gradient buffer has the same layout.
 //! Convolution outputs are flattened channel-major (`[C, H, W]`) into the first dense layer.
 
+pub mod epilogue;
 pub mod shapes;
 
 use crate::data::ImageShape;

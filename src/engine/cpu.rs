@@ -12,10 +12,11 @@ use crate::data::{Dataset, Features, Split};
 use crate::error::{CabsError, Result};
 use crate::fast::pool::{default_threads, ranges, split_rows, Pool};
 use crate::fast::{conv as fast_conv, gemm::matmul_on};
+use crate::model::epilogue::{ACCUMULATE, ADD_BIAS, SCALE_INV_M};
 use crate::model::Layout;
 use crate::plan::{Buf, Chunking, Extent, Op, Plan};
 use crate::reference::inner_products::{inner_product_var, inner_products};
-use crate::reference::matmul::{MatmulSpec, ACCUMULATE, ADD_BIAS, SCALE_INV_M};
+use crate::reference::matmul::MatmulSpec;
 use crate::reference::reduce_stats::{reduce_stats, StepSums};
 use crate::reference::{
     bias_grad::bias_grad,
@@ -64,17 +65,20 @@ pub struct CpuExec {
     pub m_max: usize,
     /// Standardisation floor (see `reference::crop_standardize`).
     floor: f32,
+    /// Every f32 buffer of the plan by name, parameters and gradient included.
     bufs: BTreeMap<Buf, Vec<f32>>,
-    labels: Vec<u32>,
-    args: BTreeMap<usize, Vec<u32>>,
-    pub params: Vec<f32>,
-    pub grads: Vec<f32>,
-    pub partials: Vec<f32>,
-    /// Mean and sample variance of the per-example inner products ([`Op::InnerVar`]).
-    pub inner_stats: (f32, f32),
+    /// The u32 buffers: labels and arg-max indices.
+    ints: BTreeMap<Buf, Vec<u32>>,
+    /// [`Plan::io`] of every op the plan runs, worked out once rather than per op and chunk.
+    io: BTreeMap<Op, (Vec<Buf>, Vec<Buf>)>,
     /// The threads the products and convolutions are split over (results do not depend on
     /// how many: see [`crate::fast::pool`]).
     pool: Pool,
+}
+
+/// The buffers the shaders declare as `array<u32>`.
+fn is_u32(b: Buf) -> bool {
+    matches!(b, Buf::Labels | Buf::Arg(_))
 }
 
 impl CpuExec {
@@ -84,38 +88,25 @@ impl CpuExec {
         if params.len() != layout.param_count as usize {
             return Err(CabsError::Config(format!("expected {} parameters, got {}", layout.param_count, params.len())));
         }
-        let mut bufs = BTreeMap::new();
-        let (mut labels, mut args) = (Vec::new(), BTreeMap::new());
+        let (mut bufs, mut ints) = (BTreeMap::new(), BTreeMap::new());
         for (buf, extent) in plan.buffers() {
             let len = match extent {
                 Extent::PerChunkRow(n) => chunk * n,
                 Extent::PerBatchRow(n) => m_max * n,
-                Extent::Fixed(_) => continue, // params, gradients and partials are fields
+                Extent::Fixed(n) => n,
             };
             let what = format!("{buf:?}");
-            match buf {
-                Buf::Labels => labels = try_zeroed(len, &what)?,
-                Buf::Arg(s) => _ = args.insert(s, try_zeroed(len, &what)?),
-                _ => _ = bufs.insert(buf, try_zeroed(len, &what)?),
+            if is_u32(buf) {
+                ints.insert(buf, try_zeroed(len, &what)?);
+            } else {
+                bufs.insert(buf, try_zeroed(len, &what)?);
             }
         }
+        bufs.insert(Buf::Params, params.to_vec());
         let floor = layout.prep.map_or(0.0, |p| byte_scale / (p.output.len() as f32).sqrt());
-        let mut exec = CpuExec {
-            chunk,
-            m_max,
-            floor,
-            bufs,
-            labels,
-            args,
-            params: params.to_vec(),
-            grads: try_zeroed(layout.param_count as usize, "the gradient")?,
-            partials: Vec::new(),
-            inner_stats: (0.0, 0.0),
-            plan,
-            pool: Pool::new(default_threads()),
-        };
-        exec.params.shrink_to_fit();
-        Ok(exec)
+        let ops = plan.chunk.iter().chain(&plan.finish).chain(&plan.forward).chain(&plan.recompute).chain(&plan.inner);
+        let io = ops.chain(&[Op::InnerVar]).map(|&op| (op, plan.io(op))).collect();
+        Ok(CpuExec { chunk, m_max, floor, bufs, ints, io, plan, pool: Pool::new(default_threads()) })
     }
 
     pub fn layout(&self) -> &Layout {
@@ -133,8 +124,30 @@ impl CpuExec {
         self.pool.threads()
     }
 
-    fn get(&self, b: Buf) -> &[f32] {
+    pub fn get(&self, b: Buf) -> &[f32] {
         &self.bufs[&b]
+    }
+
+    fn get_u32(&self, b: Buf) -> &[u32] {
+        &self.ints[&b]
+    }
+
+    pub fn params(&self) -> &[f32] {
+        self.get(Buf::Params)
+    }
+
+    pub fn params_mut(&mut self) -> &mut [f32] {
+        self.bufs.get_mut(&Buf::Params).map_or(&mut [], |v| v.as_mut_slice())
+    }
+
+    pub fn grads(&self) -> &[f32] {
+        self.get(Buf::Grads)
+    }
+
+    /// Mean and sample variance of the per-example inner products ([`Op::InnerVar`]).
+    pub fn inner_stats(&self) -> (f32, f32) {
+        let s = self.get(Buf::InnerStats);
+        (s[0], s[1])
     }
 
     /// Take a buffer out to write it while others are read (put back with [`Self::put`]).
@@ -146,6 +159,29 @@ impl CpuExec {
         self.bufs.insert(b, v);
     }
 
+    fn take_u32(&mut self, b: Buf) -> Vec<u32> {
+        self.ints.remove(&b).unwrap_or_default()
+    }
+
+    fn put_u32(&mut self, b: Buf, v: Vec<u32>) {
+        self.ints.insert(b, v);
+    }
+
+    /// The first `R` buffers an op reads and the `W` it writes, in binding order: [`Plan::io`],
+    /// derived from the bindings the GPU engine binds, so both engines use the same buffers.
+    fn io<const R: usize, const W: usize>(&self, op: Op) -> ([Buf; R], [Buf; W]) {
+        let owned;
+        let (reads, writes) = match self.io.get(&op) {
+            Some(io) => io,
+            None => {
+                owned = self.plan.io(op);
+                &owned
+            }
+        };
+        debug_assert!(reads.len() >= R && writes.len() == W, "{op:?} binds {reads:?} → {writes:?}");
+        (std::array::from_fn(|i| reads[i]), std::array::from_fn(|i| writes[i]))
+    }
+
     /// Run one op on a chunk.
     pub fn run(&mut self, op: Op, a: &ChunkArgs, lr: f32) {
         let lay = self.plan.layout.clone();
@@ -153,42 +189,46 @@ impl CpuExec {
         match op {
             Op::Gather => {
                 // Split by examples: each row is a copy of its own.
-                let (mut x, dim, rs) = (self.take(Buf::Input), lay.input_dim as usize, ranges(m, self.pool.threads()));
-                let parts: Vec<_> =
-                    rs.iter().cloned().zip(split_rows(&mut x, &rs, dim)).zip(split_rows(&mut self.labels, &rs, 1)).collect();
+                let ([], [xb, yb]) = self.io(op);
+                let (mut x, mut y, dim, rs) = (self.take(xb), self.take_u32(yb), lay.input_dim as usize, ranges(m, self.pool.threads()));
+                let parts: Vec<_> = rs.iter().cloned().zip(split_rows(&mut x, &rs, dim)).zip(split_rows(&mut y, &rs, 1)).collect();
                 self.pool.each(parts, |_, ((r, x), y)| gather_batch(a.split, dim, a.perm, a.offset + r.start, r.len(), x, y));
-                self.put(Buf::Input, x);
+                self.put(xb, x);
+                self.put_u32(yb, y);
             }
             Op::CropStandardize => {
-                let (p, mut out) = (lay.prep.expect("plan has a transform"), self.take(Buf::Prepped));
-                crop_standardize(&p, self.get(Buf::Input), m, self.floor, &mut out);
-                self.put(Buf::Prepped, out);
+                let ([x], [ob]) = self.io(op);
+                let (p, mut out) = (lay.prep.expect("plan has a transform"), self.take(ob));
+                crop_standardize(&p, self.get(x), m, self.floor, &mut out);
+                self.put(ob, out);
             }
             Op::ConvForward { stage } => {
+                let ([x, wb], [ob]) = self.io(op);
                 let c = lay.convs[stage];
-                let mut out = self.take(Buf::ConvOut(stage));
-                let (w, b) = self.params[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
-                fast_conv::forward_on(&self.pool, &c.conv, self.get(self.plan.stage_input(stage)), w, b, m, &mut out);
+                let mut out = self.take(ob);
+                let (w, b) = self.get(wb)[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
+                fast_conv::forward_on(&self.pool, &c.conv, self.get(x), w, b, m, &mut out);
                 let rs = ranges(m, self.pool.threads());
                 self.pool.each(split_rows(&mut out, &rs, c.conv.out_len()), |_, o| o.iter_mut().for_each(|v| *v = v.max(0.0)));
-                self.put(Buf::ConvOut(stage), out);
+                self.put(ob, out);
             }
             Op::PoolForward { stage } => {
+                let ([xb], [ob, ab]) = self.io(op);
                 let p = lay.convs[stage].pool.expect("plan pools this stage");
-                let mut out = self.take(Buf::PoolOut(stage));
-                let mut arg = self.args.remove(&stage).expect("arg buffer");
+                let (mut out, mut arg) = (self.take(ob), self.take_u32(ab));
                 // Each example's pooling is its own (arg-max indices are within the example).
-                let (x, rs) = (self.get(Buf::ConvOut(stage)), ranges(m, self.pool.threads()));
+                let (x, rs) = (self.get(xb), ranges(m, self.pool.threads()));
                 let parts: Vec<_> =
                     rs.iter().cloned().zip(split_rows(&mut out, &rs, p.out_len())).zip(split_rows(&mut arg, &rs, p.out_len())).collect();
                 self.pool.each(parts, |_, ((r, o), a)| {
                     let got = max_pool::forward(&p, &x[r.start * p.in_len()..r.end * p.in_len()], r.len(), o);
                     a.copy_from_slice(&got);
                 });
-                self.args.insert(stage, arg);
-                self.put(Buf::PoolOut(stage), out);
+                self.put_u32(ab, arg);
+                self.put(ob, out);
             }
             Op::DenseForward { layer } => {
+                let ([x, wb], [ob]) = self.io(op);
                 let d = lay.layers[layer];
                 let spec = MatmulSpec {
                     m,
@@ -198,34 +238,36 @@ impl CpuExec {
                     trans_b: true,
                     flags: self.plan.forward_flags(layer),
                 };
-                let mut out = self.take(Buf::Act(layer));
-                let (w, b) = self.params[d.w_offset as usize..(d.b_offset + d.d_out) as usize].split_at((d.d_in * d.d_out) as usize);
-                matmul_on(&self.pool, spec, self.get(self.plan.layer_input(layer)), w, b, &[], 0.0, &mut out);
-                self.put(Buf::Act(layer), out);
+                let mut out = self.take(ob);
+                let (w, b) = self.get(wb)[d.w_offset as usize..(d.b_offset + d.d_out) as usize].split_at((d.d_in * d.d_out) as usize);
+                matmul_on(&self.pool, spec, self.get(x), w, b, &[], 0.0, &mut out);
+                self.put(ob, out);
             }
             Op::SoftmaxXent => {
-                let last = lay.layers.len() - 1;
-                let (mut delta, mut losses, mut correct) = (self.take(Buf::Delta(last)), self.take(Buf::Losses), self.take(Buf::Correct));
+                let ([logits, yb], [db, lb, cb]) = self.io(op);
+                let (mut delta, mut losses, mut correct) = (self.take(db), self.take(lb), self.take(cb));
                 let rows = a.row_base..a.row_base + m;
                 let classes = lay.classes() as usize;
-                softmax_xent(self.get(Buf::Act(last)), &self.labels, m, classes, &mut delta, &mut losses[rows.clone()], &mut correct[rows]);
-                self.put(Buf::Delta(last), delta);
-                self.put(Buf::Losses, losses);
-                self.put(Buf::Correct, correct);
+                let (z, y) = (self.get(logits), self.get_u32(yb));
+                softmax_xent(z, y, m, classes, &mut delta, &mut losses[rows.clone()], &mut correct[rows]);
+                self.put(db, delta);
+                self.put(lb, losses);
+                self.put(cb, correct);
             }
             Op::DenseBackward { layer } => {
+                let ([delta, wb, aux], [target]) = self.io(op);
                 let d = lay.layers[layer];
-                let (target, flags) = self.plan.backward_target(layer);
+                let flags = self.plan.backward_target(layer).1;
                 let spec = MatmulSpec { m, n: d.d_in as usize, k: d.d_out as usize, trans_a: false, trans_b: false, flags };
                 let mut out = self.take(target);
-                let w = &self.params[d.w_offset as usize..d.b_offset as usize];
-                matmul_on(&self.pool, spec, self.get(Buf::Delta(layer)), w, &[], self.get(self.plan.layer_input(layer)), 0.0, &mut out);
+                let w = &self.get(wb)[d.w_offset as usize..d.b_offset as usize];
+                matmul_on(&self.pool, spec, self.get(delta), w, &[], self.get(aux), 0.0, &mut out);
                 self.put(target, out);
             }
             Op::PoolBackward { stage } => {
-                let c = lay.convs[stage];
-                let (p, mut dconv) = (c.pool.expect("pooled"), self.take(Buf::DConv(stage)));
-                let (dy, arg, act) = (self.get(Buf::DPool(stage)), &self.args[&stage], self.get(Buf::ConvOut(stage)));
+                let ([dyb, ab, actb], [db]) = self.io(op);
+                let (p, mut dconv) = (lay.convs[stage].pool.expect("pooled"), self.take(db));
+                let (dy, arg, act) = (self.get(dyb), self.get_u32(ab), self.get(actb));
                 let (il, ol, rs) = (p.in_len(), p.out_len(), ranges(m, self.pool.threads()));
                 let parts: Vec<_> = rs.iter().cloned().zip(split_rows(&mut dconv, &rs, il)).collect();
                 self.pool.each(parts, |_, (r, d)| {
@@ -233,53 +275,54 @@ impl CpuExec {
                     max_pool::backward(&p, dy, arg, r.len(), d);
                     mask_relu(d, &act[r.start * il..r.end * il]);
                 });
-                self.put(Buf::DConv(stage), dconv);
+                self.put(db, dconv);
             }
             Op::ConvBackwardInput { stage } => {
+                let ([dy, wb, aux], [target]) = self.io(op);
                 let c = lay.convs[stage];
-                let (target, flags) = self.plan.conv_backward_target(stage);
+                let flags = self.plan.conv_backward_target(stage).1;
                 let mut dx = self.take(target);
-                let w = &self.params[c.w_offset as usize..c.b_offset as usize];
-                fast_conv::backward_input_on(&self.pool, &c.conv, self.get(Buf::DConv(stage)), w, m, &mut dx);
+                let w = &self.get(wb)[c.w_offset as usize..c.b_offset as usize];
+                fast_conv::backward_input_on(&self.pool, &c.conv, self.get(dy), w, m, &mut dx);
                 if flags != 0 {
                     let n = m * c.conv.in_len();
-                    mask_relu(&mut dx[..n], &self.get(self.plan.stage_output(stage - 1))[..n]);
+                    mask_relu(&mut dx[..n], &self.get(aux)[..n]);
                 }
                 self.put(target, dx);
             }
             Op::WeightGrad { layer } => {
+                let ([delta, x], [gb]) = self.io(op);
                 let d = lay.layers[layer];
                 let flags = SCALE_INV_M | if a.accumulate { ACCUMULATE } else { 0 };
                 let spec = MatmulSpec { m: d.d_out as usize, n: d.d_in as usize, k: m, trans_a: true, trans_b: false, flags };
-                let out = &mut self.grads[d.w_offset as usize..d.b_offset as usize];
-                matmul_on(
-                    &self.pool,
-                    spec,
-                    &self.bufs[&Buf::Delta(layer)],
-                    &self.bufs[&self.plan.layer_input(layer)],
-                    &[],
-                    &[],
-                    a.inv_m,
-                    out,
-                );
+                let mut grads = self.take(gb);
+                let out = &mut grads[d.w_offset as usize..d.b_offset as usize];
+                matmul_on(&self.pool, spec, self.get(delta), self.get(x), &[], &[], a.inv_m, out);
+                self.put(gb, grads);
             }
             Op::BiasGrad { layer } => {
+                let ([delta], [gb]) = self.io(op);
                 let d = lay.layers[layer];
-                let out = &mut self.grads[d.b_offset as usize..(d.b_offset + d.d_out) as usize];
-                bias_grad(&self.bufs[&Buf::Delta(layer)], m, d.d_out as usize, a.inv_m, a.accumulate, out);
+                let mut grads = self.take(gb);
+                let out = &mut grads[d.b_offset as usize..(d.b_offset + d.d_out) as usize];
+                bias_grad(self.get(delta), m, d.d_out as usize, a.inv_m, a.accumulate, out);
+                self.put(gb, grads);
             }
             Op::ConvFilterGrad { stage } => {
+                let ([x, dy], [gb]) = self.io(op);
                 let c = lay.convs[stage];
-                let (gw, gb) = self.grads[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at_mut(c.conv.filter_len());
-                let x = &self.bufs[&self.plan.stage_input(stage)];
-                fast_conv::filter_grad_on(&self.pool, &c.conv, x, &self.bufs[&Buf::DConv(stage)], m, a.inv_m, a.accumulate, gw, gb);
+                let mut grads = self.take(gb);
+                let (gw, gbias) = grads[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at_mut(c.conv.filter_len());
+                fast_conv::filter_grad_on(&self.pool, &c.conv, self.get(x), self.get(dy), m, a.inv_m, a.accumulate, gw, gbias);
+                self.put(gb, grads);
             }
             Op::DenseNorms { layer, row } => {
+                let ([xb, db], [nb]) = self.io(op);
                 let d = lay.layers[layer];
-                let mut norms = self.take(Buf::Norms);
+                let mut norms = self.take(nb);
                 let (w_rows, b_rows) = norms.split_at_mut((row + 1) * self.m_max);
                 let (w_row, b_row) = (&mut w_rows[row * self.m_max + a.row_base..], &mut b_rows[a.row_base..]);
-                let (x, delta) = (self.get(self.plan.layer_input(layer)), self.get(Buf::Delta(layer)));
+                let (x, delta) = (self.get(xb), self.get(db));
                 let (d_in, d_out) = (d.d_in as usize, d.d_out as usize);
                 // Each example's norms are its own two sums, in order: split by examples. (The sums
                 // are sequential adds, a real share of a small MLP's step.)
@@ -289,58 +332,72 @@ impl CpuExec {
                     let (xs, ds) = (&x[r.start * d_in..r.end * d_in], &delta[r.start * d_out..r.end * d_out]);
                     per_example_norms(xs, ds, r.len(), d_in, d_out, w, b)
                 });
-                self.put(Buf::Norms, norms);
+                self.put(nb, norms);
             }
             Op::ConvNorms { stage, approx, row } => {
+                let ([xb, dyb], [nb]) = self.io(op);
                 let c = lay.convs[stage];
-                let (x, dy) = (self.get(self.plan.stage_input(stage)), self.get(Buf::DConv(stage)));
+                let (x, dy) = (self.get(xb), self.get(dyb));
                 let pairs = if approx {
                     conv2d::norms_reference_approx(&c.conv, x, dy, m)
                 } else {
                     fast_conv::norms_per_example_on(&self.pool, &c.conv, x, dy, m)
                 };
-                let norms = self.bufs.get_mut(&Buf::Norms).expect("norms buffer");
+                let mut norms = self.take(nb);
                 for (i, (w, b)) in pairs.into_iter().enumerate() {
                     norms[row * self.m_max + a.row_base + i] = w;
                     norms[(row + 1) * self.m_max + a.row_base + i] = b;
                 }
+                self.put(nb, norms);
             }
             Op::DenseInner { layer, first } => {
                 // t_i = Ḡ a_i + ḡ_b: the forward product with the gradient as weights, written
-                // over the layer's output, which the pass no longer needs.
+                // over the layer's output, which the pass no longer needs; then δ_i · t_i.
+                let ([x, gb, delta], [tb, ib]) = self.io(op);
                 let d = lay.layers[layer];
                 let spec = MatmulSpec { m, n: d.d_out as usize, k: d.d_in as usize, trans_a: false, trans_b: true, flags: ADD_BIAS };
-                let mut t = self.take(Buf::Act(layer));
-                let (gw, gb) = self.grads[d.w_offset as usize..(d.b_offset + d.d_out) as usize].split_at((d.d_in * d.d_out) as usize);
-                matmul_on(&self.pool, spec, self.get(self.plan.layer_input(layer)), gw, gb, &[], 0.0, &mut t);
-                let mut inner = self.take(Buf::Inner);
-                inner_products(self.get(Buf::Delta(layer)), &t, m, d.d_out as usize, first, &mut inner[a.row_base..]);
-                self.put(Buf::Inner, inner);
-                self.put(Buf::Act(layer), t);
+                let mut t = self.take(tb);
+                let (gw, gbias) = self.get(gb)[d.w_offset as usize..(d.b_offset + d.d_out) as usize].split_at((d.d_in * d.d_out) as usize);
+                matmul_on(&self.pool, spec, self.get(x), gw, gbias, &[], 0.0, &mut t);
+                let mut inner = self.take(ib);
+                inner_products(self.get(delta), &t, m, d.d_out as usize, first, &mut inner[a.row_base..]);
+                self.put(ib, inner);
+                self.put(tb, t);
             }
             Op::ConvInner { stage, first } => {
+                let ([x, gb, dy], [tb, ib]) = self.io(op);
                 let c = lay.convs[stage];
-                let mut t = self.take(Buf::ConvOut(stage));
-                let (gw, gb) = self.grads[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
-                fast_conv::forward_on(&self.pool, &c.conv, self.get(self.plan.stage_input(stage)), gw, gb, m, &mut t);
-                let mut inner = self.take(Buf::Inner);
-                inner_products(self.get(Buf::DConv(stage)), &t, m, c.conv.out_len(), first, &mut inner[a.row_base..]);
-                self.put(Buf::Inner, inner);
-                self.put(Buf::ConvOut(stage), t);
+                let mut t = self.take(tb);
+                let (gw, gbias) = self.get(gb)[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
+                fast_conv::forward_on(&self.pool, &c.conv, self.get(x), gw, gbias, m, &mut t);
+                let mut inner = self.take(ib);
+                inner_products(self.get(dy), &t, m, c.conv.out_len(), first, &mut inner[a.row_base..]);
+                self.put(ib, inner);
+                self.put(tb, t);
             }
-            Op::InnerVar => self.inner_stats = inner_product_var(&self.get(Buf::Inner)[..m]),
-            Op::SgdUpdate => self.partials = sgd_update_on(&self.pool, &mut self.params, &self.grads, lr),
+            Op::InnerVar => {
+                let ([ib], [sb]) = self.io(op);
+                let (mean, var) = inner_product_var(&self.get(ib)[..m]);
+                self.bufs.insert(sb, vec![mean, var]);
+            }
+            Op::SgdUpdate => {
+                let ([gb, pb], [_params, qb]) = self.io(op);
+                let mut params = self.take(pb);
+                let partials = sgd_update_on(&self.pool, &mut params, self.get(gb), lr);
+                self.put(pb, params);
+                self.put(qb, partials);
+            }
             Op::ReduceStats => {} // see `CpuEngine::train_step` / `evaluate`: it returns the sums
         }
     }
 
     /// The step's sums over a batch of `m` (norms and ‖ḡ‖² only `with_stats`).
     pub fn sums(&self, m: usize, with_stats: bool) -> StepSums {
+        let ([losses, correct, norms, partials], []) = self.io(Op::ReduceStats);
         let n_tensors = if with_stats { self.plan.layout.n_tensors() } else { 0 };
-        let partials: &[f32] = if with_stats { &self.partials } else { &[] };
-        reduce_stats(self.get(Buf::Losses), self.get(Buf::Correct), self.get(Buf::Norms), n_tensors, m, self.m_max, partials)
+        let partials: &[f32] = if with_stats { self.get(partials) } else { &[] };
+        reduce_stats(self.get(losses), self.get(correct), self.get(norms), n_tensors, m, self.m_max, partials)
     }
-
     /// Class probabilities for `points` (`input_dim` values each), by the plan's forward ops and
     /// a softmax of the logits, in chunks.
     pub fn predict(&mut self, points: &[f32]) -> Vec<f32> {
@@ -367,7 +424,6 @@ impl CpuExec {
     }
 }
 
-/// Zero `d` where the ReLU output `a` is not positive (`MUL_RELU_DERIV` of the shaders).
 /// [`sgd_update`] split over `pool`'s threads, with the same result: the update is element-wise
 /// (split by parameters) and each lane's partial `Σ ḡ²` is its own sum in the same order (split
 /// by lanes, each thread walking the gradient in rows of `lanes` so that the adds vectorise across
@@ -391,6 +447,7 @@ fn sgd_update_on(pool: &Pool, params: &mut [f32], grads: &[f32], lr: f32) -> Vec
     out
 }
 
+/// Zero `d` where the ReLU output `a` is not positive (`MUL_RELU_DERIV` of the shaders).
 fn mask_relu(d: &mut [f32], a: &[f32]) {
     for (d, &a) in d.iter_mut().zip(a) {
         if a <= 0.0 {
@@ -433,7 +490,7 @@ impl CpuEngine {
 
     /// (mean, sample variance) of the last step's p_i; None unless they were computed.
     pub fn inner_product_stats(&self) -> Option<(f32, f32)> {
-        self.inner_on.then_some(self.exec.inner_stats)
+        self.inner_on.then_some(self.exec.inner_stats())
     }
 
     /// The last step's per-example inner products p_i (first `m`; zeros unless computed).
@@ -454,15 +511,16 @@ impl CpuEngine {
     }
 
     pub fn set_params(&mut self, params: &[f32]) -> Result<()> {
-        if params.len() != self.exec.params.len() {
-            return Err(CabsError::Config(format!("expected {} parameters, got {}", self.exec.params.len(), params.len())));
+        let own = self.exec.params_mut();
+        if params.len() != own.len() {
+            return Err(CabsError::Config(format!("expected {} parameters, got {}", own.len(), params.len())));
         }
-        self.exec.params.copy_from_slice(params);
+        own.copy_from_slice(params);
         Ok(())
     }
 
     pub fn params(&self) -> &[f32] {
-        &self.exec.params
+        self.exec.params()
     }
 
     /// Split the step's products and convolutions over `n` threads (at least 1; always 1 in
@@ -538,7 +596,7 @@ impl CpuEngine {
 
     pub fn norm_rows_and_grads(&self, m: u32, grad_len: usize) -> (Vec<Vec<f32>>, Vec<f32>) {
         let norms = self.exec.get(Buf::Norms);
-        (norms.chunks(self.exec.m_max).map(|r| r[..m as usize].to_vec()).collect(), self.exec.grads[..grad_len].to_vec())
+        (norms.chunks(self.exec.m_max).map(|r| r[..m as usize].to_vec()).collect(), self.exec.grads()[..grad_len].to_vec())
     }
 
     /// Every buffer after the last step: per-example statistics of the whole batch of `m`, the
@@ -564,7 +622,7 @@ impl CpuEngine {
                 ConvSnapshot {
                     conv_out: rows(Buf::ConvOut(s), c.conv.out_len()),
                     pool_out: opt(Buf::PoolOut(s)),
-                    arg: e.args.get(&s).map_or(Vec::new(), |a| a[..r * pooled].to_vec()),
+                    arg: e.ints.get(&Buf::Arg(s)).map_or(Vec::new(), |a| a[..r * pooled].to_vec()),
                     d_pool: opt(Buf::DPool(s)),
                     d_conv: rows(Buf::DConv(s), c.conv.out_len()),
                 }
@@ -572,18 +630,18 @@ impl CpuEngine {
             .collect();
         Snapshot {
             rows: r,
-            labels: e.labels[..r].to_vec(),
+            labels: e.get_u32(Buf::Labels)[..r].to_vec(),
             input: rows(Buf::Input, lay.input_dim as usize),
             prepped: lay.prep.map_or(Vec::new(), |p| rows(Buf::Prepped, p.output.len() as usize)),
             convs,
             acts,
             deltas,
-            grads: e.grads.clone(),
-            params: e.params.clone(),
+            grads: e.grads().to_vec(),
+            params: e.params().to_vec(),
             losses: e.get(Buf::Losses)[..m].to_vec(),
             correct: e.get(Buf::Correct)[..m].to_vec(),
             norms: e.get(Buf::Norms).chunks(e.m_max).map(|row| row[..m].to_vec()).collect(),
-            partials: e.partials.clone(),
+            partials: e.get(Buf::Partials).to_vec(),
         }
     }
 }

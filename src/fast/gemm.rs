@@ -16,7 +16,8 @@
 //! [`reference::matmul`]: crate::reference::matmul
 
 use super::pool::{ranges, split_rows, Pool};
-use crate::reference::matmul::{epilogue, MatmulSpec, ACCUMULATE, ADD_BIAS, MUL_RELU_DERIV, MUL_TANH_DERIV, RELU, SCALE_INV_M, TANH};
+use crate::model::epilogue::{ACCUMULATE, ADD_BIAS, MUL_RELU_DERIV, MUL_TANH_DERIV, RELU, SCALE_INV_M, TANH};
+use crate::reference::matmul::{epilogue, MatmulSpec};
 use std::ops::Range;
 
 /// A read-only matrix view: element (r, c) is `data[r * rs + c * cs]`.

@@ -1,8 +1,8 @@
 //! The training step and the forward pass, described once.
 //!
 //! A [`Plan`] turns a model [`Layout`] into the ordered operations of one training step and of
-//! one forward (evaluation) pass. Each [`Op`] names its kernel, the named buffers ([`Buf`]) it
-//! reads and writes, and its parameters (the layer or stage it belongs to, flags, norm rows);
+//! one forward (evaluation) pass. Each [`Op`] names its kernel, the named buffers ([`Buf`]) its
+//! kernels bind ([`Plan::bindings`]), and its parameters (the layer or stage it belongs to, flags, norm rows);
 //! its grid follows from the buffers' shapes. Both engines run the same list: the GPU engine
 //! binds and encodes it (`gpu::engine`), the CPU engine calls the CPU twin of each kernel
 //! (`engine::cpu`). Dispatch counts, profile labels and `cabs bench` read it too. A new layer type
@@ -27,18 +27,22 @@
 //! no longer needs (layers are visited last to first), so it takes no memory. Engines run it only
 //! when asked (`Engine::set_inner_products`): other rules do not pay for it.
 //!
-//! This file holds the ops and buffers; [`memory`] what they take and the chunk a budget allows.
+//! This file holds the ops and buffers; [`bindings`] which buffers each op's kernels bind (what
+//! both engines bind from, and what [`Plan::io`] derives); [`memory`] what they take and the
+//! chunk a budget allows.
 
+pub mod bindings;
 mod conv_norms;
 mod memory;
 mod readback;
 
+pub use bindings::{Access, Launch, Signature, Slot, SIGNATURES};
 pub use conv_norms::ConvNorms;
 pub use memory::{bytes_text, choose_chunk, Budget, Chunking, GPU_LOOP_LIMIT, GPU_SPLIT_K};
 pub use readback::{ConvSnapshot, EvalSums, Snapshot};
 
+use crate::model::epilogue::{activation_flag, derivative_flag, ADD_BIAS, MUL_RELU_DERIV};
 use crate::model::Layout;
-use crate::reference::matmul::{activation_flag, derivative_flag, ADD_BIAS, MUL_RELU_DERIV};
 
 /// A named buffer of a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -90,7 +94,7 @@ pub enum Extent {
 
 /// One operation of a step. Indices refer to the layout: `stage` to `layout.convs`, `layer` to
 /// `layout.layers`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
     /// The chunk's examples and labels out of the data set → Input, Labels.
     Gather,
@@ -334,43 +338,6 @@ impl Plan {
     pub fn forward_flags(&self, l: usize) -> u32 {
         let d = self.layout.layers[l];
         ADD_BIAS | if d.activated { activation_flag(self.layout.activation) } else { 0 }
-    }
-
-    /// Buffers an op reads and writes (for documentation, checks and tests).
-    pub fn io(&self, op: Op) -> (Vec<Buf>, Vec<Buf>) {
-        use Buf::*;
-        match op {
-            Op::Gather => (vec![], vec![Input, Labels]),
-            Op::CropStandardize => (vec![Input], vec![Prepped]),
-            Op::ConvForward { stage } => (vec![self.stage_input(stage), Params], vec![ConvOut(stage)]),
-            Op::PoolForward { stage } => (vec![ConvOut(stage)], vec![PoolOut(stage), Arg(stage)]),
-            Op::DenseForward { layer } => (vec![self.layer_input(layer), Params], vec![Act(layer)]),
-            Op::SoftmaxXent => {
-                let last = self.layout.layers.len() - 1;
-                (vec![Act(last), Labels], vec![Delta(last), Losses, Correct])
-            }
-            Op::DenseBackward { layer } => (vec![Delta(layer), Params, self.layer_input(layer)], vec![self.backward_target(layer).0]),
-            Op::PoolBackward { stage } => (vec![DPool(stage), Arg(stage), ConvOut(stage)], vec![DConv(stage)]),
-            Op::ConvBackwardInput { stage } => {
-                (vec![DConv(stage), Params, self.stage_output(stage - 1)], vec![self.conv_backward_target(stage).0])
-            }
-            Op::WeightGrad { layer } => (vec![Delta(layer), self.layer_input(layer)], vec![Grads]),
-            Op::BiasGrad { layer } => (vec![Delta(layer)], vec![Grads]),
-            Op::ConvFilterGrad { stage } => (vec![self.stage_input(stage), DConv(stage)], vec![Grads]),
-            Op::DenseNorms { layer, .. } => (vec![self.layer_input(layer), Delta(layer)], vec![Norms]),
-            Op::ConvNorms { stage, .. } => (vec![self.stage_input(stage), DConv(stage)], vec![Norms]),
-            Op::SgdUpdate => (vec![Grads, Params], vec![Params, Partials]),
-            Op::ReduceStats => (vec![Losses, Correct, Norms, Partials], vec![]),
-            Op::DenseInner { layer, first } => {
-                let mut reads = vec![self.layer_input(layer), Grads, Delta(layer)];
-                if !first {
-                    reads.push(Inner);
-                }
-                (reads, vec![Act(layer), Inner])
-            }
-            Op::ConvInner { stage, .. } => (vec![self.stage_input(stage), Grads, DConv(stage), Inner], vec![ConvOut(stage), Inner]),
-            Op::InnerVar => (vec![Inner], vec![InnerStats]),
-        }
     }
 
     /// Every buffer the plan uses, with its extent.

@@ -1,20 +1,10 @@
 //! Twin of `shaders/matmul.wgsl`: `out = epilogue(A·B)` with optional transposes.
 //!
 //! `A` is logically `M×K` (stored `M×K`, or `K×M` when `trans_a`), `B` is `K×N` (stored `K×N`,
-//! or `N×K` when `trans_b`), `out` is `M×N` row-major. The epilogue flags are shared with the
-//! shader (same bit values), so one description drives both.
+//! or `N×K` when `trans_b`), `out` is `M×N` row-major. The epilogue flags are
+//! `model::epilogue`'s, the shader's bit values.
 
-use crate::model::Activation;
-
-pub const ADD_BIAS: u32 = 1;
-pub const RELU: u32 = 2;
-pub const TANH: u32 = 4;
-pub const MUL_RELU_DERIV: u32 = 8;
-pub const MUL_TANH_DERIV: u32 = 16;
-pub const SCALE_INV_M: u32 = 32;
-/// Add the result to `out` instead of overwriting it (gradient accumulation over chunks; on the
-/// GPU it takes effect on the chunks whose step uniform says `accumulate`).
-pub const ACCUMULATE: u32 = 64;
+use crate::model::epilogue::{ACCUMULATE, ADD_BIAS, MUL_RELU_DERIV, MUL_TANH_DERIV, RELU, SCALE_INV_M, TANH};
 
 /// Shapes, transposes and epilogue of one matrix product.
 #[derive(Clone, Copy, Debug)]
@@ -25,20 +15,6 @@ pub struct MatmulSpec {
     pub trans_a: bool,
     pub trans_b: bool,
     pub flags: u32,
-}
-
-pub fn activation_flag(a: Activation) -> u32 {
-    match a {
-        Activation::Relu => RELU,
-        Activation::Tanh => TANH,
-    }
-}
-
-pub fn derivative_flag(a: Activation) -> u32 {
-    match a {
-        Activation::Relu => MUL_RELU_DERIV,
-        Activation::Tanh => MUL_TANH_DERIV,
-    }
 }
 
 /// tanh with its argument clamped to ±15, as the shader does: some GPU `tanh`s return NaN for

@@ -7,8 +7,9 @@
 //! and in the browser.
 
 use cabs::fast::{conv, gemm};
+use cabs::model::epilogue::{ACCUMULATE, ADD_BIAS, MUL_RELU_DERIV, MUL_TANH_DERIV, RELU, SCALE_INV_M, TANH};
 use cabs::reference::conv2d::{self, Conv2dSpec, Padding};
-use cabs::reference::matmul::{self, MatmulSpec, ACCUMULATE, ADD_BIAS, MUL_RELU_DERIV, MUL_TANH_DERIV, RELU, SCALE_INV_M, TANH};
+use cabs::reference::matmul::{self, MatmulSpec};
 use cabs::rng::Rng;
 // In the browser (`wasm-pack test --headless --chrome`) the same tests check the simd128 kernel.
 #[cfg(target_arch = "wasm32")]

@@ -5,7 +5,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use crate::common;
-use cabs::gpu::conv::{run_conv, run_pool};
+use crate::conv_harness::{run_conv, run_pool};
 use cabs::reference::conv2d::{self, Conv2dSpec, Padding};
 use cabs::reference::max_pool::{self, PoolSpec};
 use cabs::rng::Rng;

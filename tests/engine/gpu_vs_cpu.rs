@@ -7,9 +7,10 @@ use crate::common;
 use cabs::cabs::{CabsConfig, LrSchedule, Rule};
 use cabs::data::{synthetic, Dataset};
 use cabs::engine::{BackendChoice, ConvNorms, Engine, Snapshot};
+use cabs::model::epilogue::{activation_flag, derivative_flag, ADD_BIAS, SCALE_INV_M};
 use cabs::model::{Layout, ModelSpec};
 use cabs::reference::gather::gather_batch;
-use cabs::reference::matmul::{activation_flag, derivative_flag, matmul, MatmulSpec, ADD_BIAS, SCALE_INV_M};
+use cabs::reference::matmul::{matmul, MatmulSpec};
 use cabs::reference::{
     bias_grad::bias_grad, per_example_norms::per_example_norms, reduce_stats::reduce_stats, sgd_update::sgd_update,
     softmax_xent::softmax_xent,

@@ -12,8 +12,10 @@
 mod common;
 
 mod auto_backend;
+mod bindings;
 mod chunking;
 mod cnn_engine;
+mod conv_harness;
 mod fast_cpu;
 mod gpu_conv;
 mod gpu_vs_cpu;

@@ -10,8 +10,12 @@ pub(super) const COPY: wgpu::BufferUsages = wgpu::BufferUsages::COPY_SRC.union(w
 /// One pre-built dispatch of a plan op: pipeline, group-0 bind group, and how to size the grid.
 pub(super) struct Dispatch {
     pub(super) op: Op,
+    /// The kernel's label (its [`crate::plan::Signature`]'s name).
+    pub(super) kernel: &'static str,
     pub(super) pipeline: wgpu::ComputePipeline,
     pub(super) group: wgpu::BindGroup,
+    /// The storage buffers of `group`, in binding order (what [`super::GpuEngine::bound`] reports).
+    pub(super) bound: Vec<wgpu::Buffer>,
     pub(super) grid: Grid,
     /// For chunks of at most this many rows: another pipeline with the same bindings and its
     /// grid (the matmul's 16-row tiles).
@@ -37,8 +41,8 @@ impl Dispatch {
 }
 
 /// Workgroup counts as a function of the rows m of a chunk.
-#[derive(Clone, Copy)]
-pub(super) enum Grid {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grid {
     /// (ceil(x / wx), ceil(m / wy)) — kernels over a batch of rows.
     Rows { x: u32, wx: u32, wy: u32 },
     /// (ceil(x / wx), ceil(y / wy)) — independent of m.
@@ -54,7 +58,8 @@ pub(super) enum Grid {
 }
 
 impl Grid {
-    pub(super) fn size(self, m: u32) -> (u32, u32) {
+    /// The workgroups of a dispatch over a chunk of `m` rows.
+    pub fn size(self, m: u32) -> (u32, u32) {
         match self {
             Grid::Rows { x, wx, wy } => (x.div_ceil(wx), m.div_ceil(wy)),
             Grid::Fixed { x, wx, y, wy } => (x.div_ceil(wx), y.div_ceil(wy)),

@@ -22,11 +22,17 @@ use super::kernels::{Kernels, StepUniform, STEP_STRIDE};
 use crate::data::{Dataset, Split};
 use crate::error::{CabsError, Result};
 use crate::model::Layout;
+use crate::plan::Slot;
 use crate::plan::{choose_chunk, Budget, Buf, Chunking, Extent, Op, Plan};
 use builder::Builder;
+pub use dispatch::Grid;
 use dispatch::{storage, storage_init, Dispatch};
 use std::collections::BTreeMap;
 use stream::SplitBufs;
+
+/// One launch as [`GpuEngine::bound`] reports it: the kernel's label and what fills each of its
+/// storage bindings.
+pub type BoundLaunch = (&'static str, Vec<Option<Slot>>);
 
 /// What the engine may take of a GPU in all: WebGPU does not tell how much memory a device has,
 /// so the plan stays within a share that integrated and software adapters can give.
@@ -175,7 +181,6 @@ impl GpuEngine {
             chunk,
             n_partials,
             byte_scale: data.train.gpu_format().1,
-            software: ctx.adapter.is_software(),
         };
         let chunk_ops: Vec<Dispatch> = plan.chunk.iter().map(|&op| builder.build(op, &train)).collect();
         let finish_ops: Vec<Dispatch> = plan.finish.iter().map(|&op| builder.build(op, &train)).collect();
@@ -273,6 +278,40 @@ impl GpuEngine {
     /// Whether the (training, test) split is streamed per step rather than resident.
     pub fn streams_data(&self) -> (bool, bool) {
         (self.train.stream.is_some(), self.test.stream.is_some())
+    }
+
+    /// What the engine's dispatches bind, named as the plan names it: for each op of the chunk,
+    /// finish, forward and inner-product lists, each launch's kernel label and its storage
+    /// buffers, each identified by which buffer of the engine it is (a buffer the engine does not
+    /// hold is the op's scratch, if every launch of the op binds that same one; any other is
+    /// `None`). For the test that the engine binds exactly [`Plan::bindings`].
+    pub fn bound(&self) -> Vec<(Op, Vec<BoundLaunch>)> {
+        let mut known: Vec<(&wgpu::Buffer, Slot)> = self.bufs.iter().map(|(&b, buf)| (buf, Slot::Buf(b))).collect();
+        known.extend([(&self.perm, Slot::Perm), (&self.stats, Slot::Stats)]);
+        for split in [&self.train, &self.test] {
+            known.extend([(&split.features, Slot::DataFeatures), (&split.labels, Slot::DataLabels)]);
+        }
+        let ops = self.chunk_ops.iter().chain(&self.finish_ops).chain(&self.eval_ops).chain(&self.inner_ops);
+        ops.map(|d| {
+            let mut scratch: Option<&wgpu::Buffer> = None;
+            let mut launches = Vec::new();
+            let mut next = Some(d);
+            while let Some(l) = next {
+                let slots = l
+                    .bound
+                    .iter()
+                    .map(|b| match known.iter().find(|(k, _)| *k == b) {
+                        Some(&(_, slot)) => Some(slot),
+                        None if *scratch.get_or_insert(b) == b => Some(Slot::Scratch),
+                        None => None,
+                    })
+                    .collect();
+                launches.push((l.kernel, slots));
+                next = l.then.as_deref();
+            }
+            (d.op, launches)
+        })
+        .collect()
     }
 
     pub fn set_params(&mut self, params: &[f32]) -> Result<()> {
