@@ -112,6 +112,38 @@ fn a_killed_run_continues_from_its_checkpoint_to_the_files_of_a_run_never_stoppe
 }
 
 #[test]
+fn an_examples_budget_continues_to_the_same_evaluations() {
+    // Evaluated at the first step past every 50 examples: the continued run must pick the
+    // schedule up where the stopped one left it, neither repeating nor skipping an evaluation.
+    let (whole, killed) = (fresh_dir("resume-ex-whole"), fresh_dir("resume-ex-killed"));
+    let small = |out: &Path| -> Vec<String> {
+        let mut v: Vec<String> =
+            ["reproduce", "--data", "blobs", "--model", "mlp:8", "--backend", "cpu", "--only", "cabs", "--m-min", "4", "--examples", "400"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        v.extend(["--eval-every-examples".into(), "50".into(), "--out".into(), out.display().to_string()]);
+        v
+    };
+    let (code, _, err) = run(&small(&whole), &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&small(&killed), &[(STOP_ENV, "7")]);
+    assert_eq!(code, STOPPED, "{err}");
+    let mut resume = small(&killed);
+    resume.push("--resume".into());
+    let (code, _, err) = run(&resume, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("continuing from step 7"), "{err}");
+    let csv = |d: &Path| timeless(&d.join("runs/cabs-a0.1.csv"));
+    assert!(csv(&whole).len() > 20, "long enough to evaluate several times after the stop");
+    assert_eq!(csv(&killed), csv(&whole));
+    assert_eq!(bytes(&killed.join("runs/cabs-a0.1.pred")), bytes(&whole.join("runs/cabs-a0.1.pred")));
+    for d in [whole, killed] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
 fn a_checkpoint_of_other_flags_or_another_engine_build_is_refused_never_used() {
     let out = fresh_dir("resume-refused");
     let runs = out.join("runs");

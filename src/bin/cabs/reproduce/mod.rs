@@ -1,6 +1,8 @@
 //! `cabs reproduce`: the paper's comparisons (Balles et al. 2017, section 5) run on our engine.
 //!
-//! Every run gets the same budget of training examples, so per-example comparisons are fair:
+//! Every run gets the same budget of training examples (`--examples`), so per-example
+//! comparisons are fair, or the same number of steps (`--steps`: docs/STUDY.md's phase 1, whose
+//! CABS runs fix the example budget B of every other run; assembling such a set prints B):
 //! 1. CABS at `--cabs-alpha`;
 //! 2. fixed batch m with constant α, for every m of `--batches` and every α of `--alphas`
 //!    (each a full-budget run); per m the best α by final test accuracy is reported;
@@ -28,7 +30,12 @@
 //!
 //! `--backend auto` (the default here) is resolved once, before the first run, to the engine
 //! it picks for the grid's first run; every run then uses that engine, so a grid never mixes
-//! engines (auto times both on software adapters, and timings vary).
+//! engines (auto times both on software adapters, and timings vary). When runs are reused
+//! (`--resume`, `--run`, `--assemble-only`) and one already has a record, auto is the engine that
+//! record names, not timed again: another pick would refuse every finished run.
+//!
+//! A run saves its state every `--checkpoint-every-minutes` to `runs/<label>.ckpt`; reused, a
+//! stopped run continues from it (`run.rs`).
 
 mod figures;
 mod jobs;
