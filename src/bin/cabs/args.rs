@@ -232,11 +232,7 @@ pub fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             Long("mnist-bundle") => a.mnist_bundle = Some(value(&mut p, "--mnist-bundle")?),
             Long("model") => s.model = value(&mut p, "--model")?,
             Long("rule") => s.rule = value(&mut p, "--rule")?,
-            Long("lr") => {
-                let t = text(&mut p, "--lr")?;
-                let a = t.trim().parse().map_err(|_| CliError::usage(format!("invalid value '{t}' for --lr")))?;
-                s.lr = crate::reproduce::check_alpha(a, &t, "--lr")?;
-            }
+            Long("lr") => s.lr = crate::reproduce::parse_alpha(&text(&mut p, "--lr")?, "--lr")?,
             Long("m-min") => s.mmin = whole(&mut p, "--m-min")?,
             Long("m-max") => s.mmax = whole(&mut p, "--m-max")?,
             Long("mu") => s.mu = value(&mut p, "--mu")?,
@@ -269,14 +265,7 @@ pub fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             Long("eval-every-steps") => r.eval_every_steps = Some(whole(&mut p, "--eval-every-steps")?),
             Long("checkpoint-every-minutes") => r.checkpoint_every_minutes = Some(whole(&mut p, "--checkpoint-every-minutes")?),
             Long("target-accuracy") => r.target_accuracy = value(&mut p, "--target-accuracy")?,
-            Long("cabs-alpha") => {
-                let t = text(&mut p, "--cabs-alpha")?;
-                let a = t
-                    .trim()
-                    .parse()
-                    .map_err(|_| CliError::usage(format!("--cabs-alpha: '{t}' is not a positive number (e.g. --cabs-alpha 0.1)")))?;
-                r.cabs_alpha = crate::reproduce::check_alpha(a, &t, "--cabs-alpha")?;
-            }
+            Long("cabs-alpha") => r.cabs_alpha = crate::reproduce::parse_alpha(&text(&mut p, "--cabs-alpha")?, "--cabs-alpha")?,
             Long("alphas") => r.alphas = crate::reproduce::parse_alphas(&value::<String>(&mut p, "--alphas")?, "--alphas")?,
             Long("batches") => r.batches = crate::reproduce::parse_batches(&value::<String>(&mut p, "--batches")?)?,
             Long("sensitivity") => {

@@ -50,7 +50,7 @@ mod run;
 mod tables;
 mod verdicts;
 
-pub use options::{check_alpha, parse_alphas, parse_batches, parse_rules, Options, Parts};
+pub use options::{parse_alpha, parse_alphas, parse_batches, parse_rules, Options, Parts};
 
 use crate::args::Args;
 use crate::dataset::dataset;

@@ -135,33 +135,31 @@ impl Default for Options {
     }
 }
 
-/// A comma-separated list of positive learning rates, sorted, duplicates dropped.
+/// A comma-separated list of positive learning rates, sorted, duplicates dropped; each item
+/// as [`parse_alpha`] takes it.
 pub fn parse_alphas(s: &str, flag: &str) -> CliResult<Vec<f64>> {
     let mut v = Vec::new();
     for item in s.split(',').map(str::trim) {
-        match item.parse::<f64>() {
-            Ok(a) => v.push(check_alpha(a, item, flag)?),
-            _ => return Err(CliError::usage(format!("{flag}: '{item}' is not a positive number (e.g. {flag} 0.05,0.1,0.2)"))),
-        }
+        v.push(parse_alpha(item, flag)?);
     }
     v.sort_by(f64::total_cmp);
     v.dedup();
     Ok(v)
 }
 
-/// A learning rate the engine can use: positive, and finite and non-zero as a 32-bit float
-/// (the engines compute in f32: 1e39 would be ∞ and 1e-320 would be 0). `given` is quoted.
-pub fn check_alpha(a: f64, given: &str, flag: &str) -> CliResult<f64> {
-    let why = if !(a.is_finite() && a > 0.0) {
-        "is not a positive number"
-    } else if !(a as f32).is_finite() {
-        "is too large for the engine's 32-bit arithmetic (it would be ∞)"
-    } else if (a as f32) == 0.0 || !(a as f32).is_normal() {
-        "is too small for the engine's 32-bit arithmetic (it would be 0 or denormal)"
-    } else {
-        return Ok(a);
+/// One α as a flag gives it (`--lr`, `--cabs-alpha`, an item of `--alphas`): a number, then the
+/// library's one check of an α ([`cabs::settings::LearningRate::new`]: positive, finite and
+/// normal as the engines' 32-bit float). A refusal names the flag and quotes the text as given
+/// (`'1e39'`, not the number it parses to), with the library's reason.
+pub fn parse_alpha(given: &str, flag: &str) -> CliResult<f64> {
+    let Ok(a) = given.trim().parse::<f64>() else {
+        return Err(CliError::usage(format!("{flag}: '{given}' is not a positive number (e.g. {flag} 0.1)")));
     };
-    Err(CliError::usage(format!("{flag}: '{given}' {why} (e.g. {flag} 0.1)")))
+    match cabs::settings::LearningRate::new(a) {
+        Ok(lr) => Ok(lr.get()),
+        Err(cabs::CabsError::Config(why)) => Err(CliError::usage(format!("{flag}: '{given}': {why} (e.g. {flag} 0.1)"))),
+        Err(e) => Err(CliError::from(e).context(&format!("{flag} '{given}'"))),
+    }
 }
 
 /// `--rules`: comma-separated rule strings, as `--rule` takes them, duplicates dropped, in the

@@ -11,6 +11,30 @@ fn c(acc: Option<f64>, loss: Option<f64>) -> Candidate {
     Candidate { accuracy: acc, train_loss: loss }
 }
 
+/// Every α flag ends in the library's one check of an α: the refusal carries its reason word
+/// for word, behind the flag and the text as given (not the number it parses to, `1e39` is
+/// `1e39`, `0.10` stays `0.10`); what it accepts comes back unchanged.
+#[test]
+fn an_alpha_flag_is_checked_by_the_librarys_learning_rate_quoting_the_text_given() {
+    for (given, value) in [("1e39", 1e39), ("1e-320", 1e-320), ("-0.10", -0.1), ("0", 0.0), ("NaN", f64::NAN), ("inf", f64::INFINITY)] {
+        let why = match cabs::settings::LearningRate::new(value) {
+            Err(cabs::CabsError::Config(why)) => why,
+            other => panic!("{given}: the library accepts it: {other:?}"),
+        };
+        for flag in ["--lr", "--cabs-alpha"] {
+            let e = parse_alpha(given, flag).unwrap_err().to_string();
+            assert_eq!(e, format!("usage: {flag}: '{given}': {why} (e.g. {flag} 0.1)"));
+        }
+        let e = parse_alphas(&format!("0.1, {given}"), "--alphas").unwrap_err().to_string();
+        assert!(e.contains(&format!("--alphas: '{given}': {why}")), "{e}");
+    }
+    let e = parse_alpha("0.1x", "--lr").unwrap_err().to_string();
+    assert_eq!(e, "usage: --lr: '0.1x' is not a positive number (e.g. --lr 0.1)");
+    for (given, value) in [("0.10", 0.1), ("1e-30", 1e-30), (" 3e38", 3e38)] {
+        assert_eq!(parse_alpha(given, "--lr").unwrap(), value);
+    }
+}
+
 #[test]
 fn best_alpha_by_accuracy_then_loss_then_order() {
     assert_eq!(best_candidate(&[c(Some(0.9), Some(0.3)), c(Some(0.95), Some(0.5)), c(Some(0.93), Some(0.1))]), Some(1));
