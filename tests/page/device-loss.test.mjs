@@ -108,13 +108,16 @@ test("a WebGPU device destroyed mid-run: every run goes back to its last snapsho
   const csvSteps = csv.slice(1).map((line) => Number(line.split(",")[col]));
   csvSteps.forEach((s, i) => assert.equal(s, i + 1, `CSV row ${i} is step ${s}`));
   assert.equal(csvSteps.length, doc.runs[0].steps.length);
-  // Where the CSV has the step record's `engine` column, it marks both moves: the CPU up to the
-  // hand-over, WebGPU up to the snapshot, the CPU again from there (the retrained rows included).
+  // The CSV marks the rollback in its `engine` column: the CPU up to the hand-over, WebGPU up to
+  // the snapshot, the CPU again from there (the retrained rows included), so the rows where
+  // WebGPU's steps were replaced are the first `cpu` after a `gpu`.
   const engineCol = csv[0].split(",").indexOf("engine");
-  if (engineCol >= 0) {
-    const want = (s) => (s <= h.atStep || s > h.lost.fromStep ? "cpu" : "gpu");
-    csv.slice(1).forEach((line, i) => assert.equal(line.split(",")[engineCol], want(i + 1), `CSV row ${i + 1}'s engine`));
-  } else console.log("# this build's CSV has no engine column: the rollback shows in the JSON export's backend.handover.lost");
+  assert.ok(engineCol >= 0, `the CSV has an engine column: ${csv[0]}`);
+  const want = (s) => (s <= h.atStep || s > h.lost.fromStep ? "cpu" : "gpu");
+  csv.slice(1).forEach((line, i) => assert.equal(line.split(",")[engineCol], want(i + 1), `CSV row ${i + 1}'s engine`));
+  assert.ok(h.lost.fromStep > h.atStep, `WebGPU ran steps ${h.atStep + 1}–${h.lost.fromStep} before the loss`);
+  // The JSON's rows carry the same engines.
+  doc.runs[0].steps.forEach((r) => assert.equal(r.engine, want(r.step), `JSON step ${r.step}'s engine`));
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
