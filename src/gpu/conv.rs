@@ -1,20 +1,27 @@
-//! Convolution, max-pooling and the image input transform on the GPU: one pipeline per kernel
-//! (`shaders/conv2d_*.wgsl`, `shaders/max_pool_*.wgsl`, `shaders/crop_standardize.wgsl`), their
-//! parameter structs, and their workgroup grids (`*_grid`, which the engine's builder uses and
-//! the kernel tests in `tests/engine/gpu_conv.rs` use too). Their bindings are the plan's
-//! (`plan::bindings`). The training engine (`gpu::engine`) builds these pipelines only for
-//! convolutional models.
+//! The convolution family's host side: convolutions, max-pooling and the image input transform
+//! (`shaders/conv2d_*.wgsl`, `shaders/max_pool_*.wgsl`, `shaders/crop_standardize.wgsl`). Here:
+//! their parameter structs ([`ConvParams`], [`PoolParams`], [`PrepParams`]), their pipelines
+//! ([`ConvKernels`], built only for convolutional models), their workgroup grids (`*_grid`, also
+//! used by the kernel tests in `tests/engine/gpu_conv.rs`), the scratch their split reductions
+//! need ([`scratch`]) and, per op, which pipeline, parameters and grid each launch takes
+//! ([`ConvKernels::call`]). Their bindings are the signatures of the same names in
+//! `plan::bindings`; their CPU twins are `reference::conv2d`, `reference::max_pool` and
+//! `reference::crop_standardize` (fast: `fast::conv`), called by the CPU engine's conv, pool and
+//! transform ops (`engine::cpu`).
 //!
 //! The forward pass, the input gradient, the filter gradient and the exact per-example norms
 //! are implicit GEMMs sharing one tiled product (`shaders/conv_gemm.wgsl`, the matmul's 64×64
-//! register blocking, or 32×64 for products of at most 32 rows: [`Tiled`]). The filter gradient and the norms write partial sums to a scratch
-//! buffer that a second, small kernel reduces in a fixed order ([`filter_grad_scratch`],
-//! [`norms_scratch`] size it).
+//! register blocking, or 32×64 for products of at most 32 rows: [`Tiled`]). The filter gradient
+//! and the norms write partial sums to a scratch buffer that a second, small kernel reduces in
+//! a fixed order ([`filter_grad_scratch`], [`norms_scratch`] size it).
 
 use super::engine::Grid;
-use super::kernels::Kernel;
+use super::kernels::{Call, Kernel, StepShape};
+use crate::model::epilogue::{APPROX, MUL_RELU_DERIV, RELU};
 use crate::model::shapes::{Conv2dSpec, PoolSpec};
+use crate::model::ConvLayer;
 use crate::plan::bindings::{self as sig, Signature};
+use crate::plan::{Op, Plan};
 use bytemuck::{Pod, Zeroable};
 
 /// Rows (example, position) of the filter gradient's reduction per split (`SPLIT_K` in
@@ -44,6 +51,36 @@ impl Tiled {
         } else {
             &self.square
         }
+    }
+}
+
+/// The kernels of this family (what [`ConvKernels::call`] answers for).
+pub const SIGNATURES: [Signature; 10] = [
+    sig::CROP_STANDARDIZE,
+    sig::CONV2D_FORWARD,
+    sig::CONV2D_BACKWARD_INPUT,
+    sig::CONV2D_FILTER_GRAD,
+    sig::CONV2D_GRAD_REDUCE,
+    sig::CONV2D_NORMS,
+    sig::CONV2D_NORMS_REDUCE,
+    sig::CONV2D_NORMS_APPROX,
+    sig::MAX_POOL_FORWARD,
+    sig::MAX_POOL_BACKWARD,
+];
+
+/// Whether a kernel belongs to this family.
+pub fn owns(signature: Signature) -> bool {
+    SIGNATURES.iter().any(|s| s.kernel == signature.kernel)
+}
+
+/// The scratch of partial sums an op's two launches pass on, for chunks of up to `chunk`
+/// examples: its label and its f32s. Only the filter gradient and the exact norms have one.
+pub fn scratch(plan: &Plan, op: Op, chunk: u32) -> Option<(&'static str, u64)> {
+    let c = |stage: usize| &plan.layout.convs[stage].conv;
+    match op {
+        Op::ConvFilterGrad { stage } => Some(("filter gradient splits", filter_grad_scratch(c(stage), chunk))),
+        Op::ConvNorms { stage, approx: false, .. } => Some(("norm tiles", norms_scratch(c(stage), chunk))),
+        _ => None,
     }
 }
 
@@ -140,6 +177,11 @@ pub struct ConvParams {
 }
 
 impl ConvParams {
+    /// The parameters of a stage of the model (its filters' place in the flat parameters).
+    pub fn stage(c: &ConvLayer, flags: u32, w_row: usize, m_max: u32) -> ConvParams {
+        ConvParams::new(&c.conv, flags, c.w_offset, c.b_offset, w_row as u32, m_max)
+    }
+
     pub fn new(s: &Conv2dSpec, flags: u32, w_off: u32, b_off: u32, w_row: u32, m_max: u32) -> ConvParams {
         let (oh, ow, pt, pl) = s.output();
         let u = |v: usize| v as u32;
@@ -235,6 +277,7 @@ impl PrepParams {
     }
 }
 
+/// The family's pipelines.
 pub struct ConvKernels {
     pub crop_standardize: Kernel,
     pub forward: Tiled,
@@ -273,6 +316,65 @@ impl ConvKernels {
             norms_approx: k(sig::CONV2D_NORMS_APPROX, include_str!("../../shaders/conv2d_norms_approx.wgsl")),
             pool_forward: k(sig::MAX_POOL_FORWARD, include_str!("../../shaders/max_pool_forward.wgsl")),
             pool_backward: k(sig::MAX_POOL_BACKWARD, include_str!("../../shaders/max_pool_backward.wgsl")),
+        }
+    }
+}
+
+impl ConvKernels {
+    /// The pipeline (tile variant by the product's rows), parameters and grid of `op`'s launch
+    /// of the kernel `signature` names (one of [`SIGNATURES`]: the op's
+    /// [`crate::plan::Plan::bindings`] say which).
+    pub fn call(&self, op: Op, signature: Signature, shape: &StepShape) -> Call<'_> {
+        let (plan, lay) = (shape.plan, &shape.plan.layout);
+        let conv = |stage: usize, flags: u32, row: usize| ConvParams::stage(&lay.convs[stage], flags, row, shape.m_max);
+        let pool = |stage: usize| lay.convs[stage].pool.expect("the plan pools only pooled stages");
+        match (signature.kernel, op) {
+            ("crop_standardize", _) => {
+                let p = lay.prep.expect("the plan transforms the input only with a transform");
+                // The standardisation's floor on the standard deviation: one stored unit over √n.
+                let floor = shape.byte_scale / (p.output.len() as f32).sqrt();
+                Call::new(&self.crop_standardize, &PrepParams::new(&p, floor), crop_grid())
+            }
+            ("conv2d_forward", Op::ConvForward { stage }) => {
+                let c = &lay.convs[stage].conv;
+                Call::new(self.forward.pick(c.out_c), &conv(stage, RELU, 0), forward_grid(c))
+            }
+            // The inner products' conv(x_i, Ḡ) + ḡ_b: the forward product, no ReLU.
+            ("conv2d_forward", Op::ConvInner { stage, .. }) => {
+                let c = &lay.convs[stage].conv;
+                Call::new(self.forward.pick(c.out_c), &conv(stage, 0, 0), forward_grid(c))
+            }
+            ("max_pool_forward", Op::PoolForward { stage }) => {
+                let p = pool(stage);
+                Call::new(&self.pool_forward, &PoolParams::new(&p, 0), pool_forward_grid(&p))
+            }
+            ("max_pool_backward", Op::PoolBackward { stage }) => {
+                let p = pool(stage);
+                Call::new(&self.pool_backward, &PoolParams::new(&p, MUL_RELU_DERIV), pool_backward_grid(&p))
+            }
+            ("conv2d_backward_input", Op::ConvBackwardInput { stage }) => {
+                let c = &lay.convs[stage].conv;
+                let flags = plan.conv_backward_target(stage).1;
+                Call::new(self.backward_input.pick(c.in_c), &conv(stage, flags, 0), backward_input_grid(c))
+            }
+            ("conv2d_filter_grad", Op::ConvFilterGrad { stage }) => {
+                let c = &lay.convs[stage].conv;
+                Call::new(self.filter_grad.pick(c.out_c), &conv(stage, 0, 0), filter_grad_grids(c).0)
+            }
+            ("conv2d_grad_reduce", Op::ConvFilterGrad { stage }) => {
+                Call::new(&self.grad_reduce, &conv(stage, 0, 0), filter_grad_grids(&lay.convs[stage].conv).1)
+            }
+            ("conv2d_norms_approx", Op::ConvNorms { stage, row, .. }) => {
+                Call::new(&self.norms_approx, &conv(stage, APPROX, row), norms_approx_grid())
+            }
+            ("conv2d_norms", Op::ConvNorms { stage, row, .. }) => {
+                let c = &lay.convs[stage].conv;
+                Call::new(self.norms.pick(c.out_c), &conv(stage, 0, row), norms_grids(c).0)
+            }
+            ("conv2d_norms_reduce", Op::ConvNorms { stage, row, .. }) => {
+                Call::new(&self.norms_reduce, &conv(stage, 0, row), norms_grids(&lay.convs[stage].conv).1)
+            }
+            (kernel, op) => unreachable!("{op:?} launches no {kernel} of the conv family (Plan::bindings)"),
         }
     }
 }

@@ -1,11 +1,20 @@
-//! One compute pipeline per WGSL kernel in `shaders/`, compiled once (the matmul family's in
-//! [`super::matmul`], the convolutions' in [`super::conv`]). Each kernel's group 0
-//! holds its own parameters and buffers; group 1 is the shared per-step uniform
-//! (`shaders/step.wgsl`), bound with a dynamic offset so that several batches (evaluation
-//! chunks) can be encoded into one submission.
+//! What every kernel family shares: a compiled kernel ([`Kernel`]: its pipeline and its
+//! bind-group layout, made from its `plan::bindings` signature), what a family decides for one
+//! launch of an op ([`Call`], from the step's sizes in [`StepShape`]), the per-step uniform
+//! ([`StepUniform`]) and the set of every family's pipelines ([`Kernels`]).
+//!
+//! The families, each with its parameter structs, pipelines and its choice of variant,
+//! parameters and grid per op: [`super::matmul`], [`super::conv`] (convolutions, pooling, the
+//! image transform), [`super::small`] (the one-pass kernels: gather, loss, bias gradient, norms,
+//! update, sums, inner products). Each kernel's group 0 holds its own parameters and buffers;
+//! group 1 is the shared per-step uniform (`shaders/step.wgsl`), bound with a dynamic offset so
+//! that several batches (evaluation chunks) can be encoded into one submission.
 
+use super::engine::Grid;
 use super::matmul::MatmulKernels;
-use crate::plan::bindings::{self as sig, Access, Signature};
+use super::small::{GatherParams, SmallKernels};
+use crate::plan::bindings::{Access, Signature};
+use crate::plan::Plan;
 use bytemuck::{Pod, Zeroable};
 use std::borrow::Cow;
 
@@ -34,20 +43,41 @@ pub struct StepUniform {
     pub _pad: [u32; 2],
 }
 
-/// Mirror of `Params` in `shaders/gather_batch.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct GatherParams {
-    pub dim: u32,
-    pub format: u32,
-    pub scale: f32,
-    pub _pad: u32,
+/// What a family reads of the engine to choose a launch: the plan and the sizes the engine
+/// fixed when it was made.
+#[derive(Clone, Copy, Debug)]
+pub struct StepShape<'a> {
+    pub plan: &'a Plan,
+    /// Rows of the per-batch buffers (the norm rows' stride).
+    pub m_max: u32,
+    /// Lanes of the update's partial sums of ‖ḡ‖² (`reference::sgd_update::partials`).
+    pub n_partials: u32,
+    /// The gather's parameters for the data split this op reads (training or test).
+    pub gather: GatherParams,
+    /// The scale of the stored features (1/255 for bytes): the standardisation floor's unit.
+    pub byte_scale: f32,
 }
 
-/// The `Params` of the small 1-D kernels: four u32s whose meaning each shader's header gives.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct Params4(pub [u32; 4]);
+/// What a kernel family decides for one launch of an op: the pipeline that runs (the kernel's
+/// own, or a tile variant with the same bindings), the bytes of its parameter uniform and its
+/// grid. The buffers are not chosen here: the engine binds them from `Plan::bindings`.
+pub struct Call<'k> {
+    pub kernel: &'k Kernel,
+    /// A variant of `kernel` with the same bindings (a matmul tile shape), if not its own.
+    pub pipeline: Option<wgpu::ComputePipeline>,
+    pub params: Vec<u8>,
+    pub grid: Grid,
+    /// For chunks of at most this many rows: another pipeline with the same bindings, and its
+    /// grid (the matmul's 16-row tiles).
+    pub small: Option<(u32, wgpu::ComputePipeline, Grid)>,
+}
+
+impl<'k> Call<'k> {
+    /// `kernel`'s own pipeline with these parameters on this grid.
+    pub fn new<P: Pod>(kernel: &'k Kernel, params: &P, grid: Grid) -> Call<'k> {
+        Call { kernel, pipeline: None, params: bytemuck::bytes_of(params).to_vec(), grid, small: None }
+    }
+}
 
 /// One WGSL kernel's pipeline and its group-0 layout: binding 0 its parameter uniform, then the
 /// storage bindings of its [`Signature`].
@@ -171,19 +201,14 @@ fn pipeline(
     })
 }
 
-/// All kernels and the shared step-uniform layout.
+/// The pipelines every model uses and the shared step-uniform layout (the convolutions' are
+/// built apart, only for models that have them: [`super::conv::ConvKernels`]).
 pub struct Kernels {
     pub step_layout: wgpu::BindGroupLayout,
-    pub gather_batch: Kernel,
     /// The matmul family's pipelines ([`super::matmul`]).
     pub matmul: MatmulKernels,
-    pub softmax_xent: Kernel,
-    pub per_example_norms: Kernel,
-    pub bias_grad: Kernel,
-    pub sgd_update: Kernel,
-    pub reduce_stats: Kernel,
-    pub inner_products: Kernel,
-    pub inner_product_var: Kernel,
+    /// The one-pass kernels' pipelines ([`super::small`]).
+    pub small: SmallKernels,
 }
 
 /// The layout of group 1, the per-step uniform with a dynamic offset, shared by all kernels.
@@ -207,19 +232,7 @@ impl Kernels {
     /// `software`: a software adapter, which also gets the 16-row `blocked16` matmul pipelines.
     pub fn new(device: &wgpu::Device, software: bool) -> Kernels {
         let step_layout = step_layout(device);
-        let k = |signature, body: &str| Kernel::new(device, &step_layout, signature, body);
-        Kernels {
-            gather_batch: k(sig::GATHER_BATCH, include_str!("../../shaders/gather_batch.wgsl")),
-            matmul: MatmulKernels::new(device, &step_layout, software),
-            softmax_xent: k(sig::SOFTMAX_XENT, include_str!("../../shaders/softmax_xent.wgsl")),
-            per_example_norms: k(sig::PER_EXAMPLE_NORMS, include_str!("../../shaders/per_example_norms.wgsl")),
-            bias_grad: k(sig::BIAS_GRAD, include_str!("../../shaders/bias_grad.wgsl")),
-            sgd_update: k(sig::SGD_UPDATE, include_str!("../../shaders/sgd_update.wgsl")),
-            reduce_stats: k(sig::REDUCE_STATS, include_str!("../../shaders/reduce_stats.wgsl")),
-            inner_products: k(sig::INNER_PRODUCTS, include_str!("../../shaders/inner_products.wgsl")),
-            inner_product_var: k(sig::INNER_PRODUCT_VAR, include_str!("../../shaders/inner_product_var.wgsl")),
-            step_layout,
-        }
+        Kernels { matmul: MatmulKernels::new(device, &step_layout, software), small: SmallKernels::new(device, &step_layout), step_layout }
     }
 
     /// Compile every lazily built pipeline now, of both kinds of adapter (the wide tile of

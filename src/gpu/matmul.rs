@@ -1,15 +1,17 @@
 //! The matmul kernel family's host side (`shaders/matmul.wgsl` and `shaders/block8x8.wgsl`): its
 //! parameter struct and the four products a dense layer runs ([`MatmulParams::forward`] …), its
-//! tile shapes ([`MatmulShape`]), its pipelines ([`MatmulKernels`], some compiled on first use)
-//! and the choice of tile and grid for a product ([`MatmulKernels::choose`]). Its bindings are
-//! `plan::bindings::MATMUL`; its CPU twin is `reference::matmul` (fast: `fast::gemm`), called by
-//! the CPU engine's dense ops.
+//! tile shapes ([`MatmulShape`]), its pipelines ([`MatmulKernels`], some compiled on first use),
+//! the choice of tile and grid for a product ([`MatmulKernels::choose`]) and which product each
+//! op runs ([`MatmulKernels::call`]). Its bindings are `plan::bindings::MATMUL`; its CPU twin is
+//! `reference::matmul` (fast: `fast::gemm`), called by the CPU engine's dense ops
+//! (`engine::cpu`: `DenseForward`, `DenseBackward`, `WeightGrad`, `DenseInner`).
 
 use super::engine::Grid;
-use super::kernels::Kernel;
+use super::kernels::{Call, Kernel, StepShape};
 use crate::model::epilogue::{ACCUMULATE, ADD_BIAS, SCALE_INV_M};
 use crate::model::DenseLayer;
 use crate::plan::bindings::MATMUL;
+use crate::plan::Op;
 use bytemuck::{Pod, Zeroable};
 use std::cell::OnceCell;
 
@@ -248,5 +250,23 @@ impl MatmulKernels {
         let direct = self.software && shape == MatmulShape::SQUARE && p.batch_dim != 2 && p.k <= SLICE_ROWS;
         let pipeline = if direct { self.direct.clone() } else { pipeline.clone() };
         MatmulTiles { pipeline, grid: grid(shape), small }
+    }
+}
+
+impl MatmulKernels {
+    /// The product `op` runs (its parameters, tile and grid): a dense layer's forward product,
+    /// its backward δ, its weight gradient (whose rows are a fixed count, the layer's width), or
+    /// the inner products' Ḡ·a + ḡ_b (`Op::DenseInner`'s first launch).
+    pub fn call(&self, op: Op, shape: &StepShape) -> Call<'_> {
+        let (plan, lay) = (shape.plan, &shape.plan.layout);
+        let (p, fixed_rows) = match op {
+            Op::DenseForward { layer } => (MatmulParams::forward(&lay.layers[layer], plan.forward_flags(layer)), None),
+            Op::DenseBackward { layer } => (MatmulParams::backward(&lay.layers[layer], plan.backward_target(layer).1), None),
+            Op::WeightGrad { layer } => (MatmulParams::weight_grad(&lay.layers[layer]), Some(lay.layers[layer].d_out)),
+            Op::DenseInner { layer, .. } => (MatmulParams::inner(&lay.layers[layer]), None),
+            other => unreachable!("{other:?} launches no matmul (Plan::bindings)"),
+        };
+        let tiles = self.choose(&p, fixed_rows);
+        Call { pipeline: Some(tiles.pipeline), small: tiles.small, ..Call::new(&self.kernel, &p, tiles.grid) }
     }
 }

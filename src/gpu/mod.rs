@@ -1,5 +1,8 @@
-//! Everything that touches `wgpu`: adapter and device set-up ([`context`]), one pipeline per
-//! WGSL kernel ([`kernels`]; the matmul and convolution families in [`matmul`] and [`conv`]), and the training engine that owns all GPU buffers ([`engine`]).
+//! Everything that touches `wgpu`: adapter and device set-up ([`context`]); one module per
+//! kernel family, each holding its kernels' parameter structs, pipelines, and per op the
+//! variant, parameters and grid of each launch ([`matmul`], [`conv`], [`small`], on what they
+//! share in [`kernels`]); and the training engine that owns all GPU buffers and binds each
+//! launch from the step plan ([`engine`]).
 //! The same code runs natively (Vulkan, Metal, DX12, GL) and in the browser (WebGPU).
 
 pub mod context;
@@ -7,6 +10,7 @@ pub mod conv;
 pub mod engine;
 pub mod kernels;
 pub mod matmul;
+pub mod small;
 
 pub use context::{AdapterSummary, GpuContext, Requirements};
 pub use engine::GpuEngine;

@@ -94,10 +94,7 @@ pub(super) fn storage_init(device: &wgpu::Device, label: &str, words: &[u32]) ->
     })
 }
 
-pub(super) fn uniform<T: bytemuck::Pod>(device: &wgpu::Device, label: &str, value: &T) -> wgpu::Buffer {
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytemuck::bytes_of(value),
-        usage: wgpu::BufferUsages::UNIFORM,
-    })
+/// A uniform buffer holding `bytes` (a kernel's parameters: [`crate::gpu::kernels::Call`]).
+pub(super) fn uniform(device: &wgpu::Device, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytes, usage: wgpu::BufferUsages::UNIFORM })
 }

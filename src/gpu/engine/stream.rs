@@ -2,8 +2,8 @@
 //! streamed (a split larger than one storage binding, copied in batch order per step). Apart
 //! from the engine because only the gather and the upload before a submission see the difference.
 
-use super::super::kernels::GatherParams;
-use super::dispatch::{storage, storage_init, uniform};
+use super::super::small::GatherParams;
+use super::dispatch::{storage, storage_init};
 use crate::data::{Features, Split};
 
 /// A data split on the GPU: its features (packed bytes or f32 bits) and labels. Resident: the
@@ -13,7 +13,8 @@ use crate::data::{Features, Split};
 pub(super) struct SplitBufs {
     pub(super) features: wgpu::Buffer,
     pub(super) labels: wgpu::Buffer,
-    pub(super) params: wgpu::Buffer,
+    /// The gather's parameters for this split (how its features are stored).
+    pub(super) gather: GatherParams,
     pub(super) stream: Option<Stream>,
 }
 
@@ -26,12 +27,12 @@ pub(super) struct Stream {
 impl SplitBufs {
     pub(super) fn new(device: &wgpu::Device, split: &Split, dim: u32, name: &str, stream_rows: Option<u32>) -> SplitBufs {
         let (format, scale) = split.gpu_format();
-        let params = uniform(device, "gather params", &GatherParams { dim, format, scale, _pad: 0 });
+        let gather = GatherParams { dim, format, scale, _pad: 0 };
         match stream_rows {
             None => SplitBufs {
                 features: storage_init(device, &format!("{name} features"), &split.gpu_words()),
                 labels: storage_init(device, &format!("{name} labels"), &split.labels),
-                params,
+                gather,
                 stream: None,
             },
             Some(rows) => {
@@ -42,7 +43,7 @@ impl SplitBufs {
                 SplitBufs {
                     features: storage(device, &format!("{name} features (streamed)"), words * 4),
                     labels: storage(device, &format!("{name} labels (streamed)"), rows as u64 * 4),
-                    params,
+                    gather,
                     stream: Some(Stream { split: split.clone(), dim: dim as usize, rows }),
                 }
             }

@@ -139,6 +139,7 @@ pub const ENGINE_SOURCES: &[(&str, &str)] = &[
     source!("src/gpu/kernels.rs"),
     source!("src/gpu/matmul.rs"),
     source!("src/gpu/mod.rs"),
+    source!("src/gpu/small.rs"),
     source!("src/model.rs"),
     source!("src/model/epilogue.rs"),
     source!("src/plan/bindings.rs"),
