@@ -122,7 +122,7 @@ pub const ENGINE_SOURCES: &[(&str, &str)] = &[
     source!("src/cabs.rs"),
     source!("src/data/sampler.rs"),
     source!("src/engine/auto.rs"),
-    source!("src/engine/cpu.rs"),
+    source!("src/engine/cpu/mod.rs"),
     source!("src/engine/mod.rs"),
     source!("src/fast/conv.rs"),
     source!("src/fast/gemm.rs"),
