@@ -196,9 +196,12 @@ function reset() {
   engineStarted = false;
   autoPaused = false;
   crashed = false;
-  // The engine first: its data and worker load while the charts are built below.
+  // The engine first; the charts once the worker has answered (its first step, or `ready` when
+  // not playing): Chromium hands a new worker the page's messages (init here) only once this
+  // thread is free, and building the charts takes tens of ms of a core the worker wants.
   const starting = active() ? startEngine() : null;
-  rebuildCharts();
+  if (starting) chartsLater();
+  else rebuildCharts();
   maps?.setRuns([]);
   if (starting) return starting;
   $("backend").replaceChildren(el("span", { class: "badge", text: "waiting" }));
@@ -247,6 +250,11 @@ async function startEngine() {
 const hidden = (part) => document.body.classList.contains(`hide-${part}`);
 
 function onWorker(msg) {
+  // An answer that no step follows soon builds the charts now (the first step builds them
+  // itself, once timed: below).
+  const stepsFollow = msg.type === "steps" || msg.type === "boundary" || (msg.type === "state" && msg.running) ||
+    (msg.type === "ready" && (state.play || playWhenReady));
+  if (!stepsFollow) chartsNow();
   switch (msg.type) {
     case "ready":
       backend = msg.backend;
@@ -281,6 +289,7 @@ function onWorker(msg) {
       for (const rec of msg.records) runs[rec.run]?.push(rec);
       if (timing.firstStepMs === null) timing.firstStepMs = Math.round(performance.now());
       if (msg.marks && startup.firstStep === undefined) { workerMarks(msg.marks); ownMark("firstStep"); } // the first run set's
+      chartsNow();
       scheduleDraw();
       hook.emit();
       break;
@@ -429,7 +438,20 @@ function setRunning(on) {
 
 const allRuns = () => runs.concat(imported);
 
+// A reset that started the engine leaves the charts empty until the worker's first answer
+// (chartsNow), at the latest CHARTS_WAIT_MS later.
+const CHARTS_WAIT_MS = 1500;
+let chartsDue = 0;
+function chartsLater() {
+  clearTimeout(chartsDue);
+  charts.rebuild([], state.x, null); // the previous run set's charts go at once
+  chartsDue = setTimeout(rebuildCharts, CHARTS_WAIT_MS);
+}
+function chartsNow() { if (chartsDue) rebuildCharts(); }
+
 function rebuildCharts() {
+  clearTimeout(chartsDue);
+  chartsDue = 0;
   charts.opts.theme = theme();
   charts.rebuild(allRuns(), state.x, runRules(state).some(adaptive) ? { mmin: state.mmin, mmax: state.mmax } : null);
   draw();

@@ -4,7 +4,8 @@
 //   page → worker  {type:"init", runs:[{id, settings}], evalEvery, mnist, files, gridSize, play}
 //                  (mnist: the bundle's ArrayBuffer, or null: the worker fetches data/mnist.bin;
 //                  files: null, or the user's own [{name, bytes: ArrayBuffer}], transferred)
-//                  {type:"prefetch"} (start fetching data/mnist.bin now: init will want it)
+//                  {type:"prefetch"} (start fetching data/mnist.bin now: init will want it; the
+//                  page's early worker is told by its URL instead, worker.js?prefetch=mnist)
 //                  {type:"play"} {type:"pause"} {type:"step"} {type:"setLr", lr}
 //   worker → page  {type:"ready", backend, info, runs, createMs, marks} (marks: start-up, epoch ms)
 //                  {type:"backend", backend} (the hand-over to WebGPU settled: moved, stayed or failed)
@@ -28,7 +29,12 @@
 // while on WebGPU the worker keeps a snapshot of every run's state (exportState) every
 // SNAPSHOT_MS, and on a failure every run goes back to it on a new CPU trainer
 // (Trainer.createFromState), which trains the steps after it again (see rollBack).
-import { divergedAt, isCrash, refusedSettings } from "./lib/failures.js";
+// lib/failures.js tells failures apart. It is imported beside the engine and the data, not
+// statically: a static import would hold this worker's first line (the fetches below) until it
+// arrived. Messages wait for it (see onmessage); nothing else can fail before one came.
+let divergedAt, isCrash, refusedSettings;
+const helpers = import("./lib/failures.js").then((m) => ({ divergedAt, isCrash, refusedSettings } = m));
+helpers.catch(() => {}); // said when a message comes (onmessage)
 
 const MAX_ROUNDS_PER_SECOND = 120; // keeps tiny 2-D models watchable instead of a blur
 const FLUSH_MS = 50; // batch step records into one message at most this often
@@ -74,13 +80,29 @@ const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 // On one line: wgpu's errors from the browser carry a JS value's text with line breaks.
 const message = (e) => (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ");
 
-/** The engine module, imported and compiled once per instance (wasm-bindgen's init streams it). */
+// The wasm is fetched and compiled (streaming) from the worker's first line, beside the import
+// of its JavaScript glue (cabs.js, then its snippet), not after it: three requests in a row
+// otherwise. A failure is reported by loadEngine, which awaits this.
+const compiled = fetch(new URL("./pkg/cabs_bg.wasm", import.meta.url)).then(async (res) => {
+  if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`.trim());
+  try {
+    return await WebAssembly.compileStreaming(res.clone());
+  } catch (err) {
+    // A host that sends another type than application/wasm: compiled once it has all arrived.
+    if (res.headers.get("content-type")?.split(";")[0].trim() === "application/wasm") throw err;
+    return WebAssembly.compile(await res.arrayBuffer());
+  }
+});
+compiled.catch(() => {}); // reported when loadEngine awaits it
+
+/** The engine module, imported once per instance and instantiated from `compiled`. */
 function loadEngine() {
   if (engine) return Promise.resolve(engine);
   loading ??= (async () => {
     try {
       const mod = await import(instance ? `./pkg/cabs.js?instance=${instance}` : "./pkg/cabs.js");
-      await mod.default();
+      // A fresh instance after a crash reuses the compiled module (a new instance, new memory).
+      await mod.default({ module_or_path: compiled });
       engine = mod;
       if (!marks.engine) {
         marks.engine = epoch();
@@ -100,7 +122,8 @@ function loadEngine() {
 // the init message finds it ready (or under way). A failure is reported when init asks again.
 loadEngine().catch(() => {});
 // The MNIST bundle is fetched here, in parallel with the compile, not through the page: the early
-// worker is told at once ("prefetch"), else init starts it. A failure is forgotten (retried).
+// worker is told by its URL (?prefetch=mnist, read at once), else init starts it. A failure is
+// forgotten (retried when init asks).
 let mnistBytes = null; // a promise of the bundle's bytes (Uint8Array)
 function fetchMnist() {
   mnistBytes ??= (async () => {
@@ -111,7 +134,9 @@ function fetchMnist() {
       throw new Error(`the MNIST bundle data/mnist.bin could not be loaded (${message(err)})`);
     }
     if (!res.ok) throw new Error(`the MNIST bundle data/mnist.bin could not be loaded (HTTP ${res.status}); run scripts/setup.sh`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
+    // Through a Blob: its bytes are collected outside this thread, where arrayBuffer() would
+    // read the body here chunk by chunk (tens of ms of this thread for 8 MB).
+    const bytes = new Uint8Array(await (await res.blob()).arrayBuffer());
     marks.data ??= epoch();
     return bytes;
   })();
@@ -120,6 +145,7 @@ function fetchMnist() {
 }
 // The browser's adapter is asked for now too (what it says does not change while the page lives):
 // auto and gpu need it before their first trainer, backend=cpu only shows its name.
+if (new URL(import.meta.url).searchParams.get("prefetch") === "mnist") fetchMnist().catch(() => {});
 const adapterAsked = describeAdapter().then((a) => { marks.adapter = epoch(); return a; });
 
 /** Every failure ends here: a crash drops the poisoned instance and loads a fresh one. */
@@ -143,10 +169,14 @@ function fail(err) {
   loadEngine().catch((e) => post({ type: "error", message: message(e) }));
 }
 // A trap inside a wasm callback (a step's future) surfaces here, not in any promise.
-self.addEventListener("error", (e) => { if (isCrash(e.error)) { e.preventDefault(); fail(e.error); } });
-self.addEventListener("unhandledrejection", (e) => { if (isCrash(e.reason)) { e.preventDefault(); fail(e.reason); } });
+self.addEventListener("error", (e) => { if (isCrash?.(e.error)) { e.preventDefault(); fail(e.error); } });
+self.addEventListener("unhandledrejection", (e) => { if (isCrash?.(e.reason)) { e.preventDefault(); fail(e.reason); } });
 
+// In the order they came, once lib/failures.js is in (one promise: its callbacks keep the order).
 self.onmessage = (e) => {
+  helpers.then(() => onMessage(e), (err) => post({ type: "error", message: `the training worker could not load lib/failures.js: ${message(err)}` }));
+};
+function onMessage(e) {
   const msg = e.data || {};
   const handle = {
     init: () => start(msg),
@@ -158,7 +188,7 @@ self.onmessage = (e) => {
   }[msg.type];
   if (!handle) return post({ type: "error", message: `the worker got an unknown message '${String(msg.type)}'` });
   Promise.resolve(handle()).catch(fail);
-};
+}
 
 async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, play }) {
   const t0 = performance.now();

@@ -26,12 +26,15 @@ export let earlyAt = null;
 if (typeof document !== "undefined" && document.querySelector("script[data-early-worker]") &&
     window.self === window.top && document.visibilityState !== "hidden") {
   try {
-    const w = new Worker(workerUrl, { type: "module" });
+    // The data set goes in the worker's URL, not in a message: Chromium holds a page's messages
+    // to a new module worker until this thread is free again (main.js's modules are evaluated by
+    // then), ~100 ms later; the URL is read as the worker starts.
+    const mnist = !/(?:^#|&)data=(?!mnist(?:&|$))/.test(location.hash);
+    const w = new Worker(mnist ? new URL("?prefetch=mnist", workerUrl) : workerUrl, { type: "module" });
     earlyAt = performance.now();
     // A worker that failed to load before `start` took it is dropped there: a fresh one fails
     // again, with its handlers attached, and the page says why.
     w.onerror = (e) => { e.preventDefault(); w.failed = true; };
-    if (!/(?:^#|&)data=(?!mnist(?:&|$))/.test(location.hash)) w.postMessage({ type: "prefetch" });
     early = w;
   } catch {
     early = null; // `start` tries again and reports a failure in words
