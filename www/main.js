@@ -12,8 +12,7 @@ import { adaptive } from "./lib/rules.js";
 import { WorkerClient, earlyAt } from "./lib/client.js";
 import { Controls } from "./lib/controls.js";
 import { StatsTable } from "./lib/stats.js";
-import { ShareDialog } from "./lib/share.js";
-// Export and import are loaded on first use: no first load needs them.
+// Export, import and the Share dialog are loaded on first use: no first load needs them.
 const exporter = () => import("./lib/exporter.js");
 import { installHook } from "./lib/hook.js";
 import { UserData, datasetLine } from "./lib/userdata.js";
@@ -57,7 +56,7 @@ const stats = new StatsTable($("stats"));
 // The decision-boundary maps of the 2-D data sets: lib/boundary.js is loaded before the first
 // 2-D run set starts (startEngine), so an MNIST page never fetches it.
 let maps = null;
-const share = new ShareDialog(document.body);
+let share = null; // the Share dialog, made on the first click of Share
 const controls = new Controls($("controls"), { onChange: changeSetting, onPreset: (p) => { if (p.data) userData.clear(false); applyState({ ...state, ...p }); } });
 const userData = new UserData({ onChange: userFilesChanged });
 const hook = installHook({
@@ -507,7 +506,14 @@ function buildBar() {
   $("step").addEventListener("click", step);
   $("reset").addEventListener("click", reset);
   $("x-axis").addEventListener("change", (e) => { state = { ...state, x: e.target.value }; writeHash(); rebuildCharts(); });
-  $("share").addEventListener("click", () => share.open(state, userData.loaded ? "A link cannot carry your files: it reproduces these settings on the built-in data set." : ""));
+  $("share").addEventListener("click", async () => {
+    try {
+      share ??= new (await import("./lib/share.js")).ShareDialog(document.body);
+    } catch (err) {
+      return showError(`the Share dialog could not be loaded (${err.message})`);
+    }
+    share.open(state, userData.loaded ? "A link cannot carry your files: it reproduces these settings on the built-in data set." : "");
+  });
   $("export-csv").addEventListener("click", () => {
     const live = runs.filter((r) => r.length);
     if (live.length) exporter().then(({ downloadCsv }) => downloadCsv(live, userData.loaded ? { ...state, data: "files" } : state)).catch((err) => showError(err.message));

@@ -114,6 +114,7 @@ test("Share gives a link and embed snippets that start training; <cabs-demo> wor
   const page = await openPage(browser, `${server.url}#data=blobs&model=mlp:16&lr=3&backend=cpu&seed=5`);
   await ready(page);
   await page.click("#share");
+  await page.waitForSelector("dialog.share[open] textarea"); // lib/share.js loads on the first click
   const [link, iframe, element] = await page.locator("dialog.share textarea").evaluateAll((ts) => ts.map((t) => t.value));
   assert.equal((await page.textContent("dialog.share")).includes("null"), false, "no literal null in the dialog");
   assert.ok(link.includes("#data=blobs&model=mlp:16&rule=cabs&lr=3") && link.includes("seed=5"), link);

@@ -76,6 +76,7 @@ test("your IDX files: chosen, trained on (the loss falls), shown with their size
   console.log(`# user IDX files on the CPU: first loss ${l0.toFixed(3)}, now ${JSON.stringify(snap.runs)}`);
 
   await page.click("#share");
+  await page.waitForSelector("dialog.share[open]"); // lib/share.js loads on the first click
   assert.match(await page.textContent("dialog.share"), /A link cannot carry your files/);
   await page.click("dialog.share button[value=close]");
 
