@@ -659,7 +659,7 @@ fn without_out_results_go_to_out_reproduction_and_auto_is_resolved_once() {
 
 /// `all_runs.csv` without the columns that time the runs (wall and training seconds differ
 /// between any two sittings), sorted by label.
-fn timeless_runs(dir: &Path) -> Vec<Vec<String>> {
+pub(crate) fn timeless_runs(dir: &Path) -> Vec<Vec<String>> {
     let text = read(&dir.join("all_runs.csv"));
     let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
     let keep: Vec<usize> = (0..header.len()).filter(|&i| !matches!(header[i], "wall_seconds" | "seconds_to_target")).collect();
@@ -675,7 +675,7 @@ fn timeless_runs(dir: &Path) -> Vec<Vec<String>> {
 }
 
 /// results.md from its rules (or flags) to its figures: the tables no timing enters.
-fn verdict_part(dir: &Path) -> String {
+pub(crate) fn verdict_part(dir: &Path) -> String {
     let md = read(&dir.join("results.md"));
     let start = md.find("## Rules compared").or_else(|| md.find("## Flags")).expect("a Flags section");
     let (a, b) = (start, md.find("## Figures").expect("a Figures section"));

@@ -7,7 +7,7 @@
 //! exits at once, as a killed process would (nothing after it runs).
 #![cfg(not(target_arch = "wasm32"))]
 
-use super::reproduce_cli::{fresh_dir, read};
+use super::reproduce_cli::{fresh_dir, read, timeless_runs, verdict_part};
 use crate::common::command::{cabs, command};
 use std::path::Path;
 
@@ -211,47 +211,105 @@ fn steps_budgets_are_checked_and_recorded() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// Phase 1 as a user runs it (docs/STUDY.md): the jobs file of a steps budget, run by GNU
+/// parallel with a joblog; every job stopped part-way (the simulated kill ends each with a
+/// failure, as a signal would); `parallel --resume-failed` continuing each from its checkpoint;
+/// then `--assemble-only`. The runs, tables and B line are those of one `--jobs 2`
+/// reproduction, and B is the one computed here from the CSVs.
 #[test]
-fn a_steps_budgeted_jobs_file_runs_and_assembles_into_the_phase_two_budget() {
-    let out = fresh_dir("steps-jobs");
-    std::fs::create_dir_all(&out).unwrap();
-    let jobs = out.join("jobs.txt");
-    let base = flags(&out, &["--seeds", "2", "--steps", "30", "--eval-every-steps", "3"]);
-    let mut emit = base.clone();
-    emit.extend(["--emit-jobs".to_string(), jobs.display().to_string()]);
-    let (code, stdout, err) = run(&emit, &[]);
+fn a_steps_budgeted_jobs_file_run_by_gnu_parallel_killed_and_resumed_assembles_like_jobs_2() {
+    let version = std::process::Command::new("parallel").arg("--version").output();
+    assert!(
+        version.is_ok_and(|o| o.status.success()),
+        "GNU parallel is missing: install it (apt-get install parallel, as bash scripts/setup.sh test does)"
+    );
+    let (whole, grid) = (fresh_dir("steps-whole"), fresh_dir("steps-jobs"));
+    let base = |out: &Path, extra: &[&str]| {
+        let mut v = flags(out, &["--seeds", "3", "--steps", "30", "--eval-every-steps", "3"]);
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let labels = ["cabs-a0.1", "cabs-a0.1-s2", "cabs-a0.1-s3"];
+    let (code, whole_stdout, err) = run(&base(&whole, &["--jobs", "2"]), &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(stdout.contains("2 jobs written"), "{stdout}");
+
+    std::fs::create_dir_all(&grid).unwrap();
+    let (jobs, joblog) = (grid.join("jobs.txt"), grid.join("joblog.tsv"));
+    let (code, stdout, err) = run(&base(&grid, &["--emit-jobs", jobs.to_str().unwrap()]), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("3 jobs written"), "{stdout}");
     let lines: Vec<String> = read(&jobs).lines().map(str::to_string).collect();
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines.iter().all(|l| l.contains("--steps 30") && l.contains("--eval-every-steps 3")), "{lines:?}");
-    assert!(lines[1].ends_with("--run cabs-a0.1-s2"), "{lines:?}");
-    for l in &lines {
-        let o = std::process::Command::new("sh").arg("-c").arg(l).output().unwrap();
-        assert!(o.status.success(), "{l}: {}", String::from_utf8_lossy(&o.stderr));
+    for (l, label) in lines.iter().zip(labels) {
+        assert!(l.ends_with(&format!("--run {label}")), "{l}");
     }
-    let mut assemble = base.clone();
-    assemble.push("--assemble-only".into());
-    let (code, stdout, err) = run(&assemble, &[]);
+    let parallel = |env: &[(&str, &str)], extra: &[&str]| {
+        std::process::Command::new("parallel")
+            .args(["-j", "2", "--joblog"])
+            .arg(&joblog)
+            .args(extra)
+            .arg("::::")
+            .arg(&jobs)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    // Every job stops after step 17 with its checkpoint saved; the joblog records the failures.
+    let o = parallel(&[(STOP_ENV, "17")], &[]);
+    assert!(!o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log = read(&joblog);
+    let failed = log.lines().skip(1).filter(|l| l.split('\t').nth(6) == Some(&STOPPED.to_string())).count();
+    assert_eq!(failed, 3, "{log}");
+    for label in labels {
+        assert!(grid.join(format!("runs/{label}.ckpt")).exists(), "{label}");
+    }
+    let (code, _, err) = run(&base(&grid, &["--assemble-only"]), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--assemble-only: 3 runs are missing or unfinished"), "{err}");
+    // Rerun from the joblog: each job continues from its checkpoint, none from step 0.
+    let o = parallel(&[], &["--resume-failed"]);
+    let job_err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{job_err}");
+    assert_eq!(job_err.matches("continuing from step 17").count(), 3, "{job_err}");
+    let (code, stdout, err) = run(&base(&grid, &["--assemble-only"]), &[]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(err.matches("not retrained").count(), 2, "{err}");
+    assert_eq!(err.matches("not retrained").count(), 3, "assembling trains nothing: {err}");
+    for label in labels {
+        assert!(!grid.join(format!("runs/{label}.ckpt")).exists(), "{label}: a finished run leaves no checkpoint");
+        let csv = |d: &Path| timeless(&d.join(format!("runs/{label}.csv")));
+        assert_eq!(csv(&grid), csv(&whole), "{label}");
+        let pred = |d: &Path| bytes(&d.join(format!("runs/{label}.pred")));
+        assert_eq!(pred(&grid), pred(&whole), "{label}");
+    }
+    assert_eq!(timeless_runs(&grid), timeless_runs(&whole));
+    assert_eq!(verdict_part(&grid), verdict_part(&whole));
     // B from the CSVs, computed here: the mean of the examples at step 30, rounded up to 10,000.
     let last_examples = |label: &str| -> u64 {
-        let text = read(&out.join(format!("runs/{label}.csv")));
+        let text = read(&grid.join(format!("runs/{label}.csv")));
         let c = text.lines().next().unwrap().split(',').position(|h| h == "examples_seen").unwrap();
         text.lines().last().unwrap().split(',').nth(c).unwrap().parse().unwrap()
     };
-    let (a, b) = (last_examples("cabs-a0.1"), last_examples("cabs-a0.1-s2"));
-    let mean = (a + b) as f64 / 2.0;
-    let line = stdout.lines().find(|l| l.contains("→ B = ")).unwrap_or_else(|| panic!("no B line: {stdout}"));
+    let mean = labels.iter().map(|l| last_examples(l)).sum::<u64>() as f64 / 3.0;
+    let b_line = |out: &str| out.lines().find(|l| l.contains("→ B = ")).unwrap_or_else(|| panic!("no B line: {out}")).to_string();
+    let line = b_line(&stdout);
     assert_eq!(
         line,
         format!(
-            "cabs reproduce: mean examples at 30 steps over the 2 seeds of CABS α = 0.1: {mean:.1} → B = {} (rounded up to 10,000)",
+            "cabs reproduce: mean examples at 30 steps over the 3 seeds of CABS α = 0.1: {mean:.1} → B = {} (rounded up to 10,000)",
             (mean / 10_000.0).ceil() as u64 * 10_000
         )
     );
-    let _ = std::fs::remove_dir_all(&out);
+    assert_eq!(b_line(&whole_stdout), line);
+    // results.md keeps it, and says the budget is in steps.
+    let md = read(&grid.join("results.md"));
+    assert!(md.contains("## Phase-2 budget") && md.contains(&format!("```\n{line}\n```")), "{md}");
+    assert!(md.contains("budget 30 steps per run (at most ") && md.contains("test evaluation every 3 steps"), "{md}");
+    assert!(md.contains("Every run trains for the same number of steps") && !md.contains("same number of examples"), "{md}");
+    for d in [whole, grid] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 #[test]

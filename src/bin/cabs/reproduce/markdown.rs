@@ -173,14 +173,19 @@ pub(super) fn results_md(runs: &[Run], rep: &Report, o: &Options, env: &Env, ext
     let _ = writeln!(s, "{}", if alone { "# Batch-size rules compared: results\n" } else { "# CABS reproduction: results\n" });
     let _ = writeln!(
         s,
-        "**Environment:** engine {}; data {}; model `{}`; seed{} {}; budget {} training examples per run; test evaluation every ~{} examples; CABS {}; {} runs, {:.1} s of run time (the runs' wall times summed).\n",
+        "**Environment:** engine {}; data {}; model `{}`; seed{} {}; {}; CABS {}; {} runs, {:.1} s of run time (the runs' wall times summed).\n",
         env.engine,
         env.data,
         env.model,
         if k > 1 { "s" } else { "" },
         seed_list(&env.seeds),
-        env.budget,
-        env.eval_every,
+        match env.steps {
+            Some((n, every)) => format!(
+                "budget {n} steps per run (at most {} training examples); test evaluation every {every} steps",
+                env.budget
+            ),
+            None => format!("budget {} training examples per run; test evaluation every ~{} examples", env.budget, env.eval_every),
+        },
         env.cabs_settings,
         runs.len(),
         runs.iter().map(|r| r.wall_s).sum::<f64>()
@@ -200,13 +205,26 @@ Cells give the mean over the seeds and, in brackets, the min–max; runs that di
     };
     let _ = writeln!(
         s,
-        "Every run trains on the same number of examples. {seeds_note}\
+        "{} {seeds_note}\
 \"Examples to {tp} %\" is the first test evaluation at or above {tp} % test accuracy, linearly interpolated from the evaluation before it; \
 seconds count training steps only (evaluations excluded), measured on this machine while the runs ran. \
 The smoothed training loss is the mean batch loss over the last {} training examples, each batch weighted by its size. \
 Batch at 25/50/75/100 % is the batch size of the step at that fraction of the run's steps.\n",
+        if env.steps.is_some() {
+            "Every run trains for the same number of steps, so the examples differ between runs: compared per example, a run that \
+used fewer had less training (docs/STUDY.md's phase 1, which fixes the example budget of every other run)."
+        } else {
+            "Every run trains on the same number of examples."
+        },
         env.window
     );
+    if let Some(line) = &env.phase_two {
+        let _ = writeln!(
+            s,
+            "## Phase-2 budget\n\nThe budget B of every other run (docs/STUDY.md): the mean over the seeds of the training examples CABS \
+used in its steps, rounded up to a multiple of 10,000. As `cabs reproduce` printed it:\n\n```\n{line}\n```\n"
+        );
+    }
 
     if alone {
         let _ = writeln!(s, "## Each rule at its best α\n");
@@ -220,8 +238,12 @@ Batch at 25/50/75/100 % is the batch size of the step at that fraction of the ru
         let _ = writeln!(
             s,
             "CABS at α = {} (not tuned); for each fixed batch m the best constant α of the grid below; and that α with inverse-time decay \
-α/(1 + k·t), k = 2m/budget, so that α has halved after half the budget (the decay starts from the constant-α optimum; it was not tuned separately).\n",
-            o.cabs_alpha
+α/(1 + k·t), {}, so that α has halved after half the budget (the decay starts from the constant-α optimum; it was not tuned separately).\n",
+            o.cabs_alpha,
+            match env.steps {
+                Some((n, _)) => format!("k = 2/{n} ({n} steps)"),
+                None => "k = 2m/budget".to_string(),
+            }
         );
     }
     let mut head = format!(

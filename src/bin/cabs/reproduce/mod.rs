@@ -297,6 +297,10 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         }
         (Budget::Examples(b), EvalEvery::Steps(_)) => (b, b),
     };
+    let phase_two = match (budget, &report.cabs) {
+        (Budget::Steps(n), Some(g)) => phase_two_budget(&cache.runs, g, n, o.cabs_alpha),
+        _ => None,
+    };
     let env = Env {
         engine: match (ctx.engine.clone(), &auto_note) {
             (e, Some(note)) => format!("{} ({note})", e.unwrap_or_else(|| settings.backend.clone())),
@@ -309,6 +313,11 @@ pub fn reproduce(a: Args) -> CliResult<()> {
         labels: ctx.data.test.labels.clone(),
         budget: budget_examples,
         eval_every: eval_every_examples,
+        steps: match (budget, eval_every) {
+            (Budget::Steps(n), EvalEvery::Steps(k)) => Some((n, k)),
+            _ => None,
+        },
+        phase_two: phase_two.clone(),
         window,
         target: o.target_accuracy,
         command: command_line(),
@@ -352,10 +361,8 @@ pub fn reproduce(a: Args) -> CliResult<()> {
             eprintln!("cabs: reproduce: note: runs/{n} is not part of this reproduction (left from other flags?)");
         }
     }
-    if let (Budget::Steps(n), Some(g)) = (budget, &report.cabs) {
-        if let Some(line) = phase_two_budget(runs, g, n, o.cabs_alpha) {
-            println!("{line}");
-        }
+    if let Some(line) = &phase_two {
+        println!("{line}");
     }
     let failed: Vec<&Run> = runs.iter().filter(|r| r.failed.is_some()).collect();
     if let Some(first) = failed.first() {
@@ -564,7 +571,7 @@ fn recorded_backend(runs_dir: &std::path::Path, specs: &[RunSpec]) -> CliResult<
 /// examples the CABS runs used in their N steps, rounded up to a multiple of 10,000. One line on
 /// stdout, so that a script can read B (`sed -n 's/.* B = \([0-9]*\) .*/\1/p'`). Runs that
 /// diverged or failed do not count (and are named); None when none finished.
-fn phase_two_budget(runs: &[Run], group: &Group, steps: u64, alpha: f64) -> Option<String> {
+pub(super) fn phase_two_budget(runs: &[Run], group: &Group, steps: u64, alpha: f64) -> Option<String> {
     let done: Vec<&Run> =
         group.iter().map(|&i| &runs[i]).filter(|r| r.failed.is_none() && r.diverged.is_none() && r.steps.len() as u64 >= steps).collect();
     let examples: Vec<u64> = done.iter().filter_map(|r| r.steps.last().map(|s| s.examples)).collect();

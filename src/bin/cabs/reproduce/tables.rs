@@ -141,8 +141,13 @@ pub(super) struct Env {
     pub n_test: usize,
     /// The test labels: McNemar's test and chance level.
     pub labels: Vec<u32>,
+    /// Training examples per run; with a steps budget the most any run used.
     pub budget: u64,
     pub eval_every: u64,
+    /// With `--steps N`: N and the evaluation period in steps (the runs' examples then differ).
+    pub steps: Option<(u64, u64)>,
+    /// With `--steps` and CABS runs: the phase-2 budget B line ([`super::phase_two_budget`]).
+    pub phase_two: Option<String>,
     pub window: u64,
     pub target: f64,
     pub command: String,
