@@ -16,13 +16,16 @@
 //!   kernels bind (`plan::bindings`), which both engines bind from.
 //! - [`fast`]: blocked SIMD GEMM and im2col convolutions, what the CPU engine runs (checked
 //!   against [`reference`]).
-//! - [`gpu`]: adapter/device set-up, one pipeline per WGSL kernel, the GPU training engine.
-//! - [`engine`]: one enum over the GPU engine and the CPU engine, with the same async API. The
-//!   one exception to the order: the native `auto` hand-over (`engine::auto`) moves a running
-//!   [`trainer::Trainer`] between engines, so it imports [`trainer`] and [`run_state`].
+//! - [`gpu`]: adapter/device set-up, one module per kernel family (`gpu::{matmul, conv, small}`:
+//!   parameter structs, pipelines, each op's launches), the GPU training engine.
+//! - [`engine`]: one enum over the GPU engine and the CPU engine (whose twin calls sit in one
+//!   module per kernel family too), with the same async API. An exception to the order: the
+//!   native `auto` hand-over (`engine::auto`) moves a running [`trainer::Trainer`] between
+//!   engines, so it imports [`trainer`] and [`run_state`].
 //! - [`trainer`], [`run_state`]: sampling, the rule and the engine put together (what users
 //!   call), and a run's state between steps, to move it between engines or resume it (each names
-//!   the other's types: one layer).
+//!   the other's types: one layer). The other exception: both hold the checked learning rate,
+//!   [`settings::LearningRate`], which the layer above defines.
 //! - [`settings`], [`probe`], [`record`]: a run's checked settings, and the export formats shared
 //!   by the native runner and the page (the step record's schema, its CSV header and rows).
 //! - `wasm` (wasm32 only): the JavaScript exports.

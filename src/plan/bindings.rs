@@ -8,7 +8,9 @@
 //! kernel is its parameter uniform and is not listed. The GPU pipelines' bind-group layouts are
 //! made from the signatures, and a test parses each shader's binding lines against them.
 //!
-//! Not here: parameter values and grids (the GPU builder and the kernel families in `gpu`).
+//! Not here: parameter values, pipeline variants and grids (each kernel family's module in
+//! `gpu`: `gpu::matmul`, `gpu::conv`, `gpu::small`), nor the CPU twin calls (`engine::cpu`'s
+//! modules of the same families).
 
 use super::{Buf, Op, Plan};
 

@@ -2,11 +2,18 @@
 //!
 //! A [`Plan`] turns a model [`Layout`] into the ordered operations of one training step and of
 //! one forward (evaluation) pass. Each [`Op`] names its kernel, the named buffers ([`Buf`]) its
-//! kernels bind ([`Plan::bindings`]), and its parameters (the layer or stage it belongs to, flags, norm rows);
-//! its grid follows from the buffers' shapes. Both engines run the same list: the GPU engine
-//! binds and encodes it (`gpu::engine`), the CPU engine calls the CPU twin of each kernel
-//! (`engine::cpu`). Dispatch counts, profile labels and `cabs bench` read it too. A new layer type
-//! is one more kind of op here, plus its kernel and twin.
+//! kernels bind ([`Plan::bindings`]), and its parameters (the layer or stage it belongs to,
+//! flags, norm rows). Both engines run the same list: the GPU engine binds and encodes it
+//! (`gpu::engine`), the CPU engine calls the CPU twin of each kernel (`engine::cpu`). Dispatch
+//! counts, profile labels and `cabs bench` read it too.
+//!
+//! **Where a kernel family's host side lives.** Three families: the matmul, the convolutions
+//! (with pooling and the input transform), and the one-pass kernels. Each has its storage
+//! bindings here ([`bindings`]: signatures, and the buffers each op binds), its parameter
+//! structs, pipelines and per-op parameters and grids in `gpu::{matmul, conv, small}`, its CPU
+//! twin calls in `engine::cpu::{dense, conv, small}`, its twins in `reference`, its shaders in
+//! `shaders/` (each header names bindings, grid and twin). A new layer type is one more kind of
+//! op here, plus an arm in each of those.
 //!
 //! **Chunks.** A step of batch m runs the [`Plan::chunk`] ops ⌈m / chunk⌉ times, each on at most
 //! `chunk` examples, then the [`Plan::finish`] ops once. Activations, errors and the gathered

@@ -6,28 +6,23 @@
 //! over independent outputs only, so a run is bit-identical for every thread count.
 //! [`CpuExec`] (buffers + op execution) also serves predictions on arbitrary points for every
 //! model.
+//!
+//! This file holds the buffers, the engine and the step's loop; the twin call of each op sits
+//! with its kernel family's others: [`dense`] (matmul), [`conv`] (convolutions, pooling, the
+//! input transform), [`small`] (the one-pass kernels), as `gpu::{matmul, conv, small}` hold the
+//! same families' GPU side.
+
+mod conv;
+mod dense;
+mod small;
 
 use super::{ConvSnapshot, EvalSums, Snapshot};
 use crate::data::{Dataset, Features, Split};
 use crate::error::{CabsError, Result};
-use crate::fast::pool::{default_threads, ranges, split_rows, Pool};
-use crate::fast::{conv as fast_conv, gemm::matmul_on};
-use crate::model::epilogue::{ACCUMULATE, ADD_BIAS, SCALE_INV_M};
+use crate::fast::pool::{default_threads, Pool};
 use crate::model::Layout;
 use crate::plan::{Buf, Chunking, Extent, Op, Plan};
-use crate::reference::inner_products::{inner_product_var, inner_products};
-use crate::reference::matmul::MatmulSpec;
 use crate::reference::reduce_stats::{reduce_stats, StepSums};
-use crate::reference::{
-    bias_grad::bias_grad,
-    conv2d,
-    crop_standardize::crop_standardize,
-    gather::gather_batch,
-    max_pool,
-    per_example_norms::per_example_norms,
-    sgd_update::{partials, sgd_update},
-    softmax_xent::softmax_xent,
-};
 use std::collections::BTreeMap;
 
 /// A zeroed vector whose allocation failure is an error, not an abort.
@@ -184,210 +179,21 @@ impl CpuExec {
 
     /// Run one op on a chunk.
     pub fn run(&mut self, op: Op, a: &ChunkArgs, lr: f32) {
-        let lay = self.plan.layout.clone();
-        let m = a.rows;
+        // Each family's twin calls sit in their own file, beside nothing else (`dense`, `conv`,
+        // `small`, as `gpu::matmul`, `gpu::conv`, `gpu::small` on the GPU side).
         match op {
-            Op::Gather => {
-                // Split by examples: each row is a copy of its own.
-                let ([], [xb, yb]) = self.io(op);
-                let (mut x, mut y, dim, rs) = (self.take(xb), self.take_u32(yb), lay.input_dim as usize, ranges(m, self.pool.threads()));
-                let parts: Vec<_> = rs.iter().cloned().zip(split_rows(&mut x, &rs, dim)).zip(split_rows(&mut y, &rs, 1)).collect();
-                self.pool.each(parts, |_, ((r, x), y)| gather_batch(a.split, dim, a.perm, a.offset + r.start, r.len(), x, y));
-                self.put(xb, x);
-                self.put_u32(yb, y);
+            Op::DenseForward { .. } | Op::DenseBackward { .. } | Op::WeightGrad { .. } | Op::DenseInner { .. } => self.run_dense(op, a),
+            Op::CropStandardize
+            | Op::ConvForward { .. }
+            | Op::PoolForward { .. }
+            | Op::PoolBackward { .. }
+            | Op::ConvBackwardInput { .. }
+            | Op::ConvFilterGrad { .. }
+            | Op::ConvNorms { .. }
+            | Op::ConvInner { .. } => self.run_conv(op, a),
+            Op::Gather | Op::SoftmaxXent | Op::BiasGrad { .. } | Op::DenseNorms { .. } | Op::SgdUpdate | Op::ReduceStats | Op::InnerVar => {
+                self.run_small(op, a, lr)
             }
-            Op::CropStandardize => {
-                let ([x], [ob]) = self.io(op);
-                let (p, mut out) = (lay.prep.expect("plan has a transform"), self.take(ob));
-                crop_standardize(&p, self.get(x), m, self.floor, &mut out);
-                self.put(ob, out);
-            }
-            Op::ConvForward { stage } => {
-                let ([x, wb], [ob]) = self.io(op);
-                let c = lay.convs[stage];
-                let mut out = self.take(ob);
-                let (w, b) = self.get(wb)[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
-                fast_conv::forward_on(&self.pool, &c.conv, self.get(x), w, b, m, &mut out);
-                let rs = ranges(m, self.pool.threads());
-                self.pool.each(split_rows(&mut out, &rs, c.conv.out_len()), |_, o| o.iter_mut().for_each(|v| *v = v.max(0.0)));
-                self.put(ob, out);
-            }
-            Op::PoolForward { stage } => {
-                let ([xb], [ob, ab]) = self.io(op);
-                let p = lay.convs[stage].pool.expect("plan pools this stage");
-                let (mut out, mut arg) = (self.take(ob), self.take_u32(ab));
-                // Each example's pooling is its own (arg-max indices are within the example).
-                let (x, rs) = (self.get(xb), ranges(m, self.pool.threads()));
-                let parts: Vec<_> =
-                    rs.iter().cloned().zip(split_rows(&mut out, &rs, p.out_len())).zip(split_rows(&mut arg, &rs, p.out_len())).collect();
-                self.pool.each(parts, |_, ((r, o), a)| {
-                    let got = max_pool::forward(&p, &x[r.start * p.in_len()..r.end * p.in_len()], r.len(), o);
-                    a.copy_from_slice(&got);
-                });
-                self.put_u32(ab, arg);
-                self.put(ob, out);
-            }
-            Op::DenseForward { layer } => {
-                let ([x, wb], [ob]) = self.io(op);
-                let d = lay.layers[layer];
-                let spec = MatmulSpec {
-                    m,
-                    n: d.d_out as usize,
-                    k: d.d_in as usize,
-                    trans_a: false,
-                    trans_b: true,
-                    flags: self.plan.forward_flags(layer),
-                };
-                let mut out = self.take(ob);
-                let (w, b) = self.get(wb)[d.w_offset as usize..(d.b_offset + d.d_out) as usize].split_at((d.d_in * d.d_out) as usize);
-                matmul_on(&self.pool, spec, self.get(x), w, b, &[], 0.0, &mut out);
-                self.put(ob, out);
-            }
-            Op::SoftmaxXent => {
-                let ([logits, yb], [db, lb, cb]) = self.io(op);
-                let (mut delta, mut losses, mut correct) = (self.take(db), self.take(lb), self.take(cb));
-                let rows = a.row_base..a.row_base + m;
-                let classes = lay.classes() as usize;
-                let (z, y) = (self.get(logits), self.get_u32(yb));
-                softmax_xent(z, y, m, classes, &mut delta, &mut losses[rows.clone()], &mut correct[rows]);
-                self.put(db, delta);
-                self.put(lb, losses);
-                self.put(cb, correct);
-            }
-            Op::DenseBackward { layer } => {
-                let ([delta, wb, aux], [target]) = self.io(op);
-                let d = lay.layers[layer];
-                let flags = self.plan.backward_target(layer).1;
-                let spec = MatmulSpec { m, n: d.d_in as usize, k: d.d_out as usize, trans_a: false, trans_b: false, flags };
-                let mut out = self.take(target);
-                let w = &self.get(wb)[d.w_offset as usize..d.b_offset as usize];
-                matmul_on(&self.pool, spec, self.get(delta), w, &[], self.get(aux), 0.0, &mut out);
-                self.put(target, out);
-            }
-            Op::PoolBackward { stage } => {
-                let ([dyb, ab, actb], [db]) = self.io(op);
-                let (p, mut dconv) = (lay.convs[stage].pool.expect("pooled"), self.take(db));
-                let (dy, arg, act) = (self.get(dyb), self.get_u32(ab), self.get(actb));
-                let (il, ol, rs) = (p.in_len(), p.out_len(), ranges(m, self.pool.threads()));
-                let parts: Vec<_> = rs.iter().cloned().zip(split_rows(&mut dconv, &rs, il)).collect();
-                self.pool.each(parts, |_, (r, d)| {
-                    let (dy, arg) = (&dy[r.start * ol..r.end * ol], &arg[r.start * ol..r.end * ol]);
-                    max_pool::backward(&p, dy, arg, r.len(), d);
-                    mask_relu(d, &act[r.start * il..r.end * il]);
-                });
-                self.put(db, dconv);
-            }
-            Op::ConvBackwardInput { stage } => {
-                let ([dy, wb, aux], [target]) = self.io(op);
-                let c = lay.convs[stage];
-                let flags = self.plan.conv_backward_target(stage).1;
-                let mut dx = self.take(target);
-                let w = &self.get(wb)[c.w_offset as usize..c.b_offset as usize];
-                fast_conv::backward_input_on(&self.pool, &c.conv, self.get(dy), w, m, &mut dx);
-                if flags != 0 {
-                    let n = m * c.conv.in_len();
-                    mask_relu(&mut dx[..n], &self.get(aux)[..n]);
-                }
-                self.put(target, dx);
-            }
-            Op::WeightGrad { layer } => {
-                let ([delta, x], [gb]) = self.io(op);
-                let d = lay.layers[layer];
-                let flags = SCALE_INV_M | if a.accumulate { ACCUMULATE } else { 0 };
-                let spec = MatmulSpec { m: d.d_out as usize, n: d.d_in as usize, k: m, trans_a: true, trans_b: false, flags };
-                let mut grads = self.take(gb);
-                let out = &mut grads[d.w_offset as usize..d.b_offset as usize];
-                matmul_on(&self.pool, spec, self.get(delta), self.get(x), &[], &[], a.inv_m, out);
-                self.put(gb, grads);
-            }
-            Op::BiasGrad { layer } => {
-                let ([delta], [gb]) = self.io(op);
-                let d = lay.layers[layer];
-                let mut grads = self.take(gb);
-                let out = &mut grads[d.b_offset as usize..(d.b_offset + d.d_out) as usize];
-                bias_grad(self.get(delta), m, d.d_out as usize, a.inv_m, a.accumulate, out);
-                self.put(gb, grads);
-            }
-            Op::ConvFilterGrad { stage } => {
-                let ([x, dy], [gb]) = self.io(op);
-                let c = lay.convs[stage];
-                let mut grads = self.take(gb);
-                let (gw, gbias) = grads[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at_mut(c.conv.filter_len());
-                fast_conv::filter_grad_on(&self.pool, &c.conv, self.get(x), self.get(dy), m, a.inv_m, a.accumulate, gw, gbias);
-                self.put(gb, grads);
-            }
-            Op::DenseNorms { layer, row } => {
-                let ([xb, db], [nb]) = self.io(op);
-                let d = lay.layers[layer];
-                let mut norms = self.take(nb);
-                let (w_rows, b_rows) = norms.split_at_mut((row + 1) * self.m_max);
-                let (w_row, b_row) = (&mut w_rows[row * self.m_max + a.row_base..], &mut b_rows[a.row_base..]);
-                let (x, delta) = (self.get(xb), self.get(db));
-                let (d_in, d_out) = (d.d_in as usize, d.d_out as usize);
-                // Each example's norms are its own two sums, in order: split by examples. (The sums
-                // are sequential adds, a real share of a small MLP's step.)
-                let rs = ranges(m, self.pool.threads());
-                let parts: Vec<_> = rs.iter().cloned().zip(split_rows(w_row, &rs, 1)).zip(split_rows(b_row, &rs, 1)).collect();
-                self.pool.each(parts, |_, ((r, w), b)| {
-                    let (xs, ds) = (&x[r.start * d_in..r.end * d_in], &delta[r.start * d_out..r.end * d_out]);
-                    per_example_norms(xs, ds, r.len(), d_in, d_out, w, b)
-                });
-                self.put(nb, norms);
-            }
-            Op::ConvNorms { stage, approx, row } => {
-                let ([xb, dyb], [nb]) = self.io(op);
-                let c = lay.convs[stage];
-                let (x, dy) = (self.get(xb), self.get(dyb));
-                let pairs = if approx {
-                    conv2d::norms_reference_approx(&c.conv, x, dy, m)
-                } else {
-                    fast_conv::norms_per_example_on(&self.pool, &c.conv, x, dy, m)
-                };
-                let mut norms = self.take(nb);
-                for (i, (w, b)) in pairs.into_iter().enumerate() {
-                    norms[row * self.m_max + a.row_base + i] = w;
-                    norms[(row + 1) * self.m_max + a.row_base + i] = b;
-                }
-                self.put(nb, norms);
-            }
-            Op::DenseInner { layer, first } => {
-                // t_i = Ḡ a_i + ḡ_b: the forward product with the gradient as weights, written
-                // over the layer's output, which the pass no longer needs; then δ_i · t_i.
-                let ([x, gb, delta], [tb, ib]) = self.io(op);
-                let d = lay.layers[layer];
-                let spec = MatmulSpec { m, n: d.d_out as usize, k: d.d_in as usize, trans_a: false, trans_b: true, flags: ADD_BIAS };
-                let mut t = self.take(tb);
-                let (gw, gbias) = self.get(gb)[d.w_offset as usize..(d.b_offset + d.d_out) as usize].split_at((d.d_in * d.d_out) as usize);
-                matmul_on(&self.pool, spec, self.get(x), gw, gbias, &[], 0.0, &mut t);
-                let mut inner = self.take(ib);
-                inner_products(self.get(delta), &t, m, d.d_out as usize, first, &mut inner[a.row_base..]);
-                self.put(ib, inner);
-                self.put(tb, t);
-            }
-            Op::ConvInner { stage, first } => {
-                let ([x, gb, dy], [tb, ib]) = self.io(op);
-                let c = lay.convs[stage];
-                let mut t = self.take(tb);
-                let (gw, gbias) = self.get(gb)[c.w_offset as usize..c.b_offset as usize + c.conv.out_c].split_at(c.conv.filter_len());
-                fast_conv::forward_on(&self.pool, &c.conv, self.get(x), gw, gbias, m, &mut t);
-                let mut inner = self.take(ib);
-                inner_products(self.get(dy), &t, m, c.conv.out_len(), first, &mut inner[a.row_base..]);
-                self.put(ib, inner);
-                self.put(tb, t);
-            }
-            Op::InnerVar => {
-                let ([ib], [sb]) = self.io(op);
-                let (mean, var) = inner_product_var(&self.get(ib)[..m]);
-                self.bufs.insert(sb, vec![mean, var]);
-            }
-            Op::SgdUpdate => {
-                let ([gb, pb], [_params, qb]) = self.io(op);
-                let mut params = self.take(pb);
-                let partials = sgd_update_on(&self.pool, &mut params, self.get(gb), lr);
-                self.put(pb, params);
-                self.put(qb, partials);
-            }
-            Op::ReduceStats => {} // see `CpuEngine::train_step` / `evaluate`: it returns the sums
         }
     }
 
@@ -421,38 +227,6 @@ impl CpuExec {
             }
         }
         out
-    }
-}
-
-/// [`sgd_update`] split over `pool`'s threads, with the same result: the update is element-wise
-/// (split by parameters) and each lane's partial `Σ ḡ²` is its own sum in the same order (split
-/// by lanes, each thread walking the gradient in rows of `lanes` so that the adds vectorise across
-/// lanes instead of striding).
-fn sgd_update_on(pool: &Pool, params: &mut [f32], grads: &[f32], lr: f32) -> Vec<f32> {
-    let lanes = partials(grads.len());
-    let mut out = vec![0.0f32; lanes];
-    let (pr, lr_s) = (ranges(params.len().min(grads.len()), pool.threads()), ranges(lanes, pool.threads()));
-    if pool.threads() == 1 || pr.len() != lr_s.len() {
-        return sgd_update(params, grads, lr); // one thread, or fewer parameters than threads
-    }
-    let parts: Vec<_> =
-        split_rows(params, &pr, 1).into_iter().zip(pr.clone()).zip(split_rows(&mut out, &lr_s, 1).into_iter().zip(lr_s.clone())).collect();
-    pool.each(parts, |_, ((w, wr), (sq, l))| {
-        w.iter_mut().zip(&grads[wr]).for_each(|(w, g)| *w -= lr * g);
-        for row in grads.chunks(lanes) {
-            let row = row.get(l.start..l.end.min(row.len())).unwrap_or(&[]);
-            sq.iter_mut().zip(row).for_each(|(sq, g)| *sq += g * g);
-        }
-    });
-    out
-}
-
-/// Zero `d` where the ReLU output `a` is not positive (`MUL_RELU_DERIV` of the shaders).
-fn mask_relu(d: &mut [f32], a: &[f32]) {
-    for (d, &a) in d.iter_mut().zip(a) {
-        if a <= 0.0 {
-            *d = 0.0;
-        }
     }
 }
 

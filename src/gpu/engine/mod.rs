@@ -5,8 +5,8 @@
 //! change through the step uniform only (one 256-byte slot per chunk, bound with a dynamic
 //! offset), never through a pipeline or bind-group rebuild.
 //!
-//! Split by seam: [`builder`] makes one dispatch per plan op (and picks tile variants by
-//! shape), [`dispatch`] holds what a dispatch is, [`stream`] the data splits (resident or
+//! Split by seam: [`builder`] makes one dispatch per plan op (buffers from the plan's bindings;
+//! pipeline, parameters and grid from the kernel's family in `gpu::{matmul, conv, small}`), [`dispatch`] holds what a dispatch is, [`stream`] the data splits (resident or
 //! streamed), [`step`] the encoding of training steps and evaluation, [`readback`] the copies
 //! back to the host for tests and probes. This file owns the buffers and builds the engine.
 
