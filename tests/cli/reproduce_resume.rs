@@ -312,6 +312,27 @@ fn a_steps_budgeted_jobs_file_run_by_gnu_parallel_killed_and_resumed_assembles_l
     }
 }
 
+/// A jobs file emitted with a relative program and `--out` names both absolutely, so that its
+/// lines run from any folder (a Slurm node, a later shell).
+#[test]
+fn a_jobs_file_runs_from_any_folder() {
+    let dir = fresh_dir("jobs-anywhere");
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    let exe = dir.join("bin/cabs");
+    std::fs::copy(env!("CARGO_BIN_EXE_cabs"), &exe).unwrap();
+    let args = flags(Path::new("rel-out"), &["--data", "blobs", "--steps", "8", "--emit-jobs", "jobs.txt"]);
+    let o = std::process::Command::new("bin/cabs").args(&args).current_dir(&dir).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line = read(&dir.join("jobs.txt")).lines().next().unwrap().to_string();
+    let out = dir.join("rel-out");
+    assert!(line.starts_with(&format!("{} reproduce ", exe.display())), "{line}");
+    assert!(line.ends_with(&format!("--out {} --run cabs-a0.1", out.display())), "{line}");
+    let o = std::process::Command::new("sh").arg("-c").arg(&line).current_dir("/").output().unwrap();
+    assert!(o.status.success(), "{line}: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(timeless(&out.join("runs/cabs-a0.1.csv")).len(), 9, "a header and 8 steps");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn resume_with_backend_auto_takes_the_engine_the_runs_were_trained_on() {
     let out = fresh_dir("resume-auto");

@@ -445,8 +445,16 @@ run this command again to emit them (the finished jobs are emitted again and ski
             }
         }
     }
-    let args: Vec<String> = std::env::args().collect();
-    jobs::write_jobs(file, &args, &ctx.settings.backend, &o.out, &specs)?;
+    // A job may start in another folder than this command (a Slurm node, `parallel --sshlogin`
+    // on a shared file system, a later shell): the program and --out go in as absolute paths.
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(program) = args.first_mut().filter(|p| p.contains('/')) {
+        if let Ok(abs) = std::path::absolute(&*program) {
+            *program = abs.display().to_string();
+        }
+    }
+    let out = std::path::absolute(&o.out).map_err(|e| CliError::Io(format!("cannot resolve --out {}: {e}", o.out.display())))?;
+    jobs::write_jobs(file, &args, &ctx.settings.backend, &out, &specs)?;
     println!("cabs reproduce: {} jobs written to {}{note}", specs.len(), file.display());
     Ok(())
 }
