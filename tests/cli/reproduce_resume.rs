@@ -333,6 +333,33 @@ fn a_jobs_file_runs_from_any_folder() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A run another live process works on is refused (its files untouched); a lock left by a
+/// killed process is taken over, and a finished run leaves none.
+#[test]
+fn a_run_another_process_works_on_is_refused_and_a_killed_ones_lock_taken_over() {
+    let out = fresh_dir("lock");
+    std::fs::create_dir_all(out.join("runs")).unwrap();
+    let lock = out.join("runs/cabs-a0.1.lock");
+    // This test's own process stands for a live job.
+    std::fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
+    let (code, _, err) = run(&flags(&out, &["--run", "cabs-a0.1"]), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("cabs-a0.1: process {} is working on this run", std::process::id())), "{err}");
+    assert!(!out.join("runs/cabs-a0.1.csv").exists() && lock.exists());
+    // A process that has ended (and was reaped) left it.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    std::fs::write(&lock, format!("{pid}\n")).unwrap();
+    let (code, _, err) = run(&flags(&out, &["--run", "cabs-a0.1"]), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!lock.exists(), "a finished run leaves no lock");
+    let left: Vec<String> =
+        std::fs::read_dir(out.join("runs")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(left.iter().all(|n| !n.contains(".lock")), "{left:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 #[test]
 fn resume_with_backend_auto_takes_the_engine_the_runs_were_trained_on() {
     let out = fresh_dir("resume-auto");

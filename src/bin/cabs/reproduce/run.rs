@@ -9,6 +9,7 @@
 //! clock columns aside) and predictions are those of a run that was never stopped. The checkpoint
 //! is used only when the run's record matches these flags and names this engine build (its
 //! source hash); otherwise it is refused, never silently used. It is deleted when the run ends.
+//! While a process works on a run, `runs/<label>.lock` keeps a second one off it.
 
 use super::metrics::{conv_xi_columns, EvalPoint, Run, StepPoint};
 use super::plan::{distinct, RunSpec};
@@ -220,6 +221,54 @@ fn reopen_at(path: &Path, state: &RunState) -> CliResult<(BufWriter<File>, f64, 
     Ok((BufWriter::new(f), clocks.0, clocks.1))
 }
 
+/// `runs/<label>.lock` while a process works on the run: a second process on the same run (a
+/// jobs file started twice, `--resume` while its jobs still run) would write the same CSV and
+/// checkpoint, and could delete the first one's checkpoint. The file holds the owner's process
+/// id; a lock whose process is gone (killed, so it could not remove it) is taken over. Removed
+/// when dropped.
+struct RunLock(PathBuf);
+
+impl RunLock {
+    fn take(runs_dir: &Path, label: &str) -> CliResult<RunLock> {
+        let path = runs_dir.join(format!("{label}.lock"));
+        let me = std::process::id();
+        // Written whole under a name of this process's own, then linked into place: the link
+        // fails if the lock exists, and a reader never sees it without its process id.
+        let mine = runs_dir.join(format!("{label}.lock.{me}"));
+        std::fs::write(&mine, format!("{me}\n")).map_err(|e| CliError::write(&mine, e))?;
+        let mut taken = std::fs::hard_link(&mine, &path);
+        if taken.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists) {
+            let owner = std::fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<u32>().ok());
+            if let Some(pid) = owner.filter(|&pid| process_alive(pid)) {
+                let _ = std::fs::remove_file(&mine);
+                return Err(CliError::run(format!(
+                    "{label}: process {pid} is working on this run ({} names it): wait for it or stop it; if no such process \
+works on it, delete that file",
+                    path.display()
+                )));
+            }
+            // Left by a process that was killed.
+            let _ = std::fs::remove_file(&path);
+            taken = std::fs::hard_link(&mine, &path);
+        }
+        let _ = std::fs::remove_file(&mine);
+        taken.map_err(|e| CliError::write(&path, e))?;
+        Ok(RunLock(path))
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Whether process `pid` exists: `/proc/<pid>` where there is a `/proc`; elsewhere it cannot be
+/// told here, so a lock is taken to be held (its message says how to clear it).
+fn process_alive(pid: u32) -> bool {
+    !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// What `--resume` may do with a run's file.
 #[derive(Debug)]
 pub(super) enum Found {
@@ -281,6 +330,9 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
     let path = ctx.csv_path(spec);
     let ckpt = ctx.checkpoint_path(spec);
     let mut continued = None;
+    // Taken before this process touches the run's files (a complete run read back takes none),
+    // held until they are final: dropped on every return.
+    let _lock: RunLock;
     if ctx.resume {
         let found = check_resume(ctx, spec)?;
         let diverged = match &found {
@@ -309,6 +361,7 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
             }
             return Ok(run);
         }
+        _lock = RunLock::take(&ctx.runs_dir, &label)?;
         continued = match &found {
             Found::Recorded(r) => usable_checkpoint(ctx, spec, r, &cfg)?.map(|state| (state, (**r).clone())),
             _ if regular_or_absent(&ckpt)? => {
@@ -319,15 +372,18 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
             }
             _ => None,
         };
-    } else if regular_or_absent(&ckpt)? {
-        // Not resuming: the run trains from step 0, and a checkpoint of an earlier attempt
-        // would later be taken for this one's.
-        std::fs::remove_file(&ckpt).map_err(|e| CliError::write(&ckpt, e))?;
-        if !ctx.quiet {
-            eprintln!(
-                "cabs: reproduce {tag}: {} of an earlier attempt removed (without --resume a run starts from step 0)",
-                ckpt.display()
-            );
+    } else {
+        _lock = RunLock::take(&ctx.runs_dir, &label)?;
+        if regular_or_absent(&ckpt)? {
+            // Not resuming: the run trains from step 0, and a checkpoint of an earlier attempt
+            // would later be taken for this one's.
+            std::fs::remove_file(&ckpt).map_err(|e| CliError::write(&ckpt, e))?;
+            if !ctx.quiet {
+                eprintln!(
+                    "cabs: reproduce {tag}: {} of an earlier attempt removed (without --resume a run starts from step 0)",
+                    ckpt.display()
+                );
+            }
         }
     }
     // Before anything is opened: a FIFO here would block for ever.
