@@ -1,5 +1,6 @@
 // bias_grad.wgsl — mean bias gradient (1/m)·Σ_i δ_i, examples summed in ascending order.
 // CPU twin: reference::bias_grad::bias_grad.
+// Host side: BiasGradParams in src/gpu/small.rs; CPU engine: src/engine/cpu/small.rs.
 // Bindings (group 0): 0 params, 1 delta (m×d_out), 2 grads (flat parameter layout).
 // Dispatch: (ceil(d_out / 64), 1, 1).
 struct Params { d_out: u32, b_off: u32, _p0: u32, _p1: u32 }

@@ -1,6 +1,6 @@
 // block8x8.wgsl — one thread's 8×8 block of accumulators (or its first 4 rows) and its
 // multiply-add, shared by matmul.wgsl's `blocked` entries and conv_gemm.wgsl, appended after
-// either by the host (src/gpu/kernels.rs, src/gpu/conv.rs).
+// either by the host (src/gpu/matmul.rs, src/gpu/conv.rs).
 // Named fields, not an array: dynamically indexed private arrays spill to memory on software
 // GPUs (SwiftShader, lavapipe); constant field accesses stay in registers.
 

@@ -1,6 +1,7 @@
 // conv2d_backward_input.wgsl — dx[i] = convᵀ(dy[i], W), optionally ⊙ relu'(aux[i]) (the
 // derivative of the activation that produced this layer's input).
 // CPU twin: reference::conv2d::backward_input (it scatters; this gathers).
+// Host side: ConvParams in src/gpu/conv.rs; CPU engine: src/engine/cpu/conv.rs.
 // Implicit GEMM (conv_gemm.wgsl): dx = Wᵀ · D̂, rows the C_in input channels, k = (o, u, v)
 // over C_out·K_h·K_w, columns (i, y, x) over the chunk's examples × input pixels; D̂'s entry is
 // dy[i, o, oy, ox] where filter tap (u, v) at output (oy, ox) lands on (y, x), else 0.

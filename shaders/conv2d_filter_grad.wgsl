@@ -2,6 +2,7 @@
 // and Σ δ_{i,p}; conv2d_grad_reduce.wgsl then sums the splits and scales by 1/m.
 // CPU twin: reference::conv2d::filter_grad (which sums examples and positions in one run; the
 // split changes the rounding only, tests compare with tolerances).
+// Host side: ConvParams in src/gpu/conv.rs; CPU engine: src/engine/cpu/conv.rs.
 // Implicit GEMM (conv_gemm.wgsl): G = Δ · X̂ with Δ the [C_out, m·P] errors and X̂ the im2col
 // matrix (rows (i, q) over the chunk's examples × positions, columns (c, u, v)), plus one column
 // of ones whose product is the bias gradient. The long reduction over m·P is cut into splits of

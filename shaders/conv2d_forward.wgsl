@@ -1,6 +1,7 @@
 // conv2d_forward.wgsl — out[i] = act(conv(x[i], W) + b); NCHW; TensorFlow-style SAME/VALID
 // padding (the host passes out_h, out_w and the top/left padding).
 // CPU twin: reference::conv2d::forward (ReLU as in reference::matmul::epilogue).
+// Host side: ConvParams in src/gpu/conv.rs; CPU engine: src/engine/cpu/conv.rs.
 // Implicit GEMM (conv_gemm.wgsl): out = W · X̂ with W the [C_out, C_in·K_h·K_w] filter matrix
 // and X̂ the im2col matrix whose column (i, q) holds the patch of example i under output
 // position q. Columns run over the chunk's examples × positions, so small batches still fill

@@ -2,6 +2,7 @@
 // grads = (1/m)·Σ_s partial[s] (splits in ascending order), added to the earlier chunks' on
 // chunks whose step says accumulate. One thread per filter weight or bias.
 // CPU twin: reference::conv2d::filter_grad (tests compare with tolerances).
+// Host side: ConvParams in src/gpu/conv.rs; CPU engine: src/engine/cpu/conv.rs.
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 partial (see conv2d_filter_grad.wgsl), 2 grads (flat layout).
 // Dispatch: (ceil(C_out·(C_in·K_h·K_w + 1) / 64), 1, 1).

@@ -4,6 +4,7 @@
 // squares; conv2d_norms_reduce.wgsl adds the tiles of each example. The approximation of the
 // reference code is conv2d_norms_approx.wgsl.
 // CPU twin: reference::conv2d::norms_per_example (f64 sums; tests compare with tolerances).
+// Host side: ConvParams in src/gpu/conv.rs; CPU engine: src/engine/cpu/conv.rs.
 // Implicit GEMM (conv_gemm.wgsl) per example: G_i = Δ_i · X̂_i, Δ_i the [C_out, P] errors, X̂_i
 // its im2col matrix [P, C_in·K_h·K_w]; one row of workgroups per example, each thread looping
 // over P / 16 slices (49 for a 28×28 output).

@@ -4,6 +4,7 @@
 // position (strided), then a shared-memory tree. Not a product: O(P·(C_in·K_h·K_w + C_out)) per
 // example, each value loaded once per position it touches, so no tiling to gain.
 // CPU twin: reference::conv2d::norms_reference_approx.
+// Host side: ConvParams in src/gpu/conv.rs; CPU engine: src/engine/cpu/conv.rs.
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 x, 2 dy, 3 norms (rows w_row, w_row + 1 of m_max each).
 // Dispatch: (m, 1, 1).

@@ -1,6 +1,7 @@
 // conv2d_norms_reduce.wgsl — each example's exact filter and bias norms from conv2d_norms's
 // per-tile sums, tiles in ascending order, into norm rows w_row and w_row + 1 at the chunk's rows.
 // CPU twin: reference::conv2d::norms_per_example (tests compare with tolerances).
+// Host side: ConvParams in src/gpu/conv.rs; CPU engine: src/engine/cpu/conv.rs.
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 partial (see conv2d_norms.wgsl), 2 norms (rows of m_max).
 // Dispatch: (ceil(m / 64), 1, 1).

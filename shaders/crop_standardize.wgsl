@@ -2,6 +2,7 @@
 // per-image standardisation (x − mean) / max(std, floor) over all values of the cropped image
 // (TensorFlow's per_image_standardization; the host passes floor = byte scale / √N).
 // CPU twin: reference::crop_standardize (same strided-lane and tree order for the sums).
+// Host side: PrepParams in src/gpu/conv.rs; CPU engine: src/engine/cpu/conv.rs.
 // Bindings (group 0): 0 params, 1 x (m × C·H·W), 2 out (m × C·out_h·out_w).
 // Dispatch: (m, 1, 1) — one workgroup per image.
 struct Prep {

@@ -1,5 +1,6 @@
 // gather_batch.wgsl — copy the batch's features and labels out of the data set on the GPU.
 // CPU twin: reference::gather::gather_batch.
+// Host side: GatherParams in src/gpu/small.rs; CPU engine: src/engine/cpu/small.rs.
 // Bindings (group 0): 0 params, 1 data words, 2 labels, 3 permutation, 4 x (m×dim f32), 5 y (m u32).
 // Dispatch: (ceil(dim / 64), m, 1).
 // Format 0: four grey-level bytes per word (little-endian), value = byte · scale.

@@ -1,6 +1,7 @@
 // inner_product_var.wgsl — mean and sample variance of the batch's per-example inner products
 // p_i = g_iᵀḡ (what the `inner:THETA` rule reads; the mean is ‖ḡ‖² up to rounding).
 // CPU twin: reference::inner_products::inner_product_var.
+// Host side: InnerProductVarParams in src/gpu/small.rs; CPU engine: src/engine/cpu/small.rs.
 // Two passes over the m = step.batch values, so the variance never subtracts two large sums:
 // mean = Σ p_i / m, then var = Σ (p_i − mean)² / (m − 1) (0 when m < 2). Each pass: lane t adds
 // i = t, t + 256, …, then a tree halves the stride (the order of reduce_stats.wgsl).

@@ -1,6 +1,7 @@
 // inner_products.wgsl — one layer's share of the per-example inner products p_i = g_iᵀḡ
 // (the inner-product test of Bollapragada, Byrd and Nocedal 2018; ḡ the batch's mean gradient).
 // CPU twin: reference::inner_products::inner_products.
+// Host side: InnerProductsParams in src/gpu/small.rs; CPU engine: src/engine/cpu/small.rs.
 // t holds the layer's forward product with the mean gradient in place of its weights and bias,
 // made just before by the layer's own forward kernel (dense: t_i = Ḡ·a_i + ḡ_b by matmul.wgsl;
 // convolution: t_i = conv(x_i, Ḡ) + ḡ_b by conv2d_forward.wgsl). The layer's per-example

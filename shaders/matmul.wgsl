@@ -19,6 +19,7 @@
 //   tiny  2·16·16·16 / ((16 + 16)·16·4 B) = 8,192 / 2,048 = 4 FLOP/B (used only where the
 //         product is at most 16 × 16, so no larger tile loads less).
 // CPU twin: reference::matmul::matmul (same flag bits; each output sums k in ascending order).
+// Host side: MatmulParams in src/gpu/matmul.rs; CPU engine: src/engine/cpu/dense.rs.
 // A is M×K (stored K×M when trans_a), B is K×N (stored N×K when trans_b), out is M×N row-major.
 // batch_dim says which of M (1) or K (2) is the batch size, read from the step uniform, so
 // one pipeline and one bind group serve every batch size.

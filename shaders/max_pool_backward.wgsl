@@ -2,6 +2,7 @@
 // thread per input value gathers from the (possibly overlapping) windows that contain it, so no
 // float atomics are needed; optionally ⊙ relu'(aux) of the activation that fed the pool.
 // CPU twin: reference::max_pool::backward.
+// Host side: PoolParams in src/gpu/conv.rs; CPU engine: src/engine/cpu/conv.rs.
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 dy (m × C·out_h·out_w), 2 arg (u32, same shape), 3 aux
 // (m × C·H·W), 4 dx (m × C·H·W).

@@ -1,6 +1,7 @@
 // max_pool_forward.wgsl — max over each window (padded cells never win; ties go to the first
 // maximum in row-major window order), remembering the arg-max for the backward pass.
 // CPU twin: reference::max_pool::forward.
+// Host side: PoolParams in src/gpu/conv.rs; CPU engine: src/engine/cpu/conv.rs.
 // Parameters: struct Conv / Pool and the flag bits from conv_params.wgsl.
 // Bindings (group 0): 0 params, 1 x (m × C·H·W), 2 out (m × C·out_h·out_w), 3 arg (same, u32:
 // index of the winner within the example).

@@ -1,5 +1,6 @@
 // per_example_norms.wgsl — exact per-example squared gradient norms of one dense layer.
 // CPU twin: reference::per_example_norms::per_example_norms.
+// Host side: PerExampleNormsParams in src/gpu/small.rs; CPU engine: src/engine/cpu/small.rs.
 // ‖∂ℓ_i/∂W‖² = ‖a_i‖²·‖δ_i‖² (the gradient is the outer product δ_i a_iᵀ), ‖∂ℓ_i/∂b‖² = ‖δ_i‖².
 // O(m·(d_in + d_out)) work, no per-example gradient is ever formed.
 // Bindings (group 0): 0 params, 1 a (layer input, m×d_in), 2 delta (m×d_out), 3 norms

@@ -1,6 +1,7 @@
 // reduce_stats.wgsl — the step's four sums, in one workgroup, in a fixed order (lane t adds
 // elements t, t+256, …; then a shared-memory tree), so a seed gives the same bits every run.
 // CPU twin: reference::reduce_stats::reduce_stats.
+// Host side: ReduceStatsParams in src/gpu/small.rs; CPU engine: src/engine/cpu/small.rs.
 // Output slot s: stats[4s..4s+4] = (Σ ℓ_i, Σ correct_i, Σ_i ‖g_i‖², ‖ḡ‖²).
 // Bindings (group 0): 0 params, 1 losses, 2 correct, 3 norms, 4 partials, 5 stats.
 // Dispatch: (1, 1, 1).

@@ -1,5 +1,6 @@
 // sgd_update.wgsl — w ← w − α·ḡ, and each thread's Σ ḡ² (for ‖ḡ‖²).
 // CPU twin: reference::sgd_update::sgd_update.
+// Host side: SgdUpdateParams in src/gpu/small.rs; CPU engine: src/engine/cpu/small.rs.
 // Reading ḡ here, where it is read anyway, makes ‖ḡ‖² cost one store per thread. A fixed,
 // small number of threads (`lanes`, at most 64·256) walks the parameters with a grid stride:
 // thread t handles t, t + lanes, …, adding its ḡ² in that order, and writes its own partial.

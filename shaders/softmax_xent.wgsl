@@ -1,5 +1,6 @@
 // softmax_xent.wgsl — per-example softmax cross-entropy, its logit gradient, and correctness.
 // CPU twin: reference::softmax_xent::softmax_xent.
+// Host side: SoftmaxXentParams in src/gpu/small.rs; CPU engine: src/engine/cpu/small.rs.
 // δ_i = softmax(z_i) − onehot(y_i), not divided by m: these are per-example errors, which the
 // per-example norms need; the 1/m of the mean gradient is applied in the gradient matmul.
 // Bindings (group 0): 0 params, 1 logits, 2 labels, 3 delta, 4 losses, 5 correct.
