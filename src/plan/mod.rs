@@ -146,7 +146,10 @@ pub enum Op {
 }
 
 impl Op {
-    /// The kernel's name (the WGSL file without `.wgsl`, and the profile label).
+    /// The kernel's name (the WGSL file without `.wgsl`, and the profile label): one of the op's
+    /// launches in [`Plan::bindings`] (a test holds the two together), the one that names what
+    /// the op is (the inner products' dot, not the product before it; the filter gradient, not
+    /// its reduction).
     pub fn kernel(self) -> &'static str {
         match self {
             Op::Gather => "gather_batch",
@@ -160,7 +163,8 @@ impl Op {
             Op::BiasGrad { .. } => "bias_grad",
             Op::ConvFilterGrad { .. } => "conv2d_filter_grad",
             Op::DenseNorms { .. } => "per_example_norms",
-            Op::ConvNorms { .. } => "conv2d_norms",
+            Op::ConvNorms { approx: false, .. } => "conv2d_norms",
+            Op::ConvNorms { approx: true, .. } => "conv2d_norms_approx",
             Op::SgdUpdate => "sgd_update",
             Op::ReduceStats => "reduce_stats",
             Op::DenseInner { .. } | Op::ConvInner { .. } => "inner_products",
@@ -421,6 +425,19 @@ mod tests {
         assert_eq!(plan.dispatches_per_step(1, false), 5 * 2 + 1);
         assert_eq!(plan.layer_input(0), Buf::Input);
         assert_eq!(plan.backward_target(1).0, Buf::Delta(0));
+    }
+
+    #[test]
+    fn each_ops_kernel_name_is_one_of_its_launches() {
+        let mlp = Layout::new(&ModelSpec::parse("mlp:16,8:tanh").unwrap(), 12, 3).unwrap();
+        for (lay, norms) in [(cnn_mnist(), ConvNorms::Both), (mlp, ConvNorms::Exact)] {
+            let plan = Plan::new(&lay, norms);
+            let ops = plan.chunk.iter().chain(&plan.finish).chain(&plan.forward).chain(&plan.inner).chain(&[Op::InnerVar]);
+            for &op in ops {
+                let launched: Vec<&str> = plan.bindings(op).iter().map(|l| l.signature.kernel).collect();
+                assert!(launched.contains(&op.kernel()), "{op:?} is named {} but launches {launched:?}", op.kernel());
+            }
+        }
     }
 
     #[test]
