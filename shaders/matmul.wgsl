@@ -32,10 +32,9 @@
 // per workgroup and the same 4×4 block per thread,
 // read straight from storage, with no workgroup memory and no barriers. For products whose
 // fixed reduction is at most 16 deep (the output layer's δ back through 10 classes), where
-// one staged slice would be the whole loop and its two barriers all the cost (it also took the
-// weight gradients of chunks of ≤ 16 rows until `blocked` below ran them faster): software GPUs run
-// a barrier as a switch between every group of lanes (the square-tile weight gradient of
-// 784→256 took 204 of a 279 ms m = 16 step on SwiftShader). Each thread loads 4 + 4 values per
+// one staged slice would be the whole loop and its two barriers all the cost: software GPUs run
+// a barrier as a switch between every group of lanes, which outweighs the reloads from storage
+// at so shallow a reduction. Each thread loads 4 + 4 values per
 // k for 16 multiply-adds: 32 FLOP per 32 B, 1 FLOP per byte loaded from storage by each thread
 // (a hardware GPU's L1 serves the 16× reuse across a workgroup that the tiled entry stages by
 // hand; at K ≤ 16 the tiled entry loads each value once too, so it does no better than 16·K·2 /

@@ -204,10 +204,10 @@ impl MatmulKernels {
     }
 
     /// The pipeline and tile for a chunk of at most 16 rows: on a software adapter `blocked16`
-    /// (16×64 tiles of 8×8 blocks, 2–3× faster there than the wide tile's 4×4 blocks); on a
-    /// hardware GPU the wide 16×256 tile, whose 256 threads fill its SIMD lanes (16-thread
-    /// workgroups would leave half a 32-wide warp idle, and no hardware GPU was at hand to
-    /// measure either).
+    /// (16×64 tiles of 8×8 blocks, which software adapters run faster than the wide tile's 4×4
+    /// blocks); on a hardware GPU the wide 16×256 tile, whose 256 threads fill its SIMD lanes
+    /// (16-thread workgroups would leave half a 32-wide warp idle, and no hardware GPU was at
+    /// hand to measure either).
     pub fn strip(&self, p: &MatmulParams) -> (&wgpu::ComputePipeline, MatmulShape) {
         if self.software {
             (self.blocked_entry(&self.blocked16, "blocked16", transposition(p)), MatmulShape::STRIP)
