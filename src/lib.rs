@@ -4,7 +4,8 @@
 //!
 //! Layers of the crate, from the bottom up; a module imports only from its own layer and those
 //! below it (`grep -rn "use crate::" src/<module>` shows it):
-//! - [`error`], [`rng`]: the one error type, seeded randomness.
+//! - [`error`], [`rng`], [`learning_rate`]: the one error type, seeded randomness, and the
+//!   checked learning rate α (held by the trainer and the run state, made by [`settings`]).
 //! - [`data`]: data sets, their files and seeded sampling.
 //! - [`model`]: network shapes (`model::shapes`), the flat parameter layout, and the kernels'
 //!   epilogue flag bits (`model::epilogue`), which the plan, the CPU twins and the GPU side share.
@@ -24,8 +25,7 @@
 //!   engines, so it imports [`trainer`] and [`run_state`].
 //! - [`trainer`], [`run_state`]: sampling, the rule and the engine put together (what users
 //!   call), and a run's state between steps, to move it between engines or resume it (each names
-//!   the other's types: one layer). The other exception: both hold the checked learning rate,
-//!   [`settings::LearningRate`], which the layer above defines.
+//!   the other's types: one layer).
 //! - [`settings`], [`probe`], [`record`]: a run's checked settings, and the export formats shared
 //!   by the native runner and the page (the step record's schema, its CSV header and rows).
 //! - `wasm` (wasm32 only): the JavaScript exports.
@@ -36,6 +36,7 @@ pub mod engine;
 pub mod error;
 pub mod fast;
 pub mod gpu;
+pub mod learning_rate;
 pub mod model;
 pub mod plan;
 pub mod probe;

@@ -20,9 +20,9 @@ use crate::data::sampler::SamplerState;
 use crate::data::{Dataset, Features};
 use crate::engine::{BackendChoice, ConvNorms};
 use crate::error::{CabsError, Result};
+use crate::learning_rate::LearningRate;
 use crate::model::ModelSpec;
 use crate::rules::{AdaDamp, CabsConfig, Gns, Grow, InnerTest, LrSchedule, NormTest, Rule, RuleState};
-use crate::settings::LearningRate;
 use crate::trainer::TrainerConfig;
 use serde::Serialize;
 

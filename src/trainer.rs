@@ -8,11 +8,11 @@ use crate::data::sampler::{BatchSlot, EpochSampler};
 use crate::data::Dataset;
 use crate::engine::{BackendChoice, BackendInfo, ConvNorms, Engine, EngineRequest, Snapshot, TrialBatch};
 use crate::error::{config, CabsError, Result};
+use crate::learning_rate::LearningRate;
 use crate::model::{Layout, ModelSpec};
 use crate::reference::reduce_stats::StepSums;
 use crate::rules::{xi_from_sums, Decision, Rule, RuleRunner, StepInput};
 use crate::run_state::{DataIdentity, EngineSpan, RunState};
-use crate::settings::LearningRate;
 use serde::{Deserialize, Serialize};
 
 /// Everything that defines a run (with the data set and the seed: reproducible).
