@@ -23,8 +23,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     let ix = gid.x % p.in_w;
     let out_len = p.c * p.out_h * p.out_w;
     // Only the windows oy·stride ≤ iy + pad < oy·stride + window (likewise x) can contain this
-    // value: a handful, not every window of the map (that loop took 22 of a 430 ms cnn-mnist step
-    // on lavapipe). Ascending oy, then ox, as the CPU twin sums them.
+    // value: a handful, not every window of the map (a scan of every window costs a thread work
+    // in proportion to the whole map). Ascending oy, then ox, as the CPU twin sums them.
     let ty = iy + p.pad_top;
     let tx = ix + p.pad_left;
     var oy0 = 0u;
