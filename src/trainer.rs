@@ -14,6 +14,7 @@ use crate::reference::reduce_stats::StepSums;
 use crate::rules::{xi_from_sums, Decision, Rule, RuleRunner, StepInput};
 use crate::run_state::{DataIdentity, EngineSpan, RunState};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Everything that defines a run (with the data set and the seed: reproducible).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,7 +107,8 @@ pub struct StepDetail {
 pub struct Trainer {
     cfg: TrainerConfig,
     layout: Layout,
-    data: Dataset,
+    /// Shared with the CPU engine, which reads its batches from it.
+    data: Arc<Dataset>,
     engine: Engine,
     info: BackendInfo,
     sampler: EpochSampler,
@@ -140,6 +142,7 @@ impl Trainer {
             ));
         }
         let params = layout.init_params(cfg.seed);
+        let data = Arc::new(data);
         let (mut engine, info) = Engine::build(EngineRequest {
             choice: cfg.backend,
             layout: layout.clone(),

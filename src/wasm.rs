@@ -21,7 +21,7 @@
 // makes a second call while one runs a prompt "still running" error instead of interleaving.
 #![allow(clippy::await_holding_refcell_ref)]
 
-use crate::data::try_with_capacity;
+use crate::data::{bundle, try_with_capacity, DataName};
 use crate::error::CabsError;
 use crate::run_state::{EvalSchedule, RunState};
 use crate::settings::{LearningRate, Settings};
@@ -291,6 +291,18 @@ fn read_state(v: &JsValue) -> Result<RunState, JsValue> {
     RunState::from_bytes(&bytes).map_err(js_error)
 }
 
+/// The data set `settings.data` names; `mnist` is the bundle's Uint8Array (or undefined/null).
+/// The bundle's copy in wasm memory is handed to the parser, which keeps the training pixels in
+/// it rather than copying them again ([`bundle::parse_owned`]).
+fn dataset(s: &Settings, mnist: &JsValue) -> Result<crate::data::Dataset, JsValue> {
+    let bytes = if mnist.is_undefined() || mnist.is_null() { None } else { Some(file_bytes(mnist, "the MNIST bundle")?) };
+    match (DataName::parse(&s.data), bytes) {
+        (Ok(DataName::Mnist), Some(bytes)) => bundle::parse_owned(bytes),
+        (_, bytes) => s.dataset(bytes.as_deref()),
+    }
+    .map_err(js_error)
+}
+
 /// A new trainer as its JS object, registered with the guard so that its methods refuse a
 /// foreign or freed `this` with a TypeError (see `wasm_guard.js`). With `state`, the trainer
 /// continues that run (on the engine `settings.backend` picks). `cfg` comes from
@@ -320,9 +332,7 @@ impl Trainer {
     /// `"mnist"`. A bad setting rejects with a ConfigError marked `invalidSettings: true`.
     pub async fn create(settings: JsValue, mnist: JsValue) -> Result<JsValue, JsValue> {
         let (s, cfg) = checked_settings(&settings, true)?;
-        let bytes = if mnist.is_undefined() || mnist.is_null() { None } else { Some(file_bytes(&mnist, "the MNIST bundle")?) };
-        let data = s.dataset(bytes.as_deref()).map_err(js_error)?;
-        drop(bytes);
+        let data = dataset(&s, &mnist)?;
         build(cfg, data, None).await
     }
 
@@ -336,9 +346,7 @@ impl Trainer {
     pub async fn create_from_state(settings: JsValue, state: JsValue, mnist: JsValue) -> Result<JsValue, JsValue> {
         let (s, cfg) = checked_settings(&settings, true)?;
         let state = read_state(&state)?;
-        let bytes = if mnist.is_undefined() || mnist.is_null() { None } else { Some(file_bytes(&mnist, "the MNIST bundle")?) };
-        let data = s.dataset(bytes.as_deref()).map_err(js_error)?;
-        drop(bytes);
+        let data = dataset(&s, &mnist)?;
         build(cfg, data, Some(&state)).await
     }
 

@@ -18,6 +18,7 @@ pub use cpu::CpuEngine;
 // Defined with the step plan (both engines and the GPU kernels' hosts use them); kept here too.
 pub use crate::plan::{ConvNorms, ConvSnapshot, EvalSums, Snapshot};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Which engine to use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +88,8 @@ pub enum Engine {
 pub struct EngineRequest<'a> {
     pub choice: BackendChoice,
     pub layout: Layout,
-    pub data: &'a Dataset,
+    /// Shared with the CPU engine (the GPU engine uploads it).
+    pub data: &'a Arc<Dataset>,
     /// The largest batch a step will run (buffers are sized for its chunks).
     pub m_max: u32,
     /// The initial parameters (both engines start from them when `auto` times both).
@@ -114,6 +116,7 @@ impl Engine {
         chunk: Option<u32>,
     ) -> Result<(Engine, BackendInfo)> {
         let trial = TrialBatch { m: m_max.clamp(1, 256), with_stats: true };
+        let data = &Arc::new(data.clone());
         Engine::build(EngineRequest { choice, layout, data, m_max, params, conv_norms, chunk, trial }).await
     }
 
@@ -123,7 +126,7 @@ impl Engine {
         let plan = Plan::new(&layout, conv_norms);
         let make_cpu = || -> Result<(CpuEngine, Chunking)> {
             let chunking = choose_chunk(&plan, m_max, data.memory_bytes(), cpu_budget(), chunk)?;
-            Ok((CpuEngine::new(plan.clone(), chunking, data, m_max, params)?, chunking))
+            Ok((CpuEngine::with_data(plan.clone(), chunking, data.clone(), m_max, params)?, chunking))
         };
         let cpu_info = |chunking: Chunking, choice: Choice, fallback_reason: Option<String>| BackendInfo {
             kind: "cpu".into(),

@@ -24,6 +24,7 @@ use crate::model::Layout;
 use crate::plan::{Buf, Chunking, Extent, Op, Plan};
 use crate::reference::reduce_stats::{reduce_stats, StepSums};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A zeroed vector whose allocation failure is an error, not an abort.
 pub fn try_zeroed<T: Clone + Default>(n: usize, what: &str) -> Result<Vec<T>> {
@@ -233,8 +234,9 @@ impl CpuExec {
 pub struct CpuEngine {
     exec: CpuExec,
     chunking: Chunking,
-    train: Split,
-    test: Split,
+    /// Shared with the trainer, not copied: copying MNIST's 8 MB (into fresh wasm memory)
+    /// would add milliseconds to a trainer's start.
+    data: Arc<Dataset>,
     perm: Vec<u32>,
     /// Rows of the last chunk run (what a snapshot shows of the per-chunk buffers).
     last_rows: usize,
@@ -243,17 +245,16 @@ pub struct CpuEngine {
 }
 
 impl CpuEngine {
+    /// An engine on a copy of `data` (see [`CpuEngine::with_data`] to share it instead).
     pub fn new(plan: Plan, chunking: Chunking, data: &Dataset, m_max: u32, params: &[f32]) -> Result<CpuEngine> {
+        CpuEngine::with_data(plan, chunking, Arc::new(data.clone()), m_max, params)
+    }
+
+    /// An engine that reads its examples from `data`, shared with the caller.
+    pub fn with_data(plan: Plan, chunking: Chunking, data: Arc<Dataset>, m_max: u32, params: &[f32]) -> Result<CpuEngine> {
         let exec = CpuExec::new(plan, chunking.chunk, m_max, data.train.gpu_format().1, params)?;
-        Ok(CpuEngine {
-            exec,
-            chunking,
-            train: data.train.clone(),
-            test: data.test.clone(),
-            perm: (0..data.train.len() as u32).collect(),
-            last_rows: 0,
-            inner_on: false,
-        })
+        let perm = (0..data.train.len() as u32).collect();
+        Ok(CpuEngine { exec, chunking, data, perm, last_rows: 0, inner_on: false })
     }
 
     /// Compute the per-example inner products p_i = g_iᵀḡ (and their variance) in every
@@ -313,7 +314,7 @@ impl CpuEngine {
         let ops: Vec<Op> = self.exec.plan.chunk.iter().copied().filter(|op| with_stats || !op.is_norm()).collect();
         let spans: Vec<(u32, u32)> = self.chunking.spans(m).collect();
         let args = |k: usize| ChunkArgs {
-            split: &self.train,
+            split: &self.data.train,
             perm: Some(&self.perm),
             offset: (offset + spans[k].0) as usize,
             rows: spans[k].1 as usize,
@@ -335,7 +336,7 @@ impl CpuEngine {
                 self.exec.run(op, &a, lr);
             }
         }
-        let dummy = ChunkArgs { split: &self.train, perm: None, offset: 0, rows: 0, row_base: 0, inv_m, accumulate: false };
+        let dummy = ChunkArgs { split: &self.data.train, perm: None, offset: 0, rows: 0, row_base: 0, inv_m, accumulate: false };
         for op in self.exec.plan.finish.clone() {
             self.exec.run(op, &dummy, lr);
         }
@@ -344,13 +345,13 @@ impl CpuEngine {
 
     /// Loss and accuracy over the test split, in chunks of at most one chunk's rows.
     pub fn evaluate(&mut self) -> EvalSums {
-        let n = self.test.len();
+        let n = self.data.test.len();
         let mut out = EvalSums { n, ..Default::default() };
         let ops = self.exec.plan.forward.clone();
         let mut offset = 0;
         while offset < n {
             let rows = (n - offset).min(self.exec.chunk);
-            let args = ChunkArgs { split: &self.test, perm: None, offset, rows, row_base: 0, inv_m: 1.0, accumulate: false };
+            let args = ChunkArgs { split: &self.data.test, perm: None, offset, rows, row_base: 0, inv_m: 1.0, accumulate: false };
             for &op in &ops {
                 self.exec.run(op, &args, 0.0);
             }
