@@ -413,19 +413,37 @@ impl Layout {
             let b = b_off as usize..(b_off + n_bias) as usize;
             match self.init.get(i) {
                 Some(init) => {
-                    p[w].iter_mut().for_each(|v| *v = (rng.truncated_normal() * init.weight_std) as f32);
+                    fill_weights(&mut rng, &mut p[w], init.weight_std, Rng::truncated_normal);
                     p[b].fill(init.bias);
                 }
                 None => {
                     let relu = activated && (i < self.convs.len() || self.activation == Activation::Relu);
                     let std = (if relu { 2.0 } else { 1.0 } / fan_in as f64).sqrt();
-                    p[w].iter_mut().for_each(|v| *v = (rng.normal() * std) as f32);
+                    fill_weights(&mut rng, &mut p[w], std, Rng::normal);
                 }
             }
         }
         p
     }
 }
+
+/// `w[i] = draw() · std` in order, in slices of [`INIT_SLICE`] weights, each filled by a call
+/// that is not inlined: in a browser a wasm function runs as baseline code until a later call
+/// of it gets the optimised code, so one loop over all weights would run unoptimised to its end.
+fn fill_weights<D: Fn(&mut Rng) -> f64>(rng: &mut Rng, w: &mut [f32], std: f64, draw: D) {
+    #[inline(never)]
+    fn fill_slice<D: Fn(&mut Rng) -> f64>(rng: &mut Rng, w: &mut [f32], std: f64, draw: &D) {
+        for v in w {
+            *v = (draw(rng) * std) as f32;
+        }
+    }
+    for part in w.chunks_mut(INIT_SLICE) {
+        fill_slice(rng, part, std, &draw);
+    }
+}
+
+/// Weights per [`fill_weights`] call.
+const INIT_SLICE: usize = 4096;
 
 #[cfg(test)]
 mod tests {
@@ -472,5 +490,56 @@ mod tests {
         let tiny = ImageShape { c: 1, h: 20, w: 20 };
         let err = Layout::for_input(&ModelSpec::parse("cnn-cifar").unwrap(), 400, Some(tiny), 10).unwrap_err().to_string();
         assert!(err.contains("crops to 24×24"), "{err}");
+    }
+
+    /// The weights as one plain loop per layer draws them, the way they were first defined.
+    fn plain_init(l: &Layout, seed: u64) -> Vec<f32> {
+        let mut rng = Rng::derive(seed, 1);
+        let mut p = vec![0.0f32; l.param_count as usize];
+        let mut i = 0;
+        for c in &l.convs {
+            let init = l.init.get(i).copied();
+            for v in &mut p[c.w_offset as usize..c.b_offset as usize] {
+                *v = match init {
+                    Some(init) => (rng.truncated_normal() * init.weight_std) as f32,
+                    None => (rng.normal() * (2.0 / c.conv.patch_len() as f64).sqrt()) as f32,
+                };
+            }
+            p[c.b_offset as usize..c.b_offset as usize + c.conv.out_c].fill(init.map_or(0.0, |i| i.bias));
+            i += 1;
+        }
+        for d in &l.layers {
+            let init = l.init.get(i).copied();
+            let relu = d.activated && l.activation == Activation::Relu;
+            for v in &mut p[d.w_offset as usize..d.b_offset as usize] {
+                *v = match init {
+                    Some(init) => (rng.truncated_normal() * init.weight_std) as f32,
+                    None => (rng.normal() * (if relu { 2.0 } else { 1.0 } / d.d_in as f64).sqrt()) as f32,
+                };
+            }
+            p[d.b_offset as usize..(d.b_offset + d.d_out) as usize].fill(init.map_or(0.0, |i| i.bias));
+            i += 1;
+        }
+        p
+    }
+
+    #[test]
+    fn init_params_draws_the_weights_of_one_plain_loop_bit_for_bit() {
+        let mnist = Some(ImageShape { c: 1, h: 28, w: 28 });
+        for (model, dim, image) in [
+            ("mlp:256", 784, None),
+            ("mlp:64,32:tanh", 784, None),
+            ("logreg", 2, None),
+            ("cnn-small", 784, mnist),
+            ("cnn-mnist", 784, mnist),
+        ] {
+            let l = Layout::for_input(&ModelSpec::parse(model).unwrap(), dim, image, 10).unwrap();
+            for seed in [1, 7] {
+                let (got, want) = (l.init_params(seed), plain_init(&l, seed));
+                assert!(got.len() > INIT_SLICE || model == "logreg" || model == "cnn-small", "{model}: several slices");
+                let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same && got.len() == want.len(), "{model}, seed {seed}: the weights differ from the plain loop's");
+            }
+        }
     }
 }
