@@ -262,9 +262,21 @@ mod native {
     /// The GPU engine being built on another thread, and the decision once it is.
     pub struct HandOver {
         pending: Option<Receiver<Result<Trainer>>>,
+        /// The thread building the GPU engine, joined when the hand-over is dropped (see Drop).
+        builder: Option<std::thread::JoinHandle<()>>,
         wait_at: Option<u64>,
         force_move: bool,
         started_ms: f64,
+    }
+
+    /// A process must not exit while the driver compiles on another thread: Mesa's lavapipe
+    /// segfaulted in its teardown in 1 of 12 short `cabs train` runs that ended before the GPU
+    /// engine was built. So a hand-over waits for its build when dropped (bounded by the build's
+    /// own time, seconds on a software GPU).
+    impl Drop for HandOver {
+        fn drop(&mut self) {
+            self.finish_build();
+        }
     }
 
     impl HandOver {
@@ -285,14 +297,14 @@ mod native {
             };
             let gpu_cfg = TrainerConfig { backend: BackendChoice::Gpu, ..cfg.clone() };
             let (tx, rx) = mpsc::channel();
-            std::thread::Builder::new()
+            let builder = std::thread::Builder::new()
                 .name("cabs gpu engine".into())
                 .spawn(move || {
                     // The receiver may be gone (the run ended first): nothing to tell then.
                     let _ = tx.send(pollster::block_on(Trainer::new(gpu_cfg, data)));
                 })
                 .map_err(|e| crate::error::CabsError::Config(format!("cannot start a thread to build the GPU engine: {e}")))?;
-            Ok(HandOver { pending: Some(rx), wait_at, force_move, started_ms: now_ms() })
+            Ok(HandOver { pending: Some(rx), builder: Some(builder), wait_at, force_move, started_ms: now_ms() })
         }
 
         /// At the end of a run still waiting for the GPU engine: why it cannot be had, if its
@@ -302,6 +314,17 @@ mod native {
             match self.pending.as_ref()?.recv_timeout(grace) {
                 Ok(Err(e)) => Some(format!("no usable GPU: {e}")),
                 _ => None,
+            }
+        }
+
+        /// Waits until the thread building the GPU engine has ended, dropping what it built
+        /// here. Called by Drop; public so that a caller can say first that it waits.
+        pub fn finish_build(&mut self) {
+            if let Some(rx) = self.pending.take() {
+                drop(rx.recv());
+            }
+            if let Some(builder) = self.builder.take() {
+                let _ = builder.join();
             }
         }
 

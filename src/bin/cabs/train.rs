@@ -330,11 +330,14 @@ pub fn train(a: Args) -> CliResult<()> {
     });
     bar.finish_and_clear();
     if let Some(h) = handover.as_mut().filter(|h| h.is_pending()) {
-        // The thread building it is left to the process's exit; a machine without an adapter
-        // has its answer within a few milliseconds, and is told so.
+        // A machine without an adapter has its answer within a few milliseconds, and is told
+        // so; otherwise the build is awaited before the process exits (HandOver's Drop says why).
         match h.failure_within(std::time::Duration::from_millis(100)) {
             Some(why) => eprintln!("cabs: auto: stayed on CPU: {why}"),
-            None => eprintln!("cabs: auto: stayed on CPU: the run ended before the GPU engine was built"),
+            None => {
+                eprintln!("cabs: auto: stayed on CPU: the run ended before the GPU engine was built (waiting for its build to end before exiting)");
+                h.finish_build();
+            }
         }
     }
     // Whatever happened, keep every row written so far; a failed flush is an error of its own.
