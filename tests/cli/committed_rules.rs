@@ -202,6 +202,35 @@ fn readme_links_only_files_that_exist() {
     assert!(!repo_path(format!("{SET}/figures/no-such-figure.svg")).exists());
 }
 
+/// README shows the set's figure and quotes its verdict lines word for word from results.md (the
+/// lines set off as a quotation), with the run count and budget of the set's own command; a
+/// verdict changed in README is caught.
+#[test]
+fn readme_quotes_the_rules_verdicts_word_for_word() {
+    let Some(src) = the_set() else { return };
+    if std::env::var_os("CABS_RULES_SET").is_some() {
+        return; // a rehearsal set is not the one README describes
+    }
+    let readme = read(&repo_path("README.md"));
+    let md = read(&src.join("results.md"));
+    assert!(readme.contains(&format!("]({SET}/figures/rules.svg)")), "README shows the rules' batch-size figure");
+    let quoted: Vec<&str> = readme.lines().filter_map(|l| l.strip_prefix("> - At least as good as ")).collect();
+    assert_eq!(quoted.len(), 2, "README quotes the two verdict lines (training loss, test accuracy)");
+    let in_results = |q: &str| md.lines().any(|l| l == format!("- At least as good as {q}"));
+    for q in &quoted {
+        assert!(in_results(q), "README's verdict is not results.md's: {q}");
+    }
+    let doctored = quoted[0].replacen("**supported**", "**not shown**", 1);
+    assert!(doctored != quoted[0] && !in_results(&doctored), "a changed verdict goes unnoticed");
+    let command = command_of(&md);
+    let runs = run_labels(&src.join("runs")).len();
+    let examples: usize = flag(&command, "--examples").unwrap().parse().unwrap();
+    let thousands = format!("{},{:03}", examples / 1000, examples % 1000);
+    let flat = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&format!("{thousands} examples per run")), "README's budget is the set's: {thousands}");
+    assert!(flat.contains(&format!("{runs} runs")), "README's run count is the set's: {runs}");
+}
+
 /// The set is what the tool makes of its run files: its own command (from results.md) rerun with
 /// --resume into a fresh folder retrains nothing and gives the same summary.csv, all_runs.csv and
 /// results.md (but the command line); every run file has its record and its predictions, the run
