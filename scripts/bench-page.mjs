@@ -247,6 +247,26 @@ const keys = [...new Set(variants.flatMap((v) => results.get(v).flatMap((x) => O
 if (keys.length) {
   console.log(`\nstart-up marks, ms since navigation (medians)\n${"mark".padEnd(22)}${variants.map((v) => v.slice(0, 18).padStart(20)).join("")}`);
   for (const k of keys) console.log(`${k.padEnd(22)}${variants.map((v) => { const xs = results.get(v).map((x) => x.startup[k]).filter(Number.isFinite); return (xs.length ? median(xs).toFixed(0) : "–").padStart(20); }).join("")}`);
+  // Per page, not from the medians above (each mark's median may come from another page): what
+  // the first trainer waited for last (the engine, the data or the page's init message), how
+  // long making it took after that, and the first step after it.
+  const gates = ["worker.engine", "worker.data", "worker.init"];
+  const spans = (x) => {
+    const s = x.startup, at = gates.filter((g) => Number.isFinite(s[g]));
+    if (!at.length || !Number.isFinite(s["worker.firstTrainer"]) || !Number.isFinite(s.firstStep)) return null;
+    const last = at.reduce((a, b) => (s[b] > s[a] ? b : a));
+    return { last: last.slice(7), create: s["worker.firstTrainer"] - s[last], step: s.firstStep - s["worker.firstTrainer"] };
+  };
+  const per = variants.map((v) => results.get(v).map(spans).filter(Boolean));
+  if (per.some((p) => p.length)) {
+    console.log(`\nper page, medians: the first trainer's last wait, making it, then the first step (ms)`);
+    for (const [i, v] of variants.entries()) {
+      const p = per[i];
+      if (!p.length) continue;
+      const waits = gates.map((g) => g.slice(7)).map((g) => `${g} ${p.filter((x) => x.last === g).length}`).join(", ");
+      console.log(`${v.slice(0, 28).padEnd(30)}waited last for: ${waits}; making it ${median(p.map((x) => x.create)).toFixed(0)}; first step ${median(p.map((x) => x.step)).toFixed(0)}`);
+    }
+  }
 }
 }
 for (const v of variants) {

@@ -293,12 +293,12 @@ pub struct ConvKernels {
 
 impl ConvKernels {
     pub fn new(device: &wgpu::Device, step_layout: &wgpu::BindGroupLayout) -> ConvKernels {
-        let prelude = include_str!("../../shaders/conv_params.wgsl");
+        let prelude = wgsl!("conv_params.wgsl");
         let k = |signature, body: &str| Kernel::new(device, step_layout, signature, &format!("{prelude}\n{body}"));
-        let gemm = include_str!("../../shaders/conv_gemm.wgsl");
-        let block = include_str!("../../shaders/block8x8.wgsl");
+        let gemm = wgsl!("conv_gemm.wgsl");
+        let block = wgsl!("block8x8.wgsl");
         // The filter gradient and the exact norms multiply the same operands (one definition).
-        let operands = include_str!("../../shaders/conv_filter_operands.wgsl");
+        let operands = wgsl!("conv_filter_operands.wgsl");
         let shape = |signature, rows: u32, body: &str| {
             let consts = format!("const TILE_M: u32 = {rows}u;\nconst BLOCK_M: u32 = {}u;", rows / 8);
             k(signature, &format!("{consts}\n{body}\n{gemm}\n{block}"))
@@ -306,16 +306,16 @@ impl ConvKernels {
         let tiled =
             |signature: Signature, body: &str| Tiled { square: shape(signature, TILE, body), narrow: shape(signature, NARROW_ROWS, body) };
         ConvKernels {
-            crop_standardize: Kernel::new(device, step_layout, sig::CROP_STANDARDIZE, include_str!("../../shaders/crop_standardize.wgsl")),
-            forward: tiled(sig::CONV2D_FORWARD, include_str!("../../shaders/conv2d_forward.wgsl")),
-            backward_input: tiled(sig::CONV2D_BACKWARD_INPUT, include_str!("../../shaders/conv2d_backward_input.wgsl")),
-            filter_grad: tiled(sig::CONV2D_FILTER_GRAD, &format!("{operands}\n{}", include_str!("../../shaders/conv2d_filter_grad.wgsl"))),
-            grad_reduce: k(sig::CONV2D_GRAD_REDUCE, include_str!("../../shaders/conv2d_grad_reduce.wgsl")),
-            norms: tiled(sig::CONV2D_NORMS, &format!("{operands}\n{}", include_str!("../../shaders/conv2d_norms.wgsl"))),
-            norms_reduce: k(sig::CONV2D_NORMS_REDUCE, include_str!("../../shaders/conv2d_norms_reduce.wgsl")),
-            norms_approx: k(sig::CONV2D_NORMS_APPROX, include_str!("../../shaders/conv2d_norms_approx.wgsl")),
-            pool_forward: k(sig::MAX_POOL_FORWARD, include_str!("../../shaders/max_pool_forward.wgsl")),
-            pool_backward: k(sig::MAX_POOL_BACKWARD, include_str!("../../shaders/max_pool_backward.wgsl")),
+            crop_standardize: Kernel::new(device, step_layout, sig::CROP_STANDARDIZE, wgsl!("crop_standardize.wgsl")),
+            forward: tiled(sig::CONV2D_FORWARD, wgsl!("conv2d_forward.wgsl")),
+            backward_input: tiled(sig::CONV2D_BACKWARD_INPUT, wgsl!("conv2d_backward_input.wgsl")),
+            filter_grad: tiled(sig::CONV2D_FILTER_GRAD, &format!("{operands}\n{}", wgsl!("conv2d_filter_grad.wgsl"))),
+            grad_reduce: k(sig::CONV2D_GRAD_REDUCE, wgsl!("conv2d_grad_reduce.wgsl")),
+            norms: tiled(sig::CONV2D_NORMS, &format!("{operands}\n{}", wgsl!("conv2d_norms.wgsl"))),
+            norms_reduce: k(sig::CONV2D_NORMS_REDUCE, wgsl!("conv2d_norms_reduce.wgsl")),
+            norms_approx: k(sig::CONV2D_NORMS_APPROX, wgsl!("conv2d_norms_approx.wgsl")),
+            pool_forward: k(sig::MAX_POOL_FORWARD, wgsl!("max_pool_forward.wgsl")),
+            pool_backward: k(sig::MAX_POOL_BACKWARD, wgsl!("max_pool_backward.wgsl")),
         }
     }
 }

@@ -178,7 +178,7 @@ fn pipeline(
     entry: &str,
     constants: &[(&str, f64)],
 ) -> wgpu::ComputePipeline {
-    let source = format!("{}\n{}", include_str!("../../shaders/step.wgsl"), body);
+    let source = format!("{}\n{}", wgsl!("step.wgsl"), body);
     RECORDING.with(|r| {
         if let Some(list) = r.borrow_mut().as_mut() {
             list.push(ShaderVariant {

@@ -115,8 +115,8 @@ impl MatmulShape {
             self.rx,
             self.ry,
             self.slice(),
-            include_str!("../../shaders/matmul.wgsl"),
-            include_str!("../../shaders/block8x8.wgsl")
+            wgsl!("matmul.wgsl"),
+            wgsl!("block8x8.wgsl")
         )
     }
 }

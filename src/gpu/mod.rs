@@ -5,6 +5,13 @@
 //! launch from the step plan ([`engine`]).
 //! The same code runs natively (Vulkan, Metal, DX12, GL) and in the browser (WebGPU).
 
+/// A kernel's WGSL as the engine embeds it: `shaders/NAME` without comments (see build.rs).
+macro_rules! wgsl {
+    ($name:literal) => {
+        include_str!(concat!(env!("OUT_DIR"), "/shaders/", $name))
+    };
+}
+
 pub mod context;
 pub mod conv;
 pub mod engine;

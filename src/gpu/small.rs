@@ -120,14 +120,14 @@ impl SmallKernels {
     pub fn new(device: &wgpu::Device, step_layout: &wgpu::BindGroupLayout) -> SmallKernels {
         let k = |signature: Signature, body: &str| Kernel::new(device, step_layout, signature, body);
         SmallKernels {
-            gather_batch: k(sig::GATHER_BATCH, include_str!("../../shaders/gather_batch.wgsl")),
-            softmax_xent: k(sig::SOFTMAX_XENT, include_str!("../../shaders/softmax_xent.wgsl")),
-            bias_grad: k(sig::BIAS_GRAD, include_str!("../../shaders/bias_grad.wgsl")),
-            per_example_norms: k(sig::PER_EXAMPLE_NORMS, include_str!("../../shaders/per_example_norms.wgsl")),
-            sgd_update: k(sig::SGD_UPDATE, include_str!("../../shaders/sgd_update.wgsl")),
-            reduce_stats: k(sig::REDUCE_STATS, include_str!("../../shaders/reduce_stats.wgsl")),
-            inner_products: k(sig::INNER_PRODUCTS, include_str!("../../shaders/inner_products.wgsl")),
-            inner_product_var: k(sig::INNER_PRODUCT_VAR, include_str!("../../shaders/inner_product_var.wgsl")),
+            gather_batch: k(sig::GATHER_BATCH, wgsl!("gather_batch.wgsl")),
+            softmax_xent: k(sig::SOFTMAX_XENT, wgsl!("softmax_xent.wgsl")),
+            bias_grad: k(sig::BIAS_GRAD, wgsl!("bias_grad.wgsl")),
+            per_example_norms: k(sig::PER_EXAMPLE_NORMS, wgsl!("per_example_norms.wgsl")),
+            sgd_update: k(sig::SGD_UPDATE, wgsl!("sgd_update.wgsl")),
+            reduce_stats: k(sig::REDUCE_STATS, wgsl!("reduce_stats.wgsl")),
+            inner_products: k(sig::INNER_PRODUCTS, wgsl!("inner_products.wgsl")),
+            inner_product_var: k(sig::INNER_PRODUCT_VAR, wgsl!("inner_product_var.wgsl")),
         }
     }
 

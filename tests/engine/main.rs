@@ -13,6 +13,7 @@ mod common;
 
 mod auto_backend;
 mod bindings;
+mod buffer_growth;
 mod chunking;
 mod cnn_engine;
 mod conv_harness;

@@ -370,3 +370,21 @@ fn spirv_val_refuses_a_corrupted_module() {
     let out = Command::new(spirv_val()).arg(&file).output().unwrap();
     assert!(out.status.success(), "the intact module: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The engine embeds its kernels without their comments (build.rs): the documented files stay
+/// the source, the page's wasm does not carry their prose. Every variant it builds is free of
+/// comments, and still says which kernel it is (the entry point is there).
+#[test]
+fn the_engine_embeds_its_shaders_without_comments() {
+    let all = every_variant();
+    for v in &all {
+        assert!(!v.source.contains("//") && !v.source.contains("/*"), "{} ({}): a comment survived in the embedded WGSL", v.label, v.entry);
+        assert!(v.source.contains(&format!("fn {}(", v.entry)), "{}: entry point {} is missing", v.label, v.entry);
+    }
+    // The files themselves keep theirs (the stripping is the build's, not an edit of shaders/).
+    let with_comments = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders"))
+        .unwrap()
+        .filter(|e| std::fs::read_to_string(e.as_ref().unwrap().path()).unwrap().contains("//"))
+        .count();
+    assert!(with_comments > 0, "shaders/ has no comments left: is this the documented source?");
+}

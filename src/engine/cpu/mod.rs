@@ -28,11 +28,18 @@ use std::sync::Arc;
 
 /// A zeroed vector whose allocation failure is an error, not an abort.
 pub fn try_zeroed<T: Clone + Default>(n: usize, what: &str) -> Result<Vec<T>> {
+    let mut v = try_reserved(n, what)?;
+    v.resize(n, T::default());
+    Ok(v)
+}
+
+/// An empty vector with room for `n` values, reserved now (a failure is an error, not an
+/// abort) and touched only as it is filled.
+fn try_reserved<T>(n: usize, what: &str) -> Result<Vec<T>> {
     let mut v = Vec::new();
     v.try_reserve_exact(n).map_err(|_| {
-        CabsError::Config(format!("out of memory allocating {what} ({} values); lower m_max or the chunk, or use a smaller model", n))
+        CabsError::Config(format!("out of memory allocating {what} ({n} values); lower m_max or the chunk, or use a smaller model"))
     })?;
-    v.resize(n, T::default());
     Ok(v)
 }
 
@@ -70,6 +77,12 @@ pub struct CpuExec {
     /// The threads the products and convolutions are split over (results do not depend on
     /// how many: see [`crate::fast::pool`]).
     pool: Pool,
+    /// The per-chunk buffers (values per row), sized for `rows_ready` rows so far: reserved for
+    /// a whole chunk when made (so a plan that does not fit fails then, not mid-run), zeroed
+    /// row by row as chunks of more rows come. A page's first step (m = 16) thus touches 16
+    /// rows of a chunk sized for m_max = 2048, not ≈ 10 MB of fresh memory (≈ 8 ms in Chromium).
+    per_chunk: Vec<(Buf, usize)>,
+    rows_ready: usize,
 }
 
 /// The buffers the shaders declare as `array<u32>`.
@@ -84,14 +97,22 @@ impl CpuExec {
         if params.len() != layout.param_count as usize {
             return Err(CabsError::Config(format!("expected {} parameters, got {}", layout.param_count, params.len())));
         }
-        let (mut bufs, mut ints) = (BTreeMap::new(), BTreeMap::new());
+        let (mut bufs, mut ints, mut per_chunk) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
         for (buf, extent) in plan.buffers() {
+            let what = format!("{buf:?}");
             let len = match extent {
-                Extent::PerChunkRow(n) => chunk * n,
+                Extent::PerChunkRow(n) => {
+                    per_chunk.push((buf, n));
+                    if is_u32(buf) {
+                        ints.insert(buf, try_reserved(chunk * n, &what)?);
+                    } else {
+                        bufs.insert(buf, try_reserved(chunk * n, &what)?);
+                    }
+                    continue;
+                }
                 Extent::PerBatchRow(n) => m_max * n,
                 Extent::Fixed(n) => n,
             };
-            let what = format!("{buf:?}");
             if is_u32(buf) {
                 ints.insert(buf, try_zeroed(len, &what)?);
             } else {
@@ -102,7 +123,24 @@ impl CpuExec {
         let floor = layout.prep.map_or(0.0, |p| byte_scale / (p.output.len() as f32).sqrt());
         let ops = plan.chunk.iter().chain(&plan.finish).chain(&plan.forward).chain(&plan.recompute).chain(&plan.inner);
         let io = ops.chain(&[Op::InnerVar]).map(|&op| (op, plan.io(op))).collect();
-        Ok(CpuExec { chunk, m_max, floor, bufs, ints, io, plan, pool: Pool::new(default_threads()) })
+        Ok(CpuExec { chunk, m_max, floor, bufs, ints, io, plan, pool: Pool::new(default_threads()), per_chunk, rows_ready: 0 })
+    }
+
+    /// Size the per-chunk buffers for chunks of `rows` rows (at most a chunk), zero-filling the
+    /// new rows: within the capacity reserved by `new`, so this never allocates.
+    fn ready_rows(&mut self, rows: usize) {
+        let rows = rows.min(self.chunk);
+        if rows <= self.rows_ready {
+            return;
+        }
+        for &(buf, n) in &self.per_chunk {
+            if let Some(v) = self.bufs.get_mut(&buf) {
+                v.resize(rows * n, 0.0);
+            } else if let Some(v) = self.ints.get_mut(&buf) {
+                v.resize(rows * n, 0);
+            }
+        }
+        self.rows_ready = rows;
     }
 
     pub fn layout(&self) -> &Layout {
@@ -180,6 +218,7 @@ impl CpuExec {
 
     /// Run one op on a chunk.
     pub fn run(&mut self, op: Op, a: &ChunkArgs, lr: f32) {
+        self.ready_rows(a.rows);
         // Each family's twin calls sit in their own file, beside nothing else (`dense`, `conv`,
         // `small`, as `gpu::matmul`, `gpu::conv`, `gpu::small` on the GPU side).
         match op {
