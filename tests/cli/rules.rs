@@ -21,7 +21,10 @@ fn cabs(args: &[&str]) -> (i32, String) {
 fn train(rule: &str, steps: u32) -> HashMap<String, Vec<f64>> {
     let dir = std::env::temp_dir().join(format!("cabs-rules-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let csv = dir.join(format!("{}.csv", rule.replace(':', "_")));
+    // One file per call: tests run in parallel and two of them may train the same rule.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let csv = dir.join(format!("{}-{call}.csv", rule.replace(':', "_")));
     let _ = std::fs::remove_file(&csv);
     let (m_min, m_max, alpha, steps) = (M_MIN.to_string(), M_MAX.to_string(), ALPHA.to_string(), steps.to_string());
     let args = [

@@ -94,6 +94,7 @@ macro_rules! source {
 /// The shaders and the engine's sources (kernels, both engines, the step plan, the trainer, the
 /// rule, the sampler, the training loop, the CSV row): what decides a run's numbers.
 pub const ENGINE_SOURCES: &[(&str, &str)] = &[
+    source!("build.rs"), // the shaders as the engine embeds them
     source!("shaders/inner_product_var.wgsl"),
     source!("shaders/inner_products.wgsl"),
     source!("shaders/bias_grad.wgsl"),
