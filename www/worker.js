@@ -215,7 +215,10 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
   // The user's files: views on the transferred buffers, no copies (the engine reads them per run).
   const userFiles = files ? files.map((f) => ({ name: String(f.name), bytes: new Uint8Array(f.bytes) })) : null;
   startArgs = { mnistOk: !userFiles, mnist: bytes };
-  const make = (settings) => (userFiles ? createWithFiles(Trainer, settings, userFiles) : Trainer.create(settings, bytes));
+  const make = (settings) => {
+    marks.createStart ??= epoch(); // the first trainer's creation begins (everything it waits for is in)
+    return userFiles ? createWithFiles(Trainer, settings, userFiles) : Trainer.create(settings, bytes);
+  };
   // With a WebGPU adapter, auto and gpu start on the CPU engine at once (building WebGPU takes
   // seconds, 6–25 s on SwiftShader) and the runs move when WebGPU is built (see handOver).
   // Without an adapter nothing would be built: the engine falls back exactly as before.
