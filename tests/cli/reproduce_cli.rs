@@ -794,3 +794,58 @@ fn an_emitted_grid_run_by_gnu_parallel_assembles_into_the_tables_of_jobs_2() {
     let _ = std::fs::remove_dir_all(&whole);
     let _ = std::fs::remove_dir_all(&grid);
 }
+
+/// `--select-by train-subset-loss` (docs/STUDY.md's tuning protocol): the best α of a fixed
+/// batch is the one with the lowest `train_subset_loss` at its run's last evaluation, read back
+/// here from the run files, and results.md says how it was chosen.
+#[test]
+fn select_by_train_subset_loss_picks_the_lowest_subset_loss() {
+    let out = fresh_dir("selectby");
+    // A grid where the two criteria disagree (checked below): by accuracy α = 0.5 wins.
+    let alphas = ["0.5", "1", "2", "4"];
+    let (code, _, stderr) = cabs(&[
+        "reproduce",
+        "--quick",
+        "--data",
+        "blobs",
+        "--model",
+        "mlp:8",
+        "--backend",
+        "cpu",
+        "--only",
+        "fixed",
+        "--batches",
+        "16",
+        "--alphas",
+        &alphas.join(","),
+        "--examples",
+        "900",
+        "--select-by",
+        "train-subset-loss",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let sub = col(&RUN_HEADER, "train_subset_loss");
+    let last_loss = |alpha: &str| -> f64 {
+        let r = rows(&out.join(format!("runs/const-m16-a{alpha}.csv")), &RUN_HEADER);
+        r.iter().rev().find(|r| !r[sub].is_empty()).unwrap()[sub].parse().unwrap()
+    };
+    let losses: Vec<f64> = alphas.iter().map(|a| last_loss(a)).collect();
+    let lowest = (0..alphas.len()).min_by(|&a, &b| losses[a].total_cmp(&losses[b])).unwrap();
+    let summary = rows(&out.join("summary.csv"), SUMMARY_HEADER);
+    let role = col(SUMMARY_HEADER, "role");
+    let best: Vec<&Vec<String>> = summary.iter().filter(|r| r[role] == "best-fixed").collect();
+    assert_eq!(best.len(), 1, "{summary:?}");
+    assert_eq!(best[0][0], format!("const-m16-a{}", alphas[lowest]), "subset losses {losses:?}");
+    let all = rows(&out.join("all_runs.csv"), SUMMARY_HEADER);
+    let acc = col(SUMMARY_HEADER, "final_test_accuracy");
+    let top = all.iter().map(|r| r[acc].parse::<f64>().unwrap()).fold(f64::NEG_INFINITY, f64::max);
+    let by_accuracy = all.iter().find(|r| r[acc].parse::<f64>().unwrap() == top).unwrap();
+    assert_ne!(by_accuracy[0], best[0][0], "this grid no longer tells the criteria apart: choose α where they differ");
+    assert!(read(&out.join("results.md")).contains("the lowest loss on the fixed 10,000-digit training subset"));
+    let (code, _, stderr) = cabs(&["reproduce", "--quick", "--select-by", "loss", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--select-by takes accuracy or train-subset-loss, got 'loss'"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -82,6 +82,9 @@ REPRODUCE OPTIONS (every run gets the same budget of training examples, or of st
   --checkpoint-every-minutes M  save each run's state to runs/<label>.ckpt every M
                        minutes; --resume or --run continues a killed run from it  [10]
   --target-accuracy A  for the \"examples to reach A\" column         [0.97]
+  --select-by HOW      how each grid row's best α is chosen: accuracy (final test accuracy,
+                       ties by training loss) | train-subset-loss (lowest loss on the fixed
+                       training subset at the last evaluation: docs/STUDY.md)  [accuracy]
   --cabs-alpha A       α of the CABS run                                [0.1]
   --alphas LIST        α grid tuned for each fixed batch    [0.05,0.1,0.2,0.5]
   --batches LIST       fixed batch sizes                   [16,32,64,128,256]
@@ -265,6 +268,7 @@ pub fn parse(args: Vec<OsString>) -> CliResult<(String, Args)> {
             Long("eval-every-steps") => r.eval_every_steps = Some(whole(&mut p, "--eval-every-steps")?),
             Long("checkpoint-every-minutes") => r.checkpoint_every_minutes = Some(whole(&mut p, "--checkpoint-every-minutes")?),
             Long("target-accuracy") => r.target_accuracy = value(&mut p, "--target-accuracy")?,
+            Long("select-by") => r.select_by = crate::reproduce::SelectBy::parse(&text(&mut p, "--select-by")?).map_err(CliError::usage)?,
             Long("cabs-alpha") => r.cabs_alpha = crate::reproduce::parse_alpha(&text(&mut p, "--cabs-alpha")?, "--cabs-alpha")?,
             Long("alphas") => r.alphas = crate::reproduce::parse_alphas(&value::<String>(&mut p, "--alphas")?, "--alphas")?,
             Long("batches") => r.batches = crate::reproduce::parse_batches(&value::<String>(&mut p, "--batches")?)?,

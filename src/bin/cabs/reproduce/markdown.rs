@@ -2,7 +2,7 @@
 //! sensitivity table (means and min–max over seeds), the verdicts and the list of figures.
 
 use super::metrics::Run;
-use super::options::Options;
+use super::options::{Options, SelectBy};
 use super::tables::{f4, group_cell, group_label, over, pct, secs, seed_list, spread_cell, Env, Group, Report};
 use std::fmt::Write as _;
 
@@ -22,12 +22,19 @@ fn rules(s: &mut String, runs: &[Run], rep: &Report, o: &Options, env: &Env) {
     }
     let tp = format!("{:.4}", env.target * 100.0).trim_end_matches('0').trim_end_matches('.').to_string();
     let _ = writeln!(s, "\n## Rules compared (`--rules`)\n");
+    let chosen = match o.select_by {
+        SelectBy::Accuracy => {
+            "final test accuracy (mean over the seeds), ties by the lower smoothed training loss; a rule that broke in any \
+seed at an α cannot win there. The choice is made on the reported test set, for every rule alike"
+                .to_string()
+        }
+        SelectBy::TrainSubsetLoss => format!("{}; a rule that broke in any seed at an α cannot win there", o.select_by.words()),
+    };
     let _ = writeln!(
         s,
         "Every rule at every α of the same grid as the fixed batches (`--alphas`, the grid `reproduce` tunes the fixed batch sizes on), \
 with the same seeds and budget of examples; each rule keeps its own parameters as given in `--rules`, only α is tuned. Each rule's \
-best α (**bold**) is chosen as for the fixed batches: final test accuracy (mean over the seeds), ties by the lower smoothed training \
-loss; a rule that broke in any seed at an α cannot win there. The choice is made on the reported test set, for every rule alike.\n"
+best α (**bold**) is chosen as for the fixed batches: {chosen}.\n"
     );
     let mut head = String::from("| rule \\ α |");
     let mut sep = String::from("| --- |");
@@ -230,8 +237,12 @@ used in its steps, rounded up to a multiple of 10,000. As `cabs reproduce` print
         let _ = writeln!(s, "## Each rule at its best α\n");
         let _ = writeln!(
             s,
-            "Every rule of `--rules` at the α of the grid below that gave it the highest final test accuracy (`summary.csv`; every run in \
-`all_runs.csv`). CABS is tuned here like every other rule.\n"
+            "Every rule of `--rules` at the α of the grid below that gave it {} (`summary.csv`; every run in \
+`all_runs.csv`). CABS is tuned here like every other rule.\n",
+            match o.select_by {
+                SelectBy::Accuracy => "the highest final test accuracy",
+                SelectBy::TrainSubsetLoss => "the lowest loss on the fixed training subset at the last evaluation",
+            }
         );
     } else {
         let _ = writeln!(s, "## Main comparison\n");
@@ -294,9 +305,15 @@ used in its steps, rounded up to a multiple of 10,000. As `cabs reproduce` print
         let _ = writeln!(s, "\n## Tuning grid: final test accuracy of fixed batch m with constant α\n");
         let _ = writeln!(
             s,
-            "Each cell is a full run with the whole budget. The best α per m (**bold**) is chosen by final test accuracy{}, ties by the lower smoothed \
-training loss; it is picked on the same test set that is reported, which favours the fixed-batch baselines (CABS is not tuned).\n",
-            if k > 1 { " (mean over the seeds)" } else { "" }
+            "Each cell is a full run with the whole budget. The best α per m (**bold**) is chosen by {} (CABS is not tuned).\n",
+            match o.select_by {
+                SelectBy::Accuracy => format!(
+                    "final test accuracy{}, ties by the lower smoothed training loss; it is picked on the same test set that is reported, which \
+favours the fixed-batch baselines",
+                    if k > 1 { " (mean over the seeds)" } else { "" }
+                ),
+                SelectBy::TrainSubsetLoss => format!("{}; the cells show the final test accuracy", o.select_by.words()),
+            }
         );
         let mut head = String::from("| m \\ α |");
         let mut sep = String::from("| ---: |");

@@ -1,6 +1,7 @@
 //! What the tables and figures read from a run: its steps and evaluations, the smoothed
 //! training loss, the first crossing of a target accuracy, the choice of the best α.
 
+use super::options::SelectBy;
 use super::plan::RunSpec;
 
 /// One step, as much as the tables and figures need.
@@ -135,12 +136,14 @@ pub fn first_crossing(points: &[(f64, f64)], target: f64) -> Option<f64> {
     Some(x0 + (target - a0) / (a1 - a0) * (x1 - x0))
 }
 
-/// A candidate for the best α of one batch size: its final test accuracy and smoothed final
-/// training loss, None for a diverged run.
-#[derive(Clone, Copy, Debug)]
+/// A candidate for the best α of one batch size: its final test accuracy (None for a diverged
+/// run), smoothed final training loss, and loss on the fixed training subset at its last
+/// evaluation (None where not measured).
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Candidate {
     pub accuracy: Option<f64>,
     pub train_loss: Option<f64>,
+    pub subset_loss: Option<f64>,
 }
 
 impl Candidate {
@@ -150,14 +153,34 @@ impl Candidate {
         let all_ok = g.iter().all(|&i| !runs[i].broken());
         let acc = spread(g.iter().map(|&i| runs[i].final_accuracy()));
         let loss = spread(g.iter().map(|&i| runs[i].final_train_loss(window)));
-        Candidate { accuracy: acc.filter(|_| all_ok).map(|s| s.mean), train_loss: loss.map(|s| s.mean) }
+        // The subset loss only where every seed measured it (runs made before it was kept have none).
+        let subsets: Vec<Option<f64>> = g.iter().map(|&i| runs[i].evals.iter().rev().find_map(|e| e.train_subset_loss)).collect();
+        let subset = spread(subsets.iter().copied()).filter(|_| subsets.iter().all(Option::is_some));
+        Candidate {
+            accuracy: acc.filter(|_| all_ok).map(|s| s.mean),
+            train_loss: loss.map(|s| s.mean),
+            subset_loss: subset.map(|s| s.mean),
+        }
     }
 }
 
-/// The best candidate: highest final test accuracy; ties go to the lower final training loss,
-/// then to the earlier candidate (the smaller α, as the grid is sorted). Diverged runs never
-/// win; None if all diverged.
-pub fn best_candidate(c: &[Candidate]) -> Option<usize> {
+/// The best candidate by `by`. [`SelectBy::Accuracy`]: highest final test accuracy; ties go to
+/// the lower final training loss, then to the earlier candidate (the smaller α, as the grid is
+/// sorted). [`SelectBy::TrainSubsetLoss`]: lowest training-subset loss, ties to the earlier; a
+/// candidate without one never wins. Diverged runs never win; None if none can.
+pub fn best_candidate(c: &[Candidate], by: SelectBy) -> Option<usize> {
+    if by == SelectBy::TrainSubsetLoss {
+        let loss = |x: &Candidate| x.subset_loss.filter(|l| l.is_finite() && x.accuracy.is_some_and(f64::is_finite));
+        let mut best: Option<usize> = None;
+        for (i, x) in c.iter().enumerate() {
+            if let Some(l) = loss(x) {
+                if best.is_none_or(|b| l < loss(&c[b]).unwrap_or(f64::INFINITY)) {
+                    best = Some(i);
+                }
+            }
+        }
+        return best;
+    }
     let mut best: Option<usize> = None;
     for (i, x) in c.iter().enumerate() {
         let Some(acc) = x.accuracy.filter(|a| a.is_finite()) else { continue };

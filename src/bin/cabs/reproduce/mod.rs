@@ -50,7 +50,7 @@ mod run;
 mod tables;
 mod verdicts;
 
-pub use options::{parse_alpha, parse_alphas, parse_batches, parse_rules, Options, Parts};
+pub use options::{parse_alpha, parse_alphas, parse_batches, parse_rules, Options, Parts, SelectBy};
 
 use crate::args::Args;
 use crate::dataset::dataset;
@@ -214,8 +214,15 @@ pub fn reproduce(a: Args) -> CliResult<()> {
     }
     let t_all = Instant::now();
     let mut cache = Cache { runs: Vec::new(), index: HashMap::new() };
-    let mut report =
-        Report { cabs: None, best_fixed: Vec::new(), decay: Vec::new(), grid: Vec::new(), sensitivity: Vec::new(), rules: Vec::new() };
+    let mut report = Report {
+        cabs: None,
+        best_fixed: Vec::new(),
+        decay: Vec::new(),
+        grid: Vec::new(),
+        sensitivity: Vec::new(),
+        rules: Vec::new(),
+        select_by: o.select_by,
+    };
     // One run per seed of (kind, α): a group.
     let specs =
         |kind: Kind, alpha: f64| -> Vec<RunSpec> { seeds.iter().map(|&seed| RunSpec { kind: kind.clone(), alpha, seed }).collect() };
@@ -232,7 +239,7 @@ pub fn reproduce(a: Args) -> CliResult<()> {
             let row: Vec<Group> = o.alphas.iter().map(|&alpha| group(&mut cache, &mut ctx, Kind::Fixed { m }, alpha, "tuning")).collect();
             // Judged on the mean over the seeds; a run that broke in any seed never wins.
             let cands: Vec<Candidate> = row.iter().map(|g| Candidate::of_group(&cache.runs, g, window)).collect();
-            let best = best_candidate(&cands);
+            let best = best_candidate(&cands, o.select_by);
             if let (Some(b), true) = (best, o.only.fixed) {
                 for &i in &row[b] {
                     cache.runs[i].roles.push("best-fixed");
@@ -271,7 +278,7 @@ pub fn reproduce(a: Args) -> CliResult<()> {
             let row: Vec<Group> = o.alphas.iter().map(|&alpha| group(&mut cache, &mut ctx, Kind::of_rule(r), alpha, "rules")).collect();
             // The same choice as for the fixed batches: every rule gets its best α of one grid.
             let cands: Vec<Candidate> = row.iter().map(|g| Candidate::of_group(&cache.runs, g, window)).collect();
-            let best = best_candidate(&cands);
+            let best = best_candidate(&cands, o.select_by);
             report.rules.push((r.clone(), row, best));
         }
     }
@@ -414,7 +421,7 @@ fn decay_specs_from_files(ctx: &Ctx, o: &Options, seeds: &[u64], window: u64) ->
             let g: Group = (0..runs.len()).collect();
             cands.push(Candidate::of_group(&runs, &g, window));
         }
-        if let Some(b) = best_candidate(&cands) {
+        if let Some(b) = best_candidate(&cands, o.select_by) {
             v.extend(seeds.iter().map(|&seed| RunSpec { kind: Kind::Decay { m, k: decay_k(m, ctx.budget) }, alpha: o.alphas[b], seed }));
         }
     }

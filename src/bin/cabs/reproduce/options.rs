@@ -78,6 +78,37 @@ impl Parts {
     }
 }
 
+/// How the best α of a grid row (a fixed batch size, a rule of `--rules`) is chosen, over the
+/// mean of its seeds; a group that diverged in any seed never wins, ties go to the smaller α.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SelectBy {
+    /// The highest final test accuracy, ties by the lower smoothed training loss (the pilot's).
+    Accuracy,
+    /// The lowest loss on the fixed training subset at the run's last evaluation (the study's
+    /// tuning protocol, docs/STUDY.md): `train_subset_loss`.
+    TrainSubsetLoss,
+}
+
+impl SelectBy {
+    pub fn parse(s: &str) -> Result<SelectBy, String> {
+        match s {
+            "accuracy" => Ok(SelectBy::Accuracy),
+            "train-subset-loss" => Ok(SelectBy::TrainSubsetLoss),
+            _ => Err(format!("--select-by takes accuracy or train-subset-loss, got '{s}'")),
+        }
+    }
+
+    /// The criterion in words, for results.md.
+    pub fn words(self) -> &'static str {
+        match self {
+            SelectBy::Accuracy => "the highest final test accuracy (mean over the seeds), ties by the lower smoothed training loss",
+            SelectBy::TrainSubsetLoss => {
+                "the lowest loss on the fixed 10,000-digit training subset at the last evaluation (`train_subset_loss`, mean over the seeds)"
+            }
+        }
+    }
+}
+
 /// The flags of `cabs reproduce` (the run options come from [`Args`]).
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -88,6 +119,8 @@ pub struct Options {
     /// `--checkpoint-every-minutes M` (None: [`CHECKPOINT_EVERY_MINUTES`]).
     pub checkpoint_every_minutes: Option<u64>,
     pub target_accuracy: f64,
+    /// `--select-by`: how the best α of a grid row is chosen.
+    pub select_by: SelectBy,
     pub cabs_alpha: f64,
     pub alphas: Vec<f64>,
     pub batches: Vec<u32>,
@@ -118,6 +151,7 @@ impl Default for Options {
             eval_every_steps: None,
             checkpoint_every_minutes: None,
             target_accuracy: 0.97,
+            select_by: SelectBy::Accuracy,
             cabs_alpha: 0.1,
             alphas: vec![0.05, 0.1, 0.2, 0.5],
             batches: vec![16, 32, 64, 128, 256],

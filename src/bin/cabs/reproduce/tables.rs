@@ -45,6 +45,8 @@ pub(super) struct Report {
     /// Per rule of `--rules`: the groups of the α grid (in `--alphas` order) and the best one's
     /// position (chosen as for the fixed batches).
     pub rules: Vec<(String, Vec<Group>, Option<usize>)>,
+    /// How every best α above was chosen (`--select-by`).
+    pub select_by: super::SelectBy,
 }
 
 impl Report {

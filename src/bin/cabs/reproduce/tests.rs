@@ -8,7 +8,39 @@ use super::verdicts::{common_steps, compare, learnt, Measured, Outcome};
 use crate::plot::{Series, Style};
 
 fn c(acc: Option<f64>, loss: Option<f64>) -> Candidate {
-    Candidate { accuracy: acc, train_loss: loss }
+    Candidate { accuracy: acc, train_loss: loss, subset_loss: None }
+}
+
+fn by_accuracy(c: &[Candidate]) -> Option<usize> {
+    best_candidate(c, SelectBy::Accuracy)
+}
+
+/// A candidate with a final test accuracy (None: diverged) and a training-subset loss.
+fn sub(acc: Option<f64>, subset: Option<f64>) -> Candidate {
+    Candidate { accuracy: acc, train_loss: Some(1.0), subset_loss: subset }
+}
+
+#[test]
+fn best_alpha_by_training_subset_loss_then_order() {
+    let by = |c: &[Candidate]| best_candidate(c, SelectBy::TrainSubsetLoss);
+    // The lowest subset loss wins, whatever the test accuracy says …
+    assert_eq!(by(&[sub(Some(0.99), Some(0.30)), sub(Some(0.90), Some(0.20)), sub(Some(0.95), Some(0.25))]), Some(1));
+    // … a tie goes to the first (the smaller α) …
+    assert_eq!(by(&[sub(Some(0.9), Some(0.2)), sub(Some(0.99), Some(0.2))]), Some(0));
+    // … and a diverged group (no accuracy, or NaN) or one without the measurement never wins.
+    assert_eq!(by(&[sub(None, Some(0.01)), sub(Some(f64::NAN), Some(0.02)), sub(Some(0.9), None), sub(Some(0.5), Some(0.9))]), Some(3));
+    assert_eq!(by(&[sub(Some(0.9), None), sub(None, Some(0.1))]), None);
+    assert_eq!(by(&[]), None);
+    // The same candidates by accuracy choose otherwise: the criterion decides.
+    assert_eq!(by_accuracy(&[sub(Some(0.99), Some(0.30)), sub(Some(0.90), Some(0.20))]), Some(0));
+}
+
+#[test]
+fn select_by_parses_its_two_names_and_refuses_others() {
+    assert_eq!(SelectBy::parse("accuracy"), Ok(SelectBy::Accuracy));
+    assert_eq!(SelectBy::parse("train-subset-loss"), Ok(SelectBy::TrainSubsetLoss));
+    let err = SelectBy::parse("loss").unwrap_err();
+    assert!(err.contains("'loss'") && err.contains("train-subset-loss"), "{err}");
 }
 
 /// Every α flag ends in the library's one check of an α: the refusal carries its reason word
@@ -37,17 +69,17 @@ fn an_alpha_flag_is_checked_by_the_librarys_learning_rate_quoting_the_text_given
 
 #[test]
 fn best_alpha_by_accuracy_then_loss_then_order() {
-    assert_eq!(best_candidate(&[c(Some(0.9), Some(0.3)), c(Some(0.95), Some(0.5)), c(Some(0.93), Some(0.1))]), Some(1));
+    assert_eq!(by_accuracy(&[c(Some(0.9), Some(0.3)), c(Some(0.95), Some(0.5)), c(Some(0.93), Some(0.1))]), Some(1));
     // A tie in accuracy goes to the lower training loss …
-    assert_eq!(best_candidate(&[c(Some(0.95), Some(0.3)), c(Some(0.95), Some(0.2)), c(Some(0.9), Some(0.1))]), Some(1));
+    assert_eq!(by_accuracy(&[c(Some(0.95), Some(0.3)), c(Some(0.95), Some(0.2)), c(Some(0.9), Some(0.1))]), Some(1));
     // … and a full tie to the first (smaller α).
-    assert_eq!(best_candidate(&[c(Some(0.95), Some(0.2)), c(Some(0.95), Some(0.2))]), Some(0));
+    assert_eq!(by_accuracy(&[c(Some(0.95), Some(0.2)), c(Some(0.95), Some(0.2))]), Some(0));
     // A missing training loss loses a tie.
-    assert_eq!(best_candidate(&[c(Some(0.95), None), c(Some(0.95), Some(9.0))]), Some(1));
+    assert_eq!(by_accuracy(&[c(Some(0.95), None), c(Some(0.95), Some(9.0))]), Some(1));
     // Diverged runs (no accuracy, or NaN) never win, even when first.
-    assert_eq!(best_candidate(&[c(None, None), c(Some(0.5), Some(1.0)), c(Some(f64::NAN), Some(0.1))]), Some(1));
-    assert_eq!(best_candidate(&[c(None, None), c(None, Some(0.1))]), None);
-    assert_eq!(best_candidate(&[]), None);
+    assert_eq!(by_accuracy(&[c(None, None), c(Some(0.5), Some(1.0)), c(Some(f64::NAN), Some(0.1))]), Some(1));
+    assert_eq!(by_accuracy(&[c(None, None), c(None, Some(0.1))]), None);
+    assert_eq!(by_accuracy(&[]), None);
 }
 
 #[test]
