@@ -139,7 +139,7 @@ pub fn first_crossing(points: &[(f64, f64)], target: f64) -> Option<f64> {
 /// A candidate for the best α of one batch size: its final test accuracy (None for a diverged
 /// run), smoothed final training loss, and loss on the fixed training subset at its last
 /// evaluation (None where not measured).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Candidate {
     pub accuracy: Option<f64>,
     pub train_loss: Option<f64>,
