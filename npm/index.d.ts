@@ -285,6 +285,11 @@ export class Trainer {
   engines(): EngineSpan[];
 }
 
+/** What your page found when it asked the browser for a WebGPU adapter itself: `false` (none)
+ *  spares the engine asking again (≈ 5 ms of a `Trainer.create` with `backend: "auto"` in Chromium)
+ *  before it falls back to the CPU engine with the same reason; `true` lets it ask as usual.
+ *  A TypeError for anything but a boolean. */
+export function noteBrowserAdapter(present: boolean): void;
 /** The CSV header shared with the native runner (`cabs train --csv`). */
 export function csvHeader(): string;
 /** One CSV row under `csvHeader()`, formatted by the same code as `cabs train --csv`; missing, null and non-finite values are empty cells. */

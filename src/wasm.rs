@@ -572,6 +572,18 @@ impl Trainer {
     }
 }
 
+/// What the page found when it asked the browser for a WebGPU adapter itself: `false` (none) spares
+/// the engine asking again before it falls back to the CPU engine, with the same reason as if it
+/// had asked (≈ 5 ms of a trainer's making in Chromium without WebGPU); `true` lets it ask as usual.
+/// Anything but a boolean is a TypeError.
+#[wasm_bindgen(js_name = noteBrowserAdapter)]
+pub fn note_browser_adapter(present: JsValue) -> Result<(), JsValue> {
+    let present =
+        present.as_bool().ok_or_else(|| type_error(&format!("noteBrowserAdapter needs true or false, got {}", describe(&present))))?;
+    crate::gpu::context::note_browser_adapter(present);
+    Ok(())
+}
+
 /// The CSV header shared with the native runner (the columns of `src/record.rs`).
 #[wasm_bindgen(js_name = csvHeader)]
 pub fn csv_header() -> String {

@@ -146,6 +146,7 @@ function fetchMnist() {
 // The browser's adapter is asked for now too (what it says does not change while the page lives):
 // auto and gpu need it before their first trainer, backend=cpu only shows its name.
 if (new URL(import.meta.url).searchParams.get("prefetch") === "mnist") fetchMnist().catch(() => {});
+let noAdapter = false; // the browser answered: no WebGPU adapter (not: it could not be asked)
 const adapterAsked = describeAdapter().then((a) => { marks.adapter = epoch(); return a; });
 
 /** Every failure ends here: a crash drops the poisoned instance and loads a fresh one. */
@@ -197,7 +198,13 @@ async function start({ runs: specs, evalEvery: every, mnist, files, gridSize, pl
   const adapterInfo = adapterAsked;
   // The data set (unless sent, or the user's files) and the engine, together.
   const wantsMnist = !mnist && !files && (specs[0]?.settings?.data ?? "mnist") === "mnist";
-  const [{ Trainer }, fetched] = await Promise.all([loadEngine(), wantsMnist ? fetchMnist() : null]);
+  const [{ Trainer, noteBrowserAdapter }, fetched] = await Promise.all([loadEngine(), wantsMnist ? fetchMnist() : null]);
+  // Without an adapter the engine falls back to its CPU twin, saying why, without asking the
+  // browser a second time (≈ 5 ms of making the first trainer).
+  if (requested !== "cpu") {
+    await adapterInfo;
+    if (noAdapter) noteBrowserAdapter(false);
+  }
   const gen = generation;
   runs = [];
   grid = null;
@@ -533,6 +540,7 @@ async function createWithFiles(Trainer, settings, files) {
 async function describeAdapter() {
   try {
     const adapter = await navigator.gpu?.requestAdapter();
+    noAdapter = !adapter; // told to the engine, which then need not ask again (see start)
     const i = adapter?.info;
     if (!i) return null;
     return { vendor: i.vendor || "", architecture: i.architecture || "", description: i.description || "",

@@ -233,3 +233,26 @@ async fn the_papers_mnist_net_at_m_max_2048_runs_on_webgpu_whole_and_in_chunks()
     }
     web_sys::console::log_1(&format!("cnn-mnist, m_max 2048 on WebGPU: chunk {} ({})", info.chunk, info.chunk_reason).into());
 }
+
+#[wasm_bindgen_test]
+async fn told_there_is_no_adapter_auto_falls_back_with_the_reason_it_would_give_and_gpu_says_what_to_do() {
+    // The page asks the browser for an adapter itself; when it found none, the engine is told
+    // and does not ask again. This browser has one, so the test can also see the telling undone.
+    cabs::gpu::context::note_browser_adapter(false);
+    let auto = Trainer::new(blobs_config(BackendChoice::Auto, 0.5), synthetic::blobs(7)).await;
+    let gpu = Trainer::new(blobs_config(BackendChoice::Gpu, 0.5), synthetic::blobs(7)).await;
+    cabs::gpu::context::note_browser_adapter(true); // before any assertion: later tests need the GPU
+    let mut auto = auto.unwrap();
+    let b = auto.backend().clone();
+    assert_eq!(b.kind, "cpu");
+    assert_eq!(b.choice.how, "no gpu");
+    let why = b.fallback_reason.expect("a fallback reason");
+    assert!(why.contains("this browser offers no WebGPU adapter"), "{why}");
+    assert_eq!(b.choice.reason, why);
+    assert!(auto.step().await.unwrap().loss.is_finite());
+    let e = gpu.err().expect("backend gpu without an adapter is an error").to_string();
+    assert!(e.contains("this browser offers no WebGPU adapter"), "{e}");
+    // Told otherwise, the engine asks the browser again and gets its GPU.
+    let t = gpu_or_explain(Trainer::new(blobs_config(BackendChoice::Auto, 0.5), synthetic::blobs(7)).await);
+    assert_ne!(t.backend().choice.how, "no gpu", "{:?}", t.backend().choice);
+}

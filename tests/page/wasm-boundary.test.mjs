@@ -168,6 +168,7 @@ test("10,000 failures through every export, in every way the guard knows, leave 
       ["csvRow(revoked Proxy)", () => m.csvRow(revoked), "TypeError"],
       ["csvRow({loss: 'x'})", () => m.csvRow({ loss: "x" }), "TypeError"],
       ["checkSettings(throwing Proxy)", () => m.checkSettings(trap), "TypeError"],
+      ["noteBrowserAdapter(a Proxy)", () => m.noteBrowserAdapter(trap), "TypeError"],
       ["checkSettings(lr 1e39)", () => m.checkSettings({ lr: 1e39 }), "ConfigError"],
       ["checkSettings, result undeliverable", () => undeliverable(() => m.checkSettings({})), "TypeError"],
       ["settingsSchema, result undeliverable", () => undeliverable(() => m.settingsSchema()), "TypeError"],
