@@ -8,6 +8,7 @@
 //   env: ROUNDS=5 SECONDS=8 (measured window after the first step) WARMUP=2 (seconds)
 //        WEBGPU=0: a Chromium without WebGPU (no --enable-unsafe-webgpu), as many visitors have
 //        SITE=DIR: serve DIR instead of www/; a variant "sub#hash" opens DIR/sub/#hash
+//        FILES=1: also list each file of a first load with its gzipped size
 //        AT=12,24: instead of the window, the first run's step count at these seconds after
 //          navigation (the throughput figure: steps in 0–12 s and in 12–24 s, each variant's
 //          ratio to the first's, and where auto's hand-over stood at each mark)
@@ -180,7 +181,7 @@ async function connectBidi(url) {
 
 /** What the paths served would weigh gzipped (as a static host sends them): {total, wasm, data, files}. */
 function gzipped(paths) {
-  const out = { total: 0, wasm: 0, data: 0, files: 0 };
+  const out = { total: 0, wasm: 0, data: 0, files: 0, each: [] };
   for (const p of new Set(paths)) {
     let file = join(SITE, decodeURIComponent(p));
     if (p.endsWith("/")) file = join(file, "index.html");
@@ -189,6 +190,7 @@ function gzipped(paths) {
     if (p.endsWith(".bin")) { out.data += n; continue; } // the data set: counted apart
     out.total += n;
     out.files++;
+    out.each.push([p, n]);
     if (p.endsWith(".wasm")) out.wasm += n;
   }
   return out;
@@ -275,5 +277,6 @@ for (const v of variants) {
 }
 for (const v of variants) {
   const b = results.get(v)[0].bytes;
+  if (b && process.env.FILES === "1") for (const [p, n] of b.each.sort((x, y) => y[1] - x[1])) console.log(`  ${String(n).padStart(7)} B  ${p}`);
   if (b) console.log(`${v}: a first load is ${b.files} files, ${b.total.toLocaleString("en")} B gzipped (the wasm ${b.wasm.toLocaleString("en")} B)${b.data ? `, plus the data set ${b.data.toLocaleString("en")} B` : ""}`);
 }

@@ -51,6 +51,8 @@ extern "C" {
     fn make_error(name: &str, message: &str, step: Option<f64>, settings: bool) -> JsValue;
     fn failed() -> bool;
     fn take_failure() -> JsValue;
+    // Async and never rejecting: the bytes, or the browser's complaint as a string.
+    fn gunzip(bytes: &Uint8Array, limit: f64) -> Promise;
 }
 
 /// `value`, the result of the guard call just made, or what that call threw.
@@ -251,13 +253,45 @@ fn copy_floats(view: &Float32Array) -> Result<Vec<f32>, JsValue> {
 
 /// The bytes of a Uint8Array argument, refusing an empty (or detached) one with a reason.
 fn file_bytes(v: &JsValue, what: &str) -> Result<Vec<u8>, JsValue> {
-    let view: Uint8Array = settle(typed_view(v, "Uint8Array", what))?.unchecked_into();
+    view_bytes(&settle(typed_view(v, "Uint8Array", what))?.unchecked_into(), what)
+}
+
+/// The bytes of a checked Uint8Array view, refusing an empty (or detached) one with a reason.
+fn view_bytes(view: &Uint8Array, what: &str) -> Result<Vec<u8>, JsValue> {
     if view.length() == 0 {
         return Err(js_error(CabsError::Data(format!(
             "{what} is empty (0 bytes): an empty file, or a Uint8Array whose buffer was transferred (detached)"
         ))));
     }
-    copy_bytes(&view, what)
+    copy_bytes(view, what)
+}
+
+/// A gzip'd IDX file, inflated by the browser (`gunzip` in src/wasm_guard.js) and checked as
+/// the native reader checks one (`crate::data::idx`): the header first, then exactly the size
+/// it declares (one byte more is asked for, to see a longer stream), so a gzip bomb is refused
+/// before it is inflated and the messages are the native ones.
+async fn inflated_idx(gz: &Uint8Array, what: &str) -> Result<Vec<u8>, JsValue> {
+    use crate::data::idx;
+    let header = |e| js_error(idx::gzip_error(what, e));
+    let first = inflated(gz, 4, what).await?;
+    let head_len = idx::header_len(what, &first).map_err(header)?;
+    let head = inflated(gz, head_len, what).await?;
+    let (_, _, body) = idx::read_header(what, &mut &head[..]).map_err(header)?;
+    let all = inflated(gz, head_len + body + 1, what).await?;
+    idx::check_inflated(what, all.len(), head_len + body).map_err(js_error)?;
+    Ok(all)
+}
+
+/// At most `limit` bytes of the gzip stream `gz`, inflated by the browser.
+async fn inflated(gz: &Uint8Array, limit: usize, what: &str) -> Result<Vec<u8>, JsValue> {
+    let out = wasm_bindgen_futures::JsFuture::from(gunzip(gz, limit as f64)).await.unwrap_or_else(|e| e);
+    if let Some(why) = out.as_string() {
+        return Err(js_error(CabsError::Data(format!("{what}: not a valid gzip file ({why})"))));
+    }
+    match out.dyn_into::<Uint8Array>() {
+        Ok(bytes) => copy_bytes(&bytes, what),
+        Err(other) => Err(type_error(&format!("{what}: inflating gave {}", describe(&other)))),
+    }
 }
 
 /// The largest whole number a JS number holds exactly (2⁵³ − 1): step counts beyond it could
@@ -364,7 +398,9 @@ impl Trainer {
         let mut named = Vec::new();
         for i in (0..flat.length()).step_by(2) {
             let name = flat.get(i).as_string().unwrap_or_default();
-            let bytes = file_bytes(&flat.get(i + 1), &name)?;
+            let view: Uint8Array = settle(typed_view(&flat.get(i + 1), "Uint8Array", &name))?.unchecked_into();
+            let gzip = view.length() >= 2 && view.get_index(0) == 0x1f && view.get_index(1) == 0x8b;
+            let bytes = if gzip { inflated_idx(&view, &name).await? } else { view_bytes(&view, &name)? };
             named.push((name, bytes));
         }
         let data = crate::data::files::from_named_files(&named).map_err(js_error)?;

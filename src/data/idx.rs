@@ -1,6 +1,9 @@
 //! IDX files (MNIST, Fashion-MNIST, …), raw or gzip-compressed: `[0, 0, 0x08, ndims]`, then
 //! `ndims` big-endian u32 sizes, then the unsigned bytes. Images must have 3 dimensions
 //! (n, rows, cols), labels 1 (n). Everything is checked before anything is kept.
+//! Natively gzip is inflated here (flate2); in the browser the browser's own inflater does it
+//! before the engine sees the file (`super::browser_gzip`, with the same checks and words), so
+//! the wasm carries no inflater of its own.
 
 use super::{Dataset, Features, ImageShape, Split};
 use crate::error::{CabsError, Result};
@@ -14,8 +17,29 @@ fn bad(what: &str, msg: impl Into<String>) -> CabsError {
     CabsError::Data(format!("{what}: {}", msg.into()))
 }
 
-fn is_gzip(bytes: &[u8]) -> bool {
+pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// The length of the IDX header that starts with `first` (at least its first 4 bytes).
+pub fn header_len(what: &str, first: &[u8]) -> Result<usize> {
+    if first.len() < 4 {
+        return Err(bad(what, "too short for an IDX header"));
+    }
+    check_magic(what, first)?;
+    Ok(4 + 4 * first[3] as usize)
+}
+
+/// The check after inflating a file whose header declared `total` bytes: exactly that many
+/// came out (`got` counts at most one byte more than `total`).
+pub fn check_inflated(what: &str, got: usize, total: usize) -> Result<()> {
+    if got < total {
+        return Err(bad(what, format!("decompresses to {got} bytes, its header declares {total}: truncated")));
+    }
+    if got > total {
+        return Err(bad(what, format!("decompresses to more than the {total} bytes its header declares: corrupt")));
+    }
+    Ok(())
 }
 
 /// Read an IDX header from `r`: its bytes, its dimensions and the size of the body it declares.
@@ -59,7 +83,7 @@ fn check_magic(what: &str, b: &[u8]) -> Result<()> {
 
 /// A header that could not be read from a gzip stream: the stream is broken (or holds almost
 /// nothing); a header that was read but is wrong keeps its own message.
-fn gzip_error(what: &str, e: CabsError) -> CabsError {
+pub fn gzip_error(what: &str, e: CabsError) -> CabsError {
     match e {
         CabsError::Data(m) if m.ends_with("too short for an IDX header") || m.contains("cannot be read") => bad(
             what,
@@ -71,9 +95,21 @@ fn gzip_error(what: &str, e: CabsError) -> CabsError {
 
 /// The dimensions an IDX file (raw or gzip) declares, reading only its header.
 pub fn peek_dims(what: &str, bytes: &[u8]) -> Result<Vec<usize>> {
-    let r =
-        if is_gzip(bytes) { read_header(what, &mut flate2::read::MultiGzDecoder::new(bytes)) } else { read_header(what, &mut &bytes[..]) };
-    r.map(|(_, dims, _)| dims).map_err(|e| if is_gzip(bytes) { gzip_error(what, e) } else { e })
+    if is_gzip(bytes) {
+        return read_header(what, &mut gzip_reader(what, bytes)?).map(|(_, dims, _)| dims).map_err(|e| gzip_error(what, e));
+    }
+    read_header(what, &mut &bytes[..]).map(|(_, dims, _)| dims)
+}
+
+/// An inflating reader over gzip bytes (natively; see the module header for the browser).
+#[cfg(not(target_arch = "wasm32"))]
+fn gzip_reader<'a>(_what: &str, bytes: &'a [u8]) -> Result<flate2::read::MultiGzDecoder<&'a [u8]>> {
+    Ok(flate2::read::MultiGzDecoder::new(bytes))
+}
+
+#[cfg(target_arch = "wasm32")]
+fn gzip_reader<'a>(what: &str, _bytes: &'a [u8]) -> Result<&'a [u8]> {
+    Err(bad(what, "gzip data reached the engine: in the browser, Trainer.createWithFiles inflates gzip files before reading them"))
 }
 
 /// The bytes of a possibly gzip-compressed IDX file. A gzip file is inflated to exactly the
@@ -84,18 +120,14 @@ pub fn decompress<'a>(what: &str, bytes: &'a [u8]) -> Result<std::borrow::Cow<'a
         return Ok(std::borrow::Cow::Borrowed(bytes));
     }
     let gz = |e: std::io::Error| bad(what, format!("not a valid gzip file ({e})"));
-    let mut dec = flate2::read::MultiGzDecoder::new(bytes);
+    let mut dec = gzip_reader(what, bytes)?;
     let (head, _, body) = read_header(what, &mut dec).map_err(|e| gzip_error(what, e))?;
     let total = head.len() + body;
     let mut out = super::try_with_capacity::<u8>(&format!("{what} (decompressed, as its header declares)"), total)?;
     out.extend_from_slice(&head);
     (&mut dec).take(body as u64).read_to_end(&mut out).map_err(gz)?;
-    if out.len() < total {
-        return Err(bad(what, format!("decompresses to {} bytes, its header declares {total}: truncated", out.len())));
-    }
-    if dec.read(&mut [0u8; 1]).map_err(gz)? > 0 {
-        return Err(bad(what, format!("decompresses to more than the {total} bytes its header declares: corrupt")));
-    }
+    let more = if out.len() < total { 0 } else { dec.read(&mut [0u8; 1]).map_err(gz)? };
+    check_inflated(what, out.len() + more, total)?;
     Ok(std::borrow::Cow::Owned(out))
 }
 
@@ -264,7 +296,7 @@ fn dense_classes(train: &[u32], test: &[u32]) -> Result<u32> {
     Ok((top as u32 + 1).max(2))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))] // gzip test files come from flate2, a native dependency
 mod tests {
     use super::*;
 

@@ -150,3 +150,58 @@ test("a full MNIST-sized set (60,000 training and 10,000 test images, 55 MB) loa
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("gzip'd IDX files are inflated by the browser: the same data as raw, and broken or oversized ones refused in words", async () => {
+  // The wasm has no inflater: Trainer.createWithFiles hands gzip to the browser's
+  // DecompressionStream, header first, so a file declaring more than 2 GiB is refused before
+  // anything is inflated, and a stream longer or shorter than its header is an error.
+  const page = await browser.newPage();
+  await page.goto(`${server.url}bare-document-for-the-gzip-test`);
+  await page.setContent("<!doctype html><title>gzip</title>");
+  const { images, labels } = digits(120);
+  const bomb = idx([60_000, 200, 200], new Uint8Array(10)); // declares 2.4 GB
+  const gz = (b) => [...gzipSync(b)];
+  const cases = {
+    raw: [[...images], [...labels]],
+    gzip: [gz(images), gz(labels)],
+    bomb: [gz(bomb), [...labels]],
+    longer: [gz(Buffer.concat([images, Buffer.alloc(5)])), [...labels]],
+    shorter: [gz(images.subarray(0, images.length - 5)), [...labels]],
+    cut: [[...gzipSync(images)].slice(0, 300), [...labels]],
+    junk: [[0x1f, 0x8b, 1, 2, 3, 4, 5, 6, 7], [...labels]],
+    notIdx: [gz(Buffer.from("not an IDX file at all")), [...labels]],
+  };
+  const out = await page.evaluate(async (cases) => {
+    const m = await import("/pkg/cabs.js");
+    await m.default();
+    const settings = { model: "mlp:8", mmax: 32, backend: "cpu", seed: 3 };
+    const result = {};
+    for (const [name, [a, b]] of Object.entries(cases)) {
+      const files = [{ name: "train-images-idx3-ubyte", bytes: new Uint8Array(a) }, { name: "train-labels-idx1-ubyte", bytes: new Uint8Array(b) }];
+      try {
+        const t = await m.Trainer.createWithFiles(settings, files);
+        const info = t.info();
+        const s = await t.step();
+        result[name] = { ok: true, train: info.trainSize, test: info.testSize, loss: s.loss };
+        t.free();
+      } catch (e) {
+        result[name] = { ok: false, name: e.name, message: e.message };
+      }
+    }
+    return result;
+  }, cases);
+  assert.deepEqual(out.raw, { ...out.raw, ok: true, train: 100, test: 20 });
+  assert.deepEqual(out.gzip, out.raw, "gzip'd and raw files give the same run, bit for bit");
+  const refused = (name, re) => {
+    assert.equal(out[name].ok, false, `${name}: ${JSON.stringify(out[name])}`);
+    assert.equal(out[name].name, "DataError", name);
+    assert.match(out[name].message, re, name);
+  };
+  refused("bomb", /train-images-idx3-ubyte: its header declares sizes \[60000, 200, 200\], more than the 2 GiB/);
+  refused("longer", /train-images-idx3-ubyte: decompresses to more than the 94096 bytes its header declares: corrupt/);
+  refused("shorter", /train-images-idx3-ubyte: decompresses to 94091 bytes, its header declares 94096: truncated/);
+  refused("cut", /train-images-idx3-ubyte: not a valid gzip file \(/);
+  refused("junk", /train-images-idx3-ubyte: not a valid gzip file/);
+  refused("notIdx", /train-images-idx3-ubyte: wrong magic number 6e6f7420: not an IDX file/);
+  await page.close();
+});

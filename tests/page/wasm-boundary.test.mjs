@@ -133,6 +133,8 @@ test("10,000 failures through every export, in every way the guard knows, leave 
       ["Trainer.create(mnist, detached)", () => Trainer.create({ data: "mnist" }, detached()), "DataError"],
       ["Trainer.createWithFiles(throwing getter)", () => Trainer.createWithFiles(blobs, [{ name: "x", get bytes() { throw new Error("boom"); } }]), "TypeError"],
       ["Trainer.createWithFiles(revoked Proxy)", () => Trainer.createWithFiles(blobs, revoked), "TypeError"],
+      // Inflated by the browser (an await inside the export): a broken stream is a DataError.
+      ["Trainer.createWithFiles(broken gzip)", () => Trainer.createWithFiles(blobs, [{ name: "x.gz", bytes: new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3]) }]), "DataError"],
       ["step.call({})", () => Trainer.prototype.step.call({}), "TypeError"],
       ["step on a freed trainer", () => freed.step(), "TypeError"],
       ["step with a forged __wbg_ptr", () => { forged.__wbg_ptr = ptr + 8; try { return forged.step(); } finally { forged.__wbg_ptr = ptr; } }, "TypeError"],
