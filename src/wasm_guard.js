@@ -271,7 +271,7 @@ function guard(proto) {
 }
 
 // Gzip'd files are inflated by the browser's own DecompressionStream: the wasm carries no
-// inflater (≈ 12 KB gzipped of a first load). src/wasm.rs asks for a prefix of at most `limit`
+// inflater (10 KB gzipped of a first load). src/wasm.rs asks for a prefix of at most `limit`
 // bytes (the IDX header first, then exactly the size it declares, plus one byte to see whether
 // there is more), so a gzip bomb is refused before it is inflated. Resolves to the bytes, or to
 // the browser's complaint as a string; it never rejects, and nothing of it runs inside a wasm frame.

@@ -2,8 +2,9 @@
 //! `ndims` big-endian u32 sizes, then the unsigned bytes. Images must have 3 dimensions
 //! (n, rows, cols), labels 1 (n). Everything is checked before anything is kept.
 //! Natively gzip is inflated here (flate2); in the browser the browser's own inflater does it
-//! before the engine sees the file (`super::browser_gzip`, with the same checks and words), so
-//! the wasm carries no inflater of its own.
+//! before the engine sees the file (`inflated_idx` in src/wasm.rs, with [`header_len`],
+//! [`read_header`] and [`check_inflated`]: the same checks and words), so the wasm carries no
+//! inflater of its own.
 
 use super::{Dataset, Features, ImageShape, Split};
 use crate::error::{CabsError, Result};
@@ -17,7 +18,7 @@ fn bad(what: &str, msg: impl Into<String>) -> CabsError {
     CabsError::Data(format!("{what}: {}", msg.into()))
 }
 
-pub fn is_gzip(bytes: &[u8]) -> bool {
+fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
 }
 
