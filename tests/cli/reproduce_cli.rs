@@ -843,7 +843,17 @@ fn select_by_train_subset_loss_picks_the_lowest_subset_loss() {
     let top = all.iter().map(|r| r[acc].parse::<f64>().unwrap()).fold(f64::NEG_INFINITY, f64::max);
     let by_accuracy = all.iter().find(|r| r[acc].parse::<f64>().unwrap() == top).unwrap();
     assert_ne!(by_accuracy[0], best[0][0], "this grid no longer tells the criteria apart: choose α where they differ");
-    assert!(read(&out.join("results.md")).contains("the lowest loss on the fixed 10,000-digit training subset"));
+    let md = read(&out.join("results.md"));
+    assert!(md.contains("the lowest loss on the fixed 10,000-digit training subset"));
+    // The tuning table shows the loss each choice was made on, next to the accuracy.
+    let acc_of = |alpha: &str| all.iter().find(|r| r[0] == format!("const-m16-a{alpha}")).unwrap()[acc].parse::<f64>().unwrap();
+    let cells: Vec<String> = alphas.iter().map(|a| format!("{:.2} % · {:.4}", acc_of(a) * 100.0, last_loss(a))).collect();
+    let row = format!(
+        "| 16 | {} | {} |",
+        cells.iter().enumerate().map(|(i, c)| if i == lowest { format!("**{c}**") } else { c.clone() }).collect::<Vec<_>>().join(" | "),
+        alphas[lowest]
+    );
+    assert!(md.contains(&row), "expected the row {row} in:\n{md}");
     let (code, _, stderr) = cabs(&["reproduce", "--quick", "--select-by", "loss", "--out", out.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--select-by takes accuracy or train-subset-loss, got 'loss'"), "{stderr}");

@@ -1,13 +1,23 @@
 //! `results.md`: the environment and command, the main comparison, the tuning grid, the
 //! sensitivity table (means and min–max over seeds), the verdicts and the list of figures.
 
-use super::metrics::Run;
+use super::metrics::{Candidate, Run};
 use super::options::{Options, SelectBy};
 use super::tables::{f4, group_cell, group_label, over, pct, secs, seed_list, spread_cell, Env, Group, Report};
 use std::fmt::Write as _;
 
 fn acc_cell(runs: &[Run], g: &Group) -> String {
     group_cell(runs, g, |r| r.final_accuracy(), |a| pct(Some(a)), "–")
+}
+
+/// A cell of a tuning table: the final test accuracy, and with `--select-by train-subset-loss`
+/// also the training-subset loss the choice is made on (mean over the seeds), so that the
+/// choice can be checked from the table.
+fn tuning_cell(runs: &[Run], g: &Group, o: &Options, env: &Env) -> String {
+    match o.select_by {
+        SelectBy::Accuracy => acc_cell(runs, g),
+        SelectBy::TrainSubsetLoss => format!("{} · {}", acc_cell(runs, g), f4(Candidate::of_group(runs, g, env.window).subset_loss)),
+    }
 }
 
 fn to_target_cell(runs: &[Run], g: &Group, target: f64) -> String {
@@ -28,7 +38,10 @@ fn rules(s: &mut String, runs: &[Run], rep: &Report, o: &Options, env: &Env) {
 seed at an α cannot win there. The choice is made on the reported test set, for every rule alike"
                 .to_string()
         }
-        SelectBy::TrainSubsetLoss => format!("{}; a rule that broke in any seed at an α cannot win there", o.select_by.words()),
+        SelectBy::TrainSubsetLoss => format!(
+            "{}; a rule that broke in any seed at an α cannot win there. Each cell shows the final test accuracy · that loss",
+            o.select_by.words()
+        ),
     };
     let _ = writeln!(
         s,
@@ -46,7 +59,7 @@ best α (**bold**) is chosen as for the fixed batches: {chosen}.\n"
     for (rule, row, best) in &rep.rules {
         let _ = write!(s, "| `{rule}` |");
         for (j, g) in row.iter().enumerate() {
-            let cell = acc_cell(runs, g);
+            let cell = tuning_cell(runs, g, o, env);
             let _ = if Some(j) == *best { write!(s, " **{cell}** |") } else { write!(s, " {cell} |") };
         }
         let _ = writeln!(s, " {} |", best.map(|b| o.alphas[b].to_string()).unwrap_or_else(|| "all diverged".into()));
@@ -312,7 +325,7 @@ used in its steps, rounded up to a multiple of 10,000. As `cabs reproduce` print
 favours the fixed-batch baselines",
                     if k > 1 { " (mean over the seeds)" } else { "" }
                 ),
-                SelectBy::TrainSubsetLoss => format!("{}; the cells show the final test accuracy", o.select_by.words()),
+                SelectBy::TrainSubsetLoss => format!("{}; each cell shows the final test accuracy · that loss", o.select_by.words()),
             }
         );
         let mut head = String::from("| m \\ α |");
@@ -325,7 +338,7 @@ favours the fixed-batch baselines",
         for (m, row, best) in &rep.grid {
             let _ = write!(s, "| {m} |");
             for (j, g) in row.iter().enumerate() {
-                let cell = acc_cell(runs, g);
+                let cell = tuning_cell(runs, g, o, env);
                 if Some(j) == *best {
                     let _ = write!(s, " **{cell}** |");
                 } else {
