@@ -18,4 +18,5 @@ mod reproduce_cli;
 mod reproduce_resume;
 mod rules;
 mod settings_schema;
+mod study_script;
 mod threads;

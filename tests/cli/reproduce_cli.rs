@@ -32,8 +32,11 @@ pub(crate) fn read(p: &Path) -> String {
 fn rows(p: &Path, header: &str) -> Vec<Vec<String>> {
     let text = read(p);
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some(header), "{}", p.display());
-    let n = header.split(',').count();
+    // The columns named here, in this order, then any appended ones (the contract: existing
+    // columns keep their name and place; new ones come after them).
+    let first = lines.next().unwrap_or_default();
+    assert!(first == header || first.starts_with(&format!("{header},")), "{}: header {first}", p.display());
+    let n = first.split(',').count();
     lines
         .map(|l| {
             let f: Vec<String> = l.split(',').map(str::to_string).collect();
@@ -764,6 +767,12 @@ fn an_emitted_grid_run_by_gnu_parallel_assembles_into_the_tables_of_jobs_2() {
     let md = read(&grid.join("results.md"));
     assert!(md.contains("## Rules compared (`--rules`)") && md.contains("| `const:24` |"), "{md}");
     assert!(grid.join("figures/rules.svg").exists());
+    // best_alpha.csv: each grid row's and each rule's chosen α, the same as the whole run's.
+    let chosen = rows(&grid.join("best_alpha.csv"), "part,row,alpha,selected_by,value");
+    let names: Vec<(&str, &str)> = chosen.iter().map(|r| (r[0].as_str(), r[1].as_str())).collect();
+    assert_eq!(names, [("grid", "const:16"), ("grid", "const:32"), ("rules", "cabs"), ("rules", "const:24")]);
+    assert!(chosen.iter().all(|r| ["0.5", "2", ""].contains(&r[2].as_str()) && r[3] == "accuracy"), "{chosen:?}");
+    assert_eq!(read(&grid.join("best_alpha.csv")), read(&whole.join("best_alpha.csv")));
     // The run files are the same, row for row, but for the clocks.
     let strip = |p: &Path| -> Vec<String> {
         let h = RUN_HEADER.split(',').collect::<Vec<_>>();
@@ -843,6 +852,17 @@ fn select_by_train_subset_loss_picks_the_lowest_subset_loss() {
     let top = all.iter().map(|r| r[acc].parse::<f64>().unwrap()).fold(f64::NEG_INFINITY, f64::max);
     let by_accuracy = all.iter().find(|r| r[acc].parse::<f64>().unwrap() == top).unwrap();
     assert_ne!(by_accuracy[0], best[0][0], "this grid no longer tells the criteria apart: choose α where they differ");
+    // Each run's final subset loss is in all_runs.csv, and the choice in best_alpha.csv.
+    let header = read(&out.join("all_runs.csv")).lines().next().unwrap().to_string();
+    let sub_col = col(&header, "final_train_subset_loss");
+    for (i, a) in alphas.iter().enumerate() {
+        let r = all.iter().find(|r| r[0] == format!("const-m16-a{a}")).unwrap();
+        assert_eq!(r[sub_col].parse::<f64>().unwrap(), losses[i], "{a}");
+    }
+    let chosen = rows(&out.join("best_alpha.csv"), "part,row,alpha,selected_by,value");
+    assert_eq!(chosen.len(), 1, "{chosen:?}");
+    assert_eq!(chosen[0][..4], ["grid", "const:16", alphas[lowest], "train-subset-loss"]);
+    assert_eq!(chosen[0][4].parse::<f64>().unwrap(), losses[lowest]);
     let md = read(&out.join("results.md"));
     assert!(md.contains("the lowest loss on the fixed 10,000-digit training subset"));
     // The tuning table shows the loss each choice was made on, next to the accuracy.

@@ -63,7 +63,7 @@ use plan::*;
 use run::{engine_name, Cache, Ctx};
 use std::collections::HashMap;
 use std::time::Instant;
-use tables::{command_line, extra_names, seed_list, summary_csv, write_file, Env, Group, Report};
+use tables::{best_alpha_csv, command_line, extra_names, seed_list, summary_csv, write_file, Env, Group, Report};
 
 pub fn reproduce(a: Args) -> CliResult<()> {
     for (flag, instead) in NOT_HERE {
@@ -128,7 +128,7 @@ pub fn reproduce(a: Args) -> CliResult<()> {
     // The tables and figures are written at the end: a FIFO or device in their place would
     // block or fail only after every run, so it is refused before the first.
     let figure_names = ["loss_vs_examples", "accuracy_vs_examples", "loss_vs_time", "accuracy_vs_time", "batch_vs_steps", "sensitivity"];
-    for p in ["summary.csv", "all_runs.csv", "results.md"]
+    for p in ["summary.csv", "all_runs.csv", "best_alpha.csv", "results.md"]
         .iter()
         .map(|f| o.out.join(f))
         .chain(figure_names.iter().map(|f| fig_dir.join(format!("{f}.svg"))))
@@ -347,10 +347,11 @@ pub fn reproduce(a: Args) -> CliResult<()> {
     write_file(&o.out.join("summary.csv"), &summary_csv(runs, &reported, &env, &extra_names))?;
     let all: Vec<(usize, Option<&str>)> = (0..runs.len()).map(|i| (i, None)).collect();
     write_file(&o.out.join("all_runs.csv"), &summary_csv(runs, &all, &env, &extra_names))?;
+    write_file(&o.out.join("best_alpha.csv"), &best_alpha_csv(runs, &report, env.window))?;
     write_file(&o.out.join("results.md"), &results_md(runs, &report, &o, &env, &extra_names))?;
     figures::figures(&fig_dir, runs, &report, &o, &env)?;
     println!(
-        "cabs reproduce: {} runs in {:.1} s; results in {} (also summary.csv, all_runs.csv, runs/*.csv, figures/*.svg)",
+        "cabs reproduce: {} runs in {:.1} s; results in {} (also summary.csv, all_runs.csv, best_alpha.csv, runs/*.csv, figures/*.svg)",
         runs.len(),
         total_s,
         o.out.join("results.md").display()

@@ -221,6 +221,11 @@ fn reopen_at(path: &Path, state: &RunState) -> CliResult<(BufWriter<File>, f64, 
     Ok((BufWriter::new(f), clocks.0, clocks.1))
 }
 
+/// `train_subset_loss` as the run file holds it.
+fn subset_text(v: f64) -> String {
+    format!("{v:.6}")
+}
+
 /// `runs/<label>.lock` while a process works on the run: a second process on the same run (a
 /// jobs file started twice, `--resume` while its jobs still run) would write the same CSV and
 /// checkpoint, and could delete the first one's checkpoint. The file holds the owner's process
@@ -448,7 +453,9 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
         let s = step.stats;
         let mut subset_loss = None;
         if let Some(e) = step.eval {
-            subset_loss = Some(subset.measure(t)?);
+            // Kept as the run file writes it (6 decimals), so that tables made now and tables
+            // assembled later from the file choose and compute alike.
+            subset_loss = Some(subset_text(subset.measure(t)?).parse().unwrap_or(f64::NAN));
             run.evals.push(EvalPoint {
                 examples: s.examples_seen,
                 train_s: step.train_s,
@@ -460,7 +467,7 @@ pub(super) fn run_one(ctx: &mut Ctx, spec: &RunSpec) -> CliResult<Run> {
         if let (Some(e), Some(a)) = (s.conv_xi_exact, s.conv_xi_approx) {
             conv_xi.push((e, a));
         }
-        let sub = subset_loss.map(|v| format!("{v:.6}")).unwrap_or_default();
+        let sub = subset_loss.map(subset_text).unwrap_or_default();
         writeln!(csv, "{},{:.3},{sub}", cabs::record::row(s, step.eval, step.wall_ms), train_ms0 + step.train_s * 1e3)
             .map_err(|e| CliError::write(&path, e))?;
         run.steps.push(StepPoint {

@@ -177,12 +177,23 @@ pub(super) fn extra_names(runs: &[Run]) -> Vec<String> {
     names
 }
 
-/// One row per (run index, role); `role` None: every role of the run, joined by `+`.
+/// The loss on the fixed training subset at a run's last evaluation (None where not measured).
+pub(super) fn final_subset_loss(r: &Run) -> Option<f64> {
+    r.evals.iter().rev().find_map(|e| e.train_subset_loss)
+}
+
+/// One row per (run index, role); `role` None: every role of the run, joined by `+`. After the
+/// extra columns comes `final_train_subset_loss` when any run of the set measured it (the
+/// study's measure of training loss, docs/STUDY.md).
 pub(super) fn summary_csv(runs: &[Run], which: &[(usize, Option<&str>)], env: &Env, extra: &[String]) -> String {
     let mut s = String::from(SUMMARY_HEADER);
     for n in extra {
         s.push(',');
         s.push_str(n);
+    }
+    let subset = runs.iter().any(|r| final_subset_loss(r).is_some());
+    if subset {
+        s.push_str(",final_train_subset_loss");
     }
     s.push('\n');
     for &(i, role) in which {
@@ -217,7 +228,40 @@ pub(super) fn summary_csv(runs: &[Run], which: &[(usize, Option<&str>)], env: &E
                 s.push_str(v);
             }
         }
+        if subset {
+            s.push(',');
+            s.push_str(&opt(final_subset_loss(r)));
+        }
         s.push('\n');
+    }
+    s
+}
+
+/// Header of best_alpha.csv: each grid row's chosen α, for scripts that run a tuned set next
+/// (`part` is `grid` or `rules`; `value` is the statistic `selected_by` chose on, mean over seeds).
+pub const BEST_ALPHA_HEADER: &str = "part,row,alpha,selected_by,value";
+
+/// best_alpha.csv: one row per fixed batch size of the α grid (`const:M`) and per rule of
+/// `--rules`, with the α that `--select-by` chose; α and value are empty where every α broke.
+pub(super) fn best_alpha_csv(runs: &[Run], report: &Report, window: u64) -> String {
+    use super::metrics::Candidate;
+    use super::SelectBy;
+    let by = report.select_by;
+    let mut s = format!("{BEST_ALPHA_HEADER}\n");
+    let rows = report.grid.iter().map(|(m, row, best)| ("grid", format!("const:{m}"), row, best));
+    for (part, name, row, best) in rows.chain(report.rules.iter().map(|(r, row, best)| ("rules", r.clone(), row, best))) {
+        let chosen = best.map(|b| &row[b]);
+        let alpha = chosen.and_then(|g| g.first()).map(|&i| runs[i].spec.alpha.to_string()).unwrap_or_default();
+        let value = chosen.map(|g| Candidate::of_group(runs, g, window)).and_then(|c| match by {
+            SelectBy::Accuracy => c.accuracy,
+            SelectBy::TrainSubsetLoss => c.subset_loss,
+        });
+        let by = match by {
+            SelectBy::Accuracy => "accuracy",
+            SelectBy::TrainSubsetLoss => "train-subset-loss",
+        };
+        // No field is quoted: `--rules` is split on commas, so a rule holds none.
+        let _ = writeln!(s, "{part},{name},{alpha},{by},{}", opt(value));
     }
     s
 }

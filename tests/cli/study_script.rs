@@ -1,0 +1,106 @@
+//! `scripts/study.sh`, the paper-scale study of docs/STUDY.md driven phase by phase, run whole on
+//! the 2-D blobs with a small model and 40 phase-1 steps: every choice it reads from one phase
+//! for the next (B, the tuned α, the decay's K, the sensitivity's α) is recomputed here from the
+//! sets' own CSVs, and a second run trains nothing.
+#![cfg(not(target_arch = "wasm32"))]
+
+use crate::reproduce_cli::{col, fresh_dir, read};
+use std::path::Path;
+use std::process::Command;
+
+fn study(dir: &Path) -> (bool, String) {
+    let o = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/study.sh"))
+        .arg(dir)
+        .envs([("CABS", env!("CARGO_BIN_EXE_cabs")), ("DATA", "blobs"), ("MODEL", "mlp:8"), ("STEPS", "40"), ("JOBS", "2")])
+        .output()
+        .expect("bash runs");
+    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+/// The rows of a set's all_runs.csv as (header, rows).
+fn all_runs(set: &Path) -> (String, Vec<Vec<String>>) {
+    let text = read(&set.join("all_runs.csv"));
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().to_string();
+    (header, lines.map(|l| l.split(',').map(str::to_string).collect()).collect())
+}
+
+/// The (rule, α) whose run has the lowest final training-subset loss; ties to the earlier row.
+fn lowest_subset_loss(set: &Path, rule_prefix: &str) -> (String, String) {
+    let (h, rows) = all_runs(set);
+    let (rule, alpha, loss) = (col(&h, "rule"), col(&h, "alpha"), col(&h, "final_train_subset_loss"));
+    let mine: Vec<&Vec<String>> = rows.iter().filter(|r| r[rule].starts_with(rule_prefix)).collect();
+    let best = mine.iter().min_by(|a, b| a[loss].parse::<f64>().unwrap().total_cmp(&b[loss].parse::<f64>().unwrap())).unwrap();
+    (best[rule].clone(), best[alpha].clone())
+}
+
+#[test]
+fn the_study_script_runs_every_phase_from_the_one_before() {
+    let parallel = Command::new("parallel").arg("--version").output();
+    assert!(parallel.is_ok_and(|o| o.status.success()), "GNU parallel is missing: apt-get install parallel");
+    let dir = fresh_dir("study");
+    let (ok, out) = study(&dir);
+    assert!(ok && out.contains("every set of the study is complete"), "{out}");
+
+    // B: the five phase-1 runs' mean examples, rounded up to 10,000.
+    let (h, rows) = all_runs(&dir);
+    assert_eq!(rows.len(), 5);
+    let ex = col(&h, "examples");
+    let mean = rows.iter().map(|r| r[ex].parse::<f64>().unwrap()).sum::<f64>() / 5.0;
+    let b = (mean / 10_000.0).ceil() as u64 * 10_000;
+    assert!(out.contains(&format!("budget B = {b} training examples")), "{out}");
+
+    // Tuning at B/4, seed 101; each fixed batch's α is the one of lowest subset loss.
+    let (h, rows) = all_runs(&dir.join("tune-const"));
+    assert_eq!(rows.len(), 8);
+    assert!(rows.iter().all(|r| r[col(&h, "label")].ends_with("-s101")), "{rows:?}");
+    assert!(rows.iter().all(|r| r[col(&h, "examples")].parse::<u64>().unwrap() >= b / 4), "{rows:?}");
+    for m in [64, 256] {
+        let (_, alpha) = lowest_subset_loss(&dir.join("tune-const"), &format!("const:{m}"));
+        let fixed = read(&dir.join(format!("fixed-m{m}/jobs.txt")));
+        assert_eq!(fixed.lines().count(), 5, "{fixed}");
+        assert!(fixed.lines().all(|l| l.contains(&format!("--rules const:{m} --alphas {alpha} "))), "{fixed}");
+        // The decay: three K at that α, the lowest subset loss carried on to the compared runs.
+        let tune = dir.join(format!("tune-decay-m{m}"));
+        let ks: Vec<f64> = [4.0, 16.0, 64.0].iter().map(|f| f * m as f64 / b as f64).collect();
+        let (h, rows) = all_runs(&tune);
+        let rules: Vec<f64> = rows.iter().map(|r| r[col(&h, "rule")].rsplit(':').next().unwrap().parse().unwrap()).collect();
+        for k in &ks {
+            assert!(rules.iter().any(|r| (r - k).abs() <= 1e-5 * k), "K = {k} missing in {rules:?}");
+        }
+        let (rule, _) = lowest_subset_loss(&tune, &format!("const:{m}:invtime:"));
+        let decay = read(&dir.join(format!("decay-m{m}/jobs.txt")));
+        assert!(decay.lines().all(|l| l.contains(&format!("--rules {rule} --alphas {alpha} "))), "{decay}");
+        assert_eq!(decay.lines().count(), 5);
+    }
+    // Claim 3's runs: CABS at 0.05 and 0.2; m = 256 at the α of {0.05, 0.1, 0.2} not tuned to.
+    assert_eq!(read(&dir.join("cabs-alphas/jobs.txt")).lines().count(), 6);
+    let (_, tuned) = lowest_subset_loss(&dir.join("tune-const"), "const:256");
+    let sens = read(&dir.join("sensitivity-m256/jobs.txt"));
+    let expected = ["0.05", "0.1", "0.2"].iter().filter(|a| a.parse::<f64>().unwrap() != tuned.parse::<f64>().unwrap()).count();
+    assert_eq!(sens.lines().count(), 3 * expected, "{sens}");
+    assert!(!sens.contains(&format!("--alphas {tuned} ")) && !sens.contains(&format!(",{tuned} ")), "{sens}");
+    // Every main run got the budget B.
+    for set in ["fixed-m64", "decay-m256", "cabs-alphas"] {
+        let (h, rows) = all_runs(&dir.join(set));
+        assert!(rows.iter().all(|r| r[col(&h, "examples")].parse::<u64>().unwrap() >= b), "{set}: {rows:?}");
+    }
+
+    // Again: every set is assembled from what is there, nothing is trained.
+    let (ok, again) = study(&dir);
+    assert!(ok && !again.contains("running its jobs"), "{again}");
+    // A run lost from one set: that set alone runs its jobs, and the study completes again.
+    for ext in ["csv", "json", "pred"] {
+        std::fs::remove_file(dir.join(format!("decay-m64/runs/{}.{ext}", first_label(&dir.join("decay-m64"))))).unwrap();
+    }
+    let (ok, again) = study(&dir);
+    assert!(ok && again.matches("running its jobs").count() == 1 && again.contains("decay-m64: running its jobs"), "{again}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The label of a set's first run (all_runs.csv).
+fn first_label(set: &Path) -> String {
+    let (h, rows) = all_runs(set);
+    rows[0][col(&h, "label")].clone()
+}
