@@ -4,6 +4,8 @@
 # continues from its checkpoint). Each phase's choices are read from the files of the phase before
 # it, never typed in: the budget B from the phase-1 set's results.md ("Phase-2 budget"), each fixed
 # batch's tuned α from best_alpha.csv, the decay's K as the rule of lowest training-subset loss.
+# After each compared set, `cabs study --out DIR` writes DIR/study.md and DIR/study.csv from every
+# set complete so far (the comparisons paired by seed; those still waiting say so).
 #
 #   bash scripts/study.sh DIR        DIR: the phase-1 set; every phase-2 set is a folder inside it
 #   env: CABS   the binary (default target/release/cabs). Each set remembers the binary that
@@ -49,6 +51,11 @@ run_set() {
     fi
   fi
   say "$name: assembled ($dir/results.md)"
+  # The study's page, from every set complete so far (comparisons still waiting say so).
+  if [ "$name" != phase1 ] && [ "${name#tune-}" = "$name" ]; then
+    "$CABS" study --out "$ROOT" > /dev/null || { echo "study: cabs study failed (above)" >&2; exit 1; }
+    say "$ROOT/study.md updated"
+  fi
   if [ "${STOP_AFTER:-}" = "$name" ]; then exit 0; fi
 }
 

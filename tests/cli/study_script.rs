@@ -87,6 +87,50 @@ fn the_study_script_runs_every_phase_from_the_one_before() {
         assert!(rows.iter().all(|r| r[col(&h, "examples")].parse::<u64>().unwrap() >= b), "{set}: {rows:?}");
     }
 
+    // The study's page: each comparison recomputed here from the sets' all_runs.csv.
+    let csv = read(&dir.join("study.csv"));
+    let row = |claim: &str, baseline: &str, measure: &str| -> Vec<String> {
+        let r = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("{claim},cabs,{baseline},{measure},")))
+            .unwrap_or_else(|| panic!("{claim} {baseline} {measure}:\n{csv}"));
+        r.split(',').map(str::to_string).collect()
+    };
+    let (_, a64) = lowest_subset_loss(&dir.join("tune-const"), "const:64");
+    let cabs_loss = subset_losses(&dir, "cabs", "0.1");
+    let base_loss = subset_losses(&dir.join("fixed-m64"), "const:64", &a64);
+    let d: Vec<f64> = (1..=5).map(|s| cabs_loss[&s] - base_loss[&s]).collect();
+    let (mean, half) = t95_interval(&d, 2.776);
+    let r = row("1", "const:64", "train_subset_loss");
+    assert_eq!(r[4], "5");
+    for (got, want) in [(&r[5], mean), (&r[6], mean - half), (&r[7], mean + half)] {
+        assert!((got.parse::<f64>().unwrap() - want).abs() <= 1e-9 * want.abs().max(1e-6), "{r:?} vs {mean} ± {half}");
+    }
+    let margin = 0.05 * (1..=5).map(|s| base_loss[&s]).sum::<f64>() / 5.0;
+    let word = if mean - half > 0.0 {
+        "not supported"
+    } else if mean + half < margin {
+        "supported"
+    } else {
+        "not shown"
+    };
+    assert_eq!(r[8], word, "{r:?}");
+    // Claim 3: the spread over α per seed, CABS − m = 256, seeds 1–3.
+    let spread = |v: [f64; 3]| v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min);
+    let cabs_at = |a: &str| if a == "0.1" { subset_losses(&dir, "cabs", a) } else { subset_losses(&dir.join("cabs-alphas"), "cabs", a) };
+    let fixed_at = |a: &str| {
+        let mut m = subset_losses(&dir.join("sensitivity-m256"), "const:256", a);
+        m.extend(subset_losses(&dir.join("fixed-m256"), "const:256", a).into_iter().filter(|(s, _)| *s <= 3));
+        m
+    };
+    let (c, f): (Vec<_>, Vec<_>) = (["0.05", "0.1", "0.2"].map(cabs_at).into(), ["0.05", "0.1", "0.2"].map(fixed_at).into());
+    let d: Vec<f64> = (1..=3).map(|s| spread([c[0][&s], c[1][&s], c[2][&s]]) - spread([f[0][&s], f[1][&s], f[2][&s]])).collect();
+    let (mean, half) = t95_interval(&d, 4.303);
+    let r = row("3", "const:256", "spread_train_subset_loss");
+    assert!((r[5].parse::<f64>().unwrap() - mean).abs() <= 1e-9 && (r[7].parse::<f64>().unwrap() - (mean + half)).abs() <= 1e-9, "{r:?}");
+    let md = read(&dir.join("study.md"));
+    assert!(md.contains("## Claim 1") && md.contains("## Claim 3") && !md.contains("waiting"), "{md}");
+
     // Again: every set is assembled from what is there, nothing is trained.
     let (ok, again) = study(&dir);
     assert!(ok && !again.contains("running its jobs"), "{again}");
@@ -97,6 +141,46 @@ fn the_study_script_runs_every_phase_from_the_one_before() {
     let (ok, again) = study(&dir);
     assert!(ok && again.matches("running its jobs").count() == 1 && again.contains("decay-m64: running its jobs"), "{again}");
     let _ = std::fs::remove_dir_all(&dir);
+
+    // Stopped after the first compared set: the page compares what is there, the rest waits.
+    let part = fresh_dir("study-part");
+    let o = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/study.sh"))
+        .arg(&part)
+        .envs([("CABS", env!("CARGO_BIN_EXE_cabs")), ("DATA", "blobs"), ("MODEL", "mlp:8"), ("STEPS", "40"), ("STOP_AFTER", "fixed-m64")])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = read(&part.join("study.csv"));
+    assert_eq!(csv.lines().count(), 3, "the header and claim 1 against m = 64 (loss, accuracy):\n{csv}");
+    let md = read(&part.join("study.md"));
+    assert!(md.contains("| `fixed-m256` | waiting: 0 of 5 runs complete |") && md.contains("Waiting: CABS at α 0.05 and 0.2"), "{md}");
+    // Anything but --out is refused, by name.
+    let (code, _, err) = crate::common::command::cabs(&["study", "--out", part.to_str().unwrap(), "--seeds", "3"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("study takes only --out DIR") && err.contains("--seeds"), "{err}");
+    let _ = std::fs::remove_dir_all(&part);
+}
+
+/// Each seed's final training-subset loss of a set's runs of one rule and α (all_runs.csv).
+fn subset_losses(set: &Path, rule: &str, alpha: &str) -> std::collections::HashMap<u64, f64> {
+    let (h, rows) = all_runs(set);
+    let (r, a, l, loss) = (col(&h, "rule"), col(&h, "alpha"), col(&h, "label"), col(&h, "final_train_subset_loss"));
+    rows.iter()
+        .filter(|x| x[r] == rule && x[a].parse::<f64>().unwrap() == alpha.parse::<f64>().unwrap())
+        .map(|x| {
+            let seed = x[l].rsplit_once("-s").and_then(|(_, s)| s.parse().ok()).unwrap_or(1);
+            (seed, x[loss].parse().unwrap())
+        })
+        .collect()
+}
+
+/// The mean of `d` and the half-width of its 95 % t-interval with quantile `t`.
+fn t95_interval(d: &[f64], t: f64) -> (f64, f64) {
+    let n = d.len() as f64;
+    let mean = d.iter().sum::<f64>() / n;
+    let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    (mean, t * sd / n.sqrt())
 }
 
 /// The label of a set's first run (all_runs.csv).

@@ -15,6 +15,8 @@ USAGE:
   cabs train [OPTIONS]     train and log every step
   cabs bench [OPTIONS]     cost of the CABS statistics: step time with ξ / without
   cabs reproduce [OPTIONS] the paper's comparisons: CSVs, SVG figures, a Markdown table
+  cabs study --out DIR     the paper-scale study's sets (scripts/study.sh) paired by seed:
+                           DIR/study.md and DIR/study.csv (docs/STUDY.md)
   cabs plan [OPTIONS]      the step plan of a model: ops, buffers, chunk and memory
   cabs gpu                 show the GPU adapter wgpu finds
 

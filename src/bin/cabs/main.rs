@@ -1,6 +1,6 @@
 //! `cabs` — the native command-line runner: the same engine as the page, headless, on any
 //! machine with a GPU (or lavapipe, or `--backend cpu`). Subcommands: `train`, `bench`,
-//! `reproduce`, `plan`, `gpu`.
+//! `reproduce`, `study`, `plan`, `gpu`.
 //! Every failure is one line on stderr and a non-zero exit; nothing panics on bad input.
 //!
 //! This file dispatches: the subcommands import the flags (`args.rs`) and the data loading
@@ -58,10 +58,11 @@ fn run(args: Vec<std::ffi::OsString>) -> error::CliResult<()> {
         "bench" => crate::bench::bench(a),
         "gpu" => crate::bench::show_gpu(a),
         "reproduce" => crate::reproduce::reproduce(a),
+        "study" => crate::reproduce::study::study(a),
         "plan" => crate::plan::plan(a),
-        other => {
-            Err(error::CliError::usage(format!("unknown command '{other}' (use train, bench, reproduce, plan or gpu; see cabs --help)")))
-        }
+        other => Err(error::CliError::usage(format!(
+            "unknown command '{other}' (use train, bench, reproduce, study, plan or gpu; see cabs --help)"
+        ))),
     }
 }
 

@@ -47,6 +47,7 @@ mod plan;
 mod probes;
 mod record;
 mod run;
+pub mod study;
 mod tables;
 mod verdicts;
 
@@ -551,7 +552,7 @@ fn describe_budget(budget: Budget, evals: EvalEvery) -> String {
 /// The training loss's smoothing window, in examples: budget/[`SMOOTH_DIVISOR`]; with a steps
 /// budget (the examples are not known before the runs) what the smallest batch sees in that share
 /// of the steps.
-fn smoothing_window(budget: Budget, m_min: u32) -> u64 {
+pub(super) fn smoothing_window(budget: Budget, m_min: u32) -> u64 {
     match budget {
         Budget::Examples(b) => (b / SMOOTH_DIVISOR).max(1),
         Budget::Steps(n) => (n * m_min.max(1) as u64 / SMOOTH_DIVISOR).max(1),

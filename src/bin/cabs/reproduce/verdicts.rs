@@ -98,7 +98,7 @@ pub fn paired_diffs(runs: &[Run], a: &Group, b: &Group, f: impl Fn(&Run) -> Opti
 }
 
 /// "−0.0082 [−0.0201, +0.0037] (seeds: −0.0090, −0.0030, −0.0125)", scaled by `scale`.
-fn interval_text(iv: &Interval, scale: f64, p: usize) -> String {
+pub(super) fn interval_text(iv: &Interval, scale: f64, p: usize) -> String {
     let each = iv.diffs.iter().map(|d| format!("{:+.p$}", d * scale)).collect::<Vec<_>>().join(", ");
     let bound = |x: f64| {
         if x.is_finite() {
