@@ -9,6 +9,9 @@
 //        WEBGPU=0: a Chromium without WebGPU (no --enable-unsafe-webgpu), as many visitors have
 //        SITE=DIR: serve DIR instead of www/; a variant "sub#hash" opens DIR/sub/#hash
 //        FILES=1: also list each file of a first load with its gzipped size
+//        TRACE=1: also record a Chromium trace of each page and print the CPU time each thread
+//          (by name) spent until the first step, top-level tasks and their main kinds (script,
+//          layout, paint, wasm compilation): where a 2-core machine's time goes
 //        AT=12,24: instead of the window, the first run's step count at these seconds after
 //          navigation (the throughput figure: steps in 0–12 s and in 12–24 s, each variant's
 //          ratio to the first's, and where auto's hand-over stood at each mark)
@@ -78,8 +81,10 @@ async function measureIn(browser, query) {
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   const [dir, hash] = query.includes("#") ? query.split("#") : ["", query];
+  if (tracing) await browser.startTracing(page, { categories: TRACE_CATEGORIES });
   await page.goto(`http://127.0.0.1:${port}/${dir ? `${dir}/` : ""}#${hash}&play=1`);
   await page.waitForFunction(() => window.cabsDemo?.snapshot().runs[0]?.step > 0, null, { timeout: 120_000 });
+  const cpu = tracing ? cpuUntil(JSON.parse(String(await browser.stopTracing())).traceEvents, await page.evaluate(() => window.cabsDemo.snapshot().timing.firstStepMs)) : null;
   if (marksAt) {
     // The first run's steps at each mark (page clock: ms since navigation), and the hand-over's state.
     const at = [];
@@ -90,7 +95,7 @@ async function measureIn(browser, query) {
     const s = await page.evaluate(() => window.cabsDemo.snapshot());
     await page.close();
     if (errors.length) throw new Error(`${query}: page error: ${errors[0]}`);
-    return { at, msPerStep: NaN, firstStepMs: s.timing.firstStepMs, backend: s.backend?.kind ?? "?", startup: s.startup ?? {}, snapshots: null, bytes: await transferred(s) };
+    return { at, msPerStep: NaN, firstStepMs: s.timing.firstStepMs, backend: s.backend?.kind ?? "?", startup: s.startup ?? {}, snapshots: null, bytes: await transferred(s), cpu };
   }
   await page.waitForTimeout(warmup * 1000);
   const at = () => page.evaluate(() => ({ t: performance.now(), s: window.cabsDemo.snapshot() }));
@@ -102,7 +107,32 @@ async function measureIn(browser, query) {
   const steps = b.s.runs[0].step - a.s.runs[0].step;
   if (!(steps > 0)) throw new Error(`${query}: no steps in ${seconds} s`);
   return { msPerStep: (b.t - a.t) / steps, firstStepMs: b.s.timing.firstStepMs, backend: b.s.backend?.kind ?? "?", startup: b.s.startup ?? {},
-    snapshots: b.s.backend?.handover?.snapshots ?? null, bytes: await transferred(b.s) };
+    snapshots: b.s.backend?.handover?.snapshots ?? null, bytes: await transferred(b.s), cpu };
+}
+
+const tracing = process.env.TRACE === "1" && !firefox;
+const TRACE_CATEGORIES = ["toplevel", "devtools.timeline", "disabled-by-default-devtools.timeline", "v8", "v8.wasm", "blink.user_timing", "loading"];
+/** The kinds of work counted inside the top-level tasks (Chromium's trace event names). */
+const TRACE_KINDS = ["EvaluateScript", "v8.evaluateModule", "v8.compileModule", "FunctionCall", "HandlePostMessage", "ParseHTML", "Layout",
+  "UpdateLayoutTree", "Paint", "wasm.CompileLazy", "v8.parseOnBackground", "RasterTask", "MajorGC", "MinorGC"];
+
+/** CPU ms per "thread · kind" from navigation to the first step (`firstMs` on the page's clock). */
+function cpuUntil(events, firstMs) {
+  const names = {};
+  for (const e of events) if (e.ph === "M" && e.name === "thread_name") names[`${e.pid}:${e.tid}`] = e.args.name;
+  const nav = events.find((e) => e.name === "navigationStart");
+  if (!nav) return null;
+  const [t0, t1] = [nav.ts, nav.ts + firstMs * 1000];
+  const out = {};
+  for (const e of events) {
+    if (e.ph !== "X" || !e.dur) continue;
+    const overlap = Math.min(e.ts + e.dur, t1) - Math.max(e.ts, t0);
+    if (overlap <= 0) continue;
+    const thread = names[`${e.pid}:${e.tid}`] ?? "?";
+    const kind = e.cat === "toplevel" && /RunTask$/.test(e.name) ? "tasks" : TRACE_KINDS.includes(e.name) ? e.name : null;
+    if (kind) out[`${thread} · ${kind}`] = (out[`${thread} · ${kind}`] ?? 0) + overlap / 1000;
+  }
+  return out;
 }
 
 let transferred = async () => null;
@@ -270,6 +300,14 @@ if (keys.length) {
     }
   }
 }
+}
+if (tracing) {
+  // Per thread name (several pool threads share one) and kind, medians over the pages.
+  const keys = [...new Set(variants.flatMap((v) => results.get(v).flatMap((x) => Object.keys(x.cpu ?? {}))))];
+  const med = (v, k) => median(results.get(v).map((x) => x.cpu?.[k] ?? 0));
+  console.log(`\nCPU time until the first step, ms (medians; Chromium's trace)\n${"thread · kind".padEnd(48)}${variants.map((v) => v.slice(0, 18).padStart(20)).join("")}`);
+  for (const k of keys.filter((k) => variants.some((v) => med(v, k) >= 2)).sort((a, b) => med(variants[0], b) - med(variants[0], a)))
+    console.log(`${k.slice(0, 46).padEnd(48)}${variants.map((v) => med(v, k).toFixed(0).padStart(20)).join("")}`);
 }
 for (const v of variants) {
   const s = results.get(v).map((x) => x.snapshots).filter((x) => x && x.count > 1);
