@@ -68,7 +68,8 @@ tuned_alpha() {
 
 # Phase 1: CABS α = 0.1 for 8,000 steps, seeds 1–5; its mean example count gives B.
 run_set phase1 --only cabs --steps "$STEPS" --cabs-alpha 0.1 --seeds 5
-B=$(grep -o 'B = [0-9]*' "$ROOT/results.md" | head -1 | grep -o '[0-9]*$')
+# (No `head` in these pipes: under pipefail, the writer it leaves behind can die of SIGPIPE.)
+B=$(grep -m1 -o 'B = [0-9]*' "$ROOT/results.md" | grep -o '[0-9]*$')
 [ -n "$B" ] || { echo "study: no 'B = …' line in $ROOT/results.md" >&2; exit 1; }
 say "budget B = $B training examples"
 TUNE=(--seed 101 --examples $((B / 4)) --eval-every-examples $((B / 400)) --select-by train-subset-loss)
@@ -84,7 +85,7 @@ for M in 64 256; do ALPHA[$M]=$(tuned_alpha tune-const "const:$M"); done
 for M in 64 256; do
   rules=$(for f in 4 16 64; do awk -v f=$f -v m=$M -v b="$B" 'BEGIN { printf "const:%d:invtime:%.6g\n", m, f * m / b }'; done | paste -sd,)
   run_set "tune-decay-m$M" --only rules --rules "$rules" --alphas "${ALPHA[$M]}" "${TUNE[@]}"
-  DECAY[$M]=$(awk -F, '$1 == "rules" && $3 != "" { print $5 "," $2 }' "$ROOT/tune-decay-m$M/best_alpha.csv" | sort -s -t, -k1,1g | head -1 | cut -d, -f2)
+  DECAY[$M]=$(awk -F, '$1 == "rules" && $3 != "" { print $5 "," $2 }' "$ROOT/tune-decay-m$M/best_alpha.csv" | sort -s -t, -k1,1g | awk -F, 'NR == 1 { print $2 }')
   [ -n "${DECAY[$M]}" ] || { echo "study: no decay of m = $M learnt: see $ROOT/tune-decay-m$M/results.md" >&2; exit 1; }
   say "m = $M: α = ${ALPHA[$M]}, decay ${DECAY[$M]}"
 done

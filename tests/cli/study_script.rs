@@ -150,7 +150,7 @@ fn the_study_script_runs_every_phase_from_the_one_before() {
         .envs([("CABS", env!("CARGO_BIN_EXE_cabs")), ("DATA", "blobs"), ("MODEL", "mlp:8"), ("STEPS", "40"), ("STOP_AFTER", "fixed-m64")])
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     let csv = read(&part.join("study.csv"));
     assert_eq!(csv.lines().count(), 3, "the header and claim 1 against m = 64 (loss, accuracy):\n{csv}");
     let md = read(&part.join("study.md"));

@@ -77,6 +77,12 @@ impl Run {
         }
     }
 
+    /// The loss on the fixed training subset at the last evaluation that measured it (None in
+    /// runs made before it was kept).
+    pub fn final_subset_loss(&self) -> Option<f64> {
+        self.evals.iter().rev().find_map(|e| e.train_subset_loss)
+    }
+
     pub fn final_accuracy(&self) -> Option<f64> {
         self.final_eval().map(|e| e.test_accuracy).filter(|a| a.is_finite())
     }
@@ -154,7 +160,7 @@ impl Candidate {
         let acc = spread(g.iter().map(|&i| runs[i].final_accuracy()));
         let loss = spread(g.iter().map(|&i| runs[i].final_train_loss(window)));
         // The subset loss only where every seed measured it (runs made before it was kept have none).
-        let subsets: Vec<Option<f64>> = g.iter().map(|&i| runs[i].evals.iter().rev().find_map(|e| e.train_subset_loss)).collect();
+        let subsets: Vec<Option<f64>> = g.iter().map(|&i| runs[i].final_subset_loss()).collect();
         let subset = spread(subsets.iter().copied()).filter(|_| subsets.iter().all(Option::is_some));
         Candidate {
             accuracy: acc.filter(|_| all_ok).map(|s| s.mean),

@@ -91,10 +91,17 @@ pub enum SelectBy {
 
 impl SelectBy {
     pub fn parse(s: &str) -> Result<SelectBy, String> {
-        match s {
-            "accuracy" => Ok(SelectBy::Accuracy),
-            "train-subset-loss" => Ok(SelectBy::TrainSubsetLoss),
-            _ => Err(format!("--select-by takes accuracy or train-subset-loss, got '{s}'")),
+        [SelectBy::Accuracy, SelectBy::TrainSubsetLoss]
+            .into_iter()
+            .find(|b| b.flag() == s)
+            .ok_or_else(|| format!("--select-by takes accuracy or train-subset-loss, got '{s}'"))
+    }
+
+    /// The value of `--select-by` that names it (also best_alpha.csv's `selected_by`).
+    pub fn flag(self) -> &'static str {
+        match self {
+            SelectBy::Accuracy => "accuracy",
+            SelectBy::TrainSubsetLoss => "train-subset-loss",
         }
     }
 

@@ -248,11 +248,22 @@ pub fn read_record(csv: &Path) -> CliResult<Option<Record>> {
         .map_err(|e| CliError::Io(format!("{}: not a run record ({e}); delete it and its run file to train the run again", path.display())))
 }
 
+/// Written whole under a name of this process's own, then renamed into place: the jobs of one
+/// set run at once (GNU parallel), and each reads the others' records as it starts (the engine
+/// they resolved `auto` to), so a record being written must never be seen half-written (it
+/// was: "not a run record (EOF while parsing…)" under load, failing that job).
 pub fn write_record(csv: &Path, r: &Record) -> CliResult<()> {
     let path = record_path(csv);
     regular_or_absent(&path)?;
     let text = serde_json::to_string_pretty(r).map_err(|e| CliError::write(&path, e))? + "\n";
-    std::fs::write(&path, text).map_err(|e| CliError::write(&path, e))
+    let mut part = path.clone().into_os_string();
+    part.push(format!(".part{}", std::process::id()));
+    let part = PathBuf::from(part);
+    std::fs::write(&part, text).map_err(|e| CliError::write(&part, e))?;
+    std::fs::rename(&part, &path).map_err(|e| {
+        let _ = std::fs::remove_file(&part);
+        CliError::write(&path, e)
+    })
 }
 
 /// A setting as a message shows it: text without quotes; a setting one side lacks (a steps

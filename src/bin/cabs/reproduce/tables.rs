@@ -177,11 +177,6 @@ pub(super) fn extra_names(runs: &[Run]) -> Vec<String> {
     names
 }
 
-/// The loss on the fixed training subset at a run's last evaluation (None where not measured).
-pub(super) fn final_subset_loss(r: &Run) -> Option<f64> {
-    r.evals.iter().rev().find_map(|e| e.train_subset_loss)
-}
-
 /// One row per (run index, role); `role` None: every role of the run, joined by `+`. After the
 /// extra columns comes `final_train_subset_loss` when any run of the set measured it (the
 /// study's measure of training loss, docs/STUDY.md).
@@ -191,7 +186,7 @@ pub(super) fn summary_csv(runs: &[Run], which: &[(usize, Option<&str>)], env: &E
         s.push(',');
         s.push_str(n);
     }
-    let subset = runs.iter().any(|r| final_subset_loss(r).is_some());
+    let subset = runs.iter().any(|r| r.final_subset_loss().is_some());
     if subset {
         s.push_str(",final_train_subset_loss");
     }
@@ -230,7 +225,7 @@ pub(super) fn summary_csv(runs: &[Run], which: &[(usize, Option<&str>)], env: &E
         }
         if subset {
             s.push(',');
-            s.push_str(&opt(final_subset_loss(r)));
+            s.push_str(&opt(r.final_subset_loss()));
         }
         s.push('\n');
     }
@@ -256,12 +251,8 @@ pub(super) fn best_alpha_csv(runs: &[Run], report: &Report, window: u64) -> Stri
             SelectBy::Accuracy => c.accuracy,
             SelectBy::TrainSubsetLoss => c.subset_loss,
         });
-        let by = match by {
-            SelectBy::Accuracy => "accuracy",
-            SelectBy::TrainSubsetLoss => "train-subset-loss",
-        };
         // No field is quoted: `--rules` is split on commas, so a rule holds none.
-        let _ = writeln!(s, "{part},{name},{alpha},{by},{}", opt(value));
+        let _ = writeln!(s, "{part},{name},{alpha},{},{}", by.flag(), opt(value));
     }
     s
 }

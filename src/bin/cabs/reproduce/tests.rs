@@ -332,10 +332,8 @@ fn the_source_hash_changes_with_any_byte() {
     assert_ne!(h, source_hash(&[("a.wgsl", "x = 1;f"), ("b.rs", "n f() {}")]));
 }
 
-#[test]
-fn record_differences_name_both_settings() {
-    use super::record::{differences, RunSettings};
-    let a = RunSettings {
+fn blobs_settings() -> super::record::RunSettings {
+    super::record::RunSettings {
         data: "blobs".into(),
         train_examples: 4000,
         test_examples: 1000,
@@ -357,7 +355,13 @@ fn record_differences_name_both_settings() {
         eval_every_examples: Some(400),
         steps: None,
         eval_every_steps: None,
-    };
+    }
+}
+
+#[test]
+fn record_differences_name_both_settings() {
+    use super::record::{differences, RunSettings};
+    let a = blobs_settings();
     assert!(differences(&a, &a.clone()).is_empty());
     let b = RunSettings { model: "mlp:64".into(), examples: Some(2000), ..a.clone() };
     let d = differences(&a, &b);
@@ -555,4 +559,38 @@ fn runs_that_did_not_learn_and_identical_runs_are_named() {
     let mut near = r.clone();
     near.steps[1].loss = f64::from_bits(near.steps[1].loss.to_bits() + 1);
     assert_eq!(identical_runs(&[r.clone(), near, twin]), vec![vec![0, 2]]);
+}
+
+/// A record rewritten again and again while another thread reads it: every read is a whole
+/// record (the jobs of a set read each other's records as they start).
+#[test]
+fn a_record_is_never_read_half_written() {
+    use super::record::{read_record, write_record, Record};
+    let dir = std::env::temp_dir().join(format!("cabs-record-race-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("run.csv");
+    let record = |seed| Record {
+        label: "run".into(),
+        settings: super::record::RunSettings { seed, ..blobs_settings() },
+        engine: None,
+        adopted: None,
+        diverged: None,
+    };
+    write_record(&csv, &record(0)).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for seed in 1..=2000 {
+                write_record(&csv, &record(seed)).unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let r = read_record(&csv).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(r.map(|r| r.label), Some("run".to_string()));
+        }
+    });
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["run.json"], "no part files left behind");
+    let _ = std::fs::remove_dir_all(&dir);
 }
