@@ -7,7 +7,8 @@
 //   node scripts/bench-page.mjs [HASH …]        default: "backend=auto" "backend=cpu"
 //   env: ROUNDS=5 SECONDS=8 (measured window after the first step) WARMUP=2 (seconds)
 //        WEBGPU=0: a Chromium without WebGPU (no --enable-unsafe-webgpu), as many visitors have
-//        SITE=DIR: serve DIR instead of www/; a variant "sub#hash" opens DIR/sub/#hash
+//        SITE=DIR: serve DIR instead of www/; a variant "sub#hash" opens DIR/sub/#hash (and
+//          the first steps of copies with the same hash are also compared paired by round)
 //        FILES=1: also list each file of a first load with its gzipped size
 //        TRACE=1: also record a Chromium trace of each page and print the CPU time each thread
 //          (by name) spent until the first step, top-level tasks and their main kinds (script,
@@ -61,6 +62,27 @@ const launch = () => chromium.launch({ executablePath: process.env.CHROMIUM || "
   args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
     "--disable-quic", "--enable-unsafe-swiftshader", ...(process.env.WEBGPU === "0" ? [] : ["--enable-unsafe-webgpu"])] });
 
+/**
+ * Wait for the page's first step, asked over the DevTools protocol with a one-line expression every
+ * 50 ms. Not Playwright's waitForFunction: its first call puts Playwright's helper script (330 KB)
+ * into the page, and evaluating it took ≈ 20 ms of the page's thread in a fresh browser, inside
+ * the very window measured — work no visitor's page does. (The figure itself is the page's own
+ * clock, `snapshot().timing.firstStepMs`.)
+ */
+async function untilFirstStep(page, query) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    for (const until = Date.now() + 120_000; Date.now() < until;) {
+      const { result } = await cdp.send("Runtime.evaluate", { expression: "window.cabsDemo?.snapshot().runs[0]?.step > 0", returnByValue: true });
+      if (result?.value === true) return;
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    throw new Error(`${query}: no first step within 120 s`);
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
 /** One page load: {msPerStep, firstStepMs, backend} — steps counted on the first run of the page. */
 async function measure(query) {
   if (firefox) return measureFirefox(query);
@@ -83,7 +105,7 @@ async function measureIn(browser, query) {
   const [dir, hash] = query.includes("#") ? query.split("#") : ["", query];
   if (tracing) await browser.startTracing(page, { categories: TRACE_CATEGORIES });
   await page.goto(`http://127.0.0.1:${port}/${dir ? `${dir}/` : ""}#${hash}&play=1`);
-  await page.waitForFunction(() => window.cabsDemo?.snapshot().runs[0]?.step > 0, null, { timeout: 120_000 });
+  await untilFirstStep(page, query);
   const cpu = tracing ? cpuUntil(JSON.parse(String(await browser.stopTracing())).traceEvents, await page.evaluate(() => window.cabsDemo.snapshot().timing.firstStepMs)) : null;
   if (marksAt) {
     // The first run's steps at each mark (page clock: ms since navigation), and the hand-over's state.
@@ -259,6 +281,7 @@ if (marksAt) {
 }
 if (firefox || marksAt) {
   server.kill();
+  printPaired();
   printMarks();
   process.exit(0);
 }
@@ -270,9 +293,31 @@ for (const v of variants) {
   const engines = [...new Set(r.map((x) => x.backend))].join("/");
   console.log(`${v.padEnd(20)} ${ms.toFixed(2).padStart(8)} ms/step  first step at ${median(r.map((x) => x.firstStepMs)).toFixed(0).padStart(6)} ms  engine ${engines}  ratio to ${variants[0]}: ${(ms / base).toFixed(2)}`);
 }
+printPaired();
 // Where the first step's time went: the page's snapshot().startup marks (ms since navigation),
 // medians per variant; and what a first load transferred (encoded bytes, as served: no gzip here).
 printMarks();
+
+/**
+ * Copies of the site compared (SITE=DIR, variants "a#hash" "b#hash"): each later copy's first step
+ * minus the first copy's with the same hash, paired by round (the two pages of a round loaded one
+ * after the other, so they shared the machine's state of the moment): the steadier comparison.
+ */
+function printPaired() {
+  const byHash = new Map();
+  for (const v of variants.filter((x) => x.includes("#"))) {
+    const hash = v.slice(v.indexOf("#") + 1);
+    byHash.set(hash, [...(byHash.get(hash) ?? []), v]);
+  }
+  const lines = [];
+  for (const [, [first, ...others]] of byHash) {
+    for (const v of others) {
+      const d = results.get(v).map((x, i) => x.firstStepMs - results.get(first)[i].firstStepMs);
+      lines.push(`${v.padEnd(24)} − ${first.padEnd(24)} median ${median(d).toFixed(0).padStart(4)} ms, earlier in ${d.filter((x) => x < 0).length} of ${d.length} rounds (each: ${d.join(", ")})`);
+    }
+  }
+  if (lines.length) console.log(`\nfirst step, paired by round:\n${lines.join("\n")}`);
+}
 function printMarks() {
 const keys = [...new Set(variants.flatMap((v) => results.get(v).flatMap((x) => Object.keys(x.startup))))].sort((a, b) =>
   median(results.get(variants[0]).map((x) => x.startup[a] ?? Infinity)) - median(results.get(variants[0]).map((x) => x.startup[b] ?? Infinity)));

@@ -4,7 +4,7 @@
 // It sleeps when unseen (lib/sight.js): the engine is created only once the page is seen (or
 // Play is pressed), and training pauses while the tab is hidden, the frame is scrolled away or
 // its slide is not shown, and resumes on return if it was playing (`autopause=0` turns it off).
-import { el } from "./lib/dom.js";
+import { el, grouped } from "./lib/dom.js";
 import { DEFAULTS, parseHash, toHash, engineSettings, runRules, evalEvery, HIDEABLE, spec, fitToData } from "./lib/state.js";
 import { Run } from "./lib/store.js";
 import { Charts, PALETTE, CHART_IDS, TERMS_ONLY, hasTerms } from "./lib/charts.js";
@@ -47,6 +47,8 @@ let crashed = false; // the engine crashed: the runs are gone until a reset (Pla
 
 const client = new WorkerClient(onWorker);
 const charts = new Charts($("charts"), { hidden: new Set(), theme: theme(), compact: false });
+charts.onBuilt = () => draw();
+charts.onError = (err) => showError(err.message);
 /** A frame narrower than this shows at most two charts (the two that tell the story: loss, batch). */
 const narrowQuery = matchMedia("(max-width: 799.98px)");
 const portraitQuery = matchMedia("(orientation: portrait)"); // style.css stacks an embed's view by it
@@ -378,8 +380,8 @@ function showBackend(b, info) {
   setEngineNews(!!(b.fallbackReason && !measured) || moved || !!lost || h?.state === "failed");
   if (b.startNote) line += ` (${b.startNote})`;
   $("backend-note").textContent = userData.loaded
-    ? `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters. Your data, ${datasetLine(info)}.`
-    : `${line}. Model: ${info.paramCount.toLocaleString("en")} parameters, ${info.trainSize.toLocaleString("en")} training examples.`;
+    ? `${line}. Model: ${grouped(info.paramCount)} parameters. Your data, ${datasetLine(info)}.`
+    : `${line}. Model: ${grouped(info.paramCount)} parameters, ${grouped(info.trainSize)} training examples.`;
 }
 
 /** Embeds hide the engine badge and note unless `on` (a class: the full page always shows them). */

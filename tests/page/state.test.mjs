@@ -104,3 +104,22 @@ test("the link refuses each bad setting once, quoting the value given", () => {
   assert.deepEqual(good.problems, []);
   assert.equal(good.state.lr, 1e-30);
 });
+
+test("grouped writes integers as toLocaleString('en') does, without Intl", async () => {
+  const { grouped } = await import("../../www/lib/dom.js");
+  for (const n of [0, 7, 999, 1000, -1000, 12345, 60000, 1234567, -9876543210, 2 ** 53 - 1]) {
+    assert.equal(grouped(n), n.toLocaleString("en"), String(n));
+  }
+  assert.equal(grouped(0.5), "0.5"); // not an integer: as String writes it
+  assert.equal(grouped(NaN), "NaN");
+});
+
+test("the page's own modules leave Intl alone (its first use would come before the first step)", async () => {
+  const { readdirSync, readFileSync } = await import("node:fs");
+  const www = new URL("../../www/", import.meta.url);
+  const files = ["main.js", "worker.js", ...readdirSync(new URL("lib/", www)).map((f) => `lib/${f}`)];
+  for (const f of files) {
+    const code = readFileSync(new URL(f, www), "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
+    assert.doesNotMatch(code, /toLocale\w*String\(|\bIntl\.|localeCompare\(/, `${f} uses Intl (write numbers with grouped() of lib/dom.js)`);
+  }
+});

@@ -3,11 +3,18 @@
 // the x-axis is steps, examples seen or seconds of the run's own compute time. However long a
 // run grows, each series is drawn from at most about 2·CAP points (min/max decimation in
 // lib/store.js), and nothing here spreads an unbounded array into a call.
-import uPlot from "../vendor/uPlot.esm.js";
 import { el, fmt } from "./dom.js";
 import { MinMax } from "./store.js";
 import { DEFAULTS } from "./state.js";
 import { adaptive, ruleTerms } from "./rules.js";
+
+// uPlot is imported when the first chart is built (after the first training step: main.js builds
+// the charts then), not with the page. Evaluating it takes ≈ 20 ms of the page's thread in a fresh
+// tab (its first Intl.NumberFormat included), which the first step no longer waits for; index.html
+// preloads it, so by then it is fetched and parsed.
+let uPlot = null;
+let uPlotLoading = null;
+const loadUplot = () => (uPlotLoading ??= import("../vendor/uPlot.esm.js").then((m) => { uPlot = m.default; }));
 
 /** Buckets per series: each draws its lowest and highest point, so ≤ 2·CAP + 3 points a series. */
 export const CAP = 400; // ≤ 803 points: about one per pixel column of a wide chart, no more
@@ -120,6 +127,11 @@ export class Charts {
     this.bounds = null;
     /** Rollbacks to mark: [{step, lostAt}] (a lost WebGPU device: every run went back to `step`). */
     this.rollbacks = [];
+    /** The latest rebuild asked for while uPlot loads: [runs, xmode, bounds], done once it is in. */
+    this.waiting = null;
+    /** Called after a rebuild that waited for uPlot (to draw), and with the error if it cannot load. */
+    this.onBuilt = () => {};
+    this.onError = () => {};
     this.resize = new ResizeObserver(() => this.fit());
   }
 
@@ -132,6 +144,8 @@ export class Charts {
     this.plots = [];
     this.resize.disconnect();
     this.host.replaceChildren();
+    if (!uPlot && runs.length) return this.later(runs, xmode, bounds);
+    this.waiting = null;
     const css = getComputedStyle(document.documentElement);
     const ink = css.getPropertyValue("--ink").trim() || "#222";
     const grid = css.getPropertyValue("--grid").trim() || "#ddd";
@@ -201,6 +215,16 @@ export class Charts {
     }
     this.fit();
     this.update();
+  }
+
+  /** Rebuild once uPlot is in (the latest arguments win), then say so. */
+  later(...args) {
+    this.waiting = args;
+    loadUplot().then(() => {
+      if (!this.waiting) return; // built meanwhile, or by an earlier call's turn
+      this.rebuild(...this.waiting);
+      this.onBuilt();
+    }, (err) => this.onError(new Error(`the charts could not load uPlot (vendor/uPlot.esm.js): ${err?.message ?? err}`)));
   }
 
   /** Axis font: 14 px on the page; in a frame, scaled with it (12 px on a phone, 18 px at 1280×720). */

@@ -8,6 +8,7 @@
 // once more for what a link cannot know (α in 32-bit floats, rule bounds against mmin/mmax);
 // its refusal reaches the page as the worker's "invalid" message. Pure functions, no DOM.
 import SCHEMA from "./settings-schema.js";
+import { grouped } from "./dom.js";
 
 export { SCHEMA };
 
@@ -113,7 +114,7 @@ export function parseHash(hash) {
  */
 export const TRAIN_SIZES = Object.freeze(SPEC.get("data").trainSizes ?? { mnist: 8000, spirals: 4096, moons: 4096, blobs: 4096 });
 
-const count = (n) => n.toLocaleString("en");
+const count = grouped;
 const CONST = /^const:(\d+)/;
 
 /**

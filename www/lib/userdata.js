@@ -3,7 +3,7 @@
 // does not parse them (the engine does, in the worker) and never sends them anywhere but to the
 // training worker. Files are re-read for every run set, because a reset terminates the worker
 // that the previous ArrayBuffers were transferred to.
-import { el } from "./dom.js";
+import { el, grouped } from "./dom.js";
 
 /** What the file picker offers first; any file can still be chosen or dropped. */
 /** More than this cannot become a data set inside the browser's 4 GiB wasm memory (one copy per run). */
@@ -111,6 +111,6 @@ export class UserData {
 /** "IDX: 500 training and 100 test examples, 784 inputs, 10 classes" from trainer.info(). */
 export function datasetLine(info) {
   const name = { idx: "IDX", cifar10: "CIFAR-10" }[info.dataset] || String(info.dataset);
-  const n = (v) => Number(v).toLocaleString("en");
+  const n = (v) => grouped(Number(v));
   return `${name}: ${n(info.trainSize)} training and ${n(info.testSize)} test examples, ${n(info.inputDim)} inputs, ${info.classes} classes`;
 }
