@@ -144,7 +144,8 @@ export class Charts {
     this.plots = [];
     this.resize.disconnect();
     this.host.replaceChildren();
-    if (!uPlot && runs.length) return this.later(runs, xmode, bounds);
+    if (runs.length === 0) return void (this.waiting = null); // nothing to draw: not even a style read
+    if (!uPlot) return this.later(runs, xmode, bounds);
     this.waiting = null;
     const css = getComputedStyle(document.documentElement);
     const ink = css.getPropertyValue("--ink").trim() || "#222";
