@@ -7,7 +7,7 @@
 import { el, grouped } from "./lib/dom.js";
 import { DEFAULTS, parseHash, toHash, engineSettings, runRules, evalEvery, HIDEABLE, spec, fitToData } from "./lib/state.js";
 import { Run } from "./lib/store.js";
-import { Charts, PALETTE, CHART_IDS, TERMS_ONLY, hasTerms } from "./lib/charts.js";
+import { Charts, PALETTE, CHART_IDS, TERMS_ONLY, hasTerms, loadChartsSoon } from "./lib/charts.js";
 import { adaptive } from "./lib/rules.js";
 import { WorkerClient, earlyAt } from "./lib/client.js";
 import { Controls } from "./lib/controls.js";
@@ -474,7 +474,7 @@ function scheduleDraw() {
 
 function draw() {
   charts.update();
-  if (startup.firstStep !== undefined) ownMark("firstDraw");
+  if (startup.firstStep !== undefined && charts.plots.length) ownMark("firstDraw"); // the charts' first picture
   stats.update(allRuns(), PALETTE[theme()]);
   if (state.embed) drawLegend();
 }
@@ -574,3 +574,4 @@ loadHash();
 applyLayout();
 showControls();
 reset();
+loadChartsSoon(); // uPlot, once this start-up's work (and the worker's init) is out of the way

@@ -8,13 +8,21 @@ import { MinMax } from "./store.js";
 import { DEFAULTS } from "./state.js";
 import { adaptive, ruleTerms } from "./rules.js";
 
-// uPlot is imported when the first chart is built (after the first training step: main.js builds
-// the charts then), not with the page. Evaluating it takes ≈ 20 ms of the page's thread in a fresh
-// tab (its first Intl.NumberFormat included), which the first step no longer waits for; index.html
-// preloads it, so by then it is fetched and parsed.
+// uPlot is not imported with the page: evaluating it takes ≈ 20 ms of the page's thread in a fresh
+// tab (its first Intl.NumberFormat sets up ICU), and inside main.js that delayed the worker's init.
+// main.js asks for it once the page's thread is idle (loadChartsSoon), which is after the init
+// went out and before the first step comes back; a rebuild before then waits for it (later).
+// index.html preloads it, so it is fetched and parsed by then.
 let uPlot = null;
 let uPlotLoading = null;
 const loadUplot = () => (uPlotLoading ??= import("../vendor/uPlot.esm.js").then((m) => { uPlot = m.default; }));
+
+/** Import uPlot when the page's thread is next idle (at the latest in 1 s), not during its start. */
+export function loadChartsSoon() {
+  const load = () => loadUplot().catch(() => {}); // a failure is reported by the rebuild that needs it
+  if (typeof requestIdleCallback === "function") requestIdleCallback(load, { timeout: 1000 });
+  else setTimeout(load, 0);
+}
 
 /** Buckets per series: each draws its lowest and highest point, so ≤ 2·CAP + 3 points a series. */
 export const CAP = 400; // ≤ 803 points: about one per pixel column of a wide chart, no more
