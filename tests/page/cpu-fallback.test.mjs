@@ -93,7 +93,7 @@ test("the default page (MNIST, MLP 256, α 0.5) makes the point quickly: CABS's 
   await fresh.context().close();
 });
 
-test("errors reach the page in words: backend=gpu without WebGPU, a missing engine file", async () => {
+test("errors reach the page in words: backend=gpu without WebGPU, a missing engine file, missing charts", async () => {
   const gpu = await openPage(browser, `${server.url}#data=blobs&backend=gpu`);
   await gpu.waitForSelector("#error:not([hidden])", { timeout: 30_000 });
   assert.match(await gpu.textContent("#error"), /^Something went wrong: .*WebGPU/);
@@ -106,6 +106,17 @@ test("errors reach the page in words: backend=gpu without WebGPU, a missing engi
   await broken.waitForSelector("#error:not([hidden])", { timeout: 30_000 });
   assert.match(await broken.textContent("#error"), /the training engine \(pkg\/cabs_bg\.wasm\) could not be loaded/);
   await context.close();
+
+  // uPlot is imported after the page's start (lib/charts.js): without it the page says so, and trains.
+  const noCharts = await browser.newContext();
+  await noCharts.route(/uPlot\.esm\.js$/, (route) => route.fulfill({ status: 404, body: "not found" }));
+  const chartless = await noCharts.newPage();
+  await chartless.goto(`${server.url}#data=blobs&model=mlp:16&backend=cpu&play=1`);
+  await chartless.waitForSelector("#error:not([hidden])", { timeout: 30_000 });
+  assert.match(await chartless.textContent("#error"), /the charts could not load uPlot \(vendor\/uPlot\.esm\.js\)/);
+  await chartless.waitForFunction(() => window.cabsDemo.snapshot().runs[0]?.step > 2, null, { timeout: 30_000 });
+  assert.equal(await chartless.locator("#charts .chart").count(), 0);
+  await noCharts.close();
 });
 
 test("the α slider changes α live (log scale) and keeps the number field in step", async () => {
