@@ -16,12 +16,14 @@
 //        AT=12,24: instead of the window, the first run's step count at these seconds after
 //          navigation (the throughput figure: steps in 0–12 s and in 12–24 s, each variant's
 //          ratio to the first's, and where auto's hand-over stood at each mark)
+//        NET=MBIT,RTT_MS: Chromium's network emulation (DevTools' throttling) for the page and its
+//          worker, e.g. NET=40,20: a 40 Mbit/s link with 20 ms round trips instead of localhost
 //        BROWSER=firefox: Firefox (firefox-esr, headless, no WebGPU) driven over WebDriver BiDi,
 //          its own remote protocol (no driver to install): the first step only, from the page's
 //          own marks. SET_UP=1 installs firefox-esr with apt-get first when it is missing.
 // It also prints where the first step's time went (the page's snapshot().startup marks) and what
 // a first load weighs gzipped (every file the page and its worker fetched, the data set apart).
-// It serves www/ (needs www/pkg from scripts/build-wasm.sh and www/data/mnist.bin).
+// It serves www/ (needs www/pkg from scripts/build-wasm.sh and www/data/mnist.bin.gz).
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join, dirname } from "node:path";
@@ -42,6 +44,10 @@ const warmup = Number(process.env.WARMUP ?? 2);
 const marksAt = process.env.AT ? process.env.AT.split(",").map(Number) : null;
 if (marksAt && !marksAt.every((t, i) => t > 0 && (i === 0 || t > marksAt[i - 1]))) throw new Error(`AT must be increasing seconds, got ${process.env.AT}`);
 const firefox = process.env.BROWSER === "firefox";
+// NET=MBIT,RTT_MS: a visitor's link instead of localhost's (Chromium only), e.g. NET=40,20
+const network = process.env.NET ? (([mbit, rttMs]) => ({ mbit, rttMs }))(process.env.NET.split(",").map(Number)) : null;
+if (network && !(network.mbit > 0 && network.rttMs >= 0)) throw new Error(`NET must be MBIT,RTT_MS (e.g. 40,20), got ${process.env.NET}`);
+if (network && firefox) throw new Error("NET is for Chromium only (DevTools network emulation)");
 if (process.env.BROWSER && !firefox) throw new Error(`BROWSER=${process.env.BROWSER}: only firefox (or unset: Chromium) is known`);
 if (firefox && !existsSync("/usr/bin/firefox-esr")) {
   // Like the page tests' set-up of Chromium: installed only when asked, for this benchmark alone.
@@ -104,6 +110,13 @@ async function measureIn(browser, query) {
   page.on("pageerror", (e) => errors.push(String(e)));
   const [dir, hash] = query.includes("#") ? query.split("#") : ["", query];
   if (tracing) await browser.startTracing(page, { categories: TRACE_CATEGORIES });
+  if (network) {
+    // DevTools' network emulation: the page's and its worker's requests share the tab's link.
+    const net = await page.context().newCDPSession(page);
+    await net.send("Network.enable");
+    await net.send("Network.emulateNetworkConditions", { offline: false, latency: network.rttMs,
+      downloadThroughput: network.mbit * 125_000, uploadThroughput: network.mbit * 125_000 });
+  }
   await page.goto(`http://127.0.0.1:${port}/${dir ? `${dir}/` : ""}#${hash}&play=1`);
   await untilFirstStep(page, query);
   const cpu = tracing ? cpuUntil(JSON.parse(String(await browser.stopTracing())).traceEvents, await page.evaluate(() => window.cabsDemo.snapshot().timing.firstStepMs)) : null;
@@ -238,8 +251,9 @@ function gzipped(paths) {
     let file = join(SITE, decodeURIComponent(p));
     if (p.endsWith("/")) file = join(file, "index.html");
     if (!existsSync(file)) continue;
-    const n = gzipSync(readFileSync(file), { level: 9 }).length;
-    if (p.endsWith(".bin")) { out.data += n; continue; } // the data set: counted apart
+    const bytes = readFileSync(file);
+    const n = p.endsWith(".gz") ? bytes.length : gzipSync(bytes, { level: 9 }).length; // a .gz is sent as it is
+    if (/\.bin(\.gz)?$/.test(p)) { out.data += n; continue; } // the data set: counted apart
     out.total += n;
     out.files++;
     out.each.push([p, n]);

@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "[package] $*" >&2; }
 for f in www/pkg/cabs.js www/pkg/cabs_bg.wasm www/vendor/uPlot.esm.js www/vendor/uPlot.min.css www/vendor/reveal/reveal.mjs \
-  www/data/mnist.bin LICENSE-MIT LICENSE-APACHE; do
+  www/data/mnist.bin www/data/mnist.bin.gz LICENSE-MIT LICENSE-APACHE; do
   [ -s "$f" ] || { say "$f is missing: run bash scripts/setup.sh and bash scripts/build-wasm.sh" >&2; exit 1; }
 done
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
@@ -37,7 +37,7 @@ find www -maxdepth 1 -type f ! -name README.md ! -name '.*' -exec cp {} "$site/"
 for d in lib examples vendor; do cp -r "www/$d" "$site/$d"; done
 cp www/pkg/cabs.js www/pkg/cabs_bg.wasm "$site/pkg/"
 cp -r www/pkg/snippets "$site/pkg/" # the argument guards cabs.js imports (src/wasm_guard.js)
-cp www/data/mnist.bin "$site/data/"
+cp www/data/mnist.bin www/data/mnist.bin.gz "$site/data/" # the page fetches the .gz; mnist.bin for the API and older pages
 cp LICENSE-MIT LICENSE-APACHE "$site/"
 cat > "$site/README.txt" <<TXT
 CABS demo, cabs-webgpu $version: a static site. Upload this folder as it is to any static web host
@@ -51,6 +51,8 @@ The host must send these types (most do by default):
                                    with a console warning)
   .js .mjs     text/javascript    (otherwise browsers refuse the page's modules: nothing runs)
   .html        text/html, .css text/css, .bin application/octet-stream
+  .gz          any type (the page inflates data/mnist.bin.gz itself; a host that adds
+               Content-Encoding: gzip works too)
 Opening index.html from the disk (file://) does not work: browsers refuse module scripts there.
 Try it locally with:  node scripts/serve.mjs dist/site   (from the source tree), or
                       python3 -m http.server -d .        (from this folder)
@@ -99,6 +101,7 @@ cat > "$out/package.json" <<JSON
     "./cabs-demo.js": { "types": "./cabs-demo.d.ts", "default": "./cabs-demo.js" },
     "./pkg/cabs_bg.wasm": "./pkg/cabs_bg.wasm",
     "./data/mnist.bin": "./data/mnist.bin",
+    "./data/mnist.bin.gz": "./data/mnist.bin.gz",
     "./*": "./*"
   },
   "sideEffects": ["./cabs-demo.js"],

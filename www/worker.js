@@ -2,9 +2,9 @@
 // It trains every run of the comparison (CABS + baselines) in lock step, one step each per
 // round, and talks to the page with typed messages:
 //   page → worker  {type:"init", runs:[{id, settings}], evalEvery, mnist, files, gridSize, play}
-//                  (mnist: the bundle's ArrayBuffer, or null: the worker fetches data/mnist.bin;
+//                  (mnist: the bundle's ArrayBuffer, or null: the worker fetches data/mnist.bin.gz;
 //                  files: null, or the user's own [{name, bytes: ArrayBuffer}], transferred)
-//                  {type:"prefetch"} (start fetching data/mnist.bin now: init will want it; the
+//                  {type:"prefetch"} (start fetching the bundle now: init will want it; the
 //                  page's early worker is told by its URL instead, worker.js?prefetch=mnist)
 //                  {type:"play"} {type:"pause"} {type:"step"} {type:"setLr", lr}
 //   worker → page  {type:"ready", backend, info, runs, createMs, marks} (marks: start-up, epoch ms)
@@ -124,19 +124,50 @@ loadEngine().catch(() => {});
 // The MNIST bundle is fetched here, in parallel with the compile, not through the page: the early
 // worker is told by its URL (?prefetch=mnist, read at once), else init starts it. A failure is
 // forgotten (retried when init asks).
+// It comes gzipped (data/mnist.bin.gz, 1.6 MB; setup.sh writes it beside the 7.9 MB mnist.bin):
+// static hosts rarely compress an octet stream, and even from localhost the 7.9 MB were the first
+// trainer's last wait. The browser's DecompressionStream inflates it as it arrives, and checks the
+// gzip trailer's CRC-32 and length; the engine then checks the bundle's own CRC-32. A host without
+// the .gz, or a browser without DecompressionStream, gets mnist.bin as before.
 let mnistBytes = null; // a promise of the bundle's bytes (Uint8Array)
+const bundleUrl = (name) => new URL(`./data/${name}`, import.meta.url);
+async function fetchBundle(name) {
+  try {
+    return await fetch(bundleUrl(name));
+  } catch (err) {
+    throw new Error(`the MNIST bundle data/${name} could not be loaded (${message(err)})`);
+  }
+}
+/** A gzip stream's bytes, inflated as they arrive; bytes that do not start as gzip pass as they
+ * are (a host that sends the .gz with `Content-Encoding: gzip` has the browser inflate it). */
+async function inflated(body) {
+  const reader = body.getReader();
+  const first = await reader.read();
+  const gzip = !first.done && first.value[0] === 0x1f && first.value[1] === 0x8b;
+  const stream = new ReadableStream({
+    start(c) { first.done ? c.close() : c.enqueue(first.value); },
+    async pull(c) { const { done, value } = await reader.read(); done ? c.close() : c.enqueue(value); },
+    cancel(why) { return reader.cancel(why); },
+  });
+  return new Response(gzip ? stream.pipeThrough(new DecompressionStream("gzip")) : stream).arrayBuffer();
+}
 function fetchMnist() {
   mnistBytes ??= (async () => {
-    let res;
-    try {
-      res = await fetch(new URL("./data/mnist.bin", import.meta.url));
-    } catch (err) {
-      throw new Error(`the MNIST bundle data/mnist.bin could not be loaded (${message(err)})`);
+    let res = typeof DecompressionStream === "function" ? await fetchBundle("mnist.bin.gz") : null;
+    let bytes;
+    if (res?.ok) {
+      try {
+        bytes = new Uint8Array(await inflated(res.body));
+      } catch (err) {
+        throw new Error(`the MNIST bundle data/mnist.bin.gz could not be inflated (${message(err)}): the file is corrupt; run scripts/setup.sh`);
+      }
+    } else {
+      res = await fetchBundle("mnist.bin");
+      if (!res.ok) throw new Error(`the MNIST bundle data/mnist.bin could not be loaded (HTTP ${res.status}); run scripts/setup.sh`);
+      // Through a Blob: its bytes are collected outside this thread, where arrayBuffer() would
+      // read the body here chunk by chunk (tens of ms of this thread for 8 MB).
+      bytes = new Uint8Array(await (await res.blob()).arrayBuffer());
     }
-    if (!res.ok) throw new Error(`the MNIST bundle data/mnist.bin could not be loaded (HTTP ${res.status}); run scripts/setup.sh`);
-    // Through a Blob: its bytes are collected outside this thread, where arrayBuffer() would
-    // read the body here chunk by chunk (tens of ms of this thread for 8 MB).
-    const bytes = new Uint8Array(await (await res.blob()).arrayBuffer());
     marks.data ??= epoch();
     return bytes;
   })();

@@ -119,6 +119,60 @@ test("errors reach the page in words: backend=gpu without WebGPU, a missing engi
   await noCharts.close();
 });
 
+test("the MNIST bundle comes gzipped; without the .gz, or inflated by the host, it still trains; a corrupt one is said in words", async () => {
+  const gz = await readFile(new URL("../../www/data/mnist.bin.gz", import.meta.url));
+  const raw = await readFile(new URL("../../www/data/mnist.bin", import.meta.url));
+  assert.ok(gz.length * 4 < raw.length, `the .gz (${gz.length} B) should be far smaller than mnist.bin (${raw.length} B)`);
+  // serve: what the host answers for data/mnist.bin.gz (null: the file as it is)
+  const open = async (serve) => {
+    const context = await browser.newContext();
+    const asked = [];
+    await context.route(/\/data\/mnist\.bin(\.gz)?$/, (route) => {
+      const url = route.request().url();
+      asked.push(url.slice(url.lastIndexOf("/") + 1));
+      return serve && url.endsWith(".gz") ? route.fulfill(serve) : route.continue();
+    });
+    const p = await context.newPage();
+    await p.goto(`${server.url}#backend=cpu`);
+    return { context, p, asked };
+  };
+  // The first step's loss of every run: the same data give the same numbers, bit for bit.
+  const firstLosses = async (p) => {
+    await ready(p);
+    await p.evaluate(() => window.cabsDemo.step());
+    await p.waitForFunction(() => window.cabsDemo.snapshot().runs.every((r) => r.step === 1), null, { timeout: 30_000 });
+    return (await p.evaluate(() => window.cabsDemo.snapshot())).runs.map((r) => r.loss);
+  };
+
+  // As served: only the .gz is fetched.
+  const plain = await open(null);
+  const losses = await firstLosses(plain.p);
+  assert.deepEqual(plain.asked, ["mnist.bin.gz"]);
+  assert.ok(losses.every(Number.isFinite), JSON.stringify(losses));
+  await plain.context.close();
+
+  // A host without the .gz: mnist.bin instead, and the same training.
+  const missing = await open({ status: 404, body: "not found" });
+  assert.deepEqual(await firstLosses(missing.p), losses);
+  assert.deepEqual(missing.asked, ["mnist.bin.gz", "mnist.bin"]);
+  await missing.context.close();
+
+  // A host whose browser already inflated it (Content-Encoding: gzip): the bytes pass as they are.
+  const inflatedByHost = await open({ status: 200, body: raw, contentType: "application/octet-stream" });
+  assert.deepEqual(await firstLosses(inflatedByHost.p), losses);
+  assert.deepEqual(inflatedByHost.asked, ["mnist.bin.gz"]);
+  await inflatedByHost.context.close();
+
+  // A corrupt .gz (its middle overwritten): the gzip check refuses it, in words, and nothing trains.
+  const bad = Buffer.from(gz);
+  bad.fill(0x55, bad.length >> 1, (bad.length >> 1) + 4096);
+  const corrupt = await open({ status: 200, body: bad, contentType: "application/gzip" });
+  await corrupt.p.waitForSelector("#error:not([hidden])", { timeout: 30_000 });
+  assert.match(await corrupt.p.textContent("#error"), /the MNIST bundle data\/mnist\.bin\.gz could not be inflated \(.+\): the file is corrupt; run scripts\/setup\.sh/);
+  assert.equal((await corrupt.p.evaluate(() => window.cabsDemo.snapshot())).runs[0]?.step ?? 0, 0);
+  await corrupt.context.close();
+});
+
 test("the α slider changes α live (log scale) and keeps the number field in step", async () => {
   const page2 = await openPage(browser, `${server.url}#data=blobs&model=mlp:16&lr=1&backend=cpu`);
   await ready(page2);

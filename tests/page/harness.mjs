@@ -52,7 +52,7 @@ export function watchErrors(context) {
 /** Start scripts/serve.mjs on www/ (or `root`); resolves to {url, stop()} once it listens. */
 export async function startServer(root = join(ROOT, "www")) {
   if (root === join(ROOT, "www"))
-    for (const f of ["www/pkg/cabs.js", "www/pkg/cabs_bg.wasm", "www/vendor/uPlot.esm.js", "www/vendor/reveal/reveal.mjs", "www/data/mnist.bin"])
+    for (const f of ["www/pkg/cabs.js", "www/pkg/cabs_bg.wasm", "www/vendor/uPlot.esm.js", "www/vendor/reveal/reveal.mjs", "www/data/mnist.bin", "www/data/mnist.bin.gz"])
       if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run bash scripts/setup.sh and bash scripts/build-wasm.sh first`);
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, "scripts", "serve.mjs"), root], {

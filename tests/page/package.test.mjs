@@ -46,7 +46,7 @@ test("npm pack gives a package with the wasm, the JS, the types, the element and
   assert.match(tarball, /^cabs-webgpu-\d+\.\d+\.\d+\.tgz$/);
   const listing = run("tar", ["-tzf", join(dir, tarball)], dir).split("\n");
   for (const f of ["package/package.json", "package/README.md", "package/LICENSE-MIT", "package/LICENSE-APACHE", "package/check.html", "package/index.d.ts", "package/cabs-demo.d.ts", "package/pkg/cabs.js",
-    "package/pkg/cabs_bg.wasm", "package/cabs-demo.js", "package/index.html", "package/worker.js", "package/vendor/uPlot.esm.js", "package/data/mnist.bin"])
+    "package/pkg/cabs_bg.wasm", "package/cabs-demo.js", "package/index.html", "package/worker.js", "package/vendor/uPlot.esm.js", "package/data/mnist.bin", "package/data/mnist.bin.gz"])
     assert.ok(listing.includes(f), `${f} is not in the package`);
   const kb = statSync(join(dir, tarball)).size / 1024;
   const wasmGz = Number(run("bash", ["-c", "gzip -9c www/pkg/cabs_bg.wasm | wc -c"], ROOT));
@@ -176,7 +176,7 @@ test("package.sh run twice on the same files gives byte-identical archives, and 
   const listing = run("tar", ["-tzf", join(DIST, archives[0])], ROOT).split("\n");
   const top = `cabs-webgpu-site-${version}/`;
   for (const f of ["index.html", "main.js", "worker.js", "style.css", "cabs-demo.js", "check.html", "check.js", "lib/check-worker.js",
-    "lib/settings-schema.js", "examples/post.html", "examples/slides.html", "pkg/cabs.js", "pkg/cabs_bg.wasm", "data/mnist.bin",
+    "lib/settings-schema.js", "examples/post.html", "examples/slides.html", "pkg/cabs.js", "pkg/cabs_bg.wasm", "data/mnist.bin", "data/mnist.bin.gz",
     "vendor/uPlot.esm.js", "vendor/uPlot.min.css", "vendor/reveal/reveal.mjs", "LICENSE-MIT", "LICENSE-APACHE", "README.txt"])
     assert.ok(listing.includes(top + f), `${f} is not in ${archives[0]}`);
   assert.ok(listing.some((f) => f.startsWith(`${top}pkg/snippets/`) && f.endsWith(".js")), "pkg/snippets/ (cabs.js imports it) is missing");
@@ -208,7 +208,7 @@ test("dist/site served from a subfolder trains (the page, the blog-post example,
       page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
       page.on("requestfailed", (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
       page.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
-      await page.goto(`${base}index.html#play=1`); // the default settings: MNIST from data/mnist.bin
+      await page.goto(`${base}index.html#play=1`); // the default settings: MNIST from data/mnist.bin.gz
       // Trained a step, or stop at the first problem (a missing file shows at once, not as a timeout).
       for (const deadline = Date.now() + 120_000; problems.length === 0; await new Promise((r) => setTimeout(r, 200))) {
         if (await page.evaluate(() => (window.cabsDemo?.snapshot().runs?.[0]?.step ?? 0) >= 1)) break;
