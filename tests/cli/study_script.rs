@@ -134,6 +134,43 @@ fn the_study_script_runs_every_phase_from_the_one_before() {
     // Again: every set is assembled from what is there, nothing is trained.
     let (ok, again) = study(&dir);
     assert!(ok && !again.contains("running its jobs"), "{again}");
+    // Its complete runs carried to another folder (gzipped) and back into a new working folder,
+    // as a study moves to a new machine: nothing is trained again and the study's page is the same.
+    let kept = fresh_dir("study-kept");
+    let carry = |from: &Path, to: &Path| {
+        let o = Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/study-carry.sh"))
+            .args([from, to])
+            .output()
+            .expect("bash runs");
+        let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "{out}");
+        out
+    };
+    // A run still training (its lock) stays behind.
+    let busy = dir.join(format!("fixed-m64/runs/{}.lock", first_label(&dir.join("fixed-m64"))));
+    std::fs::write(&busy, "1").unwrap();
+    let out = carry(&dir, &kept);
+    std::fs::remove_file(&busy).unwrap();
+    assert!(out.contains("(1 not complete, left behind)"), "{out}");
+    let count = |d: &Path, ext: &str| {
+        let o = Command::new("find").arg(d).args(["-path", &format!("*/runs/*.{ext}")]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).lines().count()
+    };
+    let runs = count(&dir, "json");
+    assert_eq!((count(&kept, "csv.gz"), count(&kept, "json"), count(&kept, "csv")), (runs - 1, runs - 1, 0));
+    assert!(carry(&dir, &kept).contains(": 1 runs carried"), "only the run that was busy is new");
+    assert_eq!((count(&kept, "csv.gz"), count(&kept, "json"), count(&kept, "pred")), (runs, runs, count(&dir, "pred")));
+    let moved = fresh_dir("study-moved");
+    carry(&kept, &moved);
+    let (ok, out) = study(&moved);
+    assert!(ok && !out.contains("running its jobs") && out.contains("every set of the study is complete"), "{out}");
+    assert_eq!(read(&moved.join("study.csv")), read(&dir.join("study.csv")));
+    let results = |d: &Path| read(&d.join("results.md")).replace(d.to_str().unwrap(), "DIR");
+    assert_eq!(results(&moved), results(&dir), "the same tables, its --out apart");
+    let _ = std::fs::remove_dir_all(&kept);
+    let _ = std::fs::remove_dir_all(&moved);
+
     // A run lost from one set: that set alone runs its jobs, and the study completes again.
     for ext in ["csv", "json", "pred"] {
         std::fs::remove_file(dir.join(format!("decay-m64/runs/{}.{ext}", first_label(&dir.join("decay-m64"))))).unwrap();
