@@ -130,10 +130,9 @@ loadEngine().catch(() => {});
 // gzip trailer's CRC-32 and length; the engine then checks the bundle's own CRC-32. A host without
 // the .gz, or a browser without DecompressionStream, gets mnist.bin as before.
 let mnistBytes = null; // a promise of the bundle's bytes (Uint8Array)
-const bundleUrl = (name) => new URL(`./data/${name}`, import.meta.url);
 async function fetchBundle(name) {
   try {
-    return await fetch(bundleUrl(name));
+    return await fetch(new URL(`./data/${name}`, import.meta.url));
   } catch (err) {
     throw new Error(`the MNIST bundle data/${name} could not be loaded (${message(err)})`);
   }
@@ -159,7 +158,7 @@ function fetchMnist() {
       try {
         bytes = new Uint8Array(await inflated(res.body));
       } catch (err) {
-        throw new Error(`the MNIST bundle data/mnist.bin.gz could not be inflated (${message(err)}): the file is corrupt; run scripts/setup.sh`);
+        throw new Error(`the MNIST bundle data/mnist.bin.gz could not be inflated (${message(err)}): the download broke off or the file is corrupt; reload, or run scripts/setup.sh`);
       }
     } else {
       res = await fetchBundle("mnist.bin");

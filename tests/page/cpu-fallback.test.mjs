@@ -168,7 +168,7 @@ test("the MNIST bundle comes gzipped; without the .gz, or inflated by the host, 
   bad.fill(0x55, bad.length >> 1, (bad.length >> 1) + 4096);
   const corrupt = await open({ status: 200, body: bad, contentType: "application/gzip" });
   await corrupt.p.waitForSelector("#error:not([hidden])", { timeout: 30_000 });
-  assert.match(await corrupt.p.textContent("#error"), /the MNIST bundle data\/mnist\.bin\.gz could not be inflated \(.+\): the file is corrupt; run scripts\/setup\.sh/);
+  assert.match(await corrupt.p.textContent("#error"), /the MNIST bundle data\/mnist\.bin\.gz could not be inflated \(.+\): the download broke off or the file is corrupt; reload, or run scripts\/setup\.sh/);
   assert.equal((await corrupt.p.evaluate(() => window.cabsDemo.snapshot())).runs[0]?.step ?? 0, 0);
   await corrupt.context.close();
 });
