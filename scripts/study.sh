@@ -12,10 +12,13 @@
 #               started it (DIR/…/binary) and keeps using it: a checkpoint is continued only by
 #               the build that made it, so copy the binary out of target/ before a long study.
 #        DATA   mnist-full (default) or fashion-mnist     JOBS  runs at a time (default 2)
+#        THREADS  threads per run (default 1). JOBS=1 THREADS=2 finishes each run sooner (so it
+#               can be kept with scripts/study-carry.sh) at somewhat less throughput; results are
+#               bit-identical for every thread count, and a run continues under another one
 #        STOP_AFTER  a set's name: stop once it is assembled (e.g. tune-const)
 #        MODEL, STEPS  cnn-mnist and 8000 as the design says; other values for a quick try-out
 #               (tests/cli/study_script.rs runs the whole study on the 2-D blobs in seconds)
-# Runs go through GNU parallel at nice 19, one thread each. Pause them for a benchmark with
+# Runs go through GNU parallel at nice 19, THREADS threads each. Pause them for a benchmark with
 # `pkill -STOP -f "reproduce --data"` and resume with `pkill -CONT -f "reproduce --data"`.
 set -euo pipefail
 ROOT=${1:?usage: bash scripts/study.sh DIR (the phase-1 set; phase 2 goes into folders inside it)}
@@ -23,6 +26,7 @@ ROOT=$(realpath -m "$ROOT")
 CABS=$(realpath -m "${CABS:-target/release/cabs}")
 DATA=${DATA:-mnist-full}
 JOBS=${JOBS:-2}
+THREADS=${THREADS:-1}
 MODEL=${MODEL:-cnn-mnist}
 STEPS=${STEPS:-8000}
 command -v parallel > /dev/null || { echo "study: GNU parallel is missing (apt-get install parallel)" >&2; exit 1; }
@@ -39,7 +43,7 @@ run_set() {
   [ -f "$dir/binary" ] || echo "$CABS" > "$dir/binary"
   local bin; bin=$(cat "$dir/binary")
   [ -x "$bin" ] || { echo "study: $name was started by $bin, which is gone: it alone can continue its checkpoints" >&2; exit 1; }
-  local flags=(reproduce --data "$DATA" --model "$MODEL" --backend cpu --threads 1 "$@" --out "$dir")
+  local flags=(reproduce --data "$DATA" --model "$MODEL" --backend cpu --threads "$THREADS" "$@" --out "$dir")
   if ! "$bin" "${flags[@]}" --assemble-only > "$dir/assemble.txt" 2>&1; then
     say "$name: running its jobs ($dir/jobs.txt, log $dir/jobs.log)"
     "$bin" "${flags[@]}" --emit-jobs "$dir/jobs.txt" > /dev/null

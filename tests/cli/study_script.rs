@@ -177,6 +177,7 @@ fn the_study_script_runs_every_phase_from_the_one_before() {
     }
     let (ok, again) = study(&dir);
     assert!(ok && again.matches("running its jobs").count() == 1 && again.contains("decay-m64: running its jobs"), "{again}");
+    let full_study = read(&dir.join("study.csv"));
     let _ = std::fs::remove_dir_all(&dir);
 
     // Stopped after the first compared set: the page compares what is there, the rest waits.
@@ -185,10 +186,15 @@ fn the_study_script_runs_every_phase_from_the_one_before() {
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/study.sh"))
         .arg(&part)
         .envs([("CABS", env!("CARGO_BIN_EXE_cabs")), ("DATA", "blobs"), ("MODEL", "mlp:8"), ("STEPS", "40"), ("STOP_AFTER", "fixed-m64")])
+        .envs([("JOBS", "1"), ("THREADS", "2")])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    // One run at a time on two threads: the same runs (bit-identical for every thread count).
+    let jobs = read(&part.join("fixed-m64/jobs.txt"));
+    assert!(jobs.lines().all(|l| l.contains(" --threads 2 ")), "{jobs}");
     let csv = read(&part.join("study.csv"));
+    assert!(csv.lines().skip(1).all(|l| full_study.lines().any(|f| f == l)), "{csv}\nvs one thread:\n{full_study}");
     assert_eq!(csv.lines().count(), 3, "the header and claim 1 against m = 64 (loss, accuracy):\n{csv}");
     let md = read(&part.join("study.md"));
     assert!(md.contains("| `fixed-m256` | waiting: 0 of 5 runs complete |") && md.contains("Waiting: CABS at α 0.05 and 0.2"), "{md}");
