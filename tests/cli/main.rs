@@ -11,6 +11,7 @@ mod checkpoint;
 mod cli;
 mod committed_reproduction;
 mod committed_rules;
+mod kept_study_runs;
 mod mnist_end_to_end;
 mod named_data;
 mod record_schema;
